@@ -1,0 +1,15 @@
+//! # snn — spiking neural networks on TensorFlow graphs
+//!
+//! Two halves:
+//!
+//! * [`runtime`]: the TensorFlow runtime this crate links (version, devices,
+//!   quiet logging). The network engine is built on it.
+//!
+//! Errors of every kind are one [`Error`] enum; fallible functions return
+//! [`Result`].
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod error;
+pub mod runtime;
+
+pub use error::{Error, Result};

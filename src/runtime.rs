@@ -1,0 +1,118 @@
+//! The TensorFlow runtime snn links: version, devices, logging.
+//!
+//! TensorFlow's C++ logging (oneDNN banners, CPU feature notices) goes to
+//! stderr, some of it while the library loads, before `main`. snn silences
+//! INFO and WARNING messages by setting `TF_CPP_MIN_LOG_LEVEL=2` before any
+//! shared library is initialised (an ELF `.preinit_array` entry in every
+//! program that links snn's runtime), unless the user has set
+//! `TF_CPP_MIN_LOG_LEVEL` already; errors still show. Set
+//! `TF_CPP_MIN_LOG_LEVEL=0` to see everything.
+
+use std::ffi::c_char;
+use std::sync::Once;
+
+use tensorflow::{Graph, Session, SessionOptions};
+
+use crate::error::{Result, TfContext};
+
+static QUIET: Once = Once::new();
+
+/// Runs before the initialisers of libtensorflow, which log while loading:
+/// `.preinit_array` entries of the executable run before those of any shared
+/// library. TensorFlow 2.21 logs through Abseil, whose threshold is a plain
+/// global that its (already relocated) `absl::SetMinLogLevel` sets; the
+/// symbol is looked up by name and skipped if this libtensorflow lacks it.
+/// Only when the user has not set `TF_CPP_MIN_LOG_LEVEL`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".preinit_array"]
+static QUIET_BEFORE_LOAD: extern "C" fn(i32, *const *const c_char, *const *const c_char) =
+    quiet_before_load;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn quiet_before_load(_argc: i32, _argv: *const *const c_char, envp: *const *const c_char) {
+    // SAFETY: glibc passes the process's NULL-terminated environment array;
+    // each entry is a NUL-terminated string.
+    unsafe {
+        if envp.is_null() {
+            return;
+        }
+        let mut p = envp;
+        while !(*p).is_null() {
+            if std::ffi::CStr::from_ptr(*p).to_bytes().starts_with(b"TF_CPP_MIN_LOG_LEVEL=") {
+                return;
+            }
+            p = p.add(1);
+        }
+        let f = dlsym(std::ptr::null_mut(), ABSL_SET_MIN_LOG_LEVEL.as_ptr());
+        if !f.is_null() {
+            // SAFETY: `void absl::SetMinLogLevel(absl::LogSeverityAtLeast)`,
+            // an int-sized enum; 2 is kError.
+            let set: extern "C" fn(i32) = std::mem::transmute(f);
+            set(2);
+        }
+    }
+}
+
+/// `absl::lts_20250814::SetMinLogLevel(absl::lts_20250814::LogSeverityAtLeast)`,
+/// the Abseil release TensorFlow 2.21 is built with.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ABSL_SET_MIN_LOG_LEVEL: &std::ffi::CStr =
+    c"_ZN4absl12lts_2025081414SetMinLogLevelENS0_18LogSeverityAtLeastE";
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn dlsym(handle: *mut std::ffi::c_void, name: *const c_char) -> *mut std::ffi::c_void;
+}
+
+/// Make sure TensorFlow's INFO/WARNING logging is silenced in this program
+/// (see the module docs).
+///
+/// The silencing itself happens before `main`; this function only guarantees
+/// that the code doing it is linked into the program. snn's entry points call
+/// it; call it yourself if you use the `tensorflow` crate directly and nothing
+/// else of snn's runtime.
+pub fn quiet_tensorflow() {
+    QUIET.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: reads a plain static function pointer.
+        let _ = unsafe { std::ptr::read_volatile(&QUIET_BEFORE_LOAD) };
+    });
+}
+
+/// The version string of the linked libtensorflow, e.g. `"2.21.0"`.
+pub fn tf_version() -> String {
+    tensorflow::version().unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// The folder libtensorflow was linked from at build time (x86_64 Linux).
+pub fn tf_lib_dir() -> Option<&'static str> {
+    option_env!("SNN_TF_LIB_DIR")
+}
+
+/// One device TensorFlow can place ops on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Full name, e.g. `/job:localhost/replica:0/task:0/device:CPU:0`.
+    pub name: String,
+    /// `CPU`, `GPU`, `TPU`, ...
+    pub device_type: String,
+    /// Memory limit in bytes as TensorFlow reports it.
+    pub memory_bytes: i64,
+}
+
+/// The devices a default session sees on this machine.
+pub fn devices() -> Result<Vec<DeviceInfo>> {
+    quiet_tensorflow();
+    let graph = Graph::new();
+    let session = Session::new(&SessionOptions::new(), &graph).tf(|| "creating a session".into())?;
+    let list = session.device_list().tf(|| "listing devices".into())?;
+    Ok(list
+        .into_iter()
+        .map(|d| DeviceInfo {
+            name: d.name,
+            device_type: d.device_type,
+            memory_bytes: d.memory_bytes,
+        })
+        .collect())
+}

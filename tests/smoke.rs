@@ -1,0 +1,92 @@
+//! The linked libtensorflow really runs a graph.
+
+use snn::runtime;
+use tensorflow::{ops, DataType, Scope, Session, SessionOptions, SessionRunArgs, Tensor};
+
+#[test]
+fn version_is_the_pinned_one() {
+    runtime::quiet_tensorflow();
+    assert_eq!(runtime::tf_version(), "2.21.0");
+}
+
+#[test]
+fn a_cpu_device_is_listed() -> Result<(), Box<dyn std::error::Error>> {
+    let devices = runtime::devices()?;
+    assert!(
+        devices.iter().any(|d| d.device_type == "CPU" && d.name.ends_with("device:CPU:0")),
+        "devices: {devices:?}"
+    );
+    Ok(())
+}
+
+/// A variable `x` (init 1.5) and `x <- 2x + 1` run five times: the values follow
+/// the recurrence computed here, x_k = 2^k * 2.5 - 1.
+#[test]
+fn variable_and_assign_run_repeatedly() -> Result<(), Box<dyn std::error::Error>> {
+    runtime::quiet_tensorflow();
+    let mut scope = Scope::new_root_scope();
+    let init = ops::Placeholder::new().dtype(DataType::Float).build(&mut scope.with_op_name("x_init"))?;
+    let var = ops::VarHandleOp::new()
+        .dtype(DataType::Float)
+        .shape(tensorflow::Shape::from(Some(vec![Some(3)])))
+        .shared_name("x")
+        .build(&mut scope.with_op_name("x"))?;
+    let assign_init = ops::AssignVariableOp::new().build(var.clone(), init.clone(), &mut scope.with_op_name("x/init"))?;
+    let read = ops::ReadVariableOp::new().dtype(DataType::Float).build(var.clone(), &mut scope.with_op_name("x/read"))?;
+    let two = ops::constant(2.0f32, &mut scope)?;
+    let one = ops::constant(1.0f32, &mut scope)?;
+    let next = ops::add(ops::mul(read.clone(), two, &mut scope)?, one, &mut scope)?;
+    let step = ops::AssignVariableOp::new().build(var, next, &mut scope.with_op_name("x/step"))?;
+
+    let session = Session::new(&SessionOptions::new(), &scope.graph())?;
+    let start = Tensor::new(&[3]).with_values(&[1.5f32, 0.0, -1.0])?;
+    let mut args = SessionRunArgs::new();
+    args.add_feed(&init, 0, &start);
+    args.add_target(&assign_init);
+    session.run(&mut args)?;
+
+    let mut expected = [1.5f32, 0.0, -1.0];
+    for _ in 0..5 {
+        let mut args = SessionRunArgs::new();
+        args.add_target(&step);
+        session.run(&mut args)?;
+        for x in expected.iter_mut() {
+            *x = 2.0 * *x + 1.0;
+        }
+        let mut args = SessionRunArgs::new();
+        let fetch = args.request_fetch(&read, 0);
+        session.run(&mut args)?;
+        let got: Tensor<f32> = args.fetch(fetch)?;
+        assert_eq!(&got[..], &expected[..]);
+    }
+    // Closed form for the first element: x_5 = 2^5 * (1.5 + 1) - 1 = 79.
+    assert_eq!(expected[0], 79.0);
+    Ok(())
+}
+
+/// Runs `variable_and_assign_run_repeatedly` in a child process of this test
+/// binary with the given `TF_CPP_MIN_LOG_LEVEL` (None: unset) and returns its
+/// stderr.
+fn child_stderr(level: Option<&str>) -> Result<String, Box<dyn std::error::Error>> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["--exact", "variable_and_assign_run_repeatedly", "--test-threads=1"]);
+    match level {
+        Some(l) => cmd.env("TF_CPP_MIN_LOG_LEVEL", l),
+        None => cmd.env_remove("TF_CPP_MIN_LOG_LEVEL"),
+    };
+    let out = cmd.output()?;
+    assert!(out.status.success(), "child failed: {out:?}");
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// By default TensorFlow's INFO banners (printed while the library loads and
+/// when the first session starts) do not reach stderr; a user who sets
+/// `TF_CPP_MIN_LOG_LEVEL=0` sees them, so this test can tell the difference.
+#[test]
+fn tensorflow_logging_is_quiet_unless_asked() -> Result<(), Box<dyn std::error::Error>> {
+    let quiet = child_stderr(None)?;
+    assert!(!quiet.contains("I0000"), "INFO lines on stderr by default:\n{quiet}");
+    let chatty = child_stderr(Some("0"))?;
+    assert!(chatty.contains("I0000"), "no INFO line with TF_CPP_MIN_LOG_LEVEL=0:\n{chatty}");
+    Ok(())
+}
