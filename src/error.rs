@@ -14,6 +14,170 @@ pub enum Error {
         /// TensorFlow's own message.
         message: String,
     },
+    /// The time step is not a positive finite number.
+    #[error("time step dt = {dt} ms: it must be a finite number > 0")]
+    InvalidDt {
+        /// The step given.
+        dt: f64,
+    },
+    /// A run shorter than one step, or not finite.
+    #[error("duration T = {t} ms with dt = {dt} ms: T must be finite and at least dt")]
+    InvalidDuration {
+        /// The duration given.
+        t: f64,
+        /// The step.
+        dt: f64,
+    },
+    /// A nucleus of size zero.
+    #[error("nucleus {label:?} has no neurons")]
+    EmptyNucleus {
+        /// Its label.
+        label: String,
+    },
+    /// Two nuclei with one label.
+    #[error("two nuclei are labelled {label:?}; labels name graph scopes and must be unique")]
+    DuplicateLabel {
+        /// The label.
+        label: String,
+    },
+    /// A label that cannot name a TensorFlow scope.
+    #[error("nucleus label {label:?}: use letters, digits, '_', '-' and '.', starting with a letter or digit")]
+    InvalidLabel {
+        /// The label.
+        label: String,
+    },
+    /// A per-neuron vector whose length is not the nucleus size.
+    #[error("{what} of nucleus {nucleus:?} has {got} values, the nucleus has {expected} neurons")]
+    WrongLength {
+        /// The nucleus.
+        nucleus: String,
+        /// Which vector (parameter `a`, external input, ...).
+        what: String,
+        /// The nucleus size.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// NaN or infinity where a number is needed.
+    #[error("{what} is {value}: it must be finite")]
+    NonFinite {
+        /// Where (e.g. "parameter a of nucleus \"CTX\", neuron 3").
+        what: String,
+        /// The value.
+        value: f64,
+    },
+    /// A dense weight matrix of the wrong shape.
+    #[error("weights of connection {connection} have shape {got:?}, expected (pre.n, post.n) = {expected:?}")]
+    WeightShape {
+        /// `pre->post`.
+        connection: String,
+        /// `(pre.n, post.n)`.
+        expected: (usize, usize),
+        /// The shape given.
+        got: (usize, usize),
+    },
+    /// A sparse weight pointing outside the nuclei, or a malformed CSR matrix.
+    #[error("sparse weights of connection {connection}: {problem}")]
+    SparseWeights {
+        /// `pre->post`.
+        connection: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A negative delay or window.
+    #[error("{what} of connection {connection} is {value} ms: it must be >= 0")]
+    Negative {
+        /// `pre->post`.
+        connection: String,
+        /// `delay` or `window`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// A delay or window that is not a whole number of steps.
+    #[error("{what} of connection {connection} is {value} ms, not a multiple of dt = {dt} ms; \
+             call .round_to_step() on the connection to round it to {rounded} steps")]
+    NotMultipleOfDt {
+        /// `pre->post`.
+        connection: String,
+        /// `delay` or `window`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+        /// The step.
+        dt: f64,
+        /// The nearest whole number of steps.
+        rounded: usize,
+    },
+    /// A kernel that returned NaN or infinity.
+    #[error("kernel of connection {connection} returned {value} at lag {lag_ms} ms")]
+    KernelValue {
+        /// `pre->post`.
+        connection: String,
+        /// The lag it was sampled at.
+        lag_ms: f64,
+        /// The value.
+        value: f64,
+    },
+    /// A nucleus handle from another network.
+    #[error("nucleus handle #{index} belongs to another network")]
+    ForeignNucleus {
+        /// The handle's index.
+        index: usize,
+    },
+    /// A recorded neuron index outside the nucleus.
+    #[error("recording {variable} of nucleus {nucleus:?}: neuron {index} does not exist (the nucleus has {n})")]
+    RecordIndex {
+        /// The nucleus.
+        nucleus: String,
+        /// `v`, `u` or `I`.
+        variable: String,
+        /// The index asked for.
+        index: usize,
+        /// The nucleus size.
+        n: usize,
+    },
+    /// A host input function returned a vector of the wrong length.
+    #[error("external input of nucleus {nucleus:?} at step {step} (t = {t_ms} ms) returned {got} values, expected {expected}")]
+    InputLength {
+        /// The nucleus.
+        nucleus: String,
+        /// The step.
+        step: usize,
+        /// Its time.
+        t_ms: f64,
+        /// The nucleus size.
+        expected: usize,
+        /// The length returned.
+        got: usize,
+    },
+    /// A network run stopped early; everything recorded before `step` is in
+    /// `recording`.
+    #[error("run stopped at step {step}: {reason} (the {recorded_steps} steps recorded before are kept in the error's recording)")]
+    RunInterrupted {
+        /// The step that failed.
+        step: usize,
+        /// Steps completed and recorded.
+        recorded_steps: usize,
+        /// What went wrong.
+        reason: Box<Error>,
+        /// What was recorded up to then.
+        recording: Box<crate::network::Recording>,
+    },
+    /// Writing a file (plot, export, TensorBoard event file) failed.
+    #[error("writing {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A nucleus or variable asked of a recording that does not hold it.
+    #[error("not recorded: {what}")]
+    NotRecorded {
+        /// What was asked for.
+        what: String,
+    },
 }
 
 /// `Result` with [`Error`].
@@ -30,5 +194,13 @@ impl<T> TfContext<T> for std::result::Result<T, tensorflow::Status> {
             context: context(),
             message: status.to_string(),
         })
+    }
+}
+
+/// Attach a file path to an I/O-like error.
+pub(crate) fn io_err(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
     }
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod error;
+pub mod network;
 pub mod runtime;
 
 pub use error::{Error, Result};

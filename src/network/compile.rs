@@ -1,0 +1,414 @@
+//! The graph compiler: a [`Plan`] becomes a TensorFlow graph whose one run is
+//! one time step.
+//!
+//! # Step order (SPEC §1), written down once
+//!
+//! Every nucleus `X` has resource variables `X/v`, `X/u`, `X/I` (input for
+//! the next update) and `X/spikes`, the spike history: row `j` holds the
+//! spikes of `j` steps ago, row 0 those of the previous step. One run:
+//!
+//! 1. **read** (`X/read`): every variable is read. The no-op `reads_done`
+//!    depends on all reads, and every write depends on `reads_done`, so each
+//!    step sees only the state left by the previous one, whatever order
+//!    TensorFlow schedules ops in. (The original graph had no such ordering
+//!    and raced.)
+//! 2. **reset** (`X/reset`): neurons that spiked in the previous step get
+//!    `v = c`, `u = u + d`.
+//! 3. **v** (`X/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
+//! 4. **u** (`X/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
+//! 5. **threshold** (`X/threshold`): `s = v' >= 30`; spiking neurons store
+//!    `v' = 30`; the history shifts by one row with `s` in row 0.
+//! 6. **synapses** (`pre->post/synapse`): with the shifted history `H` of
+//!    `pre`, `x = Σ_k kernel[k] H[D + k]` and `I_syn = x · W` (dense) or a
+//!    gather/segment-sum (sparse).
+//! 7. **input** (`X/input`): `I = Iext(t) + Σ I_syn` over afferents.
+//! 8. **write** (`X/write`): assign `v`, `u`, `I`, history; the `step`
+//!    counter (which keys the in-graph noise) increments.
+//!
+//! Large arrays (weights, sparse indices) enter their variables through
+//! placeholders fed once by the init run, never as constants in the GraphDef.
+
+use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
+
+use crate::error::Result;
+use crate::network::model::StateVar;
+use crate::network::plan::{Plan, PlanInput, PlanWeights};
+
+/// A tensor fed once at initialisation.
+pub(crate) enum InitFeed {
+    F32(Operation, Tensor<f32>),
+    I32(Operation, Tensor<i32>),
+}
+
+/// Fetches of one nucleus in every step.
+pub(crate) struct NucleusOps {
+    /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
+    pub spikes: Operation,
+    /// Recorded neurons' values after the step, per state variable.
+    pub traces: Vec<(StateVar, Operation)>,
+    /// Placeholder for a host input function, if any.
+    pub host_input: Option<Operation>,
+}
+
+pub(crate) struct Compiled {
+    /// The root scope owns the graph.
+    pub scope: Scope,
+    pub init: Operation,
+    pub init_feeds: Vec<InitFeed>,
+    pub step: Operation,
+    pub nuclei: Vec<NucleusOps>,
+}
+
+fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {
+    move |status| crate::Error::TensorFlow { context: format!("building the graph ({context})"), message: status.to_string() }
+}
+
+fn const_f32(scope: &mut Scope, name: &str, values: &[f32], dims: &[u64]) -> Result<Operation> {
+    let t = Tensor::new(dims).with_values(values).map_err(tf_err(name))?;
+    ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+fn scalar_f32(scope: &mut Scope, name: &str, x: f32) -> Result<Operation> {
+    ops::constant(x, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+fn const_i32(scope: &mut Scope, name: &str, values: &[i32], dims: &[u64]) -> Result<Operation> {
+    let t = Tensor::new(dims).with_values(values).map_err(tf_err(name))?;
+    ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+fn shape(dims: &[u64]) -> Shape {
+    Shape::from(Some(dims.iter().map(|&d| Some(d as i64)).collect::<Vec<_>>()))
+}
+
+/// A resource variable, its read, and its initialiser from `init`.
+struct Var {
+    handle: Operation,
+    read: Operation,
+}
+
+fn variable(scope: &mut Scope, name: &str, dtype: DataType, dims: &[u64], init: Output, inits: &mut Vec<Operation>) -> Result<Var> {
+    // Resource variables with an empty shared_name would all share one
+    // resource; give each its own.
+    let shared = format!("snn_{}_{}", inits.len(), name);
+    let handle = ops::VarHandleOp::new()
+        .dtype(dtype)
+        .shared_name(shared)
+        .shape(shape(dims))
+        .build(&mut scope.with_op_name(name))
+        .map_err(tf_err(name))?;
+    let init_op = ops::AssignVariableOp::new()
+        .dtype(dtype)
+        .build(handle.clone(), init, &mut scope.with_op_name(&format!("{name}/init")))
+        .map_err(tf_err(name))?;
+    inits.push(init_op);
+    let read = ops::ReadVariableOp::new()
+        .dtype(dtype)
+        .build(handle.clone(), &mut scope.with_op_name(&format!("read/{name}")))
+        .map_err(tf_err(name))?;
+    Ok(Var { handle, read })
+}
+
+/// A variable initialised from a placeholder fed once (for large arrays).
+fn fed_variable_f32(
+    scope: &mut Scope,
+    name: &str,
+    values: Vec<f32>,
+    dims: &[u64],
+    inits: &mut Vec<Operation>,
+    feeds: &mut Vec<InitFeed>,
+) -> Result<Var> {
+    let ph = ops::Placeholder::new()
+        .dtype(DataType::Float)
+        .shape(shape(dims))
+        .build(&mut scope.with_op_name(&format!("{name}/value")))
+        .map_err(tf_err(name))?;
+    let t = Tensor::new(dims).with_values(&values).map_err(tf_err(name))?;
+    feeds.push(InitFeed::F32(ph.clone(), t));
+    variable(scope, name, DataType::Float, dims, ph.into(), inits)
+}
+
+fn fed_variable_i32(
+    scope: &mut Scope,
+    name: &str,
+    values: Vec<i32>,
+    dims: &[u64],
+    inits: &mut Vec<Operation>,
+    feeds: &mut Vec<InitFeed>,
+) -> Result<Var> {
+    let ph = ops::Placeholder::new()
+        .dtype(DataType::Int32)
+        .shape(shape(dims))
+        .build(&mut scope.with_op_name(&format!("{name}/value")))
+        .map_err(tf_err(name))?;
+    let t = Tensor::new(dims).with_values(&values).map_err(tf_err(name))?;
+    feeds.push(InitFeed::I32(ph.clone(), t));
+    variable(scope, name, DataType::Int32, dims, ph.into(), inits)
+}
+
+/// Per-nucleus graph pieces kept between the phases of the build.
+struct NucleusGraph {
+    scope: Scope,
+    v: Var,
+    u: Var,
+    i: Var,
+    hist: Var,
+    v_new: Operation,
+    u_new: Operation,
+    fired: Operation,
+    hist_new: Operation,
+}
+
+pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
+    let mut root = Scope::new_root_scope();
+    let dt = plan.dt as f32;
+    let mut inits = Vec::new();
+    let mut feeds = Vec::new();
+
+    let zero = ops::constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
+    let step_var = variable(&mut root, "step", DataType::Int64, &[], zero.into(), &mut inits)?;
+
+    // Phases 1-5 per nucleus.
+    let mut graphs: Vec<NucleusGraph> = Vec::with_capacity(plan.nuclei.len());
+    for nu in &plan.nuclei {
+        let mut scope = match &nu.device {
+            Some(dev) => root.new_sub_scope(&nu.label).with_device(dev),
+            None => root.new_sub_scope(&nu.label),
+        };
+        let n = nu.n as u64;
+        let hl = nu.history as u64;
+        let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
+        let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
+        let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
+        let init_i = const_f32(&mut scope, "I/initial", &vec![0.0; nu.n], &[n])?;
+        let init_h = ops::Fill::new()
+            .build(
+                const_i32(&mut scope, "spikes/dims", &[hl as i32, n as i32], &[2])?,
+                scalar_f32(&mut scope, "spikes/zero", 0.0)?,
+                &mut scope.with_op_name("spikes/initial"),
+            )
+            .map_err(tf_err(&nu.label))?;
+        let v = variable(&mut scope, "v", DataType::Float, &[n], init_v.into(), &mut inits)?;
+        let u = variable(&mut scope, "u", DataType::Float, &[n], init_u.into(), &mut inits)?;
+        let i = variable(&mut scope, "I", DataType::Float, &[n], init_i.into(), &mut inits)?;
+        let hist = variable(&mut scope, "spikes", DataType::Float, &[hl, n], init_h.into(), &mut inits)?;
+
+        let e = tf_err(&nu.label);
+        // 2. reset
+        let (v_r, u_r) = {
+            let mut s = scope.new_sub_scope("reset");
+            let zero = ops::constant(0i32, &mut s.with_op_name("row0")).map_err(&e)?;
+            let prev = ops::gather(hist.read.clone(), zero, &mut s.with_op_name("previous_spikes")).map_err(&e)?;
+            let half = scalar_f32(&mut s, "half", 0.5)?;
+            let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
+            let c = const_f32(&mut s, "c", &nu.c, &[n])?;
+            let d = const_f32(&mut s, "d", &nu.d, &[n])?;
+            let v_r = ops::select_v2(prev.clone(), c, v.read.clone(), &mut s.with_op_name("v")).map_err(&e)?;
+            let u_d = ops::add(u.read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
+            let u_r = ops::select_v2(prev, u_d, u.read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
+            (v_r, u_r)
+        };
+        // 3. v
+        let v1 = {
+            let mut s = scope.new_sub_scope("v_update");
+            let k004 = scalar_f32(&mut s, "k0.04", 0.04)?;
+            let k5 = scalar_f32(&mut s, "k5", 5.0)?;
+            let k140 = scalar_f32(&mut s, "k140", 140.0)?;
+            let kdt = scalar_f32(&mut s, "dt", dt)?;
+            let sq = ops::mul(ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?, v_r.clone(), &mut s).map_err(&e)?;
+            let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
+            let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
+            let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
+            let dv = ops::sub(dv, u_r.clone(), &mut s).map_err(&e)?;
+            let dv = ops::add(dv, i.read.clone(), &mut s.with_op_name("dv")).map_err(&e)?;
+            let step = ops::mul(kdt, dv, &mut s).map_err(&e)?;
+            ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
+        };
+        // 4. u
+        let u_new = {
+            let mut s = scope.new_sub_scope("u_update");
+            let dta: Vec<f32> = nu.a.iter().map(|a| dt * a).collect();
+            let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
+            let b = const_f32(&mut s, "b", &nu.b, &[n])?;
+            let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
+            let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
+            let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
+            ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
+        };
+        // 5. threshold and history
+        let (fired, v_new, hist_new) = {
+            let mut s = scope.new_sub_scope("threshold");
+            let peak = scalar_f32(&mut s, "peak", 30.0)?;
+            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired")).map_err(&e)?;
+            let v_new = ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+            let sf = ops::Cast::new().DstT(DataType::Float).build(fired.clone(), &mut s.with_op_name("spikes")).map_err(&e)?;
+            let row = ops::reshape(sf, const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?, &mut s.with_op_name("row")).map_err(&e)?;
+            let hist_new = if hl == 1 {
+                row
+            } else {
+                let begin = const_i32(&mut s, "keep_begin", &[0, 0], &[2])?;
+                let size = const_i32(&mut s, "keep_size", &[hl as i32 - 1, n as i32], &[2])?;
+                let keep = ops::slice(hist.read.clone(), begin, size, &mut s.with_op_name("older")).map_err(&e)?;
+                let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
+                ops::ConcatV2::new()
+                    .build_instance(vec![row.into(), keep.into()], axis.into(), &mut s.with_op_name("history"))
+                    .map_err(&e)?
+                    .op
+            };
+            (fired, v_new, hist_new)
+        };
+        graphs.push(NucleusGraph { scope, v, u, i, hist, v_new, u_new, fired, hist_new });
+    }
+
+    // 6. synapses, grouped by postsynaptic nucleus.
+    let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
+    for conn in &mut plan.connections {
+        let post = &plan.nuclei[conn.post];
+        let pre_n = plan.nuclei[conn.pre].n as u64;
+        let post_n = post.n as u64;
+        let mut s = match &post.device {
+            Some(dev) => root.new_sub_scope(&conn.name).with_device(dev),
+            None => root.new_sub_scope(&conn.name),
+        };
+        let e = tf_err(&conn.name);
+        let k = conn.kernel.len() as u64;
+        let begin = const_i32(&mut s, "window_begin", &[conn.delay as i32, 0], &[2])?;
+        let size = const_i32(&mut s, "window_size", &[k as i32, pre_n as i32], &[2])?;
+        let window = ops::slice(graphs[conn.pre].hist_new.clone(), begin, size, &mut s.with_op_name("window")).map_err(&e)?;
+        // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
+        let x = if k == 1 && conn.kernel[0] == 1.0 {
+            window
+        } else {
+            let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
+            ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
+        };
+        let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
+        let current = match weights {
+            PlanWeights::Dense(w) => {
+                let wv = fed_variable_f32(&mut s, "weights", w, &[pre_n, post_n], &mut inits, &mut feeds)?;
+                let y = ops::mat_mul(x, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
+                ops::reshape(y, const_i32(&mut s, "flat", &[post_n as i32], &[1])?, &mut s.with_op_name("current")).map_err(&e)?
+            }
+            PlanWeights::Sparse { pre, post: post_idx, w } => {
+                let nnz = w.len() as u64;
+                let wv = fed_variable_f32(&mut s, "weights", w, &[nnz], &mut inits, &mut feeds)?;
+                let pv = fed_variable_i32(&mut s, "pre_index", pre, &[nnz], &mut inits, &mut feeds)?;
+                let qv = fed_variable_i32(&mut s, "post_index", post_idx, &[nnz], &mut inits, &mut feeds)?;
+                let flat = ops::reshape(x, const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?, &mut s).map_err(&e)?;
+                let g = ops::gather(flat, pv.read, &mut s.with_op_name("gather")).map_err(&e)?;
+                let contrib = ops::mul(g, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
+                let nseg = ops::constant(post_n as i32, &mut s.with_op_name("post_n")).map_err(&e)?;
+                ops::unsorted_segment_sum(contrib, qv.read, nseg, &mut s.with_op_name("current")).map_err(&e)?
+            }
+        };
+        synaptic[conn.post].push(current.into());
+    }
+
+    // 7. input; 8. writes after all reads.
+    let mut reads: Vec<Operation> = vec![step_var.read.clone()];
+    for g in &graphs {
+        reads.extend([g.v.read.clone(), g.u.read.clone(), g.i.read.clone(), g.hist.read.clone()]);
+    }
+    let mut reads_done = ops::NoOp::new();
+    for r in &reads {
+        reads_done = reads_done.add_control_input(r.clone());
+    }
+    let reads_done = reads_done.build(&mut root.with_op_name("reads_done")).map_err(tf_err("reads_done"))?;
+
+    let mut writes = Vec::new();
+    let mut nuclei_ops = Vec::with_capacity(plan.nuclei.len());
+    for (idx, (nu, g)) in plan.nuclei.iter_mut().zip(graphs.iter_mut()).enumerate() {
+        let n = nu.n as u64;
+        let e = tf_err(&nu.label);
+        let mut s = g.scope.new_sub_scope("input");
+        let mut host_input = None;
+        let iext: Output = match &nu.input {
+            PlanInput::Const(v) => const_f32(&mut s, "Iext", v, &[n])?.into(),
+            PlanInput::Host(_) => {
+                let ph = ops::Placeholder::new()
+                    .dtype(DataType::Float)
+                    .shape(shape(&[n]))
+                    .build(&mut s.with_op_name("Iext"))
+                    .map_err(&e)?;
+                host_input = Some(ph.clone());
+                ph.into()
+            }
+            PlanInput::Noise { mean, std, seed } => {
+                let dims = const_i32(&mut s, "noise_shape", &[n as i32], &[1])?;
+                let key = Tensor::new(&[2]).with_values(&[*seed, 0i64]).map_err(&e)?;
+                let key = ops::constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
+                let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
+                let sel = ops::constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
+                let counter = ops::mul(sel, step_var.read.clone(), &mut s).map_err(&e)?;
+                let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
+                let z = ops::StatelessRandomNormal::new()
+                    .dtype(DataType::Float)
+                    .build(dims, key, &mut s.with_op_name("normal"))
+                    .map_err(&e)?;
+                let sd = scalar_f32(&mut s, "std", *std)?;
+                let m = scalar_f32(&mut s, "mean", *mean)?;
+                let z = ops::mul(z, sd, &mut s).map_err(&e)?;
+                ops::add(z, m, &mut s.with_op_name("Iext")).map_err(&e)?.into()
+            }
+        };
+        let mut total = iext;
+        for (k, cur) in synaptic[idx].drain(..).enumerate() {
+            total = ops::add(total, cur, &mut s.with_op_name(&format!("sum{k}"))).map_err(&e)?.into();
+        }
+        let i_new = ops::identity(total, &mut s.with_op_name("I")).map_err(&e)?;
+
+        let w = g.scope.new_sub_scope("write").with_control_dependencies(&[reads_done.clone()]);
+        for (var, value, name) in [
+            (&g.v, &g.v_new, "v"),
+            (&g.u, &g.u_new, "u"),
+            (&g.i, &i_new, "I"),
+            (&g.hist, &g.hist_new, "spikes"),
+        ] {
+            writes.push(
+                ops::AssignVariableOp::new()
+                    .dtype(DataType::Float)
+                    .build(var.handle.clone(), value.clone(), &mut w.with_op_name(name))
+                    .map_err(&e)?,
+            );
+        }
+
+        let mut r = g.scope.new_sub_scope("record");
+        let spikes = ops::where_(g.fired.clone(), &mut r.with_op_name("spike_index")).map_err(&e)?;
+        let mut traces = Vec::new();
+        for (var, idx_list) in &nu.traces {
+            let value = match var {
+                StateVar::V => g.v_new.clone(),
+                StateVar::U => g.u_new.clone(),
+                StateVar::I => i_new.clone(),
+            };
+            let op = if idx_list.len() == nu.n && idx_list.iter().enumerate().all(|(a, &b)| a == b) {
+                ops::identity(value, &mut r.with_op_name(var.name())).map_err(&e)?
+            } else {
+                let ids: Vec<i32> = idx_list.iter().map(|&i| i as i32).collect();
+                let ids = const_i32(&mut r, &format!("{}_neurons", var.name()), &ids, &[ids.len() as u64])?;
+                ops::gather(value, ids, &mut r.with_op_name(var.name())).map_err(&e)?
+            };
+            traces.push((*var, op));
+        }
+        nuclei_ops.push(NucleusOps { spikes, traces, host_input });
+    }
+    let one = ops::constant(1i64, &mut root.with_op_name("step/one")).map_err(tf_err("step"))?;
+    writes.push(
+        ops::AssignAddVariableOp::new()
+            .dtype(DataType::Int64)
+            .build(step_var.handle.clone(), one, &mut root.with_control_dependencies(&[reads_done]).with_op_name("step/increment"))
+            .map_err(tf_err("step"))?,
+    );
+    let mut step = ops::NoOp::new();
+    for w in writes {
+        step = step.add_control_input(w);
+    }
+    let step = step.build(&mut root.with_op_name("step/run")).map_err(tf_err("step"))?;
+    let mut init = ops::NoOp::new();
+    for i in inits {
+        init = init.add_control_input(i);
+    }
+    let init = init.build(&mut root.with_op_name("init")).map_err(tf_err("init"))?;
+
+    Ok(Compiled { scope: root, init, init_feeds: feeds, step, nuclei: nuclei_ops })
+}

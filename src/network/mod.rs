@@ -1,0 +1,37 @@
+//! Networks of Izhikevich nuclei compiled into a TensorFlow graph.
+//!
+//! The layers, one direction: a [`Network`] (plain Rust: [`Nucleus`],
+//! [`Connection`], what to [`Record`]) is compiled by [`Network::build`] into
+//! a TensorFlow graph owned by a [`Simulator`], which steps it one session run
+//! per time step and returns a [`Recording`] (plain arrays); [`plot`] reads
+//! recordings. What one step computes is SPEC §1; the order is written down in
+//! the compiler's module docs.
+//!
+//! ```no_run
+//! use snn::network::{Network, Nucleus, Record};
+//! # fn main() -> snn::Result<()> {
+//! let mut net = Network::new().named("two");
+//! let a = net.add(Nucleus::new("A", 10).input(5.0).record(Record::traces(&[0])))?;
+//! let b = net.add(Nucleus::new("B", 10))?;
+//! net.connect(a, b, 2.0)?;
+//! let mut sim = net.build(0.1)?;
+//! let rec = sim.run(100.0)?;
+//! println!("A fires at {:.1} Hz", rec.firing_rate(a)?);
+//! # Ok(()) }
+//! ```
+
+mod compile;
+mod model;
+mod plan;
+pub mod plot;
+mod recording;
+mod simulator;
+mod tensorboard;
+
+pub use model::{
+    Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Record, StateVar, SynapseKind,
+    Weights,
+};
+pub use plan::RoundingNote;
+pub use recording::{NucleusRecording, Recording, Trace};
+pub use simulator::{SimOptions, Simulator};

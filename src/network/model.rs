@@ -1,0 +1,486 @@
+//! The model: nuclei, connections and what to record, as plain Rust values.
+//! Nothing here touches TensorFlow; [`Network::build`] compiles it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+
+static NEXT_NETWORK_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A per-neuron parameter: one number for all neurons, or one per neuron.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// The same value for every neuron.
+    Scalar(f64),
+    /// One value per neuron (length = nucleus size).
+    PerNeuron(Vec<f64>),
+}
+
+impl From<f64> for Param {
+    fn from(x: f64) -> Self {
+        Param::Scalar(x)
+    }
+}
+impl From<Vec<f64>> for Param {
+    fn from(v: Vec<f64>) -> Self {
+        Param::PerNeuron(v)
+    }
+}
+impl From<&[f64]> for Param {
+    fn from(v: &[f64]) -> Self {
+        Param::PerNeuron(v.to_vec())
+    }
+}
+
+impl Param {
+    /// The value of neuron `i`.
+    pub(crate) fn at(&self, i: usize) -> f64 {
+        match self {
+            Param::Scalar(x) => *x,
+            Param::PerNeuron(v) => v[i],
+        }
+    }
+}
+
+/// A host function of time (ms) giving one input value per neuron.
+pub type InputFn = Box<dyn FnMut(f64) -> Vec<f64> + Send>;
+
+/// External input `Iext` of a nucleus.
+pub enum Input {
+    /// The same current for every neuron at every step.
+    Constant(f64),
+    /// One constant current per neuron.
+    PerNeuron(Vec<f64>),
+    /// A function of `t` (ms), evaluated on the host at every step and fed to
+    /// the graph. It must return one value per neuron.
+    Function(InputFn),
+    /// `mean + std * N(0, 1)`, drawn per neuron per step inside the graph
+    /// from a counter-based generator keyed by `seed` and the step number, so
+    /// runs with the same seed are identical.
+    Noise {
+        /// Mean current.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+        /// Generator seed.
+        seed: i64,
+    },
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Constant(x) => write!(f, "Constant({x})"),
+            Input::PerNeuron(v) => write!(f, "PerNeuron({} values)", v.len()),
+            Input::Function(_) => write!(f, "Function(..)"),
+            Input::Noise { mean, std, seed } => write!(f, "Noise {{ mean: {mean}, std: {std}, seed: {seed} }}"),
+        }
+    }
+}
+
+impl From<f64> for Input {
+    fn from(x: f64) -> Self {
+        Input::Constant(x)
+    }
+}
+impl From<Vec<f64>> for Input {
+    fn from(v: Vec<f64>) -> Self {
+        Input::PerNeuron(v)
+    }
+}
+
+impl Input {
+    /// A host function of time (ms): `Input::function(|t| vec![if t < 15.0 { 5.0 } else { 0.0 }; 10])`.
+    pub fn function(f: impl FnMut(f64) -> Vec<f64> + Send + 'static) -> Self {
+        Input::Function(Box::new(f))
+    }
+    /// Gaussian noise drawn in the graph: `mean + std * N(0, 1)`.
+    pub fn noise(mean: f64, std: f64, seed: i64) -> Self {
+        Input::Noise { mean, std, seed }
+    }
+}
+
+/// Which neurons of a nucleus a state variable is recorded for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Probe {
+    /// Not recorded.
+    #[default]
+    None,
+    /// These neurons (indices into the nucleus).
+    Neurons(Vec<usize>),
+    /// Every neuron.
+    All,
+}
+
+impl Probe {
+    pub(crate) fn indices(&self, n: usize) -> Vec<usize> {
+        match self {
+            Probe::None => Vec::new(),
+            Probe::Neurons(v) => v.clone(),
+            Probe::All => (0..n).collect(),
+        }
+    }
+}
+
+/// The state variables of an Izhikevich neuron that can be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateVar {
+    /// Membrane potential (mV).
+    V,
+    /// Recovery variable.
+    U,
+    /// Input current used by the next step.
+    I,
+}
+
+impl StateVar {
+    /// `v`, `u` or `I`, as in the original library.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateVar::V => "v",
+            StateVar::U => "u",
+            StateVar::I => "I",
+        }
+    }
+    /// All three, in order.
+    pub const ALL: [StateVar; 3] = [StateVar::V, StateVar::U, StateVar::I];
+}
+
+/// What to record of one nucleus. Default: spikes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Record spikes (step and neuron index). Default `true`.
+    pub spikes: bool,
+    /// Neurons whose `v` is recorded.
+    pub v: Probe,
+    /// Neurons whose `u` is recorded.
+    pub u: Probe,
+    /// Neurons whose `I` is recorded.
+    pub i: Probe,
+    /// Record the traces every `every` steps (1 = every step). Default 1.
+    pub every: usize,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record { spikes: true, v: Probe::None, u: Probe::None, i: Probe::None, every: 1 }
+    }
+}
+
+impl Record {
+    /// Spikes only.
+    pub fn spikes() -> Self {
+        Record::default()
+    }
+    /// Spikes, and `v`, `u`, `I` of these neurons every step.
+    pub fn traces(neurons: &[usize]) -> Self {
+        let p = Probe::Neurons(neurons.to_vec());
+        Record { spikes: true, v: p.clone(), u: p.clone(), i: p, every: 1 }
+    }
+    /// Spikes and every state variable of every neuron, every step.
+    pub fn everything() -> Self {
+        Record { spikes: true, v: Probe::All, u: Probe::All, i: Probe::All, every: 1 }
+    }
+    /// Only every `every` steps.
+    pub fn every(mut self, every: usize) -> Self {
+        self.every = every.max(1);
+        self
+    }
+    pub(crate) fn probe(&self, var: StateVar) -> &Probe {
+        match var {
+            StateVar::V => &self.v,
+            StateVar::U => &self.u,
+            StateVar::I => &self.i,
+        }
+    }
+}
+
+/// A population of Izhikevich neurons (the original's `Izhi_Nucleus`).
+///
+/// Defaults: regular spiking (`a = 0.02, b = 0.2, c = -65, d = 8`), no
+/// external input, spikes recorded, placed by TensorFlow.
+#[derive(Debug)]
+pub struct Nucleus {
+    pub(crate) label: String,
+    pub(crate) n: usize,
+    pub(crate) a: Param,
+    pub(crate) b: Param,
+    pub(crate) c: Param,
+    pub(crate) d: Param,
+    pub(crate) input: Input,
+    pub(crate) record: Record,
+    pub(crate) device: Option<String>,
+}
+
+impl Nucleus {
+    /// `n` regular-spiking neurons labelled `label`.
+    pub fn new(label: impl Into<String>, n: usize) -> Self {
+        Nucleus {
+            label: label.into(),
+            n,
+            a: Param::Scalar(0.02),
+            b: Param::Scalar(0.2),
+            c: Param::Scalar(-65.0),
+            d: Param::Scalar(8.0),
+            input: Input::Constant(0.0),
+            record: Record::default(),
+            device: None,
+        }
+    }
+    /// The four Izhikevich parameters, each a number or a per-neuron vector.
+    pub fn abcd(mut self, a: impl Into<Param>, b: impl Into<Param>, c: impl Into<Param>, d: impl Into<Param>) -> Self {
+        self.a = a.into();
+        self.b = b.into();
+        self.c = c.into();
+        self.d = d.into();
+        self
+    }
+    /// External input `Iext` (a number, a per-neuron vector, [`Input::function`]
+    /// or [`Input::noise`]).
+    pub fn input(mut self, input: impl Into<Input>) -> Self {
+        self.input = input.into();
+        self
+    }
+    /// What to record (default: spikes only).
+    pub fn record(mut self, record: Record) -> Self {
+        self.record = record;
+        self
+    }
+    /// Pin this nucleus and its incoming connections to a TensorFlow device,
+    /// e.g. `/device:CPU:0` or `/device:GPU:0`.
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.device = Some(device.into());
+        self
+    }
+    /// Its label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    /// Its size.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    /// True for a nucleus of size 0 (which [`Network::add`] refuses).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+/// A handle to a nucleus of one [`Network`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NucleusId {
+    pub(crate) network: u64,
+    pub(crate) index: usize,
+}
+
+impl NucleusId {
+    /// Position of the nucleus in its network (order of [`Network::add`]).
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+/// Synaptic weights of a connection `pre -> post`; `w[i][j]` goes from
+/// presynaptic neuron `i` to postsynaptic neuron `j`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// All-to-all with one weight.
+    Scalar(f64),
+    /// Dense matrix of shape `(pre.n, post.n)`.
+    Dense(Array2<f64>),
+    /// `(i, j, w)` triplets; repeated pairs add up.
+    Triplets(Vec<(usize, usize, f64)>),
+    /// Compressed sparse rows over presynaptic neurons: the weights of row `i`
+    /// are `values[indptr[i]..indptr[i+1]]` to columns `indices[..]`.
+    Csr {
+        /// Row pointers, length `pre.n + 1`.
+        indptr: Vec<usize>,
+        /// Column (postsynaptic) indices.
+        indices: Vec<usize>,
+        /// Weights.
+        values: Vec<f64>,
+    },
+}
+
+impl From<f64> for Weights {
+    fn from(w: f64) -> Self {
+        Weights::Scalar(w)
+    }
+}
+impl From<Array2<f64>> for Weights {
+    fn from(w: Array2<f64>) -> Self {
+        Weights::Dense(w)
+    }
+}
+impl From<Vec<(usize, usize, f64)>> for Weights {
+    fn from(w: Vec<(usize, usize, f64)>) -> Self {
+        Weights::Triplets(w)
+    }
+}
+
+/// The closed set of synapse models (SPEC §1: both are the kernel form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynapseKind {
+    /// The original's `voltage_jump`: a spike adds `w` to `I` for one step
+    /// after the delay (kernel 1 at lag 0, window one step).
+    VoltageJump,
+    /// The original's `simple`: a kernel of the lag in ms over a window.
+    Kernel,
+}
+
+/// A kernel: a function of the lag in ms, sampled once at build time.
+pub type KernelFn = Box<dyn Fn(f64) -> f64 + Send>;
+
+/// A connection `pre -> post` with weights, delay and synaptic kernel.
+///
+/// Defaults: delay 0, voltage jump (kernel 1 at lag 0 over one step), delays
+/// and windows must be whole numbers of steps.
+pub struct Connection {
+    pub(crate) pre: NucleusId,
+    pub(crate) post: NucleusId,
+    pub(crate) weights: Weights,
+    pub(crate) delay_ms: f64,
+    pub(crate) kernel: Option<(KernelFn, f64)>,
+    pub(crate) round: bool,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("pre", &self.pre)
+            .field("post", &self.post)
+            .field("delay_ms", &self.delay_ms)
+            .field("window_ms", &self.kernel.as_ref().map(|k| k.1))
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// `pre -> post` with these weights, no delay, voltage-jump synapses.
+    pub fn new(pre: NucleusId, post: NucleusId, weights: impl Into<Weights>) -> Self {
+        Connection { pre, post, weights: weights.into(), delay_ms: 0.0, kernel: None, round: false }
+    }
+    /// Transmission delay in ms (a whole number of steps unless
+    /// [`round_to_step`](Self::round_to_step)).
+    pub fn delay(mut self, ms: f64) -> Self {
+        self.delay_ms = ms;
+        self
+    }
+    /// Synaptic kernel `kernel(lag_ms)` over a window of `window_ms` ms: a
+    /// spike at step `m` adds `w * kernel(k * dt)` to `I` at step `m + D + k`
+    /// for `k = 0 .. round(window / dt) - 1`.
+    pub fn kernel(mut self, kernel: impl Fn(f64) -> f64 + Send + 'static, window_ms: f64) -> Self {
+        self.kernel = Some((Box::new(kernel), window_ms));
+        self
+    }
+    /// Round delay and window to the nearest whole step instead of refusing
+    /// values that are not multiples of `dt`; what was rounded is reported by
+    /// [`Simulator::rounded`](crate::network::Simulator::rounded).
+    pub fn round_to_step(mut self) -> Self {
+        self.round = true;
+        self
+    }
+    /// Which synapse model this is.
+    pub fn kind(&self) -> SynapseKind {
+        if self.kernel.is_some() {
+            SynapseKind::Kernel
+        } else {
+            SynapseKind::VoltageJump
+        }
+    }
+}
+
+/// A network description: nuclei and connections.
+#[derive(Debug)]
+pub struct Network {
+    pub(crate) id: u64,
+    pub(crate) nuclei: Vec<Nucleus>,
+    pub(crate) connections: Vec<Connection>,
+    pub(crate) name: String,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Network {
+    /// An empty network named `"snn"` (the name of its TensorBoard run folder).
+    pub fn new() -> Self {
+        Network {
+            id: NEXT_NETWORK_ID.fetch_add(1, Ordering::Relaxed),
+            nuclei: Vec::new(),
+            connections: Vec::new(),
+            name: "snn".to_string(),
+        }
+    }
+
+    /// Name the network; runs write to `graphs/<name>/`.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The network's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Add a nucleus. Refuses empty nuclei, duplicate or unusable labels.
+    pub fn add(&mut self, nucleus: Nucleus) -> Result<NucleusId> {
+        if nucleus.n == 0 {
+            return Err(Error::EmptyNucleus { label: nucleus.label });
+        }
+        let ok_label = !nucleus.label.is_empty()
+            && nucleus.label.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && nucleus.label.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !ok_label {
+            return Err(Error::InvalidLabel { label: nucleus.label });
+        }
+        if self.nuclei.iter().any(|m| m.label == nucleus.label) {
+            return Err(Error::DuplicateLabel { label: nucleus.label });
+        }
+        self.nuclei.push(nucleus);
+        Ok(NucleusId { network: self.id, index: self.nuclei.len() - 1 })
+    }
+
+    /// Connect `pre -> post` with voltage-jump synapses and no delay.
+    pub fn connect(&mut self, pre: NucleusId, post: NucleusId, weights: impl Into<Weights>) -> Result<()> {
+        self.connect_with(Connection::new(pre, post, weights))
+    }
+
+    /// Add a connection built with [`Connection`]'s options.
+    pub fn connect_with(&mut self, connection: Connection) -> Result<()> {
+        self.check(connection.pre)?;
+        self.check(connection.post)?;
+        self.connections.push(connection);
+        Ok(())
+    }
+
+    /// The nucleus behind a handle.
+    pub fn nucleus(&self, id: NucleusId) -> Result<&Nucleus> {
+        self.check(id)?;
+        Ok(&self.nuclei[id.index])
+    }
+
+    /// Handles of all nuclei, in order.
+    pub fn ids(&self) -> Vec<NucleusId> {
+        (0..self.nuclei.len()).map(|index| NucleusId { network: self.id, index }).collect()
+    }
+
+    pub(crate) fn check(&self, id: NucleusId) -> Result<()> {
+        if id.network != self.id || id.index >= self.nuclei.len() {
+            return Err(Error::ForeignNucleus { index: id.index });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn conn_name(&self, c: &Connection) -> String {
+        format!("{}->{}", self.nuclei[c.pre.index].label, self.nuclei[c.post.index].label)
+    }
+}

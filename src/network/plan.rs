@@ -1,0 +1,301 @@
+//! Validation and resolution of a [`Network`] for one `dt`: every parameter a
+//! per-neuron `f32` vector, delays and windows in steps, kernels sampled,
+//! weights dense or sparse. TensorFlow-free; the compiler reads only this.
+
+use crate::error::{Error, Result};
+use crate::network::model::{Input, InputFn, Network, Param, StateVar, Weights};
+
+/// A delay or window rounded to whole steps at the user's request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundingNote {
+    /// `pre->post`.
+    pub connection: String,
+    /// `delay` or `window`.
+    pub what: &'static str,
+    /// The value asked for, in ms.
+    pub value_ms: f64,
+    /// The whole number of steps used.
+    pub steps: usize,
+    /// That number of steps in ms.
+    pub used_ms: f64,
+}
+
+pub(crate) enum PlanInput {
+    Const(Vec<f32>),
+    Host(InputFn),
+    Noise { mean: f32, std: f32, seed: i64 },
+}
+
+pub(crate) struct PlanNucleus {
+    pub label: String,
+    pub n: usize,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    pub c: Vec<f32>,
+    pub d: Vec<f32>,
+    pub input: PlanInput,
+    pub spikes: bool,
+    /// Recorded neurons per state variable (empty: not recorded).
+    pub traces: Vec<(StateVar, Vec<usize>)>,
+    pub every: usize,
+    pub device: Option<String>,
+    /// Rows of spike history kept: max over outgoing connections of D + K, >= 1.
+    pub history: usize,
+}
+
+pub(crate) enum PlanWeights {
+    /// Row-major `pre.n x post.n`.
+    Dense(Vec<f32>),
+    /// Parallel arrays, one entry per synapse.
+    Sparse { pre: Vec<i32>, post: Vec<i32>, w: Vec<f32> },
+}
+
+pub(crate) struct PlanConnection {
+    pub name: String,
+    pub pre: usize,
+    pub post: usize,
+    pub delay: usize,
+    /// Kernel samples at lags `k * dt`, `k = 0..K`.
+    pub kernel: Vec<f32>,
+    pub weights: PlanWeights,
+}
+
+pub(crate) struct Plan {
+    pub dt: f64,
+    pub nuclei: Vec<PlanNucleus>,
+    pub connections: Vec<PlanConnection>,
+    pub rounded: Vec<RoundingNote>,
+}
+
+fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
+    if value.is_finite() {
+        Ok(value as f32)
+    } else {
+        Err(Error::NonFinite { what: what(), value })
+    }
+}
+
+fn param(p: &Param, n: usize, name: &str, label: &str) -> Result<Vec<f32>> {
+    if let Param::PerNeuron(v) = p {
+        if v.len() != n {
+            return Err(Error::WrongLength {
+                nucleus: label.into(),
+                what: format!("parameter {name}"),
+                expected: n,
+                got: v.len(),
+            });
+        }
+    }
+    (0..n)
+        .map(|i| finite(p.at(i), || format!("parameter {name} of nucleus {label:?}, neuron {i}")))
+        .collect()
+}
+
+/// `ms / dt` as whole steps: exact within 1e-6 relative, or rounded on request.
+fn steps(
+    ms: f64,
+    dt: f64,
+    what: &'static str,
+    connection: &str,
+    round: bool,
+    rounded: &mut Vec<RoundingNote>,
+) -> Result<usize> {
+    if !ms.is_finite() {
+        return Err(Error::NonFinite { what: format!("{what} of connection {connection}"), value: ms });
+    }
+    if ms < 0.0 {
+        return Err(Error::Negative { connection: connection.into(), what, value: ms });
+    }
+    let x = ms / dt;
+    let nearest = x.round();
+    let exact = (x - nearest).abs() <= 1e-6 * nearest.max(1.0);
+    if !exact {
+        if !round {
+            return Err(Error::NotMultipleOfDt {
+                connection: connection.into(),
+                what,
+                value: ms,
+                dt,
+                rounded: nearest as usize,
+            });
+        }
+        rounded.push(RoundingNote {
+            connection: connection.into(),
+            what,
+            value_ms: ms,
+            steps: nearest as usize,
+            used_ms: nearest * dt,
+        });
+    }
+    Ok(nearest as usize)
+}
+
+pub(crate) fn check_dt(dt: f64) -> Result<()> {
+    if dt.is_finite() && dt > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidDt { dt })
+    }
+}
+
+/// Number of steps of a run of `t` ms: `floor(t/dt + 1e-9)`, at least 1.
+pub(crate) fn run_steps(t: f64, dt: f64) -> Result<usize> {
+    if !t.is_finite() || t < dt {
+        return Err(Error::InvalidDuration { t, dt });
+    }
+    Ok((t / dt + 1e-9).floor() as usize)
+}
+
+impl Plan {
+    pub(crate) fn new(net: Network, dt: f64) -> Result<Plan> {
+        check_dt(dt)?;
+        let mut rounded = Vec::new();
+        let mut connections = Vec::with_capacity(net.connections.len());
+        for c in &net.connections {
+            let name = net.conn_name(c);
+            let (pre_n, post_n) = (net.nuclei[c.pre.index].n, net.nuclei[c.post.index].n);
+            let delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
+            let kernel = match &c.kernel {
+                None => vec![1.0],
+                Some((f, window)) => {
+                    let k = steps(*window, dt, "window", &name, c.round, &mut rounded)?.max(1);
+                    (0..k)
+                        .map(|i| {
+                            let lag = i as f64 * dt;
+                            let value = f(lag);
+                            if value.is_finite() {
+                                Ok(value as f32)
+                            } else {
+                                Err(Error::KernelValue { connection: name.clone(), lag_ms: lag, value })
+                            }
+                        })
+                        .collect::<Result<Vec<f32>>>()?
+                }
+            };
+            let weights = plan_weights(&c.weights, pre_n, post_n, &name)?;
+            connections.push(PlanConnection { name, pre: c.pre.index, post: c.post.index, delay, kernel, weights });
+        }
+
+        let mut nuclei = Vec::with_capacity(net.nuclei.len());
+        for (idx, nu) in net.nuclei.into_iter().enumerate() {
+            let label = nu.label.clone();
+            let n = nu.n;
+            let input = match nu.input {
+                Input::Constant(x) => {
+                    PlanInput::Const(vec![finite(x, || format!("external input of nucleus {label:?}"))?; n])
+                }
+                Input::PerNeuron(v) => {
+                    if v.len() != n {
+                        return Err(Error::WrongLength {
+                            nucleus: label,
+                            what: "external input".into(),
+                            expected: n,
+                            got: v.len(),
+                        });
+                    }
+                    PlanInput::Const(
+                        v.iter()
+                            .enumerate()
+                            .map(|(i, x)| finite(*x, || format!("external input of nucleus {label:?}, neuron {i}")))
+                            .collect::<Result<_>>()?,
+                    )
+                }
+                Input::Function(f) => PlanInput::Host(f),
+                Input::Noise { mean, std, seed } => PlanInput::Noise {
+                    mean: finite(mean, || format!("noise mean of nucleus {label:?}"))?,
+                    std: finite(std, || format!("noise std of nucleus {label:?}"))?,
+                    seed,
+                },
+            };
+            let mut traces = Vec::new();
+            for var in StateVar::ALL {
+                let idx_list = nu.record.probe(var).indices(n);
+                if let Some(&bad) = idx_list.iter().find(|&&i| i >= n) {
+                    return Err(Error::RecordIndex { nucleus: label, variable: var.name().into(), index: bad, n });
+                }
+                if !idx_list.is_empty() {
+                    traces.push((var, idx_list));
+                }
+            }
+            let history = connections
+                .iter()
+                .filter(|c| c.pre == idx)
+                .map(|c| c.delay + c.kernel.len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            nuclei.push(PlanNucleus {
+                a: param(&nu.a, n, "a", &label)?,
+                b: param(&nu.b, n, "b", &label)?,
+                c: param(&nu.c, n, "c", &label)?,
+                d: param(&nu.d, n, "d", &label)?,
+                label,
+                n,
+                input,
+                spikes: nu.record.spikes,
+                traces,
+                every: nu.record.every.max(1),
+                device: nu.device,
+                history,
+            });
+        }
+        Ok(Plan { dt, nuclei, connections, rounded })
+    }
+}
+
+fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
+    let what = |i: usize, j: usize| move || format!("weight {i}->{j} of connection {name}");
+    match w {
+        Weights::Scalar(x) => Ok(PlanWeights::Dense(vec![finite(*x, || format!("weight of connection {name}"))?; pre_n * post_n])),
+        Weights::Dense(m) => {
+            if m.dim() != (pre_n, post_n) {
+                return Err(Error::WeightShape { connection: name.into(), expected: (pre_n, post_n), got: m.dim() });
+            }
+            let mut out = Vec::with_capacity(pre_n * post_n);
+            for ((i, j), x) in m.indexed_iter() {
+                out.push(finite(*x, what(i, j))?);
+            }
+            Ok(PlanWeights::Dense(out))
+        }
+        Weights::Triplets(t) => {
+            let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+            for &(i, j, x) in t {
+                if i >= pre_n || j >= post_n {
+                    return Err(Error::SparseWeights {
+                        connection: name.into(),
+                        problem: format!("triplet ({i}, {j}) outside the {pre_n} x {post_n} matrix"),
+                    });
+                }
+                pre.push(i as i32);
+                post.push(j as i32);
+                ws.push(finite(x, what(i, j))?);
+            }
+            Ok(PlanWeights::Sparse { pre, post, w: ws })
+        }
+        Weights::Csr { indptr, indices, values } => {
+            let bad = |problem: String| Error::SparseWeights { connection: name.into(), problem };
+            if indptr.len() != pre_n + 1 {
+                return Err(bad(format!("indptr has {} entries, expected pre.n + 1 = {}", indptr.len(), pre_n + 1)));
+            }
+            if indices.len() != values.len() {
+                return Err(bad(format!("{} indices but {} values", indices.len(), values.len())));
+            }
+            if indptr[0] != 0 || indptr.windows(2).any(|p| p[0] > p[1]) || indptr[pre_n] != indices.len() {
+                return Err(bad("indptr must start at 0, never decrease and end at the number of values".into()));
+            }
+            let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..pre_n {
+                for k in indptr[i]..indptr[i + 1] {
+                    let j = indices[k];
+                    if j >= post_n {
+                        return Err(bad(format!("column index {j} in row {i} is >= post.n = {post_n}")));
+                    }
+                    pre.push(i as i32);
+                    post.push(j as i32);
+                    ws.push(finite(values[k], what(i, j))?);
+                }
+            }
+            Ok(PlanWeights::Sparse { pre, post, w: ws })
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Raster and trace plots of a [`Recording`](crate::network::Recording).

@@ -1,0 +1,182 @@
+//! What a run recorded, as plain arrays; firing rates; export to `.npy`,
+//! `.npz` and CSV. TensorFlow-free.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use ndarray_npy::NpzWriter;
+
+use crate::error::{io_err, Error, Result};
+use crate::network::model::{NucleusId, StateVar};
+
+/// Traces of one state variable of one nucleus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The recorded neurons (columns of `values`).
+    pub neurons: Vec<usize>,
+    /// Time (ms) of each recorded row.
+    pub times: Vec<f64>,
+    /// Row-major `times.len() x neurons.len()`.
+    pub(crate) values: Vec<f32>,
+}
+
+impl Trace {
+    /// Values as an array of shape `(recorded_steps, recorded_neurons)`.
+    pub fn values(&self) -> Array2<f32> {
+        Array2::from_shape_vec((self.times.len(), self.neurons.len()), self.values.clone())
+            .unwrap_or_else(|_| Array2::zeros((0, self.neurons.len())))
+    }
+    /// Time axis (ms).
+    pub fn times(&self) -> Array1<f64> {
+        Array1::from(self.times.clone())
+    }
+    /// The column of neuron `neuron` (an index into the nucleus), if recorded.
+    pub fn column(&self, neuron: usize) -> Option<Vec<f32>> {
+        let k = self.neurons.iter().position(|&j| j == neuron)?;
+        let w = self.neurons.len();
+        Some((0..self.times.len()).map(|r| self.values[r * w + k]).collect())
+    }
+}
+
+/// Everything recorded of one nucleus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NucleusRecording {
+    /// Its label.
+    pub label: String,
+    /// Its size.
+    pub n: usize,
+    /// `(step, neuron)` of every spike, in step order (empty if spikes were not
+    /// recorded).
+    pub spikes: Vec<(usize, usize)>,
+    /// Total spikes (counted even when spikes are not recorded).
+    pub spike_count: u64,
+    /// Traces per state variable.
+    pub traces: BTreeMap<&'static str, Trace>,
+}
+
+/// What a run recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    pub(crate) network: u64,
+    /// Time step (ms).
+    pub dt: f64,
+    /// Index of the first step of this run (0 for a fresh simulator).
+    pub first_step: usize,
+    /// Steps completed.
+    pub steps: usize,
+    /// Per nucleus, in network order.
+    pub nuclei: Vec<NucleusRecording>,
+}
+
+impl Recording {
+    /// Simulated duration covered (ms): `steps * dt`.
+    pub fn duration_ms(&self) -> f64 {
+        self.steps as f64 * self.dt
+    }
+
+    /// The recording of one nucleus.
+    pub fn nucleus(&self, id: NucleusId) -> Result<&NucleusRecording> {
+        if id.network != self.network {
+            return Err(Error::ForeignNucleus { index: id.index });
+        }
+        self.nuclei.get(id.index).ok_or(Error::ForeignNucleus { index: id.index })
+    }
+
+    /// The recording of the nucleus labelled `label`.
+    pub fn by_label(&self, label: &str) -> Result<&NucleusRecording> {
+        self.nuclei
+            .iter()
+            .find(|n| n.label == label)
+            .ok_or_else(|| Error::NotRecorded { what: format!("nucleus {label:?}") })
+    }
+
+    /// Spike times (ms) and neuron indices of a nucleus, as two arrays.
+    pub fn spikes(&self, id: NucleusId) -> Result<(Array1<f64>, Array1<usize>)> {
+        let r = self.nucleus(id)?;
+        Ok(spike_arrays(r, self.dt))
+    }
+
+    /// The trace of `var` of a nucleus.
+    pub fn trace(&self, id: NucleusId, var: StateVar) -> Result<&Trace> {
+        let r = self.nucleus(id)?;
+        r.traces
+            .get(var.name())
+            .ok_or_else(|| Error::NotRecorded { what: format!("{} of nucleus {:?}", var.name(), r.label) })
+    }
+
+    /// Mean firing rate of a nucleus in Hz: `1000 * spikes / (T * n)` with
+    /// `T` the duration in ms.
+    pub fn firing_rate(&self, id: NucleusId) -> Result<f64> {
+        let r = self.nucleus(id)?;
+        Ok(rate_hz(r.spike_count, r.n, self.duration_ms()))
+    }
+
+    /// Write every spike list and trace to one `.npz` archive that NumPy
+    /// loads: `<label>_spike_times` (ms), `<label>_spike_neurons`,
+    /// `<label>_<var>` (steps x neurons), `<label>_<var>_times`,
+    /// `<label>_<var>_neurons`.
+    pub fn write_npz(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let file = File::create(path).map_err(|e| io_err(path, e))?;
+        let mut npz = NpzWriter::new(file);
+        for r in &self.nuclei {
+            let (t, i) = spike_arrays(r, self.dt);
+            let i: Array1<i64> = i.mapv(|x| x as i64);
+            npz.add_array(format!("{}_spike_times", r.label), &t).map_err(|e| io_err(path, e))?;
+            npz.add_array(format!("{}_spike_neurons", r.label), &i).map_err(|e| io_err(path, e))?;
+            for (var, tr) in &r.traces {
+                npz.add_array(format!("{}_{}", r.label, var), &tr.values()).map_err(|e| io_err(path, e))?;
+                npz.add_array(format!("{}_{}_times", r.label, var), &tr.times()).map_err(|e| io_err(path, e))?;
+                let neurons: Array1<i64> = tr.neurons.iter().map(|&j| j as i64).collect();
+                npz.add_array(format!("{}_{}_neurons", r.label, var), &neurons).map_err(|e| io_err(path, e))?;
+            }
+        }
+        npz.finish().map_err(|e| io_err(path, e))?;
+        Ok(())
+    }
+
+    /// Write all spikes as CSV: `nucleus,time_ms,neuron`.
+    pub fn write_spikes_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let mut w = BufWriter::new(File::create(path).map_err(|e| io_err(path, e))?);
+        writeln!(w, "nucleus,time_ms,neuron").map_err(|e| io_err(path, e))?;
+        for r in &self.nuclei {
+            for &(step, neuron) in &r.spikes {
+                writeln!(w, "{},{},{}", r.label, step as f64 * self.dt, neuron).map_err(|e| io_err(path, e))?;
+            }
+        }
+        w.flush().map_err(|e| io_err(path, e))
+    }
+
+    /// Write one trace as CSV: `time_ms,<neuron>,<neuron>,...`.
+    pub fn write_trace_csv(&self, id: NucleusId, var: StateVar, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let tr = self.trace(id, var)?;
+        let mut w = BufWriter::new(File::create(path).map_err(|e| io_err(path, e))?);
+        let head: Vec<String> = tr.neurons.iter().map(|j| format!("neuron_{j}")).collect();
+        writeln!(w, "time_ms,{}", head.join(",")).map_err(|e| io_err(path, e))?;
+        let width = tr.neurons.len();
+        for (r, t) in tr.times.iter().enumerate() {
+            let row: Vec<String> = tr.values[r * width..(r + 1) * width].iter().map(|x| x.to_string()).collect();
+            writeln!(w, "{t},{}", row.join(",")).map_err(|e| io_err(path, e))?;
+        }
+        w.flush().map_err(|e| io_err(path, e))
+    }
+}
+
+pub(crate) fn rate_hz(spikes: u64, n: usize, duration_ms: f64) -> f64 {
+    if duration_ms <= 0.0 || n == 0 {
+        0.0
+    } else {
+        1000.0 * spikes as f64 / (duration_ms * n as f64)
+    }
+}
+
+fn spike_arrays(r: &NucleusRecording, dt: f64) -> (Array1<f64>, Array1<usize>) {
+    let t = r.spikes.iter().map(|&(s, _)| s as f64 * dt).collect();
+    let i = r.spikes.iter().map(|&(_, j)| j).collect();
+    (t, i)
+}

@@ -1,0 +1,409 @@
+//! The simulator: owns the TensorFlow session and steps it, one session run
+//! per time step.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tensorflow::{Session, SessionOptions, SessionRunArgs, Tensor};
+
+use crate::error::{Error, Result, TfContext};
+use crate::network::compile::{compile, Compiled, InitFeed};
+use crate::network::model::{InputFn, Network, StateVar};
+use crate::network::plan::{run_steps, Plan, PlanInput, RoundingNote};
+use crate::network::recording::{rate_hz, NucleusRecording, Recording, Trace};
+use crate::network::tensorboard::EventWriter;
+use crate::runtime::quiet_tensorflow;
+
+/// How a network is simulated. Defaults: progress bar on (shown only on a
+/// terminal, for runs longer than 2 s), TensorBoard events into
+/// `graphs/<network name>/` with firing rates every 10 ms, TensorFlow's
+/// default thread pools.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Show an indicatif progress bar for long runs.
+    pub progress: bool,
+    /// Folder under which `<network name>/` gets the event files; `None`
+    /// writes none.
+    pub tensorboard: Option<PathBuf>,
+    /// Simulated ms between firing-rate summaries.
+    pub summary_every_ms: f64,
+    /// TensorFlow's intra-op thread pool size (0: TensorFlow's default).
+    pub intra_op_threads: u32,
+    /// TensorFlow's inter-op thread pool size (0: TensorFlow's default).
+    pub inter_op_threads: u32,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            progress: true,
+            tensorboard: Some(PathBuf::from("graphs")),
+            summary_every_ms: 10.0,
+            intra_op_threads: 0,
+            inter_op_threads: 0,
+        }
+    }
+}
+
+impl SimOptions {
+    /// No progress bar.
+    pub fn quiet(mut self) -> Self {
+        self.progress = false;
+        self
+    }
+    /// Event files under `dir/<network name>/`, or none with `None`.
+    pub fn tensorboard(mut self, dir: Option<PathBuf>) -> Self {
+        self.tensorboard = dir;
+        self
+    }
+    /// TensorFlow thread pools.
+    pub fn threads(mut self, intra_op: u32, inter_op: u32) -> Self {
+        self.intra_op_threads = intra_op;
+        self.inter_op_threads = inter_op;
+        self
+    }
+}
+
+struct NucleusInfo {
+    label: String,
+    n: usize,
+    spikes: bool,
+    every: usize,
+    traces: Vec<(StateVar, Vec<usize>)>,
+    host: Option<InputFn>,
+    window_spikes: u64,
+}
+
+/// A compiled network with its TensorFlow session.
+pub struct Simulator {
+    session: Session,
+    compiled: Compiled,
+    nuclei: Vec<NucleusInfo>,
+    /// Feed tensor per nucleus with a host input function (reused every step).
+    host_tensors: Vec<Option<Tensor<f32>>>,
+    network: u64,
+    name: String,
+    dt: f64,
+    step: usize,
+    rounded: Vec<RoundingNote>,
+    options: SimOptions,
+    events: Option<EventWriter>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("name", &self.name)
+            .field("dt", &self.dt)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Minimal `ConfigProto` with the two thread-pool sizes (fields 2 and 5).
+fn config_proto(intra: u32, inter: u32) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut x: u64) {
+        while x >= 0x80 {
+            out.push((x as u8) | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+    }
+    let mut out = Vec::new();
+    if intra > 0 {
+        out.push(0x10);
+        varint(&mut out, intra as u64);
+    }
+    if inter > 0 {
+        out.push(0x28);
+        varint(&mut out, inter as u64);
+    }
+    out
+}
+
+impl Network {
+    /// Compile for time step `dt` (ms) with default [`SimOptions`].
+    pub fn build(self, dt: f64) -> Result<Simulator> {
+        self.build_with(dt, SimOptions::default())
+    }
+
+    /// Compile for time step `dt` (ms) with these options: validates the
+    /// model, builds the graph, starts a session and initialises the state
+    /// (`v = c`, `u = b c`, `I = 0`, no spikes).
+    pub fn build_with(self, dt: f64, options: SimOptions) -> Result<Simulator> {
+        quiet_tensorflow();
+        let network = self.id;
+        let name = self.name.clone();
+        let mut plan = Plan::new(self, dt)?;
+        let compiled = compile(&mut plan)?;
+        let mut session_options = SessionOptions::new();
+        let config = config_proto(options.intra_op_threads, options.inter_op_threads);
+        if !config.is_empty() {
+            session_options.set_config(&config).tf(|| "setting the session's thread pools".into())?;
+        }
+        let session = Session::new(&session_options, &compiled.scope.graph()).tf(|| "creating the session".into())?;
+        {
+            let mut args = SessionRunArgs::new();
+            for feed in &compiled.init_feeds {
+                match feed {
+                    InitFeed::F32(op, t) => args.add_feed(op, 0, t),
+                    InitFeed::I32(op, t) => args.add_feed(op, 0, t),
+                }
+            }
+            args.add_target(&compiled.init);
+            session.run(&mut args).tf(|| "initialising the variables".into())?;
+        }
+        let mut compiled = compiled;
+        // The init feeds were only needed once: free the host copies.
+        compiled.init_feeds.clear();
+
+        let host_tensors = plan
+            .nuclei
+            .iter()
+            .map(|nu| match nu.input {
+                PlanInput::Host(_) => Some(Tensor::new(&[nu.n as u64])),
+                _ => None,
+            })
+            .collect();
+        let nuclei = plan
+            .nuclei
+            .into_iter()
+            .map(|nu| {
+                let host = match nu.input {
+                    PlanInput::Host(f) => Some(f),
+                    _ => None,
+                };
+                NucleusInfo {
+                    label: nu.label,
+                    n: nu.n,
+                    spikes: nu.spikes,
+                    every: nu.every,
+                    traces: nu.traces,
+                    host,
+                    window_spikes: 0,
+                }
+            })
+            .collect();
+
+        let events = match &options.tensorboard {
+            Some(dir) => {
+                let w = EventWriter::new(&dir.join(&name))?;
+                let def = compiled.scope.graph().graph_def().tf(|| "serialising the graph".into())?;
+                w.graph(&def)?;
+                w.flush()?;
+                Some(w)
+            }
+            None => None,
+        };
+        Ok(Simulator {
+            session,
+            compiled,
+            nuclei,
+            host_tensors,
+            network,
+            name,
+            dt,
+            step: 0,
+            rounded: plan.rounded,
+            options,
+            events,
+        })
+    }
+}
+
+impl Simulator {
+    /// Delays and windows that were rounded to whole steps (see
+    /// [`Connection::round_to_step`](crate::network::Connection::round_to_step)).
+    pub fn rounded(&self) -> &[RoundingNote] {
+        &self.rounded
+    }
+
+    /// The time step (ms).
+    pub fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    /// Steps simulated so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// The serialized GraphDef of the model (what TensorBoard shows).
+    pub fn graph_def(&self) -> Result<Vec<u8>> {
+        self.compiled.scope.graph().graph_def().tf(|| "serialising the graph".into())
+    }
+
+    /// Names of all operations in the graph.
+    pub fn op_names(&self) -> Vec<String> {
+        self.compiled
+            .scope
+            .graph()
+            .operation_iter()
+            .filter_map(|op| op.name().ok())
+            .collect()
+    }
+
+    /// The folder this simulator's TensorBoard events go to, if any.
+    pub fn event_dir(&self) -> Option<PathBuf> {
+        self.options.tensorboard.as_ref().map(|d| d.join(&self.name))
+    }
+
+    /// Simulate `t_ms` more milliseconds: `floor(t/dt)` steps, one session run
+    /// each, continuing from the current state. Returns what was recorded.
+    ///
+    /// If a step fails (e.g. a host input function returns the wrong number
+    /// of values), the error is [`Error::RunInterrupted`] and carries
+    /// everything recorded before that step.
+    pub fn run(&mut self, t_ms: f64) -> Result<Recording> {
+        let steps = run_steps(t_ms, self.dt)?;
+        let first = self.step;
+        let mut rec = Recording {
+            network: self.network,
+            dt: self.dt,
+            first_step: first,
+            steps: 0,
+            nuclei: self
+                .nuclei
+                .iter()
+                .map(|nu| NucleusRecording {
+                    label: nu.label.clone(),
+                    n: nu.n,
+                    spikes: Vec::new(),
+                    spike_count: 0,
+                    traces: nu
+                        .traces
+                        .iter()
+                        .map(|(var, idx)| {
+                            (
+                                var.name(),
+                                Trace {
+                                    neurons: idx.clone(),
+                                    times: Vec::with_capacity(steps / nu.every + 1),
+                                    values: Vec::with_capacity((steps / nu.every + 1) * idx.len()),
+                                },
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let summary_every = ((self.options.summary_every_ms / self.dt).round() as usize).max(1);
+        let started = Instant::now();
+        let mut bar: Option<ProgressBar> = None;
+        for k in 0..steps {
+            let m = first + k;
+            if let Err(reason) = self.one_step(m, &mut rec) {
+                let recorded_steps = rec.steps;
+                return Err(Error::RunInterrupted { step: m, recorded_steps, reason: Box::new(reason), recording: Box::new(rec) });
+            }
+            self.step += 1;
+            rec.steps += 1;
+            if (m + 1) % summary_every == 0 {
+                if let Err(reason) = self.summaries(m + 1, summary_every) {
+                    return Err(Error::RunInterrupted { step: m, recorded_steps: rec.steps, reason: Box::new(reason), recording: Box::new(rec) });
+                }
+            }
+            if bar.is_none()
+                && self.options.progress
+                && started.elapsed() > Duration::from_secs(2)
+                && std::io::stderr().is_terminal()
+            {
+                let b = ProgressBar::new(steps as u64);
+                if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta}") {
+                    b.set_style(style);
+                }
+                bar = Some(b);
+            }
+            if let Some(b) = &bar {
+                if k % 64 == 0 {
+                    b.set_position(k as u64 + 1);
+                }
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let Some(w) = &self.events {
+            w.flush()?;
+        }
+        Ok(rec)
+    }
+
+    fn one_step(&mut self, m: usize, rec: &mut Recording) -> Result<()> {
+        let t = m as f64 * self.dt;
+        // Host inputs for this step.
+        for (nu, slot) in self.nuclei.iter_mut().zip(self.host_tensors.iter_mut()) {
+            if let (Some(f), Some(tensor)) = (nu.host.as_mut(), slot.as_mut()) {
+                let values = f(t);
+                if values.len() != nu.n {
+                    return Err(Error::InputLength { nucleus: nu.label.clone(), step: m, t_ms: t, expected: nu.n, got: values.len() });
+                }
+                for (i, (slot, x)) in tensor.iter_mut().zip(values).enumerate() {
+                    if !x.is_finite() {
+                        return Err(Error::NonFinite {
+                            what: format!("external input of nucleus {:?}, neuron {i}, at step {m}", nu.label),
+                            value: x,
+                        });
+                    }
+                    *slot = x as f32;
+                }
+            }
+        }
+        let mut args = SessionRunArgs::new();
+        for (ops, tensor) in self.compiled.nuclei.iter().zip(&self.host_tensors) {
+            if let (Some(ph), Some(tensor)) = (&ops.host_input, tensor) {
+                args.add_feed(ph, 0, tensor);
+            }
+        }
+        args.add_target(&self.compiled.step);
+        let mut spike_tokens = Vec::with_capacity(self.nuclei.len());
+        let mut trace_tokens = Vec::new();
+        for (idx, (nu, ops)) in self.nuclei.iter().zip(&self.compiled.nuclei).enumerate() {
+            spike_tokens.push(args.request_fetch(&ops.spikes, 0));
+            if m % nu.every == 0 {
+                for (var, op) in &ops.traces {
+                    trace_tokens.push((idx, var.name(), args.request_fetch(op, 0)));
+                }
+            }
+        }
+        self.session.run(&mut args).tf(|| format!("running step {m}"))?;
+        for (idx, token) in spike_tokens.into_iter().enumerate() {
+            let fired: Tensor<i64> = args.fetch(token).tf(|| format!("fetching the spikes of step {m}"))?;
+            let nu = &mut self.nuclei[idx];
+            let r = &mut rec.nuclei[idx];
+            r.spike_count += fired.len() as u64;
+            nu.window_spikes += fired.len() as u64;
+            if nu.spikes {
+                r.spikes.extend(fired.iter().map(|&j| (m, j as usize)));
+            }
+        }
+        for (idx, var, token) in trace_tokens {
+            let values: Tensor<f32> = args.fetch(token).tf(|| format!("fetching {var} at step {m}"))?;
+            if let Some(tr) = rec.nuclei[idx].traces.get_mut(var) {
+                tr.times.push(t);
+                tr.values.extend_from_slice(&values);
+            }
+        }
+        Ok(())
+    }
+
+    /// Firing rate of each nucleus over the last window, as TensorBoard
+    /// scalars `firing_rate/<label>` at step = simulated time in ms.
+    fn summaries(&mut self, steps_done: usize, window: usize) -> Result<()> {
+        let Some(w) = &self.events else {
+            for nu in &mut self.nuclei {
+                nu.window_spikes = 0;
+            }
+            return Ok(());
+        };
+        let t_ms = (steps_done as f64 * self.dt).round() as i64;
+        for nu in &mut self.nuclei {
+            let rate = rate_hz(nu.window_spikes, nu.n, window as f64 * self.dt);
+            w.scalar(&format!("firing_rate/{}", nu.label), t_ms, rate as f32)?;
+            nu.window_spikes = 0;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! An independent reference stepper: SPEC §1 line by line, in f64, on plain
+//! vectors. It shares no code with the engine.
+#![allow(dead_code)]
+
+pub struct RefNucleus {
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+    pub c: Vec<f64>,
+    pub d: Vec<f64>,
+    /// Iext(t) for every neuron.
+    pub iext: Box<dyn FnMut(f64) -> Vec<f64>>,
+}
+
+impl RefNucleus {
+    pub fn uniform(n: usize, a: f64, b: f64, c: f64, d: f64, iext: impl FnMut(f64) -> Vec<f64> + 'static) -> Self {
+        RefNucleus { a: vec![a; n], b: vec![b; n], c: vec![c; n], d: vec![d; n], iext: Box::new(iext) }
+    }
+    pub fn n(&self) -> usize {
+        self.a.len()
+    }
+}
+
+pub struct RefConn {
+    pub pre: usize,
+    pub post: usize,
+    /// w[i][j], from pre neuron i to post neuron j.
+    pub w: Vec<Vec<f64>>,
+    pub delay_steps: usize,
+    /// kernel(k * dt) for k = 0..K.
+    pub kernel: Vec<f64>,
+}
+
+pub struct RefResult {
+    /// (step, neuron) per nucleus, in step then neuron order.
+    pub spikes: Vec<Vec<(usize, usize)>>,
+    /// v after each step, per nucleus: v[nucleus][step][neuron].
+    pub v: Vec<Vec<Vec<f64>>>,
+}
+
+pub fn simulate(nuclei: &mut [RefNucleus], conns: &[RefConn], dt: f64, steps: usize) -> RefResult {
+    let k = nuclei.len();
+    let mut v: Vec<Vec<f64>> = nuclei.iter().map(|x| x.c.clone()).collect();
+    let mut u: Vec<Vec<f64>> = nuclei.iter().map(|x| x.b.iter().zip(&x.c).map(|(b, c)| b * c).collect()).collect();
+    let mut input: Vec<Vec<f64>> = nuclei.iter().map(|x| vec![0.0; x.n()]).collect();
+    // fired[nucleus][step][neuron]
+    let mut fired: Vec<Vec<Vec<bool>>> = vec![Vec::new(); k];
+    let mut out = RefResult { spikes: vec![Vec::new(); k], v: vec![Vec::new(); k] };
+    for m in 0..steps {
+        let t = m as f64 * dt;
+        for x in 0..k {
+            let nu = &nuclei[x];
+            let mut s = vec![false; nu.n()];
+            for i in 0..nu.n() {
+                // 1. reset after a spike in the previous step
+                if m > 0 && fired[x][m - 1][i] {
+                    v[x][i] = nu.c[i];
+                    u[x][i] += nu.d[i];
+                }
+                // 2. v
+                let vv = v[x][i];
+                let v_new = vv + dt * (0.04 * vv * vv + 5.0 * vv + 140.0 - u[x][i] + input[x][i]);
+                // 3. u with the new v
+                u[x][i] += dt * nu.a[i] * (nu.b[i] * v_new - u[x][i]);
+                // 4. spike
+                if v_new >= 30.0 {
+                    s[i] = true;
+                    v[x][i] = 30.0;
+                    out.spikes[x].push((m, i));
+                } else {
+                    v[x][i] = v_new;
+                }
+            }
+            fired[x].push(s);
+            out.v[x].push(v[x].clone());
+        }
+        // 5. input for the next step, spikes of this step visible at delay 0
+        for x in 0..k {
+            let mut i_new = (nuclei[x].iext)(t);
+            for c in conns.iter().filter(|c| c.post == x) {
+                for (kk, kern) in c.kernel.iter().enumerate() {
+                    let lag = c.delay_steps + kk;
+                    if lag > m {
+                        continue;
+                    }
+                    let past = &fired[c.pre][m - lag];
+                    for (i, &f) in past.iter().enumerate() {
+                        if f {
+                            for (j, slot) in i_new.iter_mut().enumerate() {
+                                *slot += c.w[i][j] * kern;
+                            }
+                        }
+                    }
+                }
+            }
+            input[x] = i_new;
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift) for test weights.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn matrix(&mut self, rows: usize, cols: usize, lo: f64, hi: f64) -> Vec<Vec<f64>> {
+        (0..rows).map(|_| (0..cols).map(|_| lo + (hi - lo) * self.next_f64()).collect()).collect()
+    }
+}
+
+pub fn to_array(w: &[Vec<f64>]) -> ndarray::Array2<f64> {
+    let rows = w.len();
+    let cols = w.first().map_or(0, |r| r.len());
+    ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| w[i][j])
+}

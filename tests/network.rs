@@ -1,0 +1,373 @@
+//! The TensorFlow engine against the independent reference stepper
+//! (tests/common), analytic results, determinism and bad input.
+
+mod common;
+
+use common::{simulate, to_array, RefConn, RefNucleus, Rng};
+use snn::network::{Connection, Input, Network, Nucleus, Probe, Record, SimOptions, StateVar, Weights};
+use snn::Error;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn opts() -> SimOptions {
+    SimOptions::default().quiet().tensorboard(None)
+}
+
+fn engine_spikes(rec: &snn::network::Recording, idx: usize) -> Vec<(usize, usize)> {
+    rec.nuclei[idx].spikes.clone()
+}
+
+/// Compare v traces (all neurons recorded) with the reference: every sample
+/// within 1 mV, and 99% of them within 0.05 mV. The loose bound is for the
+/// spike upswing, where one step multiplies a float32 rounding difference by
+/// up to 1 + dt (0.08 v + 5) per step, and for bursting neurons, whose
+/// recovery variable accumulates rounding over many resets.
+fn assert_v_close(rec: &snn::network::Recording, idx: usize, reference: &[Vec<f64>]) {
+    let tr = &rec.nuclei[idx].traces["v"];
+    let vals = tr.values();
+    assert_eq!(vals.nrows(), reference.len());
+    let mut diffs = Vec::new();
+    for (m, row) in reference.iter().enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            diffs.push((vals[[m, i]] as f64 - x).abs());
+        }
+    }
+    diffs.sort_by(|a, b| a.total_cmp(b));
+    let worst = diffs[diffs.len() - 1];
+    let p99 = diffs[diffs.len() * 99 / 100];
+    assert!(worst <= 1.0 && p99 <= 0.05, "nucleus {idx}: |v_tf - v_ref| max {worst} mV, 99th percentile {p99} mV");
+}
+
+/// One dense nucleus of 20 neurons with voltage-jump synapses, per-neuron
+/// constant inputs 4..13.5 and weights in [-1, 1.5]. Weights and inputs are
+/// O(1) against spike upswings of tens of mV per step, so f32 rounding
+/// (~1e-5 mV here) cannot move a threshold crossing over 300 ms.
+#[test]
+fn dense_voltage_jump_matches_reference() -> R {
+    let n = 20;
+    let dt = 0.1;
+    let steps = 3000;
+    let inputs: Vec<f64> = (0..n).map(|i| 4.0 + 0.5 * i as f64).collect();
+    let w = Rng(7).matrix(n, n, -1.0, 1.5);
+
+    let inp = inputs.clone();
+    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| inp.clone())];
+    let conns = vec![RefConn { pre: 0, post: 0, w: w.clone(), delay_steps: 0, kernel: vec![1.0] }];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+
+    let mut net = Network::new();
+    let a = net.add(Nucleus::new("N", n).input(inputs).record(Record { v: Probe::All, ..Record::default() }))?;
+    net.connect(a, a, to_array(&w))?;
+    let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+    assert!(reference.spikes[0].len() > 50, "the test needs spikes: {}", reference.spikes[0].len());
+    assert_eq!(engine_spikes(&rec, 0), reference.spikes[0]);
+    assert_v_close(&rec, 0, &reference.v[0]);
+    Ok(())
+}
+
+/// Two nuclei with delays both ways (A->B 2 ms, B->A 3.5 ms at dt = 0.5),
+/// different sizes and parameters; inputs from a host function of time.
+/// Weights up to 6 are far from float32 trouble over 400 ms.
+#[test]
+fn two_nuclei_with_delays_match_reference() -> R {
+    let dt = 0.5;
+    let steps = 800;
+    let (na, nb) = (12, 7);
+    let w_ab = Rng(11).matrix(na, nb, 0.0, 6.0);
+    let w_ba = Rng(13).matrix(nb, na, -2.0, 0.5);
+    let input_a = |t: f64| (0..12).map(|i| if t < 200.0 { 6.0 + 0.3 * i as f64 } else { 3.0 }).collect::<Vec<f64>>();
+
+    let mut rn = vec![
+        RefNucleus::uniform(na, 0.02, 0.2, -65.0, 8.0, input_a),
+        RefNucleus::uniform(nb, 0.1, 0.2, -65.0, 2.0, |_| vec![3.0; 7]),
+    ];
+    let conns = vec![
+        RefConn { pre: 0, post: 1, w: w_ab.clone(), delay_steps: 4, kernel: vec![1.0] },
+        RefConn { pre: 1, post: 0, w: w_ba.clone(), delay_steps: 7, kernel: vec![1.0] },
+    ];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+
+    let mut net = Network::new();
+    let a = net.add(Nucleus::new("A", na).input(Input::function(input_a)).record(Record::everything()))?;
+    let b = net.add(Nucleus::new("B", nb).abcd(0.1, 0.2, -65.0, 2.0).input(3.0).record(Record::everything()))?;
+    net.connect_with(Connection::new(a, b, to_array(&w_ab)).delay(2.0))?;
+    net.connect_with(Connection::new(b, a, to_array(&w_ba)).delay(3.5))?;
+    let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+    for x in 0..2 {
+        assert!(reference.spikes[x].len() > 5, "nucleus {x} needs spikes: {}", reference.spikes[x].len());
+        assert_eq!(engine_spikes(&rec, x), reference.spikes[x], "nucleus {x}");
+        assert_v_close(&rec, x, &reference.v[x]);
+    }
+    Ok(())
+}
+
+/// Three nuclei of sizes 15, 9, 4: X excites Y through an exponential
+/// kernel exp(-t/5) over 10 ms with a 1 ms delay, Y inhibits X through an
+/// alpha kernel (t/4) e^(1 - t/4) over 20 ms, Z (no afferents) gets only its
+/// input and drives Y. Kernel sums stay below ~10 and the run is 300 ms.
+#[test]
+fn three_nuclei_with_kernels_match_reference() -> R {
+    let dt = 0.25;
+    let steps = 1200;
+    let (nx, ny, nz) = (15, 9, 4);
+    let exp_k = |t: f64| (-t / 5.0).exp();
+    let alpha_k = |t: f64| (t / 4.0) * (1.0 - t / 4.0).exp();
+    let w_xy = Rng(3).matrix(nx, ny, 0.0, 2.0);
+    let w_yx = Rng(5).matrix(ny, nx, -0.8, 0.0);
+    let w_zy = Rng(9).matrix(nz, ny, 0.0, 3.0);
+    let sample = |f: &dyn Fn(f64) -> f64, k: usize| (0..k).map(|i| f(i as f64 * dt)).collect::<Vec<f64>>();
+
+    let mut rn = vec![
+        RefNucleus::uniform(nx, 0.02, 0.2, -65.0, 8.0, |_| (0..15).map(|i| 5.0 + 0.4 * i as f64).collect()),
+        RefNucleus::uniform(ny, 0.1, 0.2, -65.0, 2.0, |_| vec![3.0; 9]),
+        RefNucleus::uniform(nz, 0.02, 0.2, -55.0, 4.0, |_| vec![10.0; 4]),
+    ];
+    let conns = vec![
+        RefConn { pre: 0, post: 1, w: w_xy.clone(), delay_steps: 4, kernel: sample(&exp_k, 40) },
+        RefConn { pre: 1, post: 0, w: w_yx.clone(), delay_steps: 0, kernel: sample(&alpha_k, 80) },
+        RefConn { pre: 2, post: 1, w: w_zy.clone(), delay_steps: 2, kernel: vec![1.0] },
+    ];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+
+    let mut net = Network::new();
+    let x = net.add(
+        Nucleus::new("X", nx)
+            .input((0..nx).map(|i| 5.0 + 0.4 * i as f64).collect::<Vec<_>>())
+            .record(Record { v: Probe::All, ..Record::default() }),
+    )?;
+    let y = net.add(Nucleus::new("Y", ny).abcd(0.1, 0.2, -65.0, 2.0).input(3.0).record(Record { v: Probe::All, ..Record::default() }))?;
+    let z = net.add(Nucleus::new("Z", nz).abcd(0.02, 0.2, -55.0, 4.0).input(10.0).record(Record { v: Probe::All, ..Record::default() }))?;
+    net.connect_with(Connection::new(x, y, to_array(&w_xy)).delay(1.0).kernel(exp_k, 10.0))?;
+    net.connect_with(Connection::new(y, x, to_array(&w_yx)).kernel(alpha_k, 20.0))?;
+    net.connect_with(Connection::new(z, y, to_array(&w_zy)).delay(0.5))?;
+    let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+    for k in 0..3 {
+        assert!(reference.spikes[k].len() > 5, "nucleus {k} needs spikes: {}", reference.spikes[k].len());
+        assert_eq!(engine_spikes(&rec, k), reference.spikes[k], "nucleus {k}");
+        assert_v_close(&rec, k, &reference.v[k]);
+    }
+    Ok(())
+}
+
+/// Sparse weights, as triplets and as CSR, give the reference's spikes for
+/// the equivalent dense matrix (about 30% of synapses present).
+#[test]
+fn sparse_weights_match_reference() -> R {
+    let (n, dt, steps) = (16, 0.1, 2000);
+    let mut rng = Rng(21);
+    let mut dense = vec![vec![0.0; n]; n];
+    let mut triplets = Vec::new();
+    for (i, row) in dense.iter_mut().enumerate() {
+        for (j, w) in row.iter_mut().enumerate() {
+            if rng.next_f64() < 0.3 {
+                *w = -1.0 + 3.0 * rng.next_f64();
+                triplets.push((i, j, *w));
+            }
+        }
+    }
+    let inputs: Vec<f64> = (0..n).map(|i| 4.0 + 0.4 * i as f64).collect();
+    let inp = inputs.clone();
+    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| inp.clone())];
+    let conns = vec![RefConn { pre: 0, post: 0, w: dense.clone(), delay_steps: 10, kernel: vec![1.0] }];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+    assert!(reference.spikes[0].len() > 30);
+
+    // CSR from the triplets (they are in row order already).
+    let mut indptr = vec![0usize; n + 1];
+    for &(i, _, _) in &triplets {
+        indptr[i + 1] += 1;
+    }
+    for i in 0..n {
+        indptr[i + 1] += indptr[i];
+    }
+    let csr = Weights::Csr {
+        indptr,
+        indices: triplets.iter().map(|t| t.1).collect(),
+        values: triplets.iter().map(|t| t.2).collect(),
+    };
+    for weights in [Weights::Triplets(triplets.clone()), csr] {
+        let mut net = Network::new();
+        let a = net.add(Nucleus::new("S", n).input(inputs.clone()))?;
+        net.connect_with(Connection::new(a, a, weights).delay(1.0))?;
+        let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+        assert_eq!(engine_spikes(&rec, 0), reference.spikes[0]);
+    }
+    Ok(())
+}
+
+/// One neuron with constant input 10: its spike steps equal those of the
+/// SPEC update written out here as scalar arithmetic, and its rate is in
+/// the tonic range of a regular-spiking Izhikevich neuron.
+#[test]
+fn single_neuron_spike_times_are_the_spec_update() -> R {
+    let dt = 0.1;
+    let steps = 5000;
+    let (a, b, c, d, i_ext) = (0.02, 0.2, -65.0, 8.0, 10.0);
+    let (mut v, mut u, mut input, mut fired) = (c, b * c, 0.0, false);
+    let mut expected = Vec::new();
+    for m in 0..steps {
+        if fired {
+            v = c;
+            u += d;
+        }
+        let v1 = v + dt * (0.04 * v * v + 5.0 * v + 140.0 - u + input);
+        u += dt * a * (b * v1 - u);
+        fired = v1 >= 30.0;
+        v = if fired { 30.0 } else { v1 };
+        if fired {
+            expected.push(m);
+        }
+        input = i_ext;
+    }
+    let mut net = Network::new();
+    let id = net.add(Nucleus::new("one", 1).input(i_ext))?;
+    let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+    let got: Vec<usize> = rec.nuclei[0].spikes.iter().map(|s| s.0).collect();
+    assert_eq!(got, expected);
+    let rate = rec.firing_rate(id)?;
+    assert!((rate - 1000.0 * expected.len() as f64 / 500.0).abs() < 1e-9);
+    assert!((5.0..40.0).contains(&rate), "rate {rate} Hz");
+    Ok(())
+}
+
+/// Five runs of a network with in-graph noise and the same seed give the
+/// same spikes; another seed gives others.
+#[test]
+fn runs_are_deterministic_including_noise() -> R {
+    let run = |seed: i64| -> Result<Vec<(usize, usize)>, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let a = net.add(Nucleus::new("A", 50).input(Input::noise(4.0, 6.0, seed)))?;
+        let b = net.add(Nucleus::new("B", 30).abcd(0.1, 0.2, -65.0, 2.0))?;
+        net.connect_with(Connection::new(a, b, 0.8).delay(1.0))?;
+        net.connect(b, a, -0.5)?;
+        let rec = net.build_with(0.1, opts())?.run(200.0)?;
+        let mut all = rec.nuclei[0].spikes.clone();
+        all.extend(rec.nuclei[1].spikes.iter().map(|&(s, j)| (s, j + 1000)));
+        Ok(all)
+    };
+    let first = run(42)?;
+    assert!(first.len() > 100);
+    for _ in 0..4 {
+        assert_eq!(run(42)?, first);
+    }
+    assert_ne!(run(43)?, first);
+    Ok(())
+}
+
+/// A host input that returns the wrong length at t = 5 ms stops the run with
+/// an error naming the nucleus and step, and the 50 steps before are kept.
+#[test]
+fn wrong_input_length_mid_run_keeps_the_recording() -> R {
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::new("Host", 3)
+            .input(Input::function(|t| if t < 5.0 { vec![10.0; 3] } else { vec![10.0; 2] }))
+            .record(Record::traces(&[0, 2])),
+    )?;
+    let err = net.build_with(0.1, opts())?.run(20.0).unwrap_err();
+    match err {
+        Error::RunInterrupted { step, recorded_steps, reason, recording } => {
+            assert_eq!(step, 50);
+            assert_eq!(recorded_steps, 50);
+            assert!(matches!(*reason, Error::InputLength { ref nucleus, step: 50, expected: 3, got: 2, .. } if nucleus == "Host"));
+            assert_eq!(recording.steps, 50);
+            assert_eq!(recording.trace(a, StateVar::V)?.times.len(), 50);
+        }
+        other => panic!("expected RunInterrupted, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_input_gives_typed_errors() -> R {
+    let build = |f: &dyn Fn(&mut Network) -> snn::Result<()>, dt: f64| -> snn::Result<()> {
+        let mut net = Network::new();
+        f(&mut net)?;
+        net.build_with(dt, opts()).map(|_| ())
+    };
+    let two = |net: &mut Network| -> snn::Result<(snn::network::NucleusId, snn::network::NucleusId)> {
+        Ok((net.add(Nucleus::new("P", 3))?, net.add(Nucleus::new("Q", 2))?))
+    };
+    // weight shape
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, ndarray::Array2::zeros((2, 3))) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::WeightShape { ref connection, expected: (3, 2), got: (2, 3) } if connection == "P->Q"), "{e}");
+    // non-finite parameter, weight, input
+    let e = build(&|net| net.add(Nucleus::new("P", 2).abcd(vec![0.02, f64::NAN], 0.2, -65.0, 8.0)).map(|_| ()), 0.1).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("parameter a") && what.contains("neuron 1")), "{e}");
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, f64::INFINITY) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("P->Q")), "{e}");
+    let e = build(&|net| net.add(Nucleus::new("P", 2).input(f64::NAN)).map(|_| ()), 0.1).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("external input")), "{e}");
+    // vector parameter of the wrong length
+    let e = build(&|net| net.add(Nucleus::new("P", 3).abcd(0.02, vec![0.2, 0.2], -65.0, 8.0)).map(|_| ()), 0.1).unwrap_err();
+    assert!(matches!(e, Error::WrongLength { ref what, expected: 3, got: 2, .. } if what == "parameter b"), "{e}");
+    // dt <= 0, T < dt
+    let e = build(&|net| net.add(Nucleus::new("P", 1)).map(|_| ()), 0.0).unwrap_err();
+    assert!(matches!(e, Error::InvalidDt { .. }), "{e}");
+    let mut net = Network::new();
+    net.add(Nucleus::new("P", 1))?;
+    let e = net.build_with(0.1, opts())?.run(0.05).unwrap_err();
+    assert!(matches!(e, Error::InvalidDuration { .. }), "{e}");
+    // negative delay, negative window
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).delay(-1.0)) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::Negative { what: "delay", .. }), "{e}");
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, -2.0)) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::Negative { what: "window", .. }), "{e}");
+    // not a multiple of dt
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).delay(2.5)) }, 0.2).unwrap_err();
+    assert!(matches!(e, Error::NotMultipleOfDt { what: "delay", rounded: 13, .. }), "{e}");
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, 0.35)) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::NotMultipleOfDt { what: "window", .. }), "{e}");
+    // kernel returning NaN at lag 0.3 ms
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|t| if t > 0.25 { f64::NAN } else { 1.0 }, 1.0)) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::KernelValue { ref connection, lag_ms, .. } if connection == "P->Q" && (lag_ms - 0.3).abs() < 1e-9), "{e}");
+    // a nucleus from another network
+    let mut other = Network::new();
+    let foreign = other.add(Nucleus::new("F", 1))?;
+    let mut net = Network::new();
+    let p = net.add(Nucleus::new("P", 1))?;
+    assert!(matches!(net.connect(foreign, p, 1.0), Err(Error::ForeignNucleus { .. })));
+    // recorded neuron out of range
+    let e = build(&|net| net.add(Nucleus::new("P", 3).record(Record::traces(&[0, 3]))).map(|_| ()), 0.1).unwrap_err();
+    assert!(matches!(e, Error::RecordIndex { index: 3, n: 3, .. }), "{e}");
+    // duplicate label, empty nucleus
+    let mut net = Network::new();
+    net.add(Nucleus::new("P", 1))?;
+    assert!(matches!(net.add(Nucleus::new("P", 2)), Err(Error::DuplicateLabel { .. })));
+    assert!(matches!(net.add(Nucleus::new("E", 0)), Err(Error::EmptyNucleus { .. })));
+    // sparse index out of range
+    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, vec![(0, 2, 1.0)]) }, 0.1).unwrap_err();
+    assert!(matches!(e, Error::SparseWeights { .. }), "{e}");
+    Ok(())
+}
+
+/// Rounding on request: 2.5 ms at dt = 0.2 becomes 13 steps (2.6 ms) and is
+/// reported.
+#[test]
+fn rounding_is_reported() -> R {
+    let mut net = Network::new();
+    let p = net.add(Nucleus::new("P", 2))?;
+    let q = net.add(Nucleus::new("Q", 2))?;
+    net.connect_with(Connection::new(p, q, 1.0).delay(2.5).round_to_step())?;
+    let sim = net.build_with(0.2, opts())?;
+    let notes = sim.rounded();
+    assert_eq!(notes.len(), 1);
+    assert_eq!((notes[0].connection.as_str(), notes[0].what, notes[0].steps), ("P->Q", "delay", 13));
+    assert!((notes[0].used_ms - 2.6).abs() < 1e-9);
+    Ok(())
+}
+
+/// The graph's op names mirror the model.
+#[test]
+fn graph_scopes_mirror_the_model() -> R {
+    let mut net = Network::new();
+    let ctx = net.add(Nucleus::new("CTX", 4))?;
+    let d1 = net.add(Nucleus::new("D1", 3))?;
+    net.connect(ctx, d1, 1.0)?;
+    let sim = net.build_with(0.1, opts())?;
+    let names = sim.op_names();
+    for want in ["CTX/v", "CTX/u", "CTX/I", "CTX/spikes", "CTX/reset/v", "CTX/threshold/fired", "D1/input/I", "CTX->D1/synapse", "CTX->D1/weights", "reads_done", "step/run"] {
+        assert!(names.iter().any(|n| n == want), "no op {want:?} in {names:?}");
+    }
+    Ok(())
+}
