@@ -1,1 +1,175 @@
-//! Raster and trace plots of a [`Recording`](crate::network::Recording).
+//! Raster and trace plots of a [`Recording`], as PNG or SVG (chosen by the
+//! file's extension). TensorFlow-free.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{io_err, Error, Result};
+
+use crate::network::model::{NucleusId, StateVar};
+use crate::network::recording::{NucleusRecording, Recording};
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(23, 190, 207),
+];
+
+fn is_svg(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+}
+
+fn ensure_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    Ok(())
+}
+
+/// Draw `$body` (which uses the drawing area `$area`) into `$path` with the
+/// backend its extension asks for: `.svg` is SVG, anything else PNG. The body
+/// is expanded once per backend, since plotters' backends are distinct types.
+macro_rules! render {
+    ($path:expr, $size:expr, $area:ident => $body:expr) => {{
+        let path: &Path = $path;
+        ensure_parent(path)?;
+        let outcome: std::result::Result<(), String> = if is_svg(path) {
+            let $area = SVGBackend::new(path, $size).into_drawing_area();
+            $area.fill(&WHITE).map_err(|e| e.to_string())
+                .and_then(|_| $body)
+                .and_then(|_| $area.present().map_err(|e| e.to_string()))
+        } else {
+            let $area = BitMapBackend::new(path, $size).into_drawing_area();
+            $area.fill(&WHITE).map_err(|e| e.to_string())
+                .and_then(|_| $body)
+                .and_then(|_| $area.present().map_err(|e| e.to_string()))
+        };
+        outcome.map_err(|e| io_err(path, e))
+    }};
+}
+
+fn raster_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &NucleusRecording, dt: f64, t_end: f64) -> std::result::Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("Raster plot of {}", r.label), ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(0.0..t_end.max(dt), -0.5..(r.n as f64 - 0.5))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("time (ms)")
+        .y_desc("neuron")
+        .disable_mesh()
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let size = if r.n > 200 { 1 } else { 2 };
+    chart
+        .draw_series(
+            r.spikes
+                .iter()
+                .map(|&(s, j)| Circle::new((s as f64 * dt, j as f64), size, BLACK.filled())),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn end_time(rec: &Recording) -> f64 {
+    (rec.first_step + rec.steps) as f64 * rec.dt
+}
+
+/// Raster plot of one nucleus (time in ms x neuron index), titled
+/// "Raster plot of <label>", to a PNG or SVG file.
+pub fn raster_plot(rec: &Recording, id: NucleusId, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let r = rec.nucleus(id)?;
+    let t_end = end_time(rec);
+    render!(path, (900, 500), area => raster_on(&area, r, rec.dt, t_end))
+}
+
+/// Rasters of all nuclei of a recording, one panel each, in a grid.
+pub fn raster_grid(rec: &Recording, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let k = rec.nuclei.len().max(1);
+    let cols = if k > 3 { 2 } else { 1 };
+    let rows = k.div_ceil(cols);
+    let t_end = end_time(rec);
+    render!(path, (700 * cols as u32, 300 * rows as u32), area => {
+        let panels = area.split_evenly((rows, cols));
+        rec.nuclei.iter().zip(panels.iter()).try_for_each(|(r, panel)| raster_on(panel, r, rec.dt, t_end))
+    })
+}
+
+/// Traces of state variables of chosen neurons, one panel per variable,
+/// legend entries "Neuron <label> - <index>" (the original's
+/// `plot_neuron_by_idx`).
+pub fn plot_neuron_by_idx(rec: &Recording, neurons: &[(NucleusId, usize)], vars: &[StateVar], path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    // Gather the series first so a missing trace is an error, not a blank plot.
+    let mut panels = Vec::new();
+    for &var in vars {
+        let mut series = Vec::new();
+        for &(id, j) in neurons {
+            let r = rec.nucleus(id)?;
+            let tr = rec.trace(id, var)?;
+            let col = tr.column(j).ok_or_else(|| Error::NotRecorded {
+                what: format!("{} of neuron {j} of nucleus {:?}", var.name(), r.label),
+            })?;
+            let pts: Vec<(f64, f64)> = tr.times.iter().zip(col).map(|(&t, x)| (t, x as f64)).collect();
+            series.push((format!("Neuron {} - {j}", r.label), pts));
+        }
+        panels.push((var, series));
+    }
+    let t0 = rec.first_step as f64 * rec.dt;
+    let t_end = end_time(rec);
+    render!(path, (900, 300 * panels.len().max(1) as u32), area => {
+        let areas = area.split_evenly((panels.len().max(1), 1));
+        panels.iter().zip(areas.iter()).try_for_each(|((var, series), a)| {
+            let (lo, hi) = series
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|q| q.1))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| (l.min(y), h.max(y)));
+            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
+            let pad = 0.05 * (hi - lo);
+            let mut chart = ChartBuilder::on(a)
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(50)
+                .build_cartesian_2d(t0..t_end.max(t0 + rec.dt), (lo - pad)..(hi + pad))
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("time (ms)")
+                .y_desc(match var {
+                    StateVar::V => "v (mV)",
+                    StateVar::U => "u",
+                    StateVar::I => "I",
+                })
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (k, (label, pts)) in series.iter().enumerate() {
+                let color = COLORS[k % COLORS.len()];
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(1)))
+                    .map_err(|e| e.to_string())?
+                    .label(label.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
