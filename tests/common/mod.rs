@@ -117,3 +117,49 @@ pub fn to_array(w: &[Vec<f64>]) -> ndarray::Array2<f64> {
     let cols = w.first().map_or(0, |r| r.len());
     ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| w[i][j])
 }
+
+/// A Python with numpy and TensorBoard, for checks with their own loaders.
+/// Made once per machine with the machine's `python3` (venv + pip, under a
+/// file lock) in the same per-user cache as libtensorflow.
+pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    use std::process::Command;
+    let root = match std::env::var_os("SNN_TF_CACHE_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            Some(d) => std::path::PathBuf::from(d).join("snn"),
+            None => std::path::PathBuf::from(std::env::var_os("HOME").ok_or("HOME not set")?).join(".cache/snn"),
+        },
+    };
+    std::fs::create_dir_all(&root)?;
+    let venv = root.join("pytools-numpy-tensorboard-2.21.0");
+    let python = venv.join("bin/python");
+    let marker = venv.join("SNN_COMPLETE");
+    let lock = std::fs::File::create(root.join(".pytools.lock"))?;
+    lock.lock()?;
+    if !marker.is_file() {
+        let _ = std::fs::remove_dir_all(&venv);
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status()?.success();
+        if !ok {
+            return Err("python3 -m venv failed".into());
+        }
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "numpy", "tensorboard==2.21.0"])
+            .status()?
+            .success();
+        if !ok {
+            return Err("pip install numpy tensorboard failed".into());
+        }
+        std::fs::write(&marker, "ok\n")?;
+    }
+    Ok(python)
+}
+
+/// Run a Python snippet with the tools' Python; its stdout.
+pub fn run_python(code: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let python = python_with_tools()?;
+    let out = std::process::Command::new(python).arg("-c").arg(code).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
