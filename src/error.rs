@@ -172,12 +172,88 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An expression that does not parse.
+    #[error("{}", caret(.expr, *.pos, .message))]
+    Syntax {
+        /// The expression.
+        expr: String,
+        /// Byte offset of the problem.
+        pos: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A name that is not a variable, parameter, `t`, constant or function.
+    #[error("unknown name {name:?} in {expr:?}{}; known: {}", .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(), .known.join(", "))]
+    UnknownName {
+        /// The expression.
+        expr: String,
+        /// The unknown name (`f()` for a function).
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+        /// The names that can be used.
+        known: Vec<String>,
+    },
+    /// A function called with the wrong number of arguments.
+    #[error("{function}() takes {expected} argument(s), {got} given, in {expr:?}")]
+    Arity {
+        /// The expression.
+        expr: String,
+        /// The function.
+        function: String,
+        /// How many it takes.
+        expected: String,
+        /// How many were given.
+        got: usize,
+    },
+    /// Parameters defined in terms of themselves.
+    #[error("parameters defined in terms of themselves: {}", .cycle.join(" -> "))]
+    CyclicParameter {
+        /// The cycle, first name repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A name given to `Model::set` or asked of a model that it does not have.
+    #[error("model has no variable or parameter {name:?}{}", .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default())]
+    NoSuchName {
+        /// The name.
+        name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+    },
+    /// A model definition problem (no variables, duplicate names, bad option).
+    #[error("invalid model: {message}")]
+    InvalidModel {
+        /// What is wrong.
+        message: String,
+    },
+    /// A single-neuron simulation whose state turned NaN or infinite; the
+    /// history up to the last finite state is kept.
+    #[error("variable {variable:?} became {value} at t = {t}; last finite state at t = {}: {last_state:?} (history up to there is kept in the error)", .t - .dt)]
+    Diverged {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: f64,
+        /// The time it happened.
+        t: f64,
+        /// The step.
+        dt: f64,
+        /// `(name, value)` of every variable in the last finite state.
+        last_state: Vec<(String, f64)>,
+        /// Everything simulated before.
+        history: Box<crate::single::History>,
+    },
     /// A nucleus or variable asked of a recording that does not hold it.
     #[error("not recorded: {what}")]
     NotRecorded {
         /// What was asked for.
         what: String,
     },
+}
+
+fn caret(expr: &str, pos: usize, message: &str) -> String {
+    let col = expr.get(..pos.min(expr.len())).map_or(pos, |p| p.chars().count());
+    format!("syntax error: {message}\n{expr}\n{}^", " ".repeat(col))
 }
 
 /// `Result` with [`Error`].

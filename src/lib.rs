@@ -11,6 +11,8 @@
 
 pub mod error;
 pub mod network;
+mod plotting;
 pub mod runtime;
+pub mod single;
 
 pub use error::{Error, Result};

@@ -6,52 +6,11 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{Error, Result};
+use crate::plotting::{render, COLORS};
 
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
-
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(23, 190, 207),
-];
-
-fn is_svg(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
-}
-
-fn ensure_parent(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-    }
-    Ok(())
-}
-
-/// Draw `$body` (which uses the drawing area `$area`) into `$path` with the
-/// backend its extension asks for: `.svg` is SVG, anything else PNG. The body
-/// is expanded once per backend, since plotters' backends are distinct types.
-macro_rules! render {
-    ($path:expr, $size:expr, $area:ident => $body:expr) => {{
-        let path: &Path = $path;
-        ensure_parent(path)?;
-        let outcome: std::result::Result<(), String> = if is_svg(path) {
-            let $area = SVGBackend::new(path, $size).into_drawing_area();
-            $area.fill(&WHITE).map_err(|e| e.to_string())
-                .and_then(|_| $body)
-                .and_then(|_| $area.present().map_err(|e| e.to_string()))
-        } else {
-            let $area = BitMapBackend::new(path, $size).into_drawing_area();
-            $area.fill(&WHITE).map_err(|e| e.to_string())
-                .and_then(|_| $body)
-                .and_then(|_| $area.present().map_err(|e| e.to_string()))
-        };
-        outcome.map_err(|e| io_err(path, e))
-    }};
-}
 
 fn raster_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &NucleusRecording, dt: f64, t_end: f64) -> std::result::Result<(), String>
 where

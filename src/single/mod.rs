@@ -1,0 +1,32 @@
+//! The single-neuron toolkit: models written as ODE strings, interpreted
+//! natively in Rust (no TensorFlow).
+//!
+//! A [`Model`] holds [`Variable`]s (derivative, initial value, optional
+//! reset, unit), parameters (numbers or expressions), a spike condition, a
+//! clamp and a [`Method`]. Expressions use Python's syntax (see [`expr`]) and
+//! are compiled once into flat programs over slots. [`Model::simulation`]
+//! integrates the whole system (SPEC §2); [`phase`] computes phase planes,
+//! fixed points and f–I curves; [`plot`] draws them.
+//!
+//! ```
+//! use snn::single::{Model, Variable};
+//! # fn main() -> snn::Result<()> {
+//! let v = Variable::new("v", "v - (1/3)*v**3 - w + I", 0.0);
+//! let w = Variable::new("w", "(1/tau)*(v + a - b*w)", 0.0);
+//! let mut fhn = Model::new(vec![v, w]).param("a", 0.7).param("b", 0.8).param("tau", 12.5).param("I", 0.5);
+//! fhn.set("I", ".5 if t < 500 else 0")?;
+//! let history = fhn.simulation(1000.0, 0.1)?;
+//! assert_eq!(history.column("v")?.len(), 10_001);
+//! # Ok(()) }
+//! ```
+
+pub mod expr;
+pub mod integrate;
+mod model;
+pub mod phase;
+pub mod plot;
+pub mod usual_models;
+
+pub use integrate::Method;
+pub use model::{History, Model, SimulationOptions, Value, Variable};
+pub use phase::{FixedPoint, FixedPointKind, PhasePlane, PhasePlaneData};

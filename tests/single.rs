@@ -1,0 +1,239 @@
+//! The single-neuron toolkit against analytic results and hand derivations.
+
+use snn::single::usual_models::{fitzhugh_nagumo, hodgkin_huxley, izhikevich, lif};
+use snn::single::{expr, FixedPointKind, Method, Model, PhasePlane, SimulationOptions, Variable};
+use snn::Error;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn isis(spikes: &[f64]) -> Vec<f64> {
+    spikes.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// LIF with R I = 1.5: the membrane reaches threshold after
+/// tau_m ln(RI / (RI - 1)) = 10 ln 3 ms; the simulated period is that time
+/// rounded up to the step grid, plus the one step spent on the reset.
+#[test]
+fn lif_period_matches_closed_form() -> R {
+    let dt = 0.01;
+    let mut m = lif();
+    m.set("I", 1.5)?;
+    let h = m.simulation(200.0, dt)?;
+    let t_closed = 10.0 * (1.5f64 / 0.5).ln();
+    let expected = (t_closed / dt).ceil() * dt + dt;
+    let periods = isis(&h.spikes);
+    assert!(periods.len() >= 5);
+    for p in &periods {
+        assert!((p - expected).abs() < 1e-6, "period {p} vs {expected}");
+    }
+    // Below rheobase (R I <= 1) it never fires.
+    m.set("I", 0.99)?;
+    assert!(m.simulation(200.0, dt)?.spikes.is_empty());
+    Ok(())
+}
+
+/// Izhikevich regular spiking (a, b, c, d = 0.02, 0.2, -65, 8) with I = 10:
+/// tonic spiking with adaptation (first interval shorter than later ones),
+/// v clamped at 30 and reset to c.
+#[test]
+fn izhikevich_regular_spiking() -> R {
+    let mut m = izhikevich();
+    m.set("I", 10.0)?;
+    let h = m.simulation(1000.0, 0.05)?;
+    let rate = h.spikes.len() as f64;
+    assert!((10.0..60.0).contains(&rate), "rate {rate} Hz");
+    let p = isis(&h.spikes);
+    assert!(p[0] < p[p.len() - 1], "no adaptation: {p:?}");
+    let v = h.column("v")?;
+    assert!(v.iter().all(|&x| x <= 30.0));
+    assert!(v.iter().any(|&x| x == 30.0));
+    Ok(())
+}
+
+/// Hodgkin–Huxley with Iapp = 10 µA/cm² fires periodically; the published
+/// period for the standard squid-axon parameters is about 14.6 ms (a
+/// frequency near 68 Hz); we accept 13–16.5 ms, with one spike per action
+/// potential (the original counted every step above threshold).
+///
+/// With the original's parameters the limit cycle peaks at 28.4 mV, below
+/// the shipped condition V >= 30 (SPEC §2), which therefore sees only the
+/// first action potential (it peaks at 40 mV); this test counts with V >= 0.
+#[test]
+fn hodgkin_huxley_fires_periodically() -> R {
+    let mut m = hodgkin_huxley();
+    m.set("Iapp", 10.0)?;
+    let shipped = m.simulation(200.0, 0.01)?;
+    assert_eq!(shipped.spikes.len(), 1, "V >= 30 sees only the first action potential");
+    let m = m.spike_when("V>=0");
+    let h = m.simulation(200.0, 0.01)?;
+    let p = isis(&h.spikes);
+    assert!(p.len() >= 8, "{:?}", h.spikes);
+    let last = &p[p.len() - 5..];
+    for x in last {
+        assert!((13.0..16.5).contains(x), "period {x}");
+        assert!((x - last[0]).abs() < 0.05, "not periodic: {last:?}");
+    }
+    // Upward crossings of 0 mV in the trace, counted here independently.
+    let v = h.column("V")?;
+    let crossings = v.windows(2).into_iter().filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    assert_eq!(crossings, h.spikes.len());
+    Ok(())
+}
+
+/// FitzHugh–Nagumo as the seed builds it (a = 0.7, b = 0.8, tau = 12.5,
+/// I = 0). By hand: the fixed point solves v - v^3/3 = (v + a)/b (a cubic,
+/// solved here by bisection), w = (v + a)/b. The Jacobian
+/// [[1 - v^2, -1], [1/tau, -b/tau]] has trace < 0 and trace^2 < 4 det: a
+/// stable focus.
+#[test]
+fn fitzhugh_nagumo_fixed_point_and_stability() -> R {
+    let (a, b, tau) = (0.7, 0.8, 12.5);
+    let g = |v: f64| v - v * v * v / 3.0 - (v + a) / b;
+    let (mut lo, mut hi) = (-2.0, 0.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if g(lo) * g(mid) <= 0.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let v_star = 0.5 * (lo + hi);
+    let w_star = (v_star + a) / b;
+    let tr = (1.0 - v_star * v_star) - b / tau;
+    let det = (1.0 - v_star * v_star) * (-b / tau) + 1.0 / tau;
+    assert!(tr < 0.0 && tr * tr < 4.0 * det, "hand derivation: stable focus");
+
+    let model = Model::new(vec![
+        Variable::new("v", "v -(1/3)* v **3 - w + I", 0.0),
+        Variable::new("w", "(1/ tau )*( v +a - b * w )", 0.0),
+    ])
+    .param("a", a)
+    .param("b", b)
+    .param("tau", tau)
+    .param("I", 0.0);
+    let fps = model.fixed_points(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.0)))?;
+    assert_eq!(fps.len(), 1, "{fps:?}");
+    assert!((fps[0].x - v_star).abs() < 1e-6 && (fps[0].y - w_star).abs() < 1e-6, "{fps:?} vs ({v_star}, {w_star})");
+    assert_eq!(fps[0].kind, FixedPointKind::StableFocus);
+    let re = fps[0].eigenvalues[0].0;
+    assert!((re - tr / 2.0).abs() < 1e-5);
+    Ok(())
+}
+
+/// The nullclines the phase plane returns lie where the derivatives vanish:
+/// w = v - v^3/3 + I for v' = 0 and w = (v + a)/b for w' = 0.
+#[test]
+fn nullclines_are_where_derivatives_vanish() -> R {
+    let m = fitzhugh_nagumo();
+    let data = m.phase_plane(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.5)).trajectory(-2.0, -0.5))?;
+    assert!(!data.x_nullcline.is_empty() && !data.y_nullcline.is_empty());
+    let cell = 4.5 / 199.0;
+    for line in &data.x_nullcline {
+        for &(v, w) in line {
+            assert!((w - (v - v.powi(3) / 3.0)).abs() < 3.0 * cell, "({v}, {w}) off the v-nullcline");
+        }
+    }
+    for line in &data.y_nullcline {
+        for &(v, w) in line {
+            assert!((w - (v + 0.7) / 1.2).abs() < 3.0 * cell, "({v}, {w}) off the w-nullcline");
+        }
+    }
+    assert_eq!(data.trajectories[0][0], (-2.0, -0.5));
+    assert_eq!(data.arrows.len(), 400);
+    Ok(())
+}
+
+/// Errors at build time, naming the culprit.
+#[test]
+fn model_errors_are_typed() -> R {
+    let mut m = fitzhugh_nagumo();
+    let e = m.set("I", "1/tua").unwrap_err();
+    assert!(matches!(e, Error::UnknownName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")), "{e}");
+    let e = m.set("I", "v +* 2").unwrap_err();
+    assert!(e.to_string().contains("v +* 2\n   ^"), "{e}");
+    let e = m.set("tauu", 1.0).unwrap_err();
+    assert!(matches!(e, Error::NoSuchName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")), "{e}");
+    let cyclic = fitzhugh_nagumo().param("p", "q + 1").param("q", "2*p");
+    let e = cyclic.simulation(1.0, 0.1).unwrap_err();
+    assert!(matches!(e, Error::CyclicParameter { ref cycle } if cycle.len() == 3), "{e}");
+    let e = fitzhugh_nagumo().param("p", "sqrt(1, 2)").simulation(1.0, 0.1).unwrap_err();
+    assert!(matches!(e, Error::Arity { .. }), "{e}");
+    // The model is unchanged by a failed set.
+    assert_eq!(m.value("I")?, 0.0);
+    Ok(())
+}
+
+/// x' = x^2 from 1 blows up at t = 1: the run stops with the variable, the
+/// time and the history up to the last finite state.
+#[test]
+fn divergence_keeps_history() -> R {
+    let m = Model::new(vec![Variable::new("x", "x**2", 1.0)]).method(Method::Euler);
+    match m.simulation(5.0, 0.01) {
+        Err(Error::Diverged { variable, t, history, last_state, .. }) => {
+            assert_eq!(variable, "x");
+            assert!(t > 0.9 && t < 5.0);
+            let x = history.column("x")?;
+            assert!(x.len() > 90 && x.iter().all(|v| v.is_finite()));
+            assert_eq!(last_state[0].1, *x.iter().last().ok_or("empty")?);
+        }
+        other => return Err(format!("expected Diverged, got {other:?}").into()),
+    }
+    Ok(())
+}
+
+/// History has M + 1 rows of t, variables and parameters; `keep` and
+/// `start` work; expression parameters follow t.
+#[test]
+fn history_layout() -> R {
+    let mut m = fitzhugh_nagumo();
+    m.set("I", ".5 if t <500 else 0")?;
+    let h = m.simulation(1000.0, 0.1)?;
+    let t = h.column("t")?;
+    assert_eq!(t.len(), 10_001);
+    let i = h.column("I")?;
+    assert_eq!(i[4999], 0.5);
+    assert_eq!(i[5000], 0.0);
+    let opts = SimulationOptions { keep: Some(vec!["v".into()]), start: vec![("v".into(), 1.0)] };
+    let h = m.simulation_with(10.0, 0.1, &opts)?;
+    assert_eq!(h.columns.len(), 1);
+    assert_eq!(h.column("v")?[0], 1.0);
+    Ok(())
+}
+
+/// f–I curve of the LIF against its closed form 1000 / (ceil(T/dt) dt + dt).
+#[test]
+fn lif_fi_curve_matches_closed_form() -> R {
+    let dt = 0.01;
+    let currents = [1.2, 1.5, 2.0, 3.0];
+    let curve = lif().fi_curve("I", &currents, 1000.0, dt, 100.0)?;
+    for (i, rate) in curve {
+        let period = (10.0 * (i / (i - 1.0)).ln() / dt).ceil() * dt + dt;
+        let expected = 1000.0 / period;
+        assert!((rate - expected).abs() <= 1000.0 / 900.0 + 1e-9, "I = {i}: {rate} vs {expected}");
+    }
+    Ok(())
+}
+
+/// Random inputs never make the parser panic (it returns Ok or a syntax error).
+#[test]
+fn parser_never_panics_on_garbage() {
+    let pieces = ["v", "w", "1", ".5", "1e", "e-3", "+", "-", "*", "**", "/", "%", "(", ")", ",", "<", "<=", "==", "!", "=", "if", "else", "and", "or", "not", "exp(", "max(", " ", "é", "$", "\0", "9999999999999999999999"];
+    let mut state = 12345u64;
+    for _ in 0..20000 {
+        let mut s = String::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = (state % 12) as usize;
+        for k in 0..len {
+            let idx = ((state >> (k * 5)) as usize) % pieces.len();
+            s.push_str(pieces[idx]);
+        }
+        let _ = expr::parse(&s);
+    }
+    let deep = "(".repeat(10_000) + "1" + &")".repeat(10_000);
+    assert!(expr::parse(&deep).is_err());
+    let deep_neg = "-".repeat(10_000) + "1";
+    assert!(expr::parse(&deep_neg).is_err());
+}
