@@ -465,6 +465,50 @@ impl Model {
     }
 }
 
+/// A model's right-hand side, compiled: for benchmarks and for embedding the
+/// model in another integrator.
+pub struct Rhs {
+    c: Compiled,
+}
+
+impl std::fmt::Debug for Rhs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rhs").field("variables", &self.c.nvars).finish_non_exhaustive()
+    }
+}
+
+impl Rhs {
+    /// Number of variables.
+    pub fn len(&self) -> usize {
+        self.c.nvars
+    }
+    /// True for a model without variables (which cannot be compiled).
+    pub fn is_empty(&self) -> bool {
+        self.c.nvars == 0
+    }
+    /// The initial state.
+    pub fn initial_state(&self) -> Vec<f64> {
+        self.c.slots[1..=self.c.nvars].to_vec()
+    }
+    /// Derivatives at `(t, x)` into `out`, with expression parameters
+    /// evaluated for that state (as the simulation does after each step).
+    /// Allocates nothing.
+    pub fn derivatives(&mut self, t: f64, x: &[f64], out: &mut [f64]) {
+        let n = self.c.nvars;
+        self.c.slots[0] = t;
+        self.c.slots[1..=n].copy_from_slice(&x[..n]);
+        self.c.update_params();
+        self.c.deriv(t, x, out);
+    }
+}
+
+impl Model {
+    /// Compile the right-hand side.
+    pub fn rhs(&self) -> Result<Rhs> {
+        Ok(Rhs { c: self.compile()? })
+    }
+}
+
 fn columns(c: &Compiled, keep: &[usize], cols: Vec<Vec<f64>>) -> BTreeMap<String, Array1<f64>> {
     keep.iter().zip(cols).map(|(&slot, col)| (c.names[slot].clone(), Array1::from(col))).collect()
 }

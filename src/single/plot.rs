@@ -135,9 +135,13 @@ where
     }
     for (k, tr) in data.trajectories.iter().enumerate() {
         let color = COLORS[(k + 3) % COLORS.len()];
-        let s = chart.draw_series(LineSeries::new(tr.iter().copied(), color.stroke_width(1))).map_err(|e| e.to_string())?;
-        if k == 0 {
-            s.label("trajectory").legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        // Only the parts inside the plane: plotters would flatten the rest
+        // onto the border.
+        for (r, run) in inside_runs(tr, (x0, x1, y0, y1)).into_iter().enumerate() {
+            let s = chart.draw_series(LineSeries::new(run, color.stroke_width(1))).map_err(|e| e.to_string())?;
+            if k == 0 && r == 0 {
+                s.label("trajectory").legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            }
         }
         if let Some(&p) = tr.first() {
             chart.draw_series(std::iter::once(Circle::new(p, 3, color.filled()))).map_err(|e| e.to_string())?;
@@ -156,6 +160,22 @@ where
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The runs of consecutive points of `line` inside the rectangle.
+fn inside_runs(line: &[(f64, f64)], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = vec![Vec::new()];
+    for &(x, y) in line {
+        if x >= x0 && x <= x1 && y >= y0 && y <= y1 {
+            if let Some(last) = runs.last_mut() {
+                last.push((x, y));
+            }
+        } else if runs.last().is_some_and(|r| !r.is_empty()) {
+            runs.push(Vec::new());
+        }
+    }
+    runs.retain(|r| r.len() > 1);
+    runs
 }
 
 fn plane_chart<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, model: &Model, data: &PhasePlaneData) -> std::result::Result<Chart<'a, DB>, String>
@@ -211,10 +231,14 @@ pub fn phase_plane_gif(model: &Model, data: &PhasePlaneData, index: usize, frame
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let mut chart = plane_chart(&root, model, data)?;
             draw_plane(&mut chart, data)?;
-            chart
-                .draw_series(LineSeries::new(tr[..=k].iter().copied(), RED.stroke_width(2)))
-                .map_err(|e| e.to_string())?;
-            chart.draw_series(std::iter::once(Circle::new(tr[k], 6, RED.filled()))).map_err(|e| e.to_string())?;
+            let (x0, x1, y0, y1) = (data.spec.x.1, data.spec.x.2, data.spec.y.1, data.spec.y.2);
+            for run in inside_runs(&tr[..=k], (x0, x1, y0, y1)) {
+                chart.draw_series(LineSeries::new(run, RED.stroke_width(2))).map_err(|e| e.to_string())?;
+            }
+            let (px, py) = tr[k];
+            if px >= x0 && px <= x1 && py >= y0 && py <= y1 {
+                chart.draw_series(std::iter::once(Circle::new(tr[k], 6, RED.filled()))).map_err(|e| e.to_string())?;
+            }
             root.present().map_err(|e| e.to_string())
         };
         draw().map_err(|e| io_err(path, e))?;
