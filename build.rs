@@ -100,7 +100,9 @@ fn main() {
             eprintln!("    libtensorflow_cc.so.2 and libtensorflow_framework.so.2 (from a TensorFlow {TF_VERSION} wheel);");
             eprintln!("  - or install a system tensorflow.pc that pkg-config finds;");
             eprintln!("  - or, on a machine that reaches Google's storage, remove the");
-            eprintln!("    [target.x86_64-unknown-linux-gnu.tensorflow] table from .cargo/config.toml");
+            eprintln!(
+                "    [target.x86_64-unknown-linux-gnu.tensorflow] table from .cargo/config.toml"
+            );
             eprintln!("    and tensorflow-sys downloads libtensorflow itself.");
             eprintln!("See README.md, \"Troubleshooting\".");
             std::process::exit(1);
@@ -133,7 +135,10 @@ fn find_or_provision(wheel: &Wheel) -> Res<PathBuf> {
     if cache_is_complete(&cache, wheel) {
         return Ok(cache);
     }
-    tried.push(format!("cache {}: not provisioned (or incomplete)", cache.display()));
+    tried.push(format!(
+        "cache {}: not provisioned (or incomplete)",
+        cache.display()
+    ));
 
     if env::var("SNN_TF_PROVISION").as_deref() == Ok("0") {
         tried.push("provisioning: disabled by SNN_TF_PROVISION=0".to_string());
@@ -148,10 +153,14 @@ fn find_or_provision(wheel: &Wheel) -> Res<PathBuf> {
 
 /// The file to link against in `dir`: the official C library's name first.
 fn main_library(dir: &Path) -> Option<PathBuf> {
-    ["libtensorflow.so", "libtensorflow.so.2", "libtensorflow_cc.so.2"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
+    [
+        "libtensorflow.so",
+        "libtensorflow.so.2",
+        "libtensorflow_cc.so.2",
+    ]
+    .iter()
+    .map(|name| dir.join(name))
+    .find(|p| p.is_file())
 }
 
 fn pkg_config_dir() -> Option<PathBuf> {
@@ -182,7 +191,9 @@ fn cache_root() -> Res<PathBuf> {
     }
     match env::var_os("HOME") {
         Some(home) => Ok(PathBuf::from(home).join(".cache").join("snn")),
-        None => Err("no cache folder: none of SNN_TF_CACHE_DIR, XDG_CACHE_HOME, HOME is set".into()),
+        None => {
+            Err("no cache folder: none of SNN_TF_CACHE_DIR, XDG_CACHE_HOME, HOME is set".into())
+        }
     }
 }
 
@@ -192,7 +203,9 @@ fn cache_root() -> Res<PathBuf> {
 fn cache_is_complete(dir: &Path, wheel: &Wheel) -> bool {
     dir.join(COMPLETE).is_file()
         && wheel.libs.iter().all(|(name, size)| {
-            fs::metadata(dir.join(name)).map(|m| m.len() == *size).unwrap_or(false)
+            fs::metadata(dir.join(name))
+                .map(|m| m.len() == *size)
+                .unwrap_or(false)
         })
         && dir.join("libtensorflow.so").is_file()
 }
@@ -210,7 +223,8 @@ fn provision(cache: &Path, wheel: &Wheel) -> Res<()> {
         wheel.package,
         cache.display()
     );
-    lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     if cache_is_complete(cache, wheel) {
         return Ok(());
     }
@@ -219,7 +233,12 @@ fn provision(cache: &Path, wheel: &Wheel) -> Res<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let tmp = root.join(format!(".tmp-{}-{}-{}", wheel.package, std::process::id(), nonce));
+    let tmp = root.join(format!(
+        ".tmp-{}-{}-{}",
+        wheel.package,
+        std::process::id(),
+        nonce
+    ));
     let result = provision_into(&tmp, cache, wheel);
     let _ = fs::remove_dir_all(&tmp);
     result
@@ -228,7 +247,8 @@ fn provision(cache: &Path, wheel: &Wheel) -> Res<()> {
 fn provision_into(tmp: &Path, cache: &Path, wheel: &Wheel) -> Res<()> {
     let download = tmp.join("download");
     let lib = tmp.join("lib");
-    fs::create_dir_all(&download).map_err(|e| format!("cannot create {}: {e}", download.display()))?;
+    fs::create_dir_all(&download)
+        .map_err(|e| format!("cannot create {}: {e}", download.display()))?;
     fs::create_dir_all(&lib).map_err(|e| format!("cannot create {}: {e}", lib.display()))?;
 
     let python = env::var("SNN_PYTHON").unwrap_or_else(|_| "python3".to_string());
@@ -237,14 +257,29 @@ fn provision_into(tmp: &Path, cache: &Path, wheel: &Wheel) -> Res<()> {
     // Python runs pip: only the C libraries inside are used.
     let out = Command::new(&python)
         .args([
-            "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-            "--platform", "manylinux_2_27_x86_64", "--progress-bar", "off", "-d",
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--platform",
+            "manylinux_2_27_x86_64",
+            "--progress-bar",
+            "off",
+            "-d",
         ])
         .arg(&download)
         .arg(&spec)
         .output()
-        .map_err(|e| format!("could not run `{python} -m pip` ({e}); is Python with pip installed?"))?;
+        .map_err(|e| {
+            format!("could not run `{python} -m pip` ({e}); is Python with pip installed?")
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
@@ -257,7 +292,10 @@ fn provision_into(tmp: &Path, cache: &Path, wheel: &Wheel) -> Res<()> {
     }
     let whl = download.join(wheel.file);
     if !whl.is_file() {
-        return Err(format!("pip reported success but {} is missing", whl.display()));
+        return Err(format!(
+            "pip reported success but {} is missing",
+            whl.display()
+        ));
     }
 
     let digest = sha256_file(&whl).map_err(|e| format!("cannot read {}: {e}", whl.display()))?;
@@ -269,20 +307,28 @@ fn provision_into(tmp: &Path, cache: &Path, wheel: &Wheel) -> Res<()> {
     }
 
     let file = File::open(&whl).map_err(|e| format!("cannot open {}: {e}", whl.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a readable wheel: {e}", wheel.file))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| format!("{} is not a readable wheel: {e}", wheel.file))?;
     for (name, size) in wheel.libs {
         let member = format!("tensorflow/{name}");
         let mut entry = archive
             .by_name(&member)
             .map_err(|e| format!("{member} not found in {}: {e}", wheel.file))?;
         let dest = lib.join(name);
-        let mut out = File::create(&dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
-        let written = io::copy(&mut entry, &mut out)
-            .map_err(|e| format!("cannot extract {member} to {} (disk full?): {e}", dest.display()))?;
-        out.sync_all().map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+        let mut out =
+            File::create(&dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+        let written = io::copy(&mut entry, &mut out).map_err(|e| {
+            format!(
+                "cannot extract {member} to {} (disk full?): {e}",
+                dest.display()
+            )
+        })?;
+        out.sync_all()
+            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
         if written != size {
-            return Err(format!("{member}: extracted {written} bytes, expected {size}"));
+            return Err(format!(
+                "{member}: extracted {written} bytes, expected {size}"
+            ));
         }
     }
     // The unversioned name the linker asks for (`-ltensorflow`).
@@ -293,13 +339,19 @@ fn provision_into(tmp: &Path, cache: &Path, wheel: &Wheel) -> Res<()> {
         lib.join("libtensorflow_framework.so"),
     )
     .map_err(|e| format!("cannot create symlink in {}: {e}", lib.display()))?;
-    let mut marker = File::create(lib.join(COMPLETE)).map_err(|e| format!("cannot write marker: {e}"))?;
-    writeln!(marker, "{} {}\nsha256 {}", wheel.package, TF_VERSION, wheel.sha256)
-        .map_err(|e| format!("cannot write marker: {e}"))?;
+    let mut marker =
+        File::create(lib.join(COMPLETE)).map_err(|e| format!("cannot write marker: {e}"))?;
+    writeln!(
+        marker,
+        "{} {}\nsha256 {}",
+        wheel.package, TF_VERSION, wheel.sha256
+    )
+    .map_err(|e| format!("cannot write marker: {e}"))?;
 
     // Replace whatever incomplete folder was there, in one rename.
     if cache.exists() {
-        fs::remove_dir_all(cache).map_err(|e| format!("cannot remove stale {}: {e}", cache.display()))?;
+        fs::remove_dir_all(cache)
+            .map_err(|e| format!("cannot remove stale {}: {e}", cache.display()))?;
     }
     fs::rename(&lib, cache)
         .map_err(|e| format!("cannot move {} to {}: {e}", lib.display(), cache.display()))
@@ -316,23 +368,34 @@ fn sha256_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Link search path (a small folder of symlinks, so `-ltensorflow` and
 /// `-ltensorflow_framework` resolve whatever the files are called) and rpath
 /// for this package's binaries.
 fn emit(dir: &Path) -> Res<()> {
-    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
-    let main = main_library(&dir).ok_or_else(|| format!("no libtensorflow in {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let main =
+        main_library(&dir).ok_or_else(|| format!("no libtensorflow in {}", dir.display()))?;
     let framework = ["libtensorflow_framework.so", "libtensorflow_framework.so.2"]
         .iter()
         .map(|name| dir.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| format!("no libtensorflow_framework.so(.2) in {}", dir.display()))?;
-    let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?).join("tflib");
+    let out =
+        PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?).join("tflib");
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for (target, name) in [(&main, "libtensorflow.so"), (&framework, "libtensorflow_framework.so")] {
+    for (target, name) in [
+        (&main, "libtensorflow.so"),
+        (&framework, "libtensorflow_framework.so"),
+    ] {
         let link = out.join(name);
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(target, &link)

@@ -18,7 +18,8 @@ fn hh_hand(_t: f64, x: &[f64], d: &mut [f64]) {
     let bm = 4.0 * ((-v - 65.0) / 18.0).exp();
     let ah = 0.07 * ((-v - 65.0) / 20.0).exp();
     let bh = 1.0 / (1.0 + ((-v - 36.0) / 10.0).exp());
-    d[0] = (1.0 / cm) * (-gk * n.powi(4) * (v - vk) - gna * m.powi(3) * h * (v - vna) - gl * (v - vl) + iapp);
+    d[0] = (1.0 / cm)
+        * (-gk * n.powi(4) * (v - vk) - gna * m.powi(3) * h * (v - vna) - gl * (v - vl) + iapp);
     d[1] = an * (1.0 - n) - bn * n;
     d[2] = am * (1.0 - m) - bm * m;
     d[3] = ah * (1.0 - h) - bh * h;
@@ -36,7 +37,10 @@ fn bench(c: &mut Criterion) {
     let _ = hh.set("Iapp", 10.0);
     let mut fhn = fitzhugh_nagumo();
     let _ = fhn.set("I", 0.5);
-    let models = [("hh", hh.clone(), hh_hand as fn(f64, &[f64], &mut [f64])), ("fhn", fhn.clone(), fhn_hand)];
+    let models = [
+        ("hh", hh.clone(), hh_hand as fn(f64, &[f64], &mut [f64])),
+        ("fhn", fhn.clone(), fhn_hand),
+    ];
     for (name, model, hand) in models {
         let Ok(mut rhs) = model.rhs() else { return };
         let x0 = rhs.initial_state();

@@ -56,7 +56,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ids = Vec::new();
     for (k, name) in names.iter().enumerate() {
         let (a, b, c, d) = params[k];
-        let input = if *name == "CTX" { Input::noise(7.0, 21.0, 123) } else { Input::Constant(0.0) };
+        let input = if *name == "CTX" {
+            Input::noise(7.0, 21.0, 123)
+        } else {
+            Input::Constant(0.0)
+        };
         ids.push(net.add(Nucleus::new(*name, sizes[k]).abcd(a, b, c, d).input(input))?);
     }
     for i in 0..7 {
@@ -69,7 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let w = Array2::from_shape_simple_fn((sizes[i], sizes[j]), || {
                 weight.signum() * (weight.abs() * (1.0 + normal.sample(&mut rng))).max(0.0)
             });
-            let c = Connection::new(ids[i], ids[j], w).delay(delays[i][j]).round_to_step();
+            let c = Connection::new(ids[i], ids[j], w)
+                .delay(delays[i][j])
+                .round_to_step();
             let c = if weight > 0.0 {
                 c.kernel(|t| (-t / 20.0).exp(), 20.0)
             } else {
@@ -104,7 +110,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("implausible firing rates".into());
     }
     if sim.rounded().len() != 2 {
-        return Err(format!("expected the two delays 2.5 and 1.5 ms to be rounded, got {:?}", sim.rounded()).into());
+        return Err(format!(
+            "expected the two delays 2.5 and 1.5 ms to be rounded, got {:?}",
+            sim.rounded()
+        )
+        .into());
     }
     Ok(())
 }

@@ -15,11 +15,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let currents: Vec<f64> = (0..=15).map(|k| k as f64).collect();
     let curve = hh.fi_curve("Iapp", &currents, 500.0, 0.01, 100.0)?;
-    plot::fi_plot(&[("Hodgkin-Huxley", &curve)], "Iapp (uA/cm2)", "out/hh_fi.png")?;
+    plot::fi_plot(
+        &[("Hodgkin-Huxley", &curve)],
+        "Iapp (uA/cm2)",
+        "out/hh_fi.png",
+    )?;
     for (i, f) in &curve {
         println!("Iapp = {i:>4}: {f:6.1} Hz");
     }
-    let rate10 = curve.iter().find(|p| p.0 == 10.0).map(|p| p.1).unwrap_or(0.0);
+    let rate10 = curve
+        .iter()
+        .find(|p| p.0 == 10.0)
+        .map(|p| p.1)
+        .unwrap_or(0.0);
     // The textbook squid axon fires near 68 Hz at 10 uA/cm2.
     if !(55.0..80.0).contains(&rate10) || curve[0].1 != 0.0 {
         return Err(format!("implausible f-I curve: {rate10} Hz at Iapp = 10").into());

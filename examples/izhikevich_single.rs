@@ -11,7 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("out")?;
     plot::time_plot(&iz, &h, &["v", "u"], true, "out/izhikevich_time.png")?;
     plot::phase_portrait(&iz, &h, "v", "u", "out/izhikevich_portrait.png")?;
-    let spec = PhasePlane::new(("v", -80.0, 35.0), ("u", -20.0, 10.0)).trajectory(-65.0, -15.0).duration(300.0, 0.05);
+    let spec = PhasePlane::new(("v", -80.0, 35.0), ("u", -20.0, 10.0))
+        .trajectory(-65.0, -15.0)
+        .duration(300.0, 0.05);
     let plane = iz.phase_plane(&spec)?;
     plot::phase_plane(&iz, &plane, "out/izhikevich_phase_plane.png")?;
     println!("{} spikes in 300 ms", h.spikes.len());

@@ -15,10 +15,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = m.fi_curve("I", &currents, 1000.0, dt, 100.0)?;
     let closed: Vec<(f64, f64)> = currents
         .iter()
-        .map(|&i| (i, if i > 1.0 { 1000.0 / (10.0 * (i / (i - 1.0)).ln() + dt) } else { 0.0 }))
+        .map(|&i| {
+            (
+                i,
+                if i > 1.0 {
+                    1000.0 / (10.0 * (i / (i - 1.0)).ln() + dt)
+                } else {
+                    0.0
+                },
+            )
+        })
         .collect();
-    plot::fi_plot(&[("simulated", &sim), ("closed form", &closed)], "I", "out/lif_fi.png")?;
-    let worst = sim.iter().zip(&closed).map(|(a, b)| (a.1 - b.1).abs()).fold(0.0, f64::max);
+    plot::fi_plot(
+        &[("simulated", &sim), ("closed form", &closed)],
+        "I",
+        "out/lif_fi.png",
+    )?;
+    let worst = sim
+        .iter()
+        .zip(&closed)
+        .map(|(a, b)| (a.1 - b.1).abs())
+        .fold(0.0, f64::max);
     println!("largest gap to the closed form: {worst:.2} Hz");
     if worst > 3.0 {
         return Err(format!("f-I curve differs from the closed form by {worst} Hz").into());

@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         built.as_secs_f64(),
         rec.nuclei[0].spike_count,
         rate,
-        sim.event_dir().map(|d| d.display().to_string()).unwrap_or_default()
+        sim.event_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default()
     );
     if !(1.0..200.0).contains(&rate) {
         return Err(format!("firing rate {rate} Hz is outside the plausible 1-200 Hz").into());

@@ -10,11 +10,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = Network::new().named("synapses");
     let n1 = net.add(
         Nucleus::new("N1", n)
-            .input(Input::function(move |t| vec![if t < 15.0 { 5.0 } else { 0.0 }; n]))
+            .input(Input::function(move |t| {
+                vec![if t < 15.0 { 5.0 } else { 0.0 }; n]
+            }))
             .record(Record::traces(&[0])),
     )?;
     let n2 = net.add(Nucleus::new("N2", n).record(Record::traces(&[0])))?;
-    net.connect_with(Connection::new(n1, n2, 1.0).delay(30.0).kernel(|t| (-t / 10.0).exp(), 30.0))?;
+    net.connect_with(
+        Connection::new(n1, n2, 1.0)
+            .delay(30.0)
+            .kernel(|t| (-t / 10.0).exp(), 30.0),
+    )?;
     // 50 ms and 100 ms are not whole numbers of 0.3 ms steps: round, and say so.
     net.connect_with(
         Connection::new(n1, n1, 0.5)
@@ -25,17 +31,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut sim = net.build(dt)?;
     for note in sim.rounded() {
-        println!("rounded {} of {}: {} ms -> {} steps = {:.1} ms", note.what, note.connection, note.value_ms, note.steps, note.used_ms);
+        println!(
+            "rounded {} of {}: {} ms -> {} steps = {:.1} ms",
+            note.what, note.connection, note.value_ms, note.steps, note.used_ms
+        );
     }
     let rec = sim.run(t_ms)?;
     std::fs::create_dir_all("out")?;
-    plot::plot_neuron_by_idx(&rec, &[(n1, 0), (n2, 0)], &[StateVar::V, StateVar::I], "out/synapses_traces.png")?;
+    plot::plot_neuron_by_idx(
+        &rec,
+        &[(n1, 0), (n2, 0)],
+        &[StateVar::V, StateVar::I],
+        "out/synapses_traces.png",
+    )?;
     plot::raster_grid(&rec, "out/synapses_raster.png")?;
 
     let (r1, r2) = (rec.firing_rate(n1)?, rec.firing_rate(n2)?);
     println!("firing rate N1: {r1:.2} Hz, N2: {r2:.2} Hz");
-    let first_n1 = rec.spikes(n1)?.0.iter().copied().fold(f64::INFINITY, f64::min);
-    let first_n2 = rec.spikes(n2)?.0.iter().copied().fold(f64::INFINITY, f64::min);
+    let first_n1 = rec
+        .spikes(n1)?
+        .0
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let first_n2 = rec
+        .spikes(n2)?
+        .0
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     println!("first spike N1 at {first_n1:.1} ms, N2 at {first_n2:.1} ms");
     // N2 has no input of its own: it can only fire after N1's spikes arrive,
     // 30 ms later.

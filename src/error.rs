@@ -95,8 +95,10 @@ pub enum Error {
         value: f64,
     },
     /// A delay or window that is not a whole number of steps.
-    #[error("{what} of connection {connection} is {value} ms, not a multiple of dt = {dt} ms; \
-             call .round_to_step() on the connection to round it to {rounded} steps")]
+    #[error(
+        "{what} of connection {connection} is {value} ms, not a multiple of dt = {dt} ms; \
+             call .round_to_step() on the connection to round it to {rounded} steps"
+    )]
     NotMultipleOfDt {
         /// `pre->post`.
         connection: String,
@@ -252,7 +254,9 @@ pub enum Error {
 }
 
 fn caret(expr: &str, pos: usize, message: &str) -> String {
-    let col = expr.get(..pos.min(expr.len())).map_or(pos, |p| p.chars().count());
+    let col = expr
+        .get(..pos.min(expr.len()))
+        .map_or(pos, |p| p.chars().count());
     format!("syntax error: {message}\n{expr}\n{}^", " ".repeat(col))
 }
 

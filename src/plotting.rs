@@ -16,7 +16,8 @@ pub(crate) const COLORS: [RGBColor; 6] = [
 ];
 
 pub(crate) fn is_svg(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
 }
 
 pub(crate) fn ensure_parent(path: &Path) -> Result<()> {
@@ -35,18 +36,21 @@ macro_rules! render {
         $crate::plotting::ensure_parent(path)?;
         let outcome: std::result::Result<(), String> = if $crate::plotting::is_svg(path) {
             let $area = plotters::prelude::SVGBackend::new(path, $size).into_drawing_area();
-            $area.fill(&plotters::prelude::WHITE).map_err(|e| e.to_string())
+            $area
+                .fill(&plotters::prelude::WHITE)
+                .map_err(|e| e.to_string())
                 .and_then(|_| $body)
                 .and_then(|_| $area.present().map_err(|e| e.to_string()))
         } else {
             let $area = plotters::prelude::BitMapBackend::new(path, $size).into_drawing_area();
-            $area.fill(&plotters::prelude::WHITE).map_err(|e| e.to_string())
+            $area
+                .fill(&plotters::prelude::WHITE)
+                .map_err(|e| e.to_string())
                 .and_then(|_| $body)
                 .and_then(|_| $area.present().map_err(|e| e.to_string()))
         };
         outcome.map_err(|e| $crate::error::io_err(path, e))
     }};
 }
-
 
 pub(crate) use render;

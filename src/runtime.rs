@@ -30,7 +30,11 @@ static QUIET_BEFORE_LOAD: extern "C" fn(i32, *const *const c_char, *const *const
     quiet_before_load;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-extern "C" fn quiet_before_load(_argc: i32, _argv: *const *const c_char, envp: *const *const c_char) {
+extern "C" fn quiet_before_load(
+    _argc: i32,
+    _argv: *const *const c_char,
+    envp: *const *const c_char,
+) {
     // SAFETY: glibc passes the process's NULL-terminated environment array;
     // each entry is a NUL-terminated string.
     unsafe {
@@ -39,7 +43,10 @@ extern "C" fn quiet_before_load(_argc: i32, _argv: *const *const c_char, envp: *
         }
         let mut p = envp;
         while !(*p).is_null() {
-            if std::ffi::CStr::from_ptr(*p).to_bytes().starts_with(b"TF_CPP_MIN_LOG_LEVEL=") {
+            if std::ffi::CStr::from_ptr(*p)
+                .to_bytes()
+                .starts_with(b"TF_CPP_MIN_LOG_LEVEL=")
+            {
                 return;
             }
             p = p.add(1);
@@ -105,7 +112,8 @@ pub struct DeviceInfo {
 pub fn devices() -> Result<Vec<DeviceInfo>> {
     quiet_tensorflow();
     let graph = Graph::new();
-    let session = Session::new(&SessionOptions::new(), &graph).tf(|| "creating a session".into())?;
+    let session =
+        Session::new(&SessionOptions::new(), &graph).tf(|| "creating a session".into())?;
     let list = session.device_list().tf(|| "listing devices".into())?;
     Ok(list
         .into_iter()

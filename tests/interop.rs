@@ -7,12 +7,31 @@ use snn::network::{Connection, Network, Nucleus, Record, SimOptions, StateVar};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
-fn two_nuclei(dir: &std::path::Path) -> snn::Result<(snn::network::Simulator, snn::network::NucleusId, snn::network::NucleusId)> {
+fn two_nuclei(
+    dir: &std::path::Path,
+) -> snn::Result<(
+    snn::network::Simulator,
+    snn::network::NucleusId,
+    snn::network::NucleusId,
+)> {
     let mut net = Network::new().named("interop");
-    let ctx = net.add(Nucleus::new("CTX", 20).input(8.0).record(Record::traces(&[0, 5])))?;
+    let ctx = net.add(
+        Nucleus::new("CTX", 20)
+            .input(8.0)
+            .record(Record::traces(&[0, 5])),
+    )?;
     let d1 = net.add(Nucleus::new("D1", 10).abcd(0.1, 0.2, -65.0, 2.0))?;
-    net.connect_with(Connection::new(ctx, d1, 1.5).delay(1.0).kernel(|t| (-t / 5.0).exp(), 5.0))?;
-    let sim = net.build_with(0.1, SimOptions::default().quiet().tensorboard(Some(dir.to_path_buf())))?;
+    net.connect_with(
+        Connection::new(ctx, d1, 1.5)
+            .delay(1.0)
+            .kernel(|t| (-t / 5.0).exp(), 5.0),
+    )?;
+    let sim = net.build_with(
+        0.1,
+        SimOptions::default()
+            .quiet()
+            .tensorboard(Some(dir.to_path_buf())),
+    )?;
     Ok((sim, ctx, d1))
 }
 
@@ -42,11 +61,20 @@ print(len(ev), sum(e.value for e in ev) / len(ev))
     let out = common::run_python(code, &[dir.join("interop").to_str().ok_or("path")?])?;
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("firing_rate/CTX firing_rate/D1"));
-    let second: Vec<f64> = lines.next().ok_or("no count line")?.split(' ').map(|x| x.parse()).collect::<Result<_, _>>()?;
+    let second: Vec<f64> = lines
+        .next()
+        .ok_or("no count line")?
+        .split(' ')
+        .map(|x| x.parse())
+        .collect::<Result<_, _>>()?;
     assert_eq!(second[0], 10.0, "one summary per 10 ms over 100 ms");
     // The mean of ten equal windows is the whole run's rate.
     let rate = rec.firing_rate(ctx)?;
-    assert!((second[1] - rate).abs() < 1e-3 * rate.max(1.0), "tensorboard mean {} vs recording {rate}", second[1]);
+    assert!(
+        (second[1] - rate).abs() < 1e-3 * rate.max(1.0),
+        "tensorboard mean {} vs recording {rate}",
+        second[1]
+    );
     assert!(rate > 0.0);
     Ok(())
 }
@@ -68,7 +96,10 @@ v = z['CTX_v']
 print(len(t), int(i.sum()), v.shape[0], v.shape[1], repr(float(v[-1, 1])), repr(float(t.sum())))
 "#;
     let out = common::run_python(code, &[path.to_str().ok_or("path")?])?;
-    let f: Vec<f64> = out.split_whitespace().map(|x| x.parse()).collect::<Result<_, _>>()?;
+    let f: Vec<f64> = out
+        .split_whitespace()
+        .map(|x| x.parse())
+        .collect::<Result<_, _>>()?;
     let (times, neurons) = rec.spikes(ctx)?;
     let v = rec.trace(ctx, StateVar::V)?.values();
     assert_eq!(f[0] as usize, times.len());

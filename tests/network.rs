@@ -4,7 +4,9 @@
 mod common;
 
 use common::{simulate, to_array, RefConn, RefNucleus, Rng};
-use snn::network::{Connection, Input, Network, Nucleus, Probe, Record, SimOptions, StateVar, Weights};
+use snn::network::{
+    Connection, Input, Network, Nucleus, Probe, Record, SimOptions, StateVar, Weights,
+};
 use snn::Error;
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -35,7 +37,10 @@ fn assert_v_close(rec: &snn::network::Recording, idx: usize, reference: &[Vec<f6
     diffs.sort_by(|a, b| a.total_cmp(b));
     let worst = diffs[diffs.len() - 1];
     let p99 = diffs[diffs.len() * 99 / 100];
-    assert!(worst <= 1.0 && p99 <= 0.05, "nucleus {idx}: |v_tf - v_ref| max {worst} mV, 99th percentile {p99} mV");
+    assert!(
+        worst <= 1.0 && p99 <= 0.05,
+        "nucleus {idx}: |v_tf - v_ref| max {worst} mV, 99th percentile {p99} mV"
+    );
 }
 
 /// One dense nucleus of 20 neurons with voltage-jump synapses, per-neuron
@@ -51,15 +56,30 @@ fn dense_voltage_jump_matches_reference() -> R {
     let w = Rng(7).matrix(n, n, -1.0, 1.5);
 
     let inp = inputs.clone();
-    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| inp.clone())];
-    let conns = vec![RefConn { pre: 0, post: 0, w: w.clone(), delay_steps: 0, kernel: vec![1.0] }];
+    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| {
+        inp.clone()
+    })];
+    let conns = vec![RefConn {
+        pre: 0,
+        post: 0,
+        w: w.clone(),
+        delay_steps: 0,
+        kernel: vec![1.0],
+    }];
     let reference = simulate(&mut rn, &conns, dt, steps);
 
     let mut net = Network::new();
-    let a = net.add(Nucleus::new("N", n).input(inputs).record(Record { v: Probe::All, ..Record::default() }))?;
+    let a = net.add(Nucleus::new("N", n).input(inputs).record(Record {
+        v: Probe::All,
+        ..Record::default()
+    }))?;
     net.connect(a, a, to_array(&w))?;
     let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
-    assert!(reference.spikes[0].len() > 50, "the test needs spikes: {}", reference.spikes[0].len());
+    assert!(
+        reference.spikes[0].len() > 50,
+        "the test needs spikes: {}",
+        reference.spikes[0].len()
+    );
     assert_eq!(engine_spikes(&rec, 0), reference.spikes[0]);
     assert_v_close(&rec, 0, &reference.v[0]);
     Ok(())
@@ -75,26 +95,55 @@ fn two_nuclei_with_delays_match_reference() -> R {
     let (na, nb) = (12, 7);
     let w_ab = Rng(11).matrix(na, nb, 0.0, 6.0);
     let w_ba = Rng(13).matrix(nb, na, -2.0, 0.5);
-    let input_a = |t: f64| (0..12).map(|i| if t < 200.0 { 6.0 + 0.3 * i as f64 } else { 3.0 }).collect::<Vec<f64>>();
+    let input_a = |t: f64| {
+        (0..12)
+            .map(|i| if t < 200.0 { 6.0 + 0.3 * i as f64 } else { 3.0 })
+            .collect::<Vec<f64>>()
+    };
 
     let mut rn = vec![
         RefNucleus::uniform(na, 0.02, 0.2, -65.0, 8.0, input_a),
         RefNucleus::uniform(nb, 0.1, 0.2, -65.0, 2.0, |_| vec![3.0; 7]),
     ];
     let conns = vec![
-        RefConn { pre: 0, post: 1, w: w_ab.clone(), delay_steps: 4, kernel: vec![1.0] },
-        RefConn { pre: 1, post: 0, w: w_ba.clone(), delay_steps: 7, kernel: vec![1.0] },
+        RefConn {
+            pre: 0,
+            post: 1,
+            w: w_ab.clone(),
+            delay_steps: 4,
+            kernel: vec![1.0],
+        },
+        RefConn {
+            pre: 1,
+            post: 0,
+            w: w_ba.clone(),
+            delay_steps: 7,
+            kernel: vec![1.0],
+        },
     ];
     let reference = simulate(&mut rn, &conns, dt, steps);
 
     let mut net = Network::new();
-    let a = net.add(Nucleus::new("A", na).input(Input::function(input_a)).record(Record::everything()))?;
-    let b = net.add(Nucleus::new("B", nb).abcd(0.1, 0.2, -65.0, 2.0).input(3.0).record(Record::everything()))?;
+    let a = net.add(
+        Nucleus::new("A", na)
+            .input(Input::function(input_a))
+            .record(Record::everything()),
+    )?;
+    let b = net.add(
+        Nucleus::new("B", nb)
+            .abcd(0.1, 0.2, -65.0, 2.0)
+            .input(3.0)
+            .record(Record::everything()),
+    )?;
     net.connect_with(Connection::new(a, b, to_array(&w_ab)).delay(2.0))?;
     net.connect_with(Connection::new(b, a, to_array(&w_ba)).delay(3.5))?;
     let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
     for x in 0..2 {
-        assert!(reference.spikes[x].len() > 5, "nucleus {x} needs spikes: {}", reference.spikes[x].len());
+        assert!(
+            reference.spikes[x].len() > 5,
+            "nucleus {x} needs spikes: {}",
+            reference.spikes[x].len()
+        );
         assert_eq!(engine_spikes(&rec, x), reference.spikes[x], "nucleus {x}");
         assert_v_close(&rec, x, &reference.v[x]);
     }
@@ -115,17 +164,38 @@ fn three_nuclei_with_kernels_match_reference() -> R {
     let w_xy = Rng(3).matrix(nx, ny, 0.0, 2.0);
     let w_yx = Rng(5).matrix(ny, nx, -0.8, 0.0);
     let w_zy = Rng(9).matrix(nz, ny, 0.0, 3.0);
-    let sample = |f: &dyn Fn(f64) -> f64, k: usize| (0..k).map(|i| f(i as f64 * dt)).collect::<Vec<f64>>();
+    let sample =
+        |f: &dyn Fn(f64) -> f64, k: usize| (0..k).map(|i| f(i as f64 * dt)).collect::<Vec<f64>>();
 
     let mut rn = vec![
-        RefNucleus::uniform(nx, 0.02, 0.2, -65.0, 8.0, |_| (0..15).map(|i| 5.0 + 0.4 * i as f64).collect()),
+        RefNucleus::uniform(nx, 0.02, 0.2, -65.0, 8.0, |_| {
+            (0..15).map(|i| 5.0 + 0.4 * i as f64).collect()
+        }),
         RefNucleus::uniform(ny, 0.1, 0.2, -65.0, 2.0, |_| vec![3.0; 9]),
         RefNucleus::uniform(nz, 0.02, 0.2, -55.0, 4.0, |_| vec![10.0; 4]),
     ];
     let conns = vec![
-        RefConn { pre: 0, post: 1, w: w_xy.clone(), delay_steps: 4, kernel: sample(&exp_k, 40) },
-        RefConn { pre: 1, post: 0, w: w_yx.clone(), delay_steps: 0, kernel: sample(&alpha_k, 80) },
-        RefConn { pre: 2, post: 1, w: w_zy.clone(), delay_steps: 2, kernel: vec![1.0] },
+        RefConn {
+            pre: 0,
+            post: 1,
+            w: w_xy.clone(),
+            delay_steps: 4,
+            kernel: sample(&exp_k, 40),
+        },
+        RefConn {
+            pre: 1,
+            post: 0,
+            w: w_yx.clone(),
+            delay_steps: 0,
+            kernel: sample(&alpha_k, 80),
+        },
+        RefConn {
+            pre: 2,
+            post: 1,
+            w: w_zy.clone(),
+            delay_steps: 2,
+            kernel: vec![1.0],
+        },
     ];
     let reference = simulate(&mut rn, &conns, dt, steps);
 
@@ -133,16 +203,43 @@ fn three_nuclei_with_kernels_match_reference() -> R {
     let x = net.add(
         Nucleus::new("X", nx)
             .input((0..nx).map(|i| 5.0 + 0.4 * i as f64).collect::<Vec<_>>())
-            .record(Record { v: Probe::All, ..Record::default() }),
+            .record(Record {
+                v: Probe::All,
+                ..Record::default()
+            }),
     )?;
-    let y = net.add(Nucleus::new("Y", ny).abcd(0.1, 0.2, -65.0, 2.0).input(3.0).record(Record { v: Probe::All, ..Record::default() }))?;
-    let z = net.add(Nucleus::new("Z", nz).abcd(0.02, 0.2, -55.0, 4.0).input(10.0).record(Record { v: Probe::All, ..Record::default() }))?;
-    net.connect_with(Connection::new(x, y, to_array(&w_xy)).delay(1.0).kernel(exp_k, 10.0))?;
+    let y = net.add(
+        Nucleus::new("Y", ny)
+            .abcd(0.1, 0.2, -65.0, 2.0)
+            .input(3.0)
+            .record(Record {
+                v: Probe::All,
+                ..Record::default()
+            }),
+    )?;
+    let z = net.add(
+        Nucleus::new("Z", nz)
+            .abcd(0.02, 0.2, -55.0, 4.0)
+            .input(10.0)
+            .record(Record {
+                v: Probe::All,
+                ..Record::default()
+            }),
+    )?;
+    net.connect_with(
+        Connection::new(x, y, to_array(&w_xy))
+            .delay(1.0)
+            .kernel(exp_k, 10.0),
+    )?;
     net.connect_with(Connection::new(y, x, to_array(&w_yx)).kernel(alpha_k, 20.0))?;
     net.connect_with(Connection::new(z, y, to_array(&w_zy)).delay(0.5))?;
     let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
     for k in 0..3 {
-        assert!(reference.spikes[k].len() > 5, "nucleus {k} needs spikes: {}", reference.spikes[k].len());
+        assert!(
+            reference.spikes[k].len() > 5,
+            "nucleus {k} needs spikes: {}",
+            reference.spikes[k].len()
+        );
         assert_eq!(engine_spikes(&rec, k), reference.spikes[k], "nucleus {k}");
         assert_v_close(&rec, k, &reference.v[k]);
     }
@@ -167,8 +264,16 @@ fn sparse_weights_match_reference() -> R {
     }
     let inputs: Vec<f64> = (0..n).map(|i| 4.0 + 0.4 * i as f64).collect();
     let inp = inputs.clone();
-    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| inp.clone())];
-    let conns = vec![RefConn { pre: 0, post: 0, w: dense.clone(), delay_steps: 10, kernel: vec![1.0] }];
+    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| {
+        inp.clone()
+    })];
+    let conns = vec![RefConn {
+        pre: 0,
+        post: 0,
+        w: dense.clone(),
+        delay_steps: 10,
+        kernel: vec![1.0],
+    }];
     let reference = simulate(&mut rn, &conns, dt, steps);
     assert!(reference.spikes[0].len() > 30);
 
@@ -261,15 +366,28 @@ fn wrong_input_length_mid_run_keeps_the_recording() -> R {
     let mut net = Network::new();
     let a = net.add(
         Nucleus::new("Host", 3)
-            .input(Input::function(|t| if t < 5.0 { vec![10.0; 3] } else { vec![10.0; 2] }))
+            .input(Input::function(|t| {
+                if t < 5.0 {
+                    vec![10.0; 3]
+                } else {
+                    vec![10.0; 2]
+                }
+            }))
             .record(Record::traces(&[0, 2])),
     )?;
     let err = net.build_with(0.1, opts())?.run(20.0).unwrap_err();
     match err {
-        Error::RunInterrupted { step, recorded_steps, reason, recording } => {
+        Error::RunInterrupted {
+            step,
+            recorded_steps,
+            reason,
+            recording,
+        } => {
             assert_eq!(step, 50);
             assert_eq!(recorded_steps, 50);
-            assert!(matches!(*reason, Error::InputLength { ref nucleus, step: 50, expected: 3, got: 2, .. } if nucleus == "Host"));
+            assert!(
+                matches!(*reason, Error::InputLength { ref nucleus, step: 50, expected: 3, got: 2, .. } if nucleus == "Host")
+            );
             assert_eq!(recording.steps, 50);
             assert_eq!(recording.trace(a, StateVar::V)?.times.len(), 50);
         }
@@ -285,22 +403,73 @@ fn bad_input_gives_typed_errors() -> R {
         f(&mut net)?;
         net.build_with(dt, opts()).map(|_| ())
     };
-    let two = |net: &mut Network| -> snn::Result<(snn::network::NucleusId, snn::network::NucleusId)> {
-        Ok((net.add(Nucleus::new("P", 3))?, net.add(Nucleus::new("Q", 2))?))
-    };
+    let two =
+        |net: &mut Network| -> snn::Result<(snn::network::NucleusId, snn::network::NucleusId)> {
+            Ok((
+                net.add(Nucleus::new("P", 3))?,
+                net.add(Nucleus::new("Q", 2))?,
+            ))
+        };
     // weight shape
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, ndarray::Array2::zeros((2, 3))) }, 0.1).unwrap_err();
-    assert!(matches!(e, Error::WeightShape { ref connection, expected: (3, 2), got: (2, 3) } if connection == "P->Q"), "{e}");
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect(p, q, ndarray::Array2::zeros((2, 3)))
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::WeightShape { ref connection, expected: (3, 2), got: (2, 3) } if connection == "P->Q"),
+        "{e}"
+    );
     // non-finite parameter, weight, input
-    let e = build(&|net| net.add(Nucleus::new("P", 2).abcd(vec![0.02, f64::NAN], 0.2, -65.0, 8.0)).map(|_| ()), 0.1).unwrap_err();
-    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("parameter a") && what.contains("neuron 1")), "{e}");
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, f64::INFINITY) }, 0.1).unwrap_err();
-    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("P->Q")), "{e}");
-    let e = build(&|net| net.add(Nucleus::new("P", 2).input(f64::NAN)).map(|_| ()), 0.1).unwrap_err();
-    assert!(matches!(e, Error::NonFinite { ref what, .. } if what.contains("external input")), "{e}");
+    let e = build(
+        &|net| {
+            net.add(Nucleus::new("P", 2).abcd(vec![0.02, f64::NAN], 0.2, -65.0, 8.0))
+                .map(|_| ())
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::NonFinite { ref what, .. } if what.contains("parameter a") && what.contains("neuron 1")),
+        "{e}"
+    );
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect(p, q, f64::INFINITY)
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::NonFinite { ref what, .. } if what.contains("P->Q")),
+        "{e}"
+    );
+    let e = build(
+        &|net| net.add(Nucleus::new("P", 2).input(f64::NAN)).map(|_| ()),
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::NonFinite { ref what, .. } if what.contains("external input")),
+        "{e}"
+    );
     // vector parameter of the wrong length
-    let e = build(&|net| net.add(Nucleus::new("P", 3).abcd(0.02, vec![0.2, 0.2], -65.0, 8.0)).map(|_| ()), 0.1).unwrap_err();
-    assert!(matches!(e, Error::WrongLength { ref what, expected: 3, got: 2, .. } if what == "parameter b"), "{e}");
+    let e = build(
+        &|net| {
+            net.add(Nucleus::new("P", 3).abcd(0.02, vec![0.2, 0.2], -65.0, 8.0))
+                .map(|_| ())
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::WrongLength { ref what, expected: 3, got: 2, .. } if what == "parameter b"),
+        "{e}"
+    );
     // dt <= 0, T < dt
     let e = build(&|net| net.add(Nucleus::new("P", 1)).map(|_| ()), 0.0).unwrap_err();
     assert!(matches!(e, Error::InvalidDt { .. }), "{e}");
@@ -309,34 +478,113 @@ fn bad_input_gives_typed_errors() -> R {
     let e = net.build_with(0.1, opts())?.run(0.05).unwrap_err();
     assert!(matches!(e, Error::InvalidDuration { .. }), "{e}");
     // negative delay, negative window
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).delay(-1.0)) }, 0.1).unwrap_err();
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect_with(Connection::new(p, q, 1.0).delay(-1.0))
+        },
+        0.1,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Negative { what: "delay", .. }), "{e}");
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, -2.0)) }, 0.1).unwrap_err();
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, -2.0))
+        },
+        0.1,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Negative { what: "window", .. }), "{e}");
     // not a multiple of dt
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).delay(2.5)) }, 0.2).unwrap_err();
-    assert!(matches!(e, Error::NotMultipleOfDt { what: "delay", rounded: 13, .. }), "{e}");
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, 0.35)) }, 0.1).unwrap_err();
-    assert!(matches!(e, Error::NotMultipleOfDt { what: "window", .. }), "{e}");
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect_with(Connection::new(p, q, 1.0).delay(2.5))
+        },
+        0.2,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotMultipleOfDt {
+                what: "delay",
+                rounded: 13,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, 0.35))
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::NotMultipleOfDt { what: "window", .. }),
+        "{e}"
+    );
     // kernel returning NaN at lag 0.3 ms
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect_with(Connection::new(p, q, 1.0).kernel(|t| if t > 0.25 { f64::NAN } else { 1.0 }, 1.0)) }, 0.1).unwrap_err();
-    assert!(matches!(e, Error::KernelValue { ref connection, lag_ms, .. } if connection == "P->Q" && (lag_ms - 0.3).abs() < 1e-9), "{e}");
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect_with(
+                Connection::new(p, q, 1.0).kernel(|t| if t > 0.25 { f64::NAN } else { 1.0 }, 1.0),
+            )
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::KernelValue { ref connection, lag_ms, .. } if connection == "P->Q" && (lag_ms - 0.3).abs() < 1e-9),
+        "{e}"
+    );
     // a nucleus from another network
     let mut other = Network::new();
     let foreign = other.add(Nucleus::new("F", 1))?;
     let mut net = Network::new();
     let p = net.add(Nucleus::new("P", 1))?;
-    assert!(matches!(net.connect(foreign, p, 1.0), Err(Error::ForeignNucleus { .. })));
+    assert!(matches!(
+        net.connect(foreign, p, 1.0),
+        Err(Error::ForeignNucleus { .. })
+    ));
     // recorded neuron out of range
-    let e = build(&|net| net.add(Nucleus::new("P", 3).record(Record::traces(&[0, 3]))).map(|_| ()), 0.1).unwrap_err();
-    assert!(matches!(e, Error::RecordIndex { index: 3, n: 3, .. }), "{e}");
+    let e = build(
+        &|net| {
+            net.add(Nucleus::new("P", 3).record(Record::traces(&[0, 3])))
+                .map(|_| ())
+        },
+        0.1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::RecordIndex { index: 3, n: 3, .. }),
+        "{e}"
+    );
     // duplicate label, empty nucleus
     let mut net = Network::new();
     net.add(Nucleus::new("P", 1))?;
-    assert!(matches!(net.add(Nucleus::new("P", 2)), Err(Error::DuplicateLabel { .. })));
-    assert!(matches!(net.add(Nucleus::new("E", 0)), Err(Error::EmptyNucleus { .. })));
+    assert!(matches!(
+        net.add(Nucleus::new("P", 2)),
+        Err(Error::DuplicateLabel { .. })
+    ));
+    assert!(matches!(
+        net.add(Nucleus::new("E", 0)),
+        Err(Error::EmptyNucleus { .. })
+    ));
     // sparse index out of range
-    let e = build(&|net| { let (p, q) = two(net)?; net.connect(p, q, vec![(0, 2, 1.0)]) }, 0.1).unwrap_err();
+    let e = build(
+        &|net| {
+            let (p, q) = two(net)?;
+            net.connect(p, q, vec![(0, 2, 1.0)])
+        },
+        0.1,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::SparseWeights { .. }), "{e}");
     Ok(())
 }
@@ -352,7 +600,10 @@ fn rounding_is_reported() -> R {
     let sim = net.build_with(0.2, opts())?;
     let notes = sim.rounded();
     assert_eq!(notes.len(), 1);
-    assert_eq!((notes[0].connection.as_str(), notes[0].what, notes[0].steps), ("P->Q", "delay", 13));
+    assert_eq!(
+        (notes[0].connection.as_str(), notes[0].what, notes[0].steps),
+        ("P->Q", "delay", 13)
+    );
     assert!((notes[0].used_ms - 2.6).abs() < 1e-9);
     Ok(())
 }
@@ -366,8 +617,23 @@ fn graph_scopes_mirror_the_model() -> R {
     net.connect(ctx, d1, 1.0)?;
     let sim = net.build_with(0.1, opts())?;
     let names = sim.op_names();
-    for want in ["CTX/v", "CTX/u", "CTX/I", "CTX/spikes", "CTX/reset/v", "CTX/threshold/fired", "D1/input/I", "CTX->D1/synapse", "CTX->D1/weights", "reads_done", "step/run"] {
-        assert!(names.iter().any(|n| n == want), "no op {want:?} in {names:?}");
+    for want in [
+        "CTX/v",
+        "CTX/u",
+        "CTX/I",
+        "CTX/spikes",
+        "CTX/reset/v",
+        "CTX/threshold/fired",
+        "D1/input/I",
+        "CTX->D1/synapse",
+        "CTX->D1/weights",
+        "reads_done",
+        "step/run",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "no op {want:?} in {names:?}"
+        );
     }
     Ok(())
 }

@@ -63,7 +63,11 @@ fn hodgkin_huxley_fires_periodically() -> R {
     let mut m = hodgkin_huxley();
     m.set("Iapp", 10.0)?;
     let shipped = m.simulation(200.0, 0.01)?;
-    assert_eq!(shipped.spikes.len(), 1, "V >= 30 sees only the first action potential");
+    assert_eq!(
+        shipped.spikes.len(),
+        1,
+        "V >= 30 sees only the first action potential"
+    );
     let m = m.spike_when("V>=0");
     let h = m.simulation(200.0, 0.01)?;
     let p = isis(&h.spikes);
@@ -75,7 +79,11 @@ fn hodgkin_huxley_fires_periodically() -> R {
     }
     // Upward crossings of 0 mV in the trace, counted here independently.
     let v = h.column("V")?;
-    let crossings = v.windows(2).into_iter().filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    let crossings = v
+        .windows(2)
+        .into_iter()
+        .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+        .count();
     assert_eq!(crossings, h.spikes.len());
     Ok(())
 }
@@ -102,7 +110,10 @@ fn fitzhugh_nagumo_fixed_point_and_stability() -> R {
     let w_star = (v_star + a) / b;
     let tr = (1.0 - v_star * v_star) - b / tau;
     let det = (1.0 - v_star * v_star) * (-b / tau) + 1.0 / tau;
-    assert!(tr < 0.0 && tr * tr < 4.0 * det, "hand derivation: stable focus");
+    assert!(
+        tr < 0.0 && tr * tr < 4.0 * det,
+        "hand derivation: stable focus"
+    );
 
     let model = Model::new(vec![
         Variable::new("v", "v -(1/3)* v **3 - w + I", 0.0),
@@ -114,7 +125,10 @@ fn fitzhugh_nagumo_fixed_point_and_stability() -> R {
     .param("I", 0.0);
     let fps = model.fixed_points(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.0)))?;
     assert_eq!(fps.len(), 1, "{fps:?}");
-    assert!((fps[0].x - v_star).abs() < 1e-6 && (fps[0].y - w_star).abs() < 1e-6, "{fps:?} vs ({v_star}, {w_star})");
+    assert!(
+        (fps[0].x - v_star).abs() < 1e-6 && (fps[0].y - w_star).abs() < 1e-6,
+        "{fps:?} vs ({v_star}, {w_star})"
+    );
     assert_eq!(fps[0].kind, FixedPointKind::StableFocus);
     let re = fps[0].eigenvalues[0].0;
     assert!((re - tr / 2.0).abs() < 1e-5);
@@ -126,17 +140,24 @@ fn fitzhugh_nagumo_fixed_point_and_stability() -> R {
 #[test]
 fn nullclines_are_where_derivatives_vanish() -> R {
     let m = fitzhugh_nagumo();
-    let data = m.phase_plane(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.5)).trajectory(-2.0, -0.5))?;
+    let data =
+        m.phase_plane(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.5)).trajectory(-2.0, -0.5))?;
     assert!(!data.x_nullcline.is_empty() && !data.y_nullcline.is_empty());
     let cell = 4.5 / 199.0;
     for line in &data.x_nullcline {
         for &(v, w) in line {
-            assert!((w - (v - v.powi(3) / 3.0)).abs() < 3.0 * cell, "({v}, {w}) off the v-nullcline");
+            assert!(
+                (w - (v - v.powi(3) / 3.0)).abs() < 3.0 * cell,
+                "({v}, {w}) off the v-nullcline"
+            );
         }
     }
     for line in &data.y_nullcline {
         for &(v, w) in line {
-            assert!((w - (v + 0.7) / 1.2).abs() < 3.0 * cell, "({v}, {w}) off the w-nullcline");
+            assert!(
+                (w - (v + 0.7) / 1.2).abs() < 3.0 * cell,
+                "({v}, {w}) off the w-nullcline"
+            );
         }
     }
     assert_eq!(data.trajectories[0][0], (-2.0, -0.5));
@@ -149,15 +170,27 @@ fn nullclines_are_where_derivatives_vanish() -> R {
 fn model_errors_are_typed() -> R {
     let mut m = fitzhugh_nagumo();
     let e = m.set("I", "1/tua").unwrap_err();
-    assert!(matches!(e, Error::UnknownName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")), "{e}");
+    assert!(
+        matches!(e, Error::UnknownName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")),
+        "{e}"
+    );
     let e = m.set("I", "v +* 2").unwrap_err();
     assert!(e.to_string().contains("v +* 2\n   ^"), "{e}");
     let e = m.set("tauu", 1.0).unwrap_err();
-    assert!(matches!(e, Error::NoSuchName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")), "{e}");
+    assert!(
+        matches!(e, Error::NoSuchName { ref suggestion, .. } if suggestion.as_deref() == Some("tau")),
+        "{e}"
+    );
     let cyclic = fitzhugh_nagumo().param("p", "q + 1").param("q", "2*p");
     let e = cyclic.simulation(1.0, 0.1).unwrap_err();
-    assert!(matches!(e, Error::CyclicParameter { ref cycle } if cycle.len() == 3), "{e}");
-    let e = fitzhugh_nagumo().param("p", "sqrt(1, 2)").simulation(1.0, 0.1).unwrap_err();
+    assert!(
+        matches!(e, Error::CyclicParameter { ref cycle } if cycle.len() == 3),
+        "{e}"
+    );
+    let e = fitzhugh_nagumo()
+        .param("p", "sqrt(1, 2)")
+        .simulation(1.0, 0.1)
+        .unwrap_err();
     assert!(matches!(e, Error::Arity { .. }), "{e}");
     // The model is unchanged by a failed set.
     assert_eq!(m.value("I")?, 0.0);
@@ -170,7 +203,13 @@ fn model_errors_are_typed() -> R {
 fn divergence_keeps_history() -> R {
     let m = Model::new(vec![Variable::new("x", "x**2", 1.0)]).method(Method::Euler);
     match m.simulation(5.0, 0.01) {
-        Err(Error::Diverged { variable, t, history, last_state, .. }) => {
+        Err(Error::Diverged {
+            variable,
+            t,
+            history,
+            last_state,
+            ..
+        }) => {
             assert_eq!(variable, "x");
             assert!(t > 0.9 && t < 5.0);
             let x = history.column("x")?;
@@ -194,7 +233,10 @@ fn history_layout() -> R {
     let i = h.column("I")?;
     assert_eq!(i[4999], 0.5);
     assert_eq!(i[5000], 0.0);
-    let opts = SimulationOptions { keep: Some(vec!["v".into()]), start: vec![("v".into(), 1.0)] };
+    let opts = SimulationOptions {
+        keep: Some(vec!["v".into()]),
+        start: vec![("v".into(), 1.0)],
+    };
     let h = m.simulation_with(10.0, 0.1, &opts)?;
     assert_eq!(h.columns.len(), 1);
     assert_eq!(h.column("v")?[0], 1.0);
@@ -210,7 +252,10 @@ fn lif_fi_curve_matches_closed_form() -> R {
     for (i, rate) in curve {
         let period = (10.0 * (i / (i - 1.0)).ln() / dt).ceil() * dt + dt;
         let expected = 1000.0 / period;
-        assert!((rate - expected).abs() <= 1000.0 / 900.0 + 1e-9, "I = {i}: {rate} vs {expected}");
+        assert!(
+            (rate - expected).abs() <= 1000.0 / 900.0 + 1e-9,
+            "I = {i}: {rate} vs {expected}"
+        );
     }
     Ok(())
 }
@@ -218,7 +263,40 @@ fn lif_fi_curve_matches_closed_form() -> R {
 /// Random inputs never make the parser panic (it returns Ok or a syntax error).
 #[test]
 fn parser_never_panics_on_garbage() {
-    let pieces = ["v", "w", "1", ".5", "1e", "e-3", "+", "-", "*", "**", "/", "%", "(", ")", ",", "<", "<=", "==", "!", "=", "if", "else", "and", "or", "not", "exp(", "max(", " ", "é", "$", "\0", "9999999999999999999999"];
+    let pieces = [
+        "v",
+        "w",
+        "1",
+        ".5",
+        "1e",
+        "e-3",
+        "+",
+        "-",
+        "*",
+        "**",
+        "/",
+        "%",
+        "(",
+        ")",
+        ",",
+        "<",
+        "<=",
+        "==",
+        "!",
+        "=",
+        "if",
+        "else",
+        "and",
+        "or",
+        "not",
+        "exp(",
+        "max(",
+        " ",
+        "é",
+        "$",
+        "\0",
+        "9999999999999999999999",
+    ];
     let mut state = 12345u64;
     for _ in 0..20000 {
         let mut s = String::new();

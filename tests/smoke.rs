@@ -13,7 +13,9 @@ fn version_is_the_pinned_one() {
 fn a_cpu_device_is_listed() -> Result<(), Box<dyn std::error::Error>> {
     let devices = runtime::devices()?;
     assert!(
-        devices.iter().any(|d| d.device_type == "CPU" && d.name.ends_with("device:CPU:0")),
+        devices
+            .iter()
+            .any(|d| d.device_type == "CPU" && d.name.ends_with("device:CPU:0")),
         "devices: {devices:?}"
     );
     Ok(())
@@ -25,14 +27,22 @@ fn a_cpu_device_is_listed() -> Result<(), Box<dyn std::error::Error>> {
 fn variable_and_assign_run_repeatedly() -> Result<(), Box<dyn std::error::Error>> {
     runtime::quiet_tensorflow();
     let mut scope = Scope::new_root_scope();
-    let init = ops::Placeholder::new().dtype(DataType::Float).build(&mut scope.with_op_name("x_init"))?;
+    let init = ops::Placeholder::new()
+        .dtype(DataType::Float)
+        .build(&mut scope.with_op_name("x_init"))?;
     let var = ops::VarHandleOp::new()
         .dtype(DataType::Float)
         .shape(tensorflow::Shape::from(Some(vec![Some(3)])))
         .shared_name("x")
         .build(&mut scope.with_op_name("x"))?;
-    let assign_init = ops::AssignVariableOp::new().build(var.clone(), init.clone(), &mut scope.with_op_name("x/init"))?;
-    let read = ops::ReadVariableOp::new().dtype(DataType::Float).build(var.clone(), &mut scope.with_op_name("x/read"))?;
+    let assign_init = ops::AssignVariableOp::new().build(
+        var.clone(),
+        init.clone(),
+        &mut scope.with_op_name("x/init"),
+    )?;
+    let read = ops::ReadVariableOp::new()
+        .dtype(DataType::Float)
+        .build(var.clone(), &mut scope.with_op_name("x/read"))?;
     let two = ops::constant(2.0f32, &mut scope)?;
     let one = ops::constant(1.0f32, &mut scope)?;
     let next = ops::add(ops::mul(read.clone(), two, &mut scope)?, one, &mut scope)?;
@@ -69,7 +79,11 @@ fn variable_and_assign_run_repeatedly() -> Result<(), Box<dyn std::error::Error>
 /// stderr.
 fn child_stderr(level: Option<&str>) -> Result<String, Box<dyn std::error::Error>> {
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(["--exact", "variable_and_assign_run_repeatedly", "--test-threads=1"]);
+    cmd.args([
+        "--exact",
+        "variable_and_assign_run_repeatedly",
+        "--test-threads=1",
+    ]);
     match level {
         Some(l) => cmd.env("TF_CPP_MIN_LOG_LEVEL", l),
         None => cmd.env_remove("TF_CPP_MIN_LOG_LEVEL"),
@@ -85,8 +99,14 @@ fn child_stderr(level: Option<&str>) -> Result<String, Box<dyn std::error::Error
 #[test]
 fn tensorflow_logging_is_quiet_unless_asked() -> Result<(), Box<dyn std::error::Error>> {
     let quiet = child_stderr(None)?;
-    assert!(!quiet.contains("I0000"), "INFO lines on stderr by default:\n{quiet}");
+    assert!(
+        !quiet.contains("I0000"),
+        "INFO lines on stderr by default:\n{quiet}"
+    );
     let chatty = child_stderr(Some("0"))?;
-    assert!(chatty.contains("I0000"), "no INFO line with TF_CPP_MIN_LOG_LEVEL=0:\n{chatty}");
+    assert!(
+        chatty.contains("I0000"),
+        "no INFO line with TF_CPP_MIN_LOG_LEVEL=0:\n{chatty}"
+    );
     Ok(())
 }

@@ -60,11 +60,16 @@ pub(crate) struct Compiled {
 }
 
 fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {
-    move |status| crate::Error::TensorFlow { context: format!("building the graph ({context})"), message: status.to_string() }
+    move |status| crate::Error::TensorFlow {
+        context: format!("building the graph ({context})"),
+        message: status.to_string(),
+    }
 }
 
 fn const_f32(scope: &mut Scope, name: &str, values: &[f32], dims: &[u64]) -> Result<Operation> {
-    let t = Tensor::new(dims).with_values(values).map_err(tf_err(name))?;
+    let t = Tensor::new(dims)
+        .with_values(values)
+        .map_err(tf_err(name))?;
     ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
 }
 
@@ -73,12 +78,16 @@ fn scalar_f32(scope: &mut Scope, name: &str, x: f32) -> Result<Operation> {
 }
 
 fn const_i32(scope: &mut Scope, name: &str, values: &[i32], dims: &[u64]) -> Result<Operation> {
-    let t = Tensor::new(dims).with_values(values).map_err(tf_err(name))?;
+    let t = Tensor::new(dims)
+        .with_values(values)
+        .map_err(tf_err(name))?;
     ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
 }
 
 fn shape(dims: &[u64]) -> Shape {
-    Shape::from(Some(dims.iter().map(|&d| Some(d as i64)).collect::<Vec<_>>()))
+    Shape::from(Some(
+        dims.iter().map(|&d| Some(d as i64)).collect::<Vec<_>>(),
+    ))
 }
 
 /// A resource variable, its read, and its initialiser from `init`.
@@ -87,7 +96,14 @@ struct Var {
     read: Operation,
 }
 
-fn variable(scope: &mut Scope, name: &str, dtype: DataType, dims: &[u64], init: Output, inits: &mut Vec<Operation>) -> Result<Var> {
+fn variable(
+    scope: &mut Scope,
+    name: &str,
+    dtype: DataType,
+    dims: &[u64],
+    init: Output,
+    inits: &mut Vec<Operation>,
+) -> Result<Var> {
     // Resource variables with an empty shared_name would all share one
     // resource; give each its own.
     let shared = format!("snn_{}_{}", inits.len(), name);
@@ -99,12 +115,19 @@ fn variable(scope: &mut Scope, name: &str, dtype: DataType, dims: &[u64], init: 
         .map_err(tf_err(name))?;
     let init_op = ops::AssignVariableOp::new()
         .dtype(dtype)
-        .build(handle.clone(), init, &mut scope.with_op_name(&format!("{name}/init")))
+        .build(
+            handle.clone(),
+            init,
+            &mut scope.with_op_name(&format!("{name}/init")),
+        )
         .map_err(tf_err(name))?;
     inits.push(init_op);
     let read = ops::ReadVariableOp::new()
         .dtype(dtype)
-        .build(handle.clone(), &mut scope.with_op_name(&format!("read/{name}")))
+        .build(
+            handle.clone(),
+            &mut scope.with_op_name(&format!("read/{name}")),
+        )
         .map_err(tf_err(name))?;
     Ok(Var { handle, read })
 }
@@ -123,7 +146,9 @@ fn fed_variable_f32(
         .shape(shape(dims))
         .build(&mut scope.with_op_name(&format!("{name}/value")))
         .map_err(tf_err(name))?;
-    let t = Tensor::new(dims).with_values(&values).map_err(tf_err(name))?;
+    let t = Tensor::new(dims)
+        .with_values(&values)
+        .map_err(tf_err(name))?;
     feeds.push(InitFeed::F32(ph.clone(), t));
     variable(scope, name, DataType::Float, dims, ph.into(), inits)
 }
@@ -141,7 +166,9 @@ fn fed_variable_i32(
         .shape(shape(dims))
         .build(&mut scope.with_op_name(&format!("{name}/value")))
         .map_err(tf_err(name))?;
-    let t = Tensor::new(dims).with_values(&values).map_err(tf_err(name))?;
+    let t = Tensor::new(dims)
+        .with_values(&values)
+        .map_err(tf_err(name))?;
     feeds.push(InitFeed::I32(ph.clone(), t));
     variable(scope, name, DataType::Int32, dims, ph.into(), inits)
 }
@@ -166,7 +193,14 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
     let mut feeds = Vec::new();
 
     let zero = ops::constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
-    let step_var = variable(&mut root, "step", DataType::Int64, &[], zero.into(), &mut inits)?;
+    let step_var = variable(
+        &mut root,
+        "step",
+        DataType::Int64,
+        &[],
+        zero.into(),
+        &mut inits,
+    )?;
 
     // Phases 1-5 per nucleus.
     let mut graphs: Vec<NucleusGraph> = Vec::with_capacity(plan.nuclei.len());
@@ -188,24 +222,59 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 &mut scope.with_op_name("spikes/initial"),
             )
             .map_err(tf_err(&nu.label))?;
-        let v = variable(&mut scope, "v", DataType::Float, &[n], init_v.into(), &mut inits)?;
-        let u = variable(&mut scope, "u", DataType::Float, &[n], init_u.into(), &mut inits)?;
-        let i = variable(&mut scope, "I", DataType::Float, &[n], init_i.into(), &mut inits)?;
-        let hist = variable(&mut scope, "spikes", DataType::Float, &[hl, n], init_h.into(), &mut inits)?;
+        let v = variable(
+            &mut scope,
+            "v",
+            DataType::Float,
+            &[n],
+            init_v.into(),
+            &mut inits,
+        )?;
+        let u = variable(
+            &mut scope,
+            "u",
+            DataType::Float,
+            &[n],
+            init_u.into(),
+            &mut inits,
+        )?;
+        let i = variable(
+            &mut scope,
+            "I",
+            DataType::Float,
+            &[n],
+            init_i.into(),
+            &mut inits,
+        )?;
+        let hist = variable(
+            &mut scope,
+            "spikes",
+            DataType::Float,
+            &[hl, n],
+            init_h.into(),
+            &mut inits,
+        )?;
 
         let e = tf_err(&nu.label);
         // 2. reset
         let (v_r, u_r) = {
             let mut s = scope.new_sub_scope("reset");
             let zero = ops::constant(0i32, &mut s.with_op_name("row0")).map_err(&e)?;
-            let prev = ops::gather(hist.read.clone(), zero, &mut s.with_op_name("previous_spikes")).map_err(&e)?;
+            let prev = ops::gather(
+                hist.read.clone(),
+                zero,
+                &mut s.with_op_name("previous_spikes"),
+            )
+            .map_err(&e)?;
             let half = scalar_f32(&mut s, "half", 0.5)?;
             let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
             let c = const_f32(&mut s, "c", &nu.c, &[n])?;
             let d = const_f32(&mut s, "d", &nu.d, &[n])?;
-            let v_r = ops::select_v2(prev.clone(), c, v.read.clone(), &mut s.with_op_name("v")).map_err(&e)?;
+            let v_r = ops::select_v2(prev.clone(), c, v.read.clone(), &mut s.with_op_name("v"))
+                .map_err(&e)?;
             let u_d = ops::add(u.read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
-            let u_r = ops::select_v2(prev, u_d, u.read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
+            let u_r =
+                ops::select_v2(prev, u_d, u.read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
             (v_r, u_r)
         };
         // 3. v
@@ -215,7 +284,12 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             let k5 = scalar_f32(&mut s, "k5", 5.0)?;
             let k140 = scalar_f32(&mut s, "k140", 140.0)?;
             let kdt = scalar_f32(&mut s, "dt", dt)?;
-            let sq = ops::mul(ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?, v_r.clone(), &mut s).map_err(&e)?;
+            let sq = ops::mul(
+                ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?,
+                v_r.clone(),
+                &mut s,
+            )
+            .map_err(&e)?;
             let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
             let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
             let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
@@ -239,25 +313,50 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         let (fired, v_new, hist_new) = {
             let mut s = scope.new_sub_scope("threshold");
             let peak = scalar_f32(&mut s, "peak", 30.0)?;
-            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired")).map_err(&e)?;
-            let v_new = ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
-            let sf = ops::Cast::new().DstT(DataType::Float).build(fired.clone(), &mut s.with_op_name("spikes")).map_err(&e)?;
-            let row = ops::reshape(sf, const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?, &mut s.with_op_name("row")).map_err(&e)?;
+            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
+                .map_err(&e)?;
+            let v_new =
+                ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+            let sf = ops::Cast::new()
+                .DstT(DataType::Float)
+                .build(fired.clone(), &mut s.with_op_name("spikes"))
+                .map_err(&e)?;
+            let row = ops::reshape(
+                sf,
+                const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
+                &mut s.with_op_name("row"),
+            )
+            .map_err(&e)?;
             let hist_new = if hl == 1 {
                 row
             } else {
                 let begin = const_i32(&mut s, "keep_begin", &[0, 0], &[2])?;
                 let size = const_i32(&mut s, "keep_size", &[hl as i32 - 1, n as i32], &[2])?;
-                let keep = ops::slice(hist.read.clone(), begin, size, &mut s.with_op_name("older")).map_err(&e)?;
+                let keep = ops::slice(hist.read.clone(), begin, size, &mut s.with_op_name("older"))
+                    .map_err(&e)?;
                 let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
                 ops::ConcatV2::new()
-                    .build_instance(vec![row.into(), keep.into()], axis.into(), &mut s.with_op_name("history"))
+                    .build_instance(
+                        vec![row.into(), keep.into()],
+                        axis.into(),
+                        &mut s.with_op_name("history"),
+                    )
                     .map_err(&e)?
                     .op
             };
             (fired, v_new, hist_new)
         };
-        graphs.push(NucleusGraph { scope, v, u, i, hist, v_new, u_new, fired, hist_new });
+        graphs.push(NucleusGraph {
+            scope,
+            v,
+            u,
+            i,
+            hist,
+            v_new,
+            u_new,
+            fired,
+            hist_new,
+        });
     }
 
     // 6. synapses, grouped by postsynaptic nucleus.
@@ -274,7 +373,13 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         let k = conn.kernel.len() as u64;
         let begin = const_i32(&mut s, "window_begin", &[conn.delay as i32, 0], &[2])?;
         let size = const_i32(&mut s, "window_size", &[k as i32, pre_n as i32], &[2])?;
-        let window = ops::slice(graphs[conn.pre].hist_new.clone(), begin, size, &mut s.with_op_name("window")).map_err(&e)?;
+        let window = ops::slice(
+            graphs[conn.pre].hist_new.clone(),
+            begin,
+            size,
+            &mut s.with_op_name("window"),
+        )
+        .map_err(&e)?;
         // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
         let x = if k == 1 && conn.kernel[0] == 1.0 {
             window
@@ -285,20 +390,51 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
         let current = match weights {
             PlanWeights::Dense(w) => {
-                let wv = fed_variable_f32(&mut s, "weights", w, &[pre_n, post_n], &mut inits, &mut feeds)?;
+                let wv = fed_variable_f32(
+                    &mut s,
+                    "weights",
+                    w,
+                    &[pre_n, post_n],
+                    &mut inits,
+                    &mut feeds,
+                )?;
                 let y = ops::mat_mul(x, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
-                ops::reshape(y, const_i32(&mut s, "flat", &[post_n as i32], &[1])?, &mut s.with_op_name("current")).map_err(&e)?
+                ops::reshape(
+                    y,
+                    const_i32(&mut s, "flat", &[post_n as i32], &[1])?,
+                    &mut s.with_op_name("current"),
+                )
+                .map_err(&e)?
             }
-            PlanWeights::Sparse { pre, post: post_idx, w } => {
+            PlanWeights::Sparse {
+                pre,
+                post: post_idx,
+                w,
+            } => {
                 let nnz = w.len() as u64;
                 let wv = fed_variable_f32(&mut s, "weights", w, &[nnz], &mut inits, &mut feeds)?;
-                let pv = fed_variable_i32(&mut s, "pre_index", pre, &[nnz], &mut inits, &mut feeds)?;
-                let qv = fed_variable_i32(&mut s, "post_index", post_idx, &[nnz], &mut inits, &mut feeds)?;
-                let flat = ops::reshape(x, const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?, &mut s).map_err(&e)?;
+                let pv =
+                    fed_variable_i32(&mut s, "pre_index", pre, &[nnz], &mut inits, &mut feeds)?;
+                let qv = fed_variable_i32(
+                    &mut s,
+                    "post_index",
+                    post_idx,
+                    &[nnz],
+                    &mut inits,
+                    &mut feeds,
+                )?;
+                let flat = ops::reshape(
+                    x,
+                    const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?,
+                    &mut s,
+                )
+                .map_err(&e)?;
                 let g = ops::gather(flat, pv.read, &mut s.with_op_name("gather")).map_err(&e)?;
                 let contrib = ops::mul(g, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
-                let nseg = ops::constant(post_n as i32, &mut s.with_op_name("post_n")).map_err(&e)?;
-                ops::unsorted_segment_sum(contrib, qv.read, nseg, &mut s.with_op_name("current")).map_err(&e)?
+                let nseg =
+                    ops::constant(post_n as i32, &mut s.with_op_name("post_n")).map_err(&e)?;
+                ops::unsorted_segment_sum(contrib, qv.read, nseg, &mut s.with_op_name("current"))
+                    .map_err(&e)?
             }
         };
         synaptic[conn.post].push(current.into());
@@ -307,13 +443,20 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
     // 7. input; 8. writes after all reads.
     let mut reads: Vec<Operation> = vec![step_var.read.clone()];
     for g in &graphs {
-        reads.extend([g.v.read.clone(), g.u.read.clone(), g.i.read.clone(), g.hist.read.clone()]);
+        reads.extend([
+            g.v.read.clone(),
+            g.u.read.clone(),
+            g.i.read.clone(),
+            g.hist.read.clone(),
+        ]);
     }
     let mut reads_done = ops::NoOp::new();
     for r in &reads {
         reads_done = reads_done.add_control_input(r.clone());
     }
-    let reads_done = reads_done.build(&mut root.with_op_name("reads_done")).map_err(tf_err("reads_done"))?;
+    let reads_done = reads_done
+        .build(&mut root.with_op_name("reads_done"))
+        .map_err(tf_err("reads_done"))?;
 
     let mut writes = Vec::new();
     let mut nuclei_ops = Vec::with_capacity(plan.nuclei.len());
@@ -348,16 +491,23 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 let sd = scalar_f32(&mut s, "std", *std)?;
                 let m = scalar_f32(&mut s, "mean", *mean)?;
                 let z = ops::mul(z, sd, &mut s).map_err(&e)?;
-                ops::add(z, m, &mut s.with_op_name("Iext")).map_err(&e)?.into()
+                ops::add(z, m, &mut s.with_op_name("Iext"))
+                    .map_err(&e)?
+                    .into()
             }
         };
         let mut total = iext;
         for (k, cur) in synaptic[idx].drain(..).enumerate() {
-            total = ops::add(total, cur, &mut s.with_op_name(&format!("sum{k}"))).map_err(&e)?.into();
+            total = ops::add(total, cur, &mut s.with_op_name(&format!("sum{k}")))
+                .map_err(&e)?
+                .into();
         }
         let i_new = ops::identity(total, &mut s.with_op_name("I")).map_err(&e)?;
 
-        let w = g.scope.new_sub_scope("write").with_control_dependencies(&[reads_done.clone()]);
+        let w = g
+            .scope
+            .new_sub_scope("write")
+            .with_control_dependencies(&[reads_done.clone()]);
         for (var, value, name) in [
             (&g.v, &g.v_new, "v"),
             (&g.u, &g.u_new, "u"),
@@ -373,7 +523,8 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         }
 
         let mut r = g.scope.new_sub_scope("record");
-        let spikes = ops::where_(g.fired.clone(), &mut r.with_op_name("spike_index")).map_err(&e)?;
+        let spikes =
+            ops::where_(g.fired.clone(), &mut r.with_op_name("spike_index")).map_err(&e)?;
         let mut traces = Vec::new();
         for (var, idx_list) in &nu.traces {
             let value = match var {
@@ -381,34 +532,60 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 StateVar::U => g.u_new.clone(),
                 StateVar::I => i_new.clone(),
             };
-            let op = if idx_list.len() == nu.n && idx_list.iter().enumerate().all(|(a, &b)| a == b) {
+            let op = if idx_list.len() == nu.n && idx_list.iter().enumerate().all(|(a, &b)| a == b)
+            {
                 ops::identity(value, &mut r.with_op_name(var.name())).map_err(&e)?
             } else {
                 let ids: Vec<i32> = idx_list.iter().map(|&i| i as i32).collect();
-                let ids = const_i32(&mut r, &format!("{}_neurons", var.name()), &ids, &[ids.len() as u64])?;
+                let ids = const_i32(
+                    &mut r,
+                    &format!("{}_neurons", var.name()),
+                    &ids,
+                    &[ids.len() as u64],
+                )?;
                 ops::gather(value, ids, &mut r.with_op_name(var.name())).map_err(&e)?
             };
             traces.push((*var, op));
         }
-        nuclei_ops.push(NucleusOps { spikes, traces, host_input });
+        nuclei_ops.push(NucleusOps {
+            spikes,
+            traces,
+            host_input,
+        });
     }
     let one = ops::constant(1i64, &mut root.with_op_name("step/one")).map_err(tf_err("step"))?;
     writes.push(
         ops::AssignAddVariableOp::new()
             .dtype(DataType::Int64)
-            .build(step_var.handle.clone(), one, &mut root.with_control_dependencies(&[reads_done]).with_op_name("step/increment"))
+            .build(
+                step_var.handle.clone(),
+                one,
+                &mut root
+                    .with_control_dependencies(&[reads_done])
+                    .with_op_name("step/increment"),
+            )
             .map_err(tf_err("step"))?,
     );
     let mut step = ops::NoOp::new();
     for w in writes {
         step = step.add_control_input(w);
     }
-    let step = step.build(&mut root.with_op_name("step/run")).map_err(tf_err("step"))?;
+    let step = step
+        .build(&mut root.with_op_name("step/run"))
+        .map_err(tf_err("step"))?;
     let mut init = ops::NoOp::new();
     for i in inits {
         init = init.add_control_input(i);
     }
-    let init = init.build(&mut root.with_op_name("init")).map_err(tf_err("init"))?;
+    let init = init
+        .build(&mut root.with_op_name("init"))
+        .map_err(tf_err("init"))?;
 
-    Ok(Compiled { scope: root, init, init_feeds: feeds, step, nuclei: nuclei_ops })
+    Ok(Compiled {
+        scope: root,
+        init,
+        init_feeds: feeds,
+        step,
+        nuclei: nuclei_ops,
+    })
 }

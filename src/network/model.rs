@@ -76,7 +76,9 @@ impl fmt::Debug for Input {
             Input::Constant(x) => write!(f, "Constant({x})"),
             Input::PerNeuron(v) => write!(f, "PerNeuron({} values)", v.len()),
             Input::Function(_) => write!(f, "Function(..)"),
-            Input::Noise { mean, std, seed } => write!(f, "Noise {{ mean: {mean}, std: {std}, seed: {seed} }}"),
+            Input::Noise { mean, std, seed } => {
+                write!(f, "Noise {{ mean: {mean}, std: {std}, seed: {seed} }}")
+            }
         }
     }
 }
@@ -166,7 +168,13 @@ pub struct Record {
 
 impl Default for Record {
     fn default() -> Self {
-        Record { spikes: true, v: Probe::None, u: Probe::None, i: Probe::None, every: 1 }
+        Record {
+            spikes: true,
+            v: Probe::None,
+            u: Probe::None,
+            i: Probe::None,
+            every: 1,
+        }
     }
 }
 
@@ -178,11 +186,23 @@ impl Record {
     /// Spikes, and `v`, `u`, `I` of these neurons every step.
     pub fn traces(neurons: &[usize]) -> Self {
         let p = Probe::Neurons(neurons.to_vec());
-        Record { spikes: true, v: p.clone(), u: p.clone(), i: p, every: 1 }
+        Record {
+            spikes: true,
+            v: p.clone(),
+            u: p.clone(),
+            i: p,
+            every: 1,
+        }
     }
     /// Spikes and every state variable of every neuron, every step.
     pub fn everything() -> Self {
-        Record { spikes: true, v: Probe::All, u: Probe::All, i: Probe::All, every: 1 }
+        Record {
+            spikes: true,
+            v: Probe::All,
+            u: Probe::All,
+            i: Probe::All,
+            every: 1,
+        }
     }
     /// Only every `every` steps.
     pub fn every(mut self, every: usize) -> Self {
@@ -231,7 +251,13 @@ impl Nucleus {
         }
     }
     /// The four Izhikevich parameters, each a number or a per-neuron vector.
-    pub fn abcd(mut self, a: impl Into<Param>, b: impl Into<Param>, c: impl Into<Param>, d: impl Into<Param>) -> Self {
+    pub fn abcd(
+        mut self,
+        a: impl Into<Param>,
+        b: impl Into<Param>,
+        c: impl Into<Param>,
+        d: impl Into<Param>,
+    ) -> Self {
         self.a = a.into();
         self.b = b.into();
         self.c = c.into();
@@ -362,7 +388,14 @@ impl fmt::Debug for Connection {
 impl Connection {
     /// `pre -> post` with these weights, no delay, voltage-jump synapses.
     pub fn new(pre: NucleusId, post: NucleusId, weights: impl Into<Weights>) -> Self {
-        Connection { pre, post, weights: weights.into(), delay_ms: 0.0, kernel: None, round: false }
+        Connection {
+            pre,
+            post,
+            weights: weights.into(),
+            delay_ms: 0.0,
+            kernel: None,
+            round: false,
+        }
     }
     /// Transmission delay in ms (a whole number of steps unless
     /// [`round_to_step`](Self::round_to_step)).
@@ -434,23 +467,44 @@ impl Network {
     /// Add a nucleus. Refuses empty nuclei, duplicate or unusable labels.
     pub fn add(&mut self, nucleus: Nucleus) -> Result<NucleusId> {
         if nucleus.n == 0 {
-            return Err(Error::EmptyNucleus { label: nucleus.label });
+            return Err(Error::EmptyNucleus {
+                label: nucleus.label,
+            });
         }
         let ok_label = !nucleus.label.is_empty()
-            && nucleus.label.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && nucleus.label.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+            && nucleus
+                .label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && nucleus
+                .label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
         if !ok_label {
-            return Err(Error::InvalidLabel { label: nucleus.label });
+            return Err(Error::InvalidLabel {
+                label: nucleus.label,
+            });
         }
         if self.nuclei.iter().any(|m| m.label == nucleus.label) {
-            return Err(Error::DuplicateLabel { label: nucleus.label });
+            return Err(Error::DuplicateLabel {
+                label: nucleus.label,
+            });
         }
         self.nuclei.push(nucleus);
-        Ok(NucleusId { network: self.id, index: self.nuclei.len() - 1 })
+        Ok(NucleusId {
+            network: self.id,
+            index: self.nuclei.len() - 1,
+        })
     }
 
     /// Connect `pre -> post` with voltage-jump synapses and no delay.
-    pub fn connect(&mut self, pre: NucleusId, post: NucleusId, weights: impl Into<Weights>) -> Result<()> {
+    pub fn connect(
+        &mut self,
+        pre: NucleusId,
+        post: NucleusId,
+        weights: impl Into<Weights>,
+    ) -> Result<()> {
         self.connect_with(Connection::new(pre, post, weights))
     }
 
@@ -470,7 +524,12 @@ impl Network {
 
     /// Handles of all nuclei, in order.
     pub fn ids(&self) -> Vec<NucleusId> {
-        (0..self.nuclei.len()).map(|index| NucleusId { network: self.id, index }).collect()
+        (0..self.nuclei.len())
+            .map(|index| NucleusId {
+                network: self.id,
+                index,
+            })
+            .collect()
     }
 
     pub(crate) fn check(&self, id: NucleusId) -> Result<()> {
@@ -481,6 +540,9 @@ impl Network {
     }
 
     pub(crate) fn conn_name(&self, c: &Connection) -> String {
-        format!("{}->{}", self.nuclei[c.pre.index].label, self.nuclei[c.post.index].label)
+        format!(
+            "{}->{}",
+            self.nuclei[c.pre.index].label, self.nuclei[c.post.index].label
+        )
     }
 }

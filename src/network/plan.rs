@@ -47,7 +47,11 @@ pub(crate) enum PlanWeights {
     /// Row-major `pre.n x post.n`.
     Dense(Vec<f32>),
     /// Parallel arrays, one entry per synapse.
-    Sparse { pre: Vec<i32>, post: Vec<i32>, w: Vec<f32> },
+    Sparse {
+        pre: Vec<i32>,
+        post: Vec<i32>,
+        w: Vec<f32>,
+    },
 }
 
 pub(crate) struct PlanConnection {
@@ -71,7 +75,10 @@ fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
     if value.is_finite() {
         Ok(value as f32)
     } else {
-        Err(Error::NonFinite { what: what(), value })
+        Err(Error::NonFinite {
+            what: what(),
+            value,
+        })
     }
 }
 
@@ -87,7 +94,11 @@ fn param(p: &Param, n: usize, name: &str, label: &str) -> Result<Vec<f32>> {
         }
     }
     (0..n)
-        .map(|i| finite(p.at(i), || format!("parameter {name} of nucleus {label:?}, neuron {i}")))
+        .map(|i| {
+            finite(p.at(i), || {
+                format!("parameter {name} of nucleus {label:?}, neuron {i}")
+            })
+        })
         .collect()
 }
 
@@ -101,10 +112,17 @@ fn steps(
     rounded: &mut Vec<RoundingNote>,
 ) -> Result<usize> {
     if !ms.is_finite() {
-        return Err(Error::NonFinite { what: format!("{what} of connection {connection}"), value: ms });
+        return Err(Error::NonFinite {
+            what: format!("{what} of connection {connection}"),
+            value: ms,
+        });
     }
     if ms < 0.0 {
-        return Err(Error::Negative { connection: connection.into(), what, value: ms });
+        return Err(Error::Negative {
+            connection: connection.into(),
+            what,
+            value: ms,
+        });
     }
     let x = ms / dt;
     let nearest = x.round();
@@ -166,14 +184,25 @@ impl Plan {
                             if value.is_finite() {
                                 Ok(value as f32)
                             } else {
-                                Err(Error::KernelValue { connection: name.clone(), lag_ms: lag, value })
+                                Err(Error::KernelValue {
+                                    connection: name.clone(),
+                                    lag_ms: lag,
+                                    value,
+                                })
                             }
                         })
                         .collect::<Result<Vec<f32>>>()?
                 }
             };
             let weights = plan_weights(&c.weights, pre_n, post_n, &name)?;
-            connections.push(PlanConnection { name, pre: c.pre.index, post: c.post.index, delay, kernel, weights });
+            connections.push(PlanConnection {
+                name,
+                pre: c.pre.index,
+                post: c.post.index,
+                delay,
+                kernel,
+                weights,
+            });
         }
 
         let mut nuclei = Vec::with_capacity(net.nuclei.len());
@@ -181,9 +210,12 @@ impl Plan {
             let label = nu.label.clone();
             let n = nu.n;
             let input = match nu.input {
-                Input::Constant(x) => {
-                    PlanInput::Const(vec![finite(x, || format!("external input of nucleus {label:?}"))?; n])
-                }
+                Input::Constant(x) => PlanInput::Const(vec![
+                    finite(x, || format!(
+                        "external input of nucleus {label:?}"
+                    ))?;
+                    n
+                ]),
                 Input::PerNeuron(v) => {
                     if v.len() != n {
                         return Err(Error::WrongLength {
@@ -196,7 +228,11 @@ impl Plan {
                     PlanInput::Const(
                         v.iter()
                             .enumerate()
-                            .map(|(i, x)| finite(*x, || format!("external input of nucleus {label:?}, neuron {i}")))
+                            .map(|(i, x)| {
+                                finite(*x, || {
+                                    format!("external input of nucleus {label:?}, neuron {i}")
+                                })
+                            })
                             .collect::<Result<_>>()?,
                     )
                 }
@@ -211,7 +247,12 @@ impl Plan {
             for var in StateVar::ALL {
                 let idx_list = nu.record.probe(var).indices(n);
                 if let Some(&bad) = idx_list.iter().find(|&&i| i >= n) {
-                    return Err(Error::RecordIndex { nucleus: label, variable: var.name().into(), index: bad, n });
+                    return Err(Error::RecordIndex {
+                        nucleus: label,
+                        variable: var.name().into(),
+                        index: bad,
+                        n,
+                    });
                 }
                 if !idx_list.is_empty() {
                     traces.push((var, idx_list));
@@ -239,17 +280,31 @@ impl Plan {
                 history,
             });
         }
-        Ok(Plan { dt, nuclei, connections, rounded })
+        Ok(Plan {
+            dt,
+            nuclei,
+            connections,
+            rounded,
+        })
     }
 }
 
 fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
     let what = |i: usize, j: usize| move || format!("weight {i}->{j} of connection {name}");
     match w {
-        Weights::Scalar(x) => Ok(PlanWeights::Dense(vec![finite(*x, || format!("weight of connection {name}"))?; pre_n * post_n])),
+        Weights::Scalar(x) => Ok(PlanWeights::Dense(vec![
+            finite(*x, || format!(
+                "weight of connection {name}"
+            ))?;
+            pre_n * post_n
+        ])),
         Weights::Dense(m) => {
             if m.dim() != (pre_n, post_n) {
-                return Err(Error::WeightShape { connection: name.into(), expected: (pre_n, post_n), got: m.dim() });
+                return Err(Error::WeightShape {
+                    connection: name.into(),
+                    expected: (pre_n, post_n),
+                    got: m.dim(),
+                });
             }
             let mut out = Vec::with_capacity(pre_n * post_n);
             for ((i, j), x) in m.indexed_iter() {
@@ -263,7 +318,9 @@ fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<
                 if i >= pre_n || j >= post_n {
                     return Err(Error::SparseWeights {
                         connection: name.into(),
-                        problem: format!("triplet ({i}, {j}) outside the {pre_n} x {post_n} matrix"),
+                        problem: format!(
+                            "triplet ({i}, {j}) outside the {pre_n} x {post_n} matrix"
+                        ),
                     });
                 }
                 pre.push(i as i32);
@@ -272,23 +329,45 @@ fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<
             }
             Ok(PlanWeights::Sparse { pre, post, w: ws })
         }
-        Weights::Csr { indptr, indices, values } => {
-            let bad = |problem: String| Error::SparseWeights { connection: name.into(), problem };
+        Weights::Csr {
+            indptr,
+            indices,
+            values,
+        } => {
+            let bad = |problem: String| Error::SparseWeights {
+                connection: name.into(),
+                problem,
+            };
             if indptr.len() != pre_n + 1 {
-                return Err(bad(format!("indptr has {} entries, expected pre.n + 1 = {}", indptr.len(), pre_n + 1)));
+                return Err(bad(format!(
+                    "indptr has {} entries, expected pre.n + 1 = {}",
+                    indptr.len(),
+                    pre_n + 1
+                )));
             }
             if indices.len() != values.len() {
-                return Err(bad(format!("{} indices but {} values", indices.len(), values.len())));
+                return Err(bad(format!(
+                    "{} indices but {} values",
+                    indices.len(),
+                    values.len()
+                )));
             }
-            if indptr[0] != 0 || indptr.windows(2).any(|p| p[0] > p[1]) || indptr[pre_n] != indices.len() {
-                return Err(bad("indptr must start at 0, never decrease and end at the number of values".into()));
+            if indptr[0] != 0
+                || indptr.windows(2).any(|p| p[0] > p[1])
+                || indptr[pre_n] != indices.len()
+            {
+                return Err(bad(
+                    "indptr must start at 0, never decrease and end at the number of values".into(),
+                ));
             }
             let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
             for i in 0..pre_n {
                 for k in indptr[i]..indptr[i + 1] {
                     let j = indices[k];
                     if j >= post_n {
-                        return Err(bad(format!("column index {j} in row {i} is >= post.n = {post_n}")));
+                        return Err(bad(format!(
+                            "column index {j} in row {i} is >= post.n = {post_n}"
+                        )));
                     }
                     pre.push(i as i32);
                     post.push(j as i32);

@@ -12,7 +12,12 @@ use crate::plotting::{render, COLORS};
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
 
-fn raster_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &NucleusRecording, dt: f64, t_end: f64) -> std::result::Result<(), String>
+fn raster_on<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &NucleusRecording,
+    dt: f64,
+    t_end: f64,
+) -> std::result::Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -70,7 +75,12 @@ pub fn raster_grid(rec: &Recording, path: impl AsRef<Path>) -> Result<()> {
 /// Traces of state variables of chosen neurons, one panel per variable,
 /// legend entries "Neuron <label> - <index>" (the original's
 /// `plot_neuron_by_idx`).
-pub fn plot_neuron_by_idx(rec: &Recording, neurons: &[(NucleusId, usize)], vars: &[StateVar], path: impl AsRef<Path>) -> Result<()> {
+pub fn plot_neuron_by_idx(
+    rec: &Recording,
+    neurons: &[(NucleusId, usize)],
+    vars: &[StateVar],
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     // Gather the series first so a missing trace is an error, not a blank plot.
     let mut panels = Vec::new();
@@ -82,7 +92,12 @@ pub fn plot_neuron_by_idx(rec: &Recording, neurons: &[(NucleusId, usize)], vars:
             let col = tr.column(j).ok_or_else(|| Error::NotRecorded {
                 what: format!("{} of neuron {j} of nucleus {:?}", var.name(), r.label),
             })?;
-            let pts: Vec<(f64, f64)> = tr.times.iter().zip(col).map(|(&t, x)| (t, x as f64)).collect();
+            let pts: Vec<(f64, f64)> = tr
+                .times
+                .iter()
+                .zip(col)
+                .map(|(&t, x)| (t, x as f64))
+                .collect();
             series.push((format!("Neuron {} - {j}", r.label), pts));
         }
         panels.push((var, series));
@@ -131,4 +146,3 @@ pub fn plot_neuron_by_idx(rec: &Recording, neurons: &[(NucleusId, usize)], vars:
         })
     })
 }
-

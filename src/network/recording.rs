@@ -37,7 +37,11 @@ impl Trace {
     pub fn column(&self, neuron: usize) -> Option<Vec<f32>> {
         let k = self.neurons.iter().position(|&j| j == neuron)?;
         let w = self.neurons.len();
-        Some((0..self.times.len()).map(|r| self.values[r * w + k]).collect())
+        Some(
+            (0..self.times.len())
+                .map(|r| self.values[r * w + k])
+                .collect(),
+        )
     }
 }
 
@@ -82,7 +86,9 @@ impl Recording {
         if id.network != self.network {
             return Err(Error::ForeignNucleus { index: id.index });
         }
-        self.nuclei.get(id.index).ok_or(Error::ForeignNucleus { index: id.index })
+        self.nuclei
+            .get(id.index)
+            .ok_or(Error::ForeignNucleus { index: id.index })
     }
 
     /// The recording of the nucleus labelled `label`.
@@ -90,7 +96,9 @@ impl Recording {
         self.nuclei
             .iter()
             .find(|n| n.label == label)
-            .ok_or_else(|| Error::NotRecorded { what: format!("nucleus {label:?}") })
+            .ok_or_else(|| Error::NotRecorded {
+                what: format!("nucleus {label:?}"),
+            })
     }
 
     /// Spike times (ms) and neuron indices of a nucleus, as two arrays.
@@ -102,9 +110,9 @@ impl Recording {
     /// The trace of `var` of a nucleus.
     pub fn trace(&self, id: NucleusId, var: StateVar) -> Result<&Trace> {
         let r = self.nucleus(id)?;
-        r.traces
-            .get(var.name())
-            .ok_or_else(|| Error::NotRecorded { what: format!("{} of nucleus {:?}", var.name(), r.label) })
+        r.traces.get(var.name()).ok_or_else(|| Error::NotRecorded {
+            what: format!("{} of nucleus {:?}", var.name(), r.label),
+        })
     }
 
     /// Mean firing rate of a nucleus in Hz: `1000 * spikes / (T * n)` with
@@ -125,13 +133,18 @@ impl Recording {
         for r in &self.nuclei {
             let (t, i) = spike_arrays(r, self.dt);
             let i: Array1<i64> = i.mapv(|x| x as i64);
-            npz.add_array(format!("{}_spike_times", r.label), &t).map_err(|e| io_err(path, e))?;
-            npz.add_array(format!("{}_spike_neurons", r.label), &i).map_err(|e| io_err(path, e))?;
+            npz.add_array(format!("{}_spike_times", r.label), &t)
+                .map_err(|e| io_err(path, e))?;
+            npz.add_array(format!("{}_spike_neurons", r.label), &i)
+                .map_err(|e| io_err(path, e))?;
             for (var, tr) in &r.traces {
-                npz.add_array(format!("{}_{}", r.label, var), &tr.values()).map_err(|e| io_err(path, e))?;
-                npz.add_array(format!("{}_{}_times", r.label, var), &tr.times()).map_err(|e| io_err(path, e))?;
+                npz.add_array(format!("{}_{}", r.label, var), &tr.values())
+                    .map_err(|e| io_err(path, e))?;
+                npz.add_array(format!("{}_{}_times", r.label, var), &tr.times())
+                    .map_err(|e| io_err(path, e))?;
                 let neurons: Array1<i64> = tr.neurons.iter().map(|&j| j as i64).collect();
-                npz.add_array(format!("{}_{}_neurons", r.label, var), &neurons).map_err(|e| io_err(path, e))?;
+                npz.add_array(format!("{}_{}_neurons", r.label, var), &neurons)
+                    .map_err(|e| io_err(path, e))?;
             }
         }
         npz.finish().map_err(|e| io_err(path, e))?;
@@ -145,14 +158,20 @@ impl Recording {
         writeln!(w, "nucleus,time_ms,neuron").map_err(|e| io_err(path, e))?;
         for r in &self.nuclei {
             for &(step, neuron) in &r.spikes {
-                writeln!(w, "{},{},{}", r.label, step as f64 * self.dt, neuron).map_err(|e| io_err(path, e))?;
+                writeln!(w, "{},{},{}", r.label, step as f64 * self.dt, neuron)
+                    .map_err(|e| io_err(path, e))?;
             }
         }
         w.flush().map_err(|e| io_err(path, e))
     }
 
     /// Write one trace as CSV: `time_ms,<neuron>,<neuron>,...`.
-    pub fn write_trace_csv(&self, id: NucleusId, var: StateVar, path: impl AsRef<Path>) -> Result<()> {
+    pub fn write_trace_csv(
+        &self,
+        id: NucleusId,
+        var: StateVar,
+        path: impl AsRef<Path>,
+    ) -> Result<()> {
         let path = path.as_ref();
         let tr = self.trace(id, var)?;
         let mut w = BufWriter::new(File::create(path).map_err(|e| io_err(path, e))?);
@@ -160,7 +179,10 @@ impl Recording {
         writeln!(w, "time_ms,{}", head.join(",")).map_err(|e| io_err(path, e))?;
         let width = tr.neurons.len();
         for (r, t) in tr.times.iter().enumerate() {
-            let row: Vec<String> = tr.values[r * width..(r + 1) * width].iter().map(|x| x.to_string()).collect();
+            let row: Vec<String> = tr.values[r * width..(r + 1) * width]
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
             writeln!(w, "{t},{}", row.join(",")).map_err(|e| io_err(path, e))?;
         }
         w.flush().map_err(|e| io_err(path, e))

@@ -141,9 +141,12 @@ impl Network {
         let mut session_options = SessionOptions::new();
         let config = config_proto(options.intra_op_threads, options.inter_op_threads);
         if !config.is_empty() {
-            session_options.set_config(&config).tf(|| "setting the session's thread pools".into())?;
+            session_options
+                .set_config(&config)
+                .tf(|| "setting the session's thread pools".into())?;
         }
-        let session = Session::new(&session_options, &compiled.scope.graph()).tf(|| "creating the session".into())?;
+        let session = Session::new(&session_options, &compiled.scope.graph())
+            .tf(|| "creating the session".into())?;
         {
             let mut args = SessionRunArgs::new();
             for feed in &compiled.init_feeds {
@@ -153,7 +156,9 @@ impl Network {
                 }
             }
             args.add_target(&compiled.init);
-            session.run(&mut args).tf(|| "initialising the variables".into())?;
+            session
+                .run(&mut args)
+                .tf(|| "initialising the variables".into())?;
         }
         let mut compiled = compiled;
         // The init feeds were only needed once: free the host copies.
@@ -190,7 +195,11 @@ impl Network {
         let events = match &options.tensorboard {
             Some(dir) => {
                 let w = EventWriter::new(&dir.join(&name))?;
-                let def = compiled.scope.graph().graph_def().tf(|| "serialising the graph".into())?;
+                let def = compiled
+                    .scope
+                    .graph()
+                    .graph_def()
+                    .tf(|| "serialising the graph".into())?;
                 w.graph(&def)?;
                 w.flush()?;
                 Some(w)
@@ -232,7 +241,11 @@ impl Simulator {
 
     /// The serialized GraphDef of the model (what TensorBoard shows).
     pub fn graph_def(&self) -> Result<Vec<u8>> {
-        self.compiled.scope.graph().graph_def().tf(|| "serialising the graph".into())
+        self.compiled
+            .scope
+            .graph()
+            .graph_def()
+            .tf(|| "serialising the graph".into())
     }
 
     /// Names of all operations in the graph.
@@ -247,7 +260,10 @@ impl Simulator {
 
     /// The folder this simulator's TensorBoard events go to, if any.
     pub fn event_dir(&self) -> Option<PathBuf> {
-        self.options.tensorboard.as_ref().map(|d| d.join(&self.name))
+        self.options
+            .tensorboard
+            .as_ref()
+            .map(|d| d.join(&self.name))
     }
 
     /// Simulate `t_ms` more milliseconds: `floor(t/dt)` steps, one session run
@@ -296,13 +312,23 @@ impl Simulator {
             let m = first + k;
             if let Err(reason) = self.one_step(m, &mut rec) {
                 let recorded_steps = rec.steps;
-                return Err(Error::RunInterrupted { step: m, recorded_steps, reason: Box::new(reason), recording: Box::new(rec) });
+                return Err(Error::RunInterrupted {
+                    step: m,
+                    recorded_steps,
+                    reason: Box::new(reason),
+                    recording: Box::new(rec),
+                });
             }
             self.step += 1;
             rec.steps += 1;
             if (m + 1) % summary_every == 0 {
                 if let Err(reason) = self.summaries(m + 1, summary_every) {
-                    return Err(Error::RunInterrupted { step: m, recorded_steps: rec.steps, reason: Box::new(reason), recording: Box::new(rec) });
+                    return Err(Error::RunInterrupted {
+                        step: m,
+                        recorded_steps: rec.steps,
+                        reason: Box::new(reason),
+                        recording: Box::new(rec),
+                    });
                 }
             }
             if bar.is_none()
@@ -311,7 +337,9 @@ impl Simulator {
                 && std::io::stderr().is_terminal()
             {
                 let b = ProgressBar::new(steps as u64);
-                if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta}") {
+                if let Ok(style) =
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {per_sec}, eta {eta}")
+                {
                     b.set_style(style);
                 }
                 bar = Some(b);
@@ -338,12 +366,21 @@ impl Simulator {
             if let (Some(f), Some(tensor)) = (nu.host.as_mut(), slot.as_mut()) {
                 let values = f(t);
                 if values.len() != nu.n {
-                    return Err(Error::InputLength { nucleus: nu.label.clone(), step: m, t_ms: t, expected: nu.n, got: values.len() });
+                    return Err(Error::InputLength {
+                        nucleus: nu.label.clone(),
+                        step: m,
+                        t_ms: t,
+                        expected: nu.n,
+                        got: values.len(),
+                    });
                 }
                 for (i, (slot, x)) in tensor.iter_mut().zip(values).enumerate() {
                     if !x.is_finite() {
                         return Err(Error::NonFinite {
-                            what: format!("external input of nucleus {:?}, neuron {i}, at step {m}", nu.label),
+                            what: format!(
+                                "external input of nucleus {:?}, neuron {i}, at step {m}",
+                                nu.label
+                            ),
                             value: x,
                         });
                     }
@@ -368,9 +405,13 @@ impl Simulator {
                 }
             }
         }
-        self.session.run(&mut args).tf(|| format!("running step {m}"))?;
+        self.session
+            .run(&mut args)
+            .tf(|| format!("running step {m}"))?;
         for (idx, token) in spike_tokens.into_iter().enumerate() {
-            let fired: Tensor<i64> = args.fetch(token).tf(|| format!("fetching the spikes of step {m}"))?;
+            let fired: Tensor<i64> = args
+                .fetch(token)
+                .tf(|| format!("fetching the spikes of step {m}"))?;
             let nu = &mut self.nuclei[idx];
             let r = &mut rec.nuclei[idx];
             r.spike_count += fired.len() as u64;
@@ -380,7 +421,9 @@ impl Simulator {
             }
         }
         for (idx, var, token) in trace_tokens {
-            let values: Tensor<f32> = args.fetch(token).tf(|| format!("fetching {var} at step {m}"))?;
+            let values: Tensor<f32> = args
+                .fetch(token)
+                .tf(|| format!("fetching {var} at step {m}"))?;
             if let Some(tr) = rec.nuclei[idx].traces.get_mut(var) {
                 tr.times.push(t);
                 tr.values.extend_from_slice(&values);

@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use tensorflow::{ops, DataType, Operation, Scope, Session, SessionOptions, SessionRunArgs, Tensor};
+use tensorflow::{
+    ops, DataType, Operation, Scope, Session, SessionOptions, SessionRunArgs, Tensor,
+};
 
 use crate::error::{io_err, Result, TfContext};
 
@@ -25,7 +27,9 @@ pub(crate) struct EventWriter {
 
 impl std::fmt::Debug for EventWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventWriter").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("EventWriter")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,31 +40,73 @@ impl EventWriter {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with("events.out.tfevents.") {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("events.out.tfevents.")
+                {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
         }
         let ctx = || "creating the TensorBoard writer".to_string();
         let s = Scope::new_root_scope();
-        let writer = ops::SummaryWriter::new().shared_name("snn_events").build(&mut s.with_op_name("writer")).tf(ctx)?;
-        let logdir = ops::constant(dir.to_string_lossy().to_string(), &mut s.with_op_name("logdir")).tf(ctx)?;
+        let writer = ops::SummaryWriter::new()
+            .shared_name("snn_events")
+            .build(&mut s.with_op_name("writer"))
+            .tf(ctx)?;
+        let logdir = ops::constant(
+            dir.to_string_lossy().to_string(),
+            &mut s.with_op_name("logdir"),
+        )
+        .tf(ctx)?;
         let max_queue = ops::constant(10i32, &mut s.with_op_name("max_queue")).tf(ctx)?;
         let flush_ms = ops::constant(120_000i32, &mut s.with_op_name("flush_millis")).tf(ctx)?;
         let suffix = ops::constant(".snn".to_string(), &mut s.with_op_name("suffix")).tf(ctx)?;
-        let create = ops::create_summary_file_writer(writer.clone(), logdir, max_queue, flush_ms, suffix, &mut s.with_op_name("create"))
+        let create = ops::create_summary_file_writer(
+            writer.clone(),
+            logdir,
+            max_queue,
+            flush_ms,
+            suffix,
+            &mut s.with_op_name("create"),
+        )
+        .tf(ctx)?;
+        let step_ph = ops::Placeholder::new()
+            .dtype(DataType::Int64)
+            .build(&mut s.with_op_name("step"))
             .tf(ctx)?;
-        let step_ph = ops::Placeholder::new().dtype(DataType::Int64).build(&mut s.with_op_name("step")).tf(ctx)?;
-        let tag_ph = ops::Placeholder::new().dtype(DataType::String).build(&mut s.with_op_name("tag")).tf(ctx)?;
-        let value_ph = ops::Placeholder::new().dtype(DataType::Float).build(&mut s.with_op_name("value")).tf(ctx)?;
-        let path_ph = ops::Placeholder::new().dtype(DataType::String).build(&mut s.with_op_name("graph_path")).tf(ctx)?;
-        let write_scalar =
-            ops::write_scalar_summary(writer.clone(), step_ph.clone(), tag_ph.clone(), value_ph.clone(), &mut s.with_op_name("scalar"))
-                .tf(ctx)?;
+        let tag_ph = ops::Placeholder::new()
+            .dtype(DataType::String)
+            .build(&mut s.with_op_name("tag"))
+            .tf(ctx)?;
+        let value_ph = ops::Placeholder::new()
+            .dtype(DataType::Float)
+            .build(&mut s.with_op_name("value"))
+            .tf(ctx)?;
+        let path_ph = ops::Placeholder::new()
+            .dtype(DataType::String)
+            .build(&mut s.with_op_name("graph_path"))
+            .tf(ctx)?;
+        let write_scalar = ops::write_scalar_summary(
+            writer.clone(),
+            step_ph.clone(),
+            tag_ph.clone(),
+            value_ph.clone(),
+            &mut s.with_op_name("scalar"),
+        )
+        .tf(ctx)?;
         // The serialized GraphDef is binary; it travels through a file and
         // TensorFlow's ReadFile, since string tensors from Rust must be UTF-8.
-        let contents = ops::read_file(path_ph.clone(), &mut s.with_op_name("graph_bytes")).tf(ctx)?;
-        let write_graph = ops::write_graph_summary(writer.clone(), step_ph.clone(), contents, &mut s.with_op_name("graph")).tf(ctx)?;
+        let contents =
+            ops::read_file(path_ph.clone(), &mut s.with_op_name("graph_bytes")).tf(ctx)?;
+        let write_graph = ops::write_graph_summary(
+            writer.clone(),
+            step_ph.clone(),
+            contents,
+            &mut s.with_op_name("graph"),
+        )
+        .tf(ctx)?;
         let flush = ops::flush_summary_writer(writer, &mut s.with_op_name("flush")).tf(ctx)?;
         let session = Session::new(&SessionOptions::new(), &s.graph()).tf(ctx)?;
         let mut args = SessionRunArgs::new();
@@ -90,7 +136,10 @@ impl EventWriter {
         args.add_feed(&self.path_ph, 0, &path);
         args.add_feed(&self.step_ph, 0, &step);
         args.add_target(&self.write_graph);
-        let r = self.session.run(&mut args).tf(|| "writing the graph to TensorBoard".into());
+        let r = self
+            .session
+            .run(&mut args)
+            .tf(|| "writing the graph to TensorBoard".into());
         let _ = std::fs::remove_file(&tmp);
         r
     }
@@ -105,12 +154,16 @@ impl EventWriter {
         args.add_feed(&self.step_ph, 0, &step_t);
         args.add_feed(&self.value_ph, 0, &value_t);
         args.add_target(&self.write_scalar);
-        self.session.run(&mut args).tf(|| format!("writing scalar {tag} to TensorBoard"))
+        self.session
+            .run(&mut args)
+            .tf(|| format!("writing scalar {tag} to TensorBoard"))
     }
 
     pub(crate) fn flush(&self) -> Result<()> {
         let mut args = SessionRunArgs::new();
         args.add_target(&self.flush);
-        self.session.run(&mut args).tf(|| "flushing the TensorBoard writer".into())
+        self.session
+            .run(&mut args)
+            .tf(|| "flushing the TensorBoard writer".into())
     }
 }

@@ -132,7 +132,11 @@ impl fmt::Display for Expr {
                     write!(f, ")")
                 }
             }
-            Expr::If { cond, then, otherwise } => write!(f, "(if {cond} {then} {otherwise})"),
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } => write!(f, "(if {cond} {then} {otherwise})"),
             Expr::Call(name, args) => {
                 write!(f, "({name}")?;
                 for a in args {
@@ -157,7 +161,11 @@ struct Lexer {
 }
 
 fn syntax(src: &str, pos: usize, message: impl Into<String>) -> Error {
-    Error::Syntax { expr: src.to_string(), pos, message: message.into() }
+    Error::Syntax {
+        expr: src.to_string(),
+        pos,
+        message: message.into(),
+    }
 }
 
 impl Lexer {
@@ -169,7 +177,9 @@ impl Lexer {
             let c = b[i];
             if c.is_ascii_whitespace() {
                 i += 1;
-            } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            } else if c.is_ascii_digit()
+                || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+            {
                 let start = i;
                 while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                     i += 1;
@@ -187,7 +197,9 @@ impl Lexer {
                     }
                 }
                 let text = &src[start..i];
-                let x: f64 = text.parse().map_err(|_| syntax(src, start, format!("malformed number {text:?}")))?;
+                let x: f64 = text
+                    .parse()
+                    .map_err(|_| syntax(src, start, format!("malformed number {text:?}")))?;
                 lx.toks.push((Tok::Num(x), start));
             } else if c.is_ascii_alphabetic() || c == b'_' {
                 let start = i;
@@ -287,7 +299,11 @@ impl Parser<'_> {
             }
             self.bump();
             let otherwise = self.cond()?;
-            Expr::If { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) }
+            Expr::If {
+                cond: Box::new(cond),
+                then: Box::new(then),
+                otherwise: Box::new(otherwise),
+            }
         } else {
             then
         };
@@ -338,7 +354,11 @@ impl Parser<'_> {
             self.bump();
             rest.push((op, self.arith()?));
         }
-        Ok(if rest.is_empty() { first } else { Expr::Compare(Box::new(first), rest) })
+        Ok(if rest.is_empty() {
+            first
+        } else {
+            Expr::Compare(Box::new(first), rest)
+        })
     }
     fn arith(&mut self) -> Result<Expr> {
         let mut a = self.term()?;
@@ -446,7 +466,12 @@ impl Parser<'_> {
 /// Parse an expression string.
 pub fn parse(src: &str) -> Result<Expr> {
     let toks = Lexer::run(src)?;
-    let mut p = Parser { src, toks, i: 0, depth: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        i: 0,
+        depth: 0,
+    };
     let e = p.cond()?;
     if !matches!(p.peek(), Tok::End) {
         return Err(p.err("unexpected text after the expression"));
@@ -474,7 +499,11 @@ pub fn names(e: &Expr, out: &mut Vec<String>) {
                 names(x, out);
             }
         }
-        Expr::If { cond, then, otherwise } => {
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => {
             names(cond, out);
             names(then, out);
             names(otherwise, out);
@@ -538,21 +567,59 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("randn", Func::Randn, 0, 0),
 ];
 
-/// One instruction of a compiled program (a stack machine).
+/// One instruction of a compiled program (a stack machine). Arithmetic
+/// with a constant or a slot as right operand is one instruction
+/// (`AddC`, `MulL`, ...), which halves the dispatches of typical model
+/// strings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Op {
     Const(f64),
     Load(usize),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    AddC(f64),
+    SubC(f64),
+    MulC(f64),
+    DivC(f64),
+    /// `c - x`
+    RSubC(f64),
+    /// `c / x`
+    RDivC(f64),
+    AddL(usize),
+    SubL(usize),
+    MulL(usize),
+    DivL(usize),
+    /// Push `slot a op slot b`.
+    AddLL(usize, usize),
+    SubLL(usize, usize),
+    MulLL(usize, usize),
+    DivLL(usize, usize),
+    /// Push `-slot`.
+    NegL(usize),
+    /// Push `slot * slot`, `slot * slot * slot`.
+    SquareL(usize),
+    CubeL(usize),
+    Square,
+    Cube,
+    PowI(i32),
+    Pow,
+    Mod,
+    And,
+    Or,
     Neg,
     Not,
-    Bin(BinOp),
+    Exp,
     Cmp(CmpOp),
-    /// Chained comparison step: pops b, a; pushes (a op b) as 0/1 and keeps b
-    /// for the next link (used for chains of length > 1).
+    /// Chained comparison step: `.. acc a b -> .. acc' b` with
+    /// `acc' = acc && (a op b)` (chains of length > 1).
     CmpKeep(CmpOp),
-    /// Combine the boolean of a chain link with the running result.
+    /// End of a chain: drop the last operand, keeping the result.
     AndBool,
     Call(Func, usize),
+    /// Pop into a slot (programs fused from several expressions).
+    Store(usize),
     /// Pop; if zero jump to target.
     JumpIfZero(usize),
     Jump(usize),
@@ -564,6 +631,48 @@ pub struct Program {
     pub(crate) ops: Vec<Op>,
     pub(crate) max_stack: usize,
     pub(crate) uses_rng: bool,
+    /// One more than the largest slot the program loads or stores.
+    pub(crate) min_slots: usize,
+}
+
+/// One more than the largest slot `ops` touch.
+fn min_slots(ops: &[Op]) -> usize {
+    ops.iter()
+        .filter_map(|op| match *op {
+            Op::Load(s) | Op::AddL(s) | Op::SubL(s) | Op::MulL(s) | Op::DivL(s) | Op::Store(s) => {
+                Some(s + 1)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+impl Program {
+    /// An empty program (fuse others into it with [`Program::append_store`]).
+    pub(crate) fn empty() -> Program {
+        Program {
+            ops: Vec::new(),
+            max_stack: 1,
+            uses_rng: false,
+            min_slots: 0,
+        }
+    }
+
+    /// Append `other`, storing its value into `slot`: several expressions
+    /// evaluated by one call, without a dispatch per expression.
+    pub(crate) fn append_store(&mut self, other: &Program, slot: usize) {
+        let base = self.ops.len();
+        self.ops.extend(other.ops.iter().map(|op| match *op {
+            Op::JumpIfZero(t) => Op::JumpIfZero(t + base),
+            Op::Jump(t) => Op::Jump(t + base),
+            op => op,
+        }));
+        self.ops.push(Op::Store(slot));
+        self.min_slots = min_slots(&self.ops);
+        self.max_stack = self.max_stack.max(other.max_stack);
+        self.uses_rng |= other.uses_rng;
+    }
 }
 
 /// The random source of a model's `rand()` and `randn()`.
@@ -588,216 +697,478 @@ fn truthy(x: f64) -> bool {
 impl Program {
     /// Evaluate with `slots` as the values of the resolved names; `stack` must
     /// have room for `max_stack` values (it is not resized).
-    pub(crate) fn eval(&self, slots: &[f64], stack: &mut [f64], noise: &mut dyn Noise) -> f64 {
-        let mut sp = 0usize;
-        let mut pc = 0usize;
+    #[inline]
+    pub(crate) fn eval(&self, slots: &mut [f64], stack: &mut [f64], noise: &mut dyn Noise) -> f64 {
+        // The top of the stack lives in `acc` (a register); `stack` holds the
+        // values below it, above a sentinel at index 0, so a push never
+        // branches on emptiness.
+        //
+        // The loop indexes without bounds checks. Sound because: every
+        // program is built by `compile`/`append_store`, whose instructions
+        // never pop below the sentinel, keep at most `max_stack - 1` values in
+        // memory (a linear scan that overestimates), touch slots below
+        // `min_slots`, and jump to at most `ops.len()`; the two sizes are
+        // checked here once.
+        if stack.len() < self.max_stack || slots.len() < self.min_slots {
+            return f64::NAN;
+        }
         let ops = &self.ops;
-        while pc < ops.len() {
-            match ops[pc] {
-                Op::Const(x) => {
-                    stack[sp] = x;
-                    sp += 1;
-                }
-                Op::Load(s) => {
-                    stack[sp] = slots[s];
-                    sp += 1;
-                }
-                Op::Neg => stack[sp - 1] = -stack[sp - 1],
-                Op::Not => stack[sp - 1] = if truthy(stack[sp - 1]) { 0.0 } else { 1.0 },
-                Op::Bin(op) => {
-                    let b = stack[sp - 1];
-                    let a = stack[sp - 2];
-                    sp -= 1;
-                    stack[sp - 1] = match op {
-                        BinOp::Add => a + b,
-                        BinOp::Sub => a - b,
-                        BinOp::Mul => a * b,
-                        BinOp::Div => a / b,
-                        BinOp::Mod => python_mod(a, b),
-                        BinOp::Pow => a.powf(b),
-                        BinOp::And => {
-                            if truthy(a) {
-                                b
-                            } else {
-                                a
-                            }
+        let mut acc = f64::NAN;
+        let mut depth = 0usize;
+        let mut pc = 0usize;
+        macro_rules! st {
+            ($i:expr) => {
+                *stack.get_unchecked_mut($i)
+            };
+        }
+        macro_rules! sl {
+            ($i:expr) => {
+                *slots.get_unchecked_mut($i)
+            };
+        }
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                st!(depth) = acc;
+                depth += 1;
+                acc = v;
+            }};
+        }
+        macro_rules! pop {
+            () => {{
+                depth -= 1;
+                st!(depth)
+            }};
+        }
+        // SAFETY: see above.
+        unsafe {
+            while pc < ops.len() {
+                match *ops.get_unchecked(pc) {
+                    Op::Const(x) => push!(x),
+                    Op::Load(s) => push!(sl!(s)),
+                    Op::Add => acc = pop!() + acc,
+                    Op::Sub => acc = pop!() - acc,
+                    Op::Mul => acc = pop!() * acc,
+                    Op::Div => acc = pop!() / acc,
+                    Op::AddC(c) => acc += c,
+                    Op::SubC(c) => acc -= c,
+                    Op::MulC(c) => acc *= c,
+                    Op::DivC(c) => acc /= c,
+                    Op::RSubC(c) => acc = c - acc,
+                    Op::RDivC(c) => acc = c / acc,
+                    Op::AddL(s) => acc += sl!(s),
+                    Op::SubL(s) => acc -= sl!(s),
+                    Op::MulL(s) => acc *= sl!(s),
+                    Op::DivL(s) => acc /= sl!(s),
+                    Op::AddLL(a, b) => push!(sl!(a) + sl!(b)),
+                    Op::SubLL(a, b) => push!(sl!(a) - sl!(b)),
+                    Op::MulLL(a, b) => push!(sl!(a) * sl!(b)),
+                    Op::DivLL(a, b) => push!(sl!(a) / sl!(b)),
+                    Op::NegL(a) => push!(-sl!(a)),
+                    Op::SquareL(a) => {
+                        let x = sl!(a);
+                        push!(x * x)
+                    }
+                    Op::CubeL(a) => {
+                        let x = sl!(a);
+                        push!(x * x * x)
+                    }
+                    Op::Square => acc *= acc,
+                    Op::Cube => acc = acc * acc * acc,
+                    Op::PowI(k) => acc = acc.powi(k),
+                    Op::Exp => acc = acc.exp(),
+                    Op::Neg => acc = -acc,
+                    Op::Not => acc = if truthy(acc) { 0.0 } else { 1.0 },
+                    Op::Pow => acc = pop!().powf(acc),
+                    Op::Mod => acc = python_mod(pop!(), acc),
+                    Op::And => {
+                        let a = pop!();
+                        if !truthy(a) {
+                            acc = a;
                         }
-                        BinOp::Or => {
-                            if truthy(a) {
-                                a
-                            } else {
-                                b
-                            }
+                    }
+                    Op::Or => {
+                        let a = pop!();
+                        if truthy(a) {
+                            acc = a;
                         }
-                    };
-                }
-                Op::Cmp(op) => {
-                    let b = stack[sp - 1];
-                    let a = stack[sp - 2];
-                    sp -= 1;
-                    stack[sp - 1] = if op.apply(a, b) { 1.0 } else { 0.0 };
-                }
-                Op::CmpKeep(op) => {
-                    // stack: .. acc a b  ->  .. acc' b   with acc' = acc && (a op b)
-                    let b = stack[sp - 1];
-                    let a = stack[sp - 2];
-                    let acc = stack[sp - 3];
-                    stack[sp - 3] = if truthy(acc) && op.apply(a, b) { 1.0 } else { 0.0 };
-                    stack[sp - 2] = b;
-                    sp -= 1;
-                }
-                Op::AndBool => {
-                    // .. acc last -> .. acc
-                    sp -= 1;
-                }
-                Op::Call(f, argc) => {
-                    let args = &stack[sp - argc..sp];
-                    let x = args.first().copied().unwrap_or(0.0);
-                    let y = args.get(1).copied().unwrap_or(0.5);
-                    let r = match f {
-                        Func::Exp => x.exp(),
-                        Func::Log => x.ln(),
-                        Func::Log10 => x.log10(),
-                        Func::Sqrt => x.sqrt(),
-                        Func::Abs => x.abs(),
-                        Func::Sin => x.sin(),
-                        Func::Cos => x.cos(),
-                        Func::Tan => x.tan(),
-                        Func::Tanh => x.tanh(),
-                        Func::Sinh => x.sinh(),
-                        Func::Cosh => x.cosh(),
-                        Func::Asin => x.asin(),
-                        Func::Acos => x.acos(),
-                        Func::Atan => x.atan(),
-                        Func::Floor => x.floor(),
-                        Func::Ceil => x.ceil(),
-                        Func::Min => x.min(y),
-                        Func::Max => x.max(y),
-                        Func::Pow => x.powf(y),
-                        Func::Heaviside => {
-                            if x > 0.0 {
-                                1.0
-                            } else if x < 0.0 {
-                                0.0
-                            } else {
-                                y
+                    }
+                    Op::Cmp(op) => acc = if op.apply(pop!(), acc) { 1.0 } else { 0.0 },
+                    Op::CmpKeep(op) => {
+                        // memory .. acc0 a, top b  ->  memory .. acc0', top b
+                        let a = pop!();
+                        let acc0 = st!(depth - 1);
+                        st!(depth - 1) = if truthy(acc0) && op.apply(a, acc) {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                    }
+                    Op::AndBool => acc = pop!(),
+                    Op::Call(f, argc) => {
+                        let (x, y) = match argc {
+                            0 => (0.0, 0.5),
+                            1 => (acc, 0.5),
+                            _ => (pop!(), acc),
+                        };
+                        let r = match f {
+                            Func::Exp => x.exp(),
+                            Func::Log => x.ln(),
+                            Func::Log10 => x.log10(),
+                            Func::Sqrt => x.sqrt(),
+                            Func::Abs => x.abs(),
+                            Func::Sin => x.sin(),
+                            Func::Cos => x.cos(),
+                            Func::Tan => x.tan(),
+                            Func::Tanh => x.tanh(),
+                            Func::Sinh => x.sinh(),
+                            Func::Cosh => x.cosh(),
+                            Func::Asin => x.asin(),
+                            Func::Acos => x.acos(),
+                            Func::Atan => x.atan(),
+                            Func::Floor => x.floor(),
+                            Func::Ceil => x.ceil(),
+                            Func::Min => x.min(y),
+                            Func::Max => x.max(y),
+                            Func::Pow => x.powf(y),
+                            Func::Heaviside => {
+                                if x > 0.0 {
+                                    1.0
+                                } else if x < 0.0 {
+                                    0.0
+                                } else {
+                                    y
+                                }
                             }
+                            Func::Rand => noise.uniform(),
+                            Func::Randn => noise.normal(),
+                        };
+                        if argc == 0 {
+                            push!(r);
+                        } else {
+                            acc = r;
                         }
-                        Func::Rand => noise.uniform(),
-                        Func::Randn => noise.normal(),
-                    };
-                    sp -= argc;
-                    stack[sp] = r;
-                    sp += 1;
-                }
-                Op::JumpIfZero(target) => {
-                    sp -= 1;
-                    if !truthy(stack[sp]) {
+                    }
+                    Op::Store(s) => {
+                        sl!(s) = acc;
+                        acc = pop!();
+                    }
+                    Op::JumpIfZero(target) => {
+                        let cond = acc;
+                        acc = pop!();
+                        if !truthy(cond) {
+                            pc = target;
+                            continue;
+                        }
+                    }
+                    Op::Jump(target) => {
                         pc = target;
                         continue;
                     }
                 }
-                Op::Jump(target) => {
-                    pc = target;
-                    continue;
-                }
+                pc += 1;
             }
-            pc += 1;
         }
-        if sp == 0 {
-            f64::NAN
-        } else {
-            stack[sp - 1]
-        }
+        acc
     }
 }
 
 /// Compile `e` with `resolve` mapping a name to its slot. `src` is the
 /// expression's text, for error messages; `known` the names one may use.
-pub(crate) fn compile(e: &Expr, src: &str, resolve: &dyn Fn(&str) -> Option<usize>, known: &[String]) -> Result<Program> {
-    let mut ops = Vec::new();
-    let mut uses_rng = false;
-    emit(e, src, resolve, known, &mut ops, &mut uses_rng)?;
-    let max_stack = stack_depth(&ops);
-    Ok(Program { ops, max_stack, uses_rng })
+pub(crate) fn compile(
+    e: &Expr,
+    src: &str,
+    resolve: &dyn Fn(&str) -> Option<usize>,
+    known: &[String],
+) -> Result<Program> {
+    let mut em = Emitter {
+        src,
+        resolve,
+        known,
+        ops: Vec::new(),
+        uses_rng: false,
+    };
+    let e = fold(e);
+    em.emit(&e)?;
+    let max_stack = stack_depth(&em.ops);
+    let min_slots = min_slots(&em.ops);
+    Ok(Program {
+        ops: em.ops,
+        max_stack,
+        uses_rng: em.uses_rng,
+        min_slots,
+    })
 }
 
-fn emit(e: &Expr, src: &str, resolve: &dyn Fn(&str) -> Option<usize>, known: &[String], ops: &mut Vec<Op>, rng: &mut bool) -> Result<()> {
+/// Replace names that `constant` knows by their values (parameters that are
+/// plain numbers: fixed for the life of a compiled model), so folding can
+/// combine them.
+pub(crate) fn substitute(e: &Expr, constant: &dyn Fn(&str) -> Option<f64>) -> Expr {
+    let sub = |x: &Expr| Box::new(substitute(x, constant));
     match e {
-        Expr::Num(x) => ops.push(Op::Const(*x)),
-        Expr::Name(n) => match resolve(n) {
-            Some(slot) => ops.push(Op::Load(slot)),
-            None => match n.as_str() {
-                "pi" => ops.push(Op::Const(std::f64::consts::PI)),
-                "e" => ops.push(Op::Const(std::f64::consts::E)),
-                _ => return Err(unknown_name(src, n, known)),
-            },
+        Expr::Name(n) => constant(n).map_or_else(|| e.clone(), Expr::Num),
+        Expr::Num(_) => e.clone(),
+        Expr::Neg(x) => Expr::Neg(sub(x)),
+        Expr::Not(x) => Expr::Not(sub(x)),
+        Expr::Bin(op, a, b) => Expr::Bin(*op, sub(a), sub(b)),
+        Expr::Compare(a, rest) => Expr::Compare(
+            sub(a),
+            rest.iter()
+                .map(|(o, x)| (*o, substitute(x, constant)))
+                .collect(),
+        ),
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => Expr::If {
+            cond: sub(cond),
+            then: sub(then),
+            otherwise: sub(otherwise),
         },
+        Expr::Call(f, args) => Expr::Call(
+            f.clone(),
+            args.iter().map(|x| substitute(x, constant)).collect(),
+        ),
+    }
+}
+
+/// Constant folding: a subtree of numbers (no names, no noise) becomes its
+/// value, computed with the same f64 operations evaluation would use.
+fn fold(e: &Expr) -> Expr {
+    let num = |e: &Expr| if let Expr::Num(x) = e { Some(*x) } else { None };
+    match e {
         Expr::Neg(x) => {
-            emit(x, src, resolve, known, ops, rng)?;
-            ops.push(Op::Neg);
-        }
-        Expr::Not(x) => {
-            emit(x, src, resolve, known, ops, rng)?;
-            ops.push(Op::Not);
+            let x = fold(x);
+            match num(&x) {
+                Some(v) => Expr::Num(-v),
+                None => Expr::Neg(Box::new(x)),
+            }
         }
         Expr::Bin(op, a, b) => {
-            emit(a, src, resolve, known, ops, rng)?;
-            emit(b, src, resolve, known, ops, rng)?;
-            ops.push(Op::Bin(*op));
-        }
-        Expr::Compare(first, rest) => {
-            if rest.len() == 1 {
-                emit(first, src, resolve, known, ops, rng)?;
-                emit(&rest[0].1, src, resolve, known, ops, rng)?;
-                ops.push(Op::Cmp(rest[0].0));
-            } else {
-                ops.push(Op::Const(1.0));
-                emit(first, src, resolve, known, ops, rng)?;
-                for (op, x) in rest {
-                    emit(x, src, resolve, known, ops, rng)?;
-                    ops.push(Op::CmpKeep(*op));
-                }
-                ops.push(Op::AndBool);
+            let (a, b) = (fold(a), fold(b));
+            match (num(&a), num(&b), op) {
+                (Some(x), Some(y), BinOp::Add) => Expr::Num(x + y),
+                (Some(x), Some(y), BinOp::Sub) => Expr::Num(x - y),
+                (Some(x), Some(y), BinOp::Mul) => Expr::Num(x * y),
+                (Some(x), Some(y), BinOp::Div) => Expr::Num(x / y),
+                _ => Expr::Bin(*op, Box::new(a), Box::new(b)),
             }
         }
-        Expr::If { cond, then, otherwise } => {
-            emit(cond, src, resolve, known, ops, rng)?;
-            let jz = ops.len();
-            ops.push(Op::JumpIfZero(0));
-            emit(then, src, resolve, known, ops, rng)?;
-            let jmp = ops.len();
-            ops.push(Op::Jump(0));
-            let else_at = ops.len();
-            emit(otherwise, src, resolve, known, ops, rng)?;
-            let end = ops.len();
-            ops[jz] = Op::JumpIfZero(else_at);
-            ops[jmp] = Op::Jump(end);
-        }
-        Expr::Call(name, args) => {
-            let Some(&(_, f, lo, hi)) = FUNCS.iter().find(|(n, ..)| n == name) else {
-                let names: Vec<String> = FUNCS.iter().map(|f| f.0.to_string()).collect();
-                return Err(Error::UnknownName {
-                    expr: src.to_string(),
-                    name: format!("{name}()"),
-                    suggestion: closest(name, &names).map(|s| format!("{s}()")),
-                    known: names,
-                });
-            };
-            if args.len() < lo || args.len() > hi {
-                let expected = if lo == hi { format!("{lo}") } else { format!("{lo} or {hi}") };
-                return Err(Error::Arity { expr: src.to_string(), function: name.clone(), expected, got: args.len() });
-            }
-            if matches!(f, Func::Rand | Func::Randn) {
-                *rng = true;
-            }
-            for a in args {
-                emit(a, src, resolve, known, ops, rng)?;
-            }
-            ops.push(Op::Call(f, args.len()));
+        Expr::Not(x) => Expr::Not(Box::new(fold(x))),
+        Expr::Compare(a, rest) => Expr::Compare(
+            Box::new(fold(a)),
+            rest.iter().map(|(o, x)| (*o, fold(x))).collect(),
+        ),
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => Expr::If {
+            cond: Box::new(fold(cond)),
+            then: Box::new(fold(then)),
+            otherwise: Box::new(fold(otherwise)),
+        },
+        Expr::Call(f, args) => Expr::Call(f.clone(), args.iter().map(fold).collect()),
+        Expr::Num(_) | Expr::Name(_) => e.clone(),
+    }
+}
+
+struct Emitter<'a> {
+    src: &'a str,
+    resolve: &'a dyn Fn(&str) -> Option<usize>,
+    known: &'a [String],
+    ops: Vec<Op>,
+    uses_rng: bool,
+}
+
+impl Emitter<'_> {
+    /// The slot of a plain name, if `e` is one that resolves.
+    fn slot(&self, e: &Expr) -> Option<usize> {
+        match e {
+            Expr::Name(n) => (self.resolve)(n),
+            _ => None,
         }
     }
-    Ok(())
+
+    fn emit(&mut self, e: &Expr) -> Result<()> {
+        match e {
+            Expr::Num(x) => self.ops.push(Op::Const(*x)),
+            Expr::Name(n) => match (self.resolve)(n) {
+                Some(slot) => self.ops.push(Op::Load(slot)),
+                None => match n.as_str() {
+                    "pi" => self.ops.push(Op::Const(std::f64::consts::PI)),
+                    "e" => self.ops.push(Op::Const(std::f64::consts::E)),
+                    _ => return Err(unknown_name(self.src, n, self.known)),
+                },
+            },
+            Expr::Neg(x) => {
+                if let Some(s) = self.slot(x) {
+                    self.ops.push(Op::NegL(s));
+                } else {
+                    self.emit(x)?;
+                    self.ops.push(Op::Neg);
+                }
+            }
+            Expr::Not(x) => {
+                self.emit(x)?;
+                self.ops.push(Op::Not);
+            }
+            Expr::Bin(op, a, b) => self.binary(*op, a, b)?,
+            Expr::Compare(first, rest) => {
+                if rest.len() == 1 {
+                    self.emit(first)?;
+                    self.emit(&rest[0].1)?;
+                    self.ops.push(Op::Cmp(rest[0].0));
+                } else {
+                    self.ops.push(Op::Const(1.0));
+                    self.emit(first)?;
+                    for (op, x) in rest {
+                        self.emit(x)?;
+                        self.ops.push(Op::CmpKeep(*op));
+                    }
+                    self.ops.push(Op::AndBool);
+                }
+            }
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.emit(cond)?;
+                let jz = self.ops.len();
+                self.ops.push(Op::JumpIfZero(0));
+                self.emit(then)?;
+                let jmp = self.ops.len();
+                self.ops.push(Op::Jump(0));
+                let else_at = self.ops.len();
+                self.emit(otherwise)?;
+                let end = self.ops.len();
+                self.ops[jz] = Op::JumpIfZero(else_at);
+                self.ops[jmp] = Op::Jump(end);
+            }
+            Expr::Call(name, args) => {
+                let Some(&(_, f, lo, hi)) = FUNCS.iter().find(|(n, ..)| n == name) else {
+                    let names: Vec<String> = FUNCS.iter().map(|f| f.0.to_string()).collect();
+                    return Err(Error::UnknownName {
+                        expr: self.src.to_string(),
+                        name: format!("{name}()"),
+                        suggestion: closest(name, &names).map(|s| format!("{s}()")),
+                        known: names,
+                    });
+                };
+                if args.len() < lo || args.len() > hi {
+                    let expected = if lo == hi {
+                        format!("{lo}")
+                    } else {
+                        format!("{lo} or {hi}")
+                    };
+                    return Err(Error::Arity {
+                        expr: self.src.to_string(),
+                        function: name.clone(),
+                        expected,
+                        got: args.len(),
+                    });
+                }
+                if matches!(f, Func::Rand | Func::Randn) {
+                    self.uses_rng = true;
+                }
+                for a in args {
+                    self.emit(a)?;
+                }
+                self.ops.push(if f == Func::Exp {
+                    Op::Exp
+                } else {
+                    Op::Call(f, args.len())
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr) -> Result<()> {
+        // x ** k for a small whole k: multiplications.
+        if op == BinOp::Pow {
+            if let Expr::Num(k) = b {
+                if k.fract() == 0.0 && k.abs() <= 64.0 {
+                    if let (Some(s), 2 | 3) = (self.slot(a), *k as i32) {
+                        self.ops.push(if *k == 2.0 {
+                            Op::SquareL(s)
+                        } else {
+                            Op::CubeL(s)
+                        });
+                        return Ok(());
+                    }
+                    self.emit(a)?;
+                    self.ops.push(match *k as i32 {
+                        2 => Op::Square,
+                        3 => Op::Cube,
+                        k => Op::PowI(k),
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        let arith = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div);
+        // Two plain names: one instruction.
+        if arith {
+            if let (Some(x), Some(y)) = (self.slot(a), self.slot(b)) {
+                self.ops.push(match op {
+                    BinOp::Add => Op::AddLL(x, y),
+                    BinOp::Sub => Op::SubLL(x, y),
+                    BinOp::Mul => Op::MulLL(x, y),
+                    _ => Op::DivLL(x, y),
+                });
+                return Ok(());
+            }
+        }
+        // Constant left operand: c - x, c / x, c + x, c * x after x.
+        if arith {
+            if let Expr::Num(c) = a {
+                self.emit(b)?;
+                self.ops.push(match op {
+                    BinOp::Add => Op::AddC(*c),
+                    BinOp::Sub => Op::RSubC(*c),
+                    BinOp::Mul => Op::MulC(*c),
+                    _ => Op::RDivC(*c),
+                });
+                return Ok(());
+            }
+        }
+        self.emit(a)?;
+        if arith {
+            if let Expr::Num(c) = b {
+                self.ops.push(match op {
+                    BinOp::Add => Op::AddC(*c),
+                    BinOp::Sub => Op::SubC(*c),
+                    BinOp::Mul => Op::MulC(*c),
+                    _ => Op::DivC(*c),
+                });
+                return Ok(());
+            }
+            if let Some(s) = self.slot(b) {
+                self.ops.push(match op {
+                    BinOp::Add => Op::AddL(s),
+                    BinOp::Sub => Op::SubL(s),
+                    BinOp::Mul => Op::MulL(s),
+                    _ => Op::DivL(s),
+                });
+                return Ok(());
+            }
+        }
+        self.emit(b)?;
+        self.ops.push(match op {
+            BinOp::Add => Op::Add,
+            BinOp::Sub => Op::Sub,
+            BinOp::Mul => Op::Mul,
+            BinOp::Div => Op::Div,
+            BinOp::Mod => Op::Mod,
+            BinOp::Pow => Op::Pow,
+            BinOp::And => Op::And,
+            BinOp::Or => Op::Or,
+        });
+        Ok(())
+    }
 }
 
 /// Deepest stack a program reaches (a linear scan; both branches of a
@@ -806,15 +1177,18 @@ fn stack_depth(ops: &[Op]) -> usize {
     let (mut d, mut max) = (0isize, 0isize);
     for op in ops {
         d += match op {
-            Op::Const(_) | Op::Load(_) => 1,
-            Op::Neg | Op::Not | Op::Jump(_) => 0,
-            Op::Bin(_) | Op::Cmp(_) | Op::CmpKeep(_) | Op::AndBool | Op::JumpIfZero(_) => -1,
+            Op::Const(_) | Op::Load(_) | Op::NegL(_) | Op::SquareL(_) | Op::CubeL(_) => 1,
+            Op::AddLL(..) | Op::SubLL(..) | Op::MulLL(..) | Op::DivLL(..) => 1,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Mod | Op::And | Op::Or => -1,
+            Op::Cmp(_) | Op::CmpKeep(_) | Op::AndBool | Op::JumpIfZero(_) | Op::Store(_) => -1,
             Op::Call(_, argc) => 1 - *argc as isize,
+            _ => 0,
         };
         max = max.max(d);
     }
-    // A conditional's two branches each push one value; the scan counts both.
-    max.max(1) as usize
+    // A conditional's two branches each push one value; the linear scan
+    // counts both, which only overestimates.
+    max.max(1) as usize + 1
 }
 
 fn unknown_name(src: &str, name: &str, known: &[String]) -> Error {
@@ -822,7 +1196,12 @@ fn unknown_name(src: &str, name: &str, known: &[String]) -> Error {
     all.extend(["t", "pi", "e"].iter().map(|s| s.to_string()));
     all.sort();
     all.dedup();
-    Error::UnknownName { expr: src.to_string(), name: name.to_string(), suggestion: closest(name, &all), known: all }
+    Error::UnknownName {
+        expr: src.to_string(),
+        name: name.to_string(),
+        suggestion: closest(name, &all),
+        known: all,
+    }
 }
 
 /// The known name at the smallest edit distance (at most 2, or a third of the length).
@@ -850,7 +1229,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -883,13 +1264,22 @@ mod tests {
         assert_eq!(sx("not a and b or c"), "(or (and (not a) b) c)");
         assert_eq!(sx("a < b <= c"), "(chain a < b <= c)");
         assert_eq!(sx("-x + y >= 0 and z"), "(and (>= (+ (- x) y) 0) z)");
-        assert_eq!(sx("max(a, b) + exp(-t/10)"), "(+ (max a b) (exp (/ (- t) 10)))");
+        assert_eq!(
+            sx("max(a, b) + exp(-t/10)"),
+            "(+ (max a b) (exp (/ (- t) 10)))"
+        );
     }
 
     #[test]
     fn seed_strings_parse() {
-        assert_eq!(sx("v -(1/3)* v **3 - w + I"), "(+ (- (- v (* (/ 1 3) (** v 3))) w) I)");
-        assert_eq!(sx("(1/ tau )*( v +a - b * w )"), "(* (/ 1 tau) (- (+ v a) (* b w)))");
+        assert_eq!(
+            sx("v -(1/3)* v **3 - w + I"),
+            "(+ (- (- v (* (/ 1 3) (** v 3))) w) I)"
+        );
+        assert_eq!(
+            sx("(1/ tau )*( v +a - b * w )"),
+            "(* (/ 1 tau) (- (+ v a) (* b w)))"
+        );
         assert_eq!(sx(".5 if t <500 else 0"), "(if (< t 500) 0.5 0)");
         assert_eq!(
             sx("0.01*(-V-55)/(exp((-V-55)/10) -1)"),
@@ -931,7 +1321,8 @@ mod tests {
         let e = parse(src).unwrap();
         let p = compile(&e, src, &|n| names.iter().position(|k| k == n), &names).unwrap();
         let mut stack = vec![0.0; p.max_stack];
-        p.eval(&slots, &mut stack, &mut Fixed)
+        let mut slots = slots;
+        p.eval(&mut slots, &mut stack, &mut Fixed)
     }
 
     #[test]
@@ -950,7 +1341,10 @@ mod tests {
         assert_eq!(eval("not 0", &[]), 1.0);
         assert_eq!(eval("(x >= 1) * 10", &[("x", 1.0)]), 10.0);
         assert_eq!(eval("max(1, 2) + min(1, 2) + pow(2, 3)", &[]), 11.0);
-        assert_eq!(eval("heaviside(0) + heaviside(-1) + heaviside(2)", &[]), 1.5);
+        assert_eq!(
+            eval("heaviside(0) + heaviside(-1) + heaviside(2)", &[]),
+            1.5
+        );
         assert_eq!(eval("rand() + randn()", &[]), -0.75);
         assert!((eval("pi - arccos(-1)", &[]) - 0.0).abs() < 1e-15);
         assert!((eval("log(e)", &[]) - 1.0).abs() < 1e-15);
@@ -966,7 +1360,12 @@ mod tests {
         let e = parse("1/tua").unwrap();
         let err = compile(&e, "1/tua", &|n| names.iter().position(|k| k == n), &names).unwrap_err();
         match err {
-            Error::UnknownName { name, suggestion, known, .. } => {
+            Error::UnknownName {
+                name,
+                suggestion,
+                known,
+                ..
+            } => {
                 assert_eq!(name, "tua");
                 assert_eq!(suggestion.as_deref(), Some("tau"));
                 assert!(known.contains(&"v".to_string()));
@@ -975,9 +1374,15 @@ mod tests {
         }
         let e = parse("exp(1, 2)").unwrap();
         let err = compile(&e, "exp(1, 2)", &|_| None, &[]).unwrap_err();
-        assert!(matches!(err, Error::Arity { ref function, got: 2, .. } if function == "exp"), "{err}");
+        assert!(
+            matches!(err, Error::Arity { ref function, got: 2, .. } if function == "exp"),
+            "{err}"
+        );
         let e = parse("expp(1)").unwrap();
         let err = compile(&e, "expp(1)", &|_| None, &[]).unwrap_err();
-        assert!(matches!(err, Error::UnknownName { ref suggestion, .. } if suggestion.as_deref() == Some("exp()")), "{err}");
+        assert!(
+            matches!(err, Error::UnknownName { ref suggestion, .. } if suggestion.as_deref() == Some("exp()")),
+            "{err}"
+        );
     }
 }

@@ -24,7 +24,11 @@ pub struct Tableau {
 }
 
 /// Forward Euler.
-pub const EULER: Tableau = Tableau { a: &[&[]], b: &[1.0], c: &[0.0] };
+pub const EULER: Tableau = Tableau {
+    a: &[&[]],
+    b: &[1.0],
+    c: &[0.0],
+};
 
 /// Classic RK4.
 pub const RK4: Tableau = Tableau {
@@ -53,7 +57,10 @@ pub struct Workspace {
 impl Workspace {
     /// For `n` variables and up to `stages` stages.
     pub fn new(n: usize, stages: usize) -> Self {
-        Workspace { k: vec![vec![0.0; n]; stages], tmp: vec![0.0; n] }
+        Workspace {
+            k: vec![vec![0.0; n]; stages],
+            tmp: vec![0.0; n],
+        }
     }
 }
 
@@ -95,7 +102,13 @@ pub fn step(
 mod tests {
     use super::*;
 
-    fn solve(method: Method, dt: f64, t_end: f64, x0: &[f64], f: &mut dyn FnMut(f64, &[f64], &mut [f64])) -> Vec<f64> {
+    fn solve(
+        method: Method,
+        dt: f64,
+        t_end: f64,
+        x0: &[f64],
+        f: &mut dyn FnMut(f64, &[f64], &mut [f64]),
+    ) -> Vec<f64> {
         let tab = method.tableau();
         let mut ws = Workspace::new(x0.len(), tab.b.len());
         let mut x = x0.to_vec();
@@ -113,7 +126,9 @@ mod tests {
     #[test]
     fn exponential_decay_converges_at_the_right_order() {
         let exact = (-1.0f64).exp();
-        let err = |m: Method, dt: f64| (solve(m, dt, 1.0, &[1.0], &mut |_, x, d| d[0] = -x[0])[0] - exact).abs();
+        let err = |m: Method, dt: f64| {
+            (solve(m, dt, 1.0, &[1.0], &mut |_, x, d| d[0] = -x[0])[0] - exact).abs()
+        };
         let r_euler = err(Method::Euler, 0.01) / err(Method::Euler, 0.005);
         let r_rk4 = err(Method::Rk4, 0.1) / err(Method::Rk4, 0.05);
         assert!((1.9..2.1).contains(&r_euler), "Euler ratio {r_euler}");

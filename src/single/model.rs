@@ -30,7 +30,13 @@ pub struct Variable {
 impl Variable {
     /// `name' = ddt`, starting at `init`.
     pub fn new(name: impl Into<String>, ddt: impl Into<String>, init: f64) -> Self {
-        Variable { name: name.into(), ddt: ddt.into(), init, reset: None, unit: String::new() }
+        Variable {
+            name: name.into(),
+            ddt: ddt.into(),
+            init,
+            reset: None,
+            unit: String::new(),
+        }
     }
     /// Value after a spike.
     pub fn reset(mut self, expr: impl Into<String>) -> Self {
@@ -101,7 +107,9 @@ impl History {
     }
     /// The column `name`, or an error naming it.
     pub fn column(&self, name: &str) -> Result<&Array1<f64>> {
-        self.columns.get(name).ok_or_else(|| Error::NotRecorded { what: format!("column {name:?}") })
+        self.columns.get(name).ok_or_else(|| Error::NotRecorded {
+            what: format!("column {name:?}"),
+        })
     }
 }
 
@@ -130,10 +138,13 @@ impl Noise for ModelNoise {
 pub(crate) struct Compiled {
     pub nvars: usize,
     pub names: Vec<String>,
-    pub ddt: Vec<Program>,
+    /// Every derivative, stored into the slots after the parameters.
+    pub ddt: Program,
+    /// First derivative slot.
+    pub dslot: usize,
     pub reset: Vec<Option<Program>>,
-    /// (slot, program) of expression parameters, in dependency order.
-    pub param_exprs: Vec<(usize, Program)>,
+    /// Expression parameters, in dependency order, each stored into its slot.
+    pub params: Program,
     pub spike: Option<Program>,
     pub slots: Vec<f64>,
     pub stack: Vec<f64>,
@@ -144,18 +155,35 @@ pub(crate) struct Compiled {
 impl Compiled {
     /// Evaluate parameter expressions into their slots.
     pub(crate) fn update_params(&mut self) {
-        for (slot, p) in &self.param_exprs {
-            let v = p.eval(&self.slots, &mut self.stack, &mut self.noise);
-            self.slots[*slot] = v;
+        if !self.params.ops.is_empty() {
+            self.params
+                .eval(&mut self.slots, &mut self.stack, &mut self.noise);
+        }
+    }
+
+    /// Put `(t, x)` into the slots.
+    pub(crate) fn set_state(&mut self, t: f64, x: &[f64]) {
+        self.slots[0] = t;
+        for (slot, v) in self.slots[1..=self.nvars].iter_mut().zip(x) {
+            *slot = *v;
         }
     }
 
     /// Derivatives at `(t, x)` (parameters as in the slots).
     pub(crate) fn deriv(&mut self, t: f64, x: &[f64], out: &mut [f64]) {
-        self.slots[0] = t;
-        self.slots[1..=x.len()].copy_from_slice(x);
-        for (i, p) in self.ddt.iter().enumerate() {
-            out[i] = p.eval(&self.slots, &mut self.stack, &mut self.noise);
+        self.set_state(t, x);
+        self.deriv_prepared(out);
+    }
+
+    /// Derivatives at the state already in the slots.
+    pub(crate) fn deriv_prepared(&mut self, out: &mut [f64]) {
+        self.ddt
+            .eval(&mut self.slots, &mut self.stack, &mut self.noise);
+        for (o, d) in out
+            .iter_mut()
+            .zip(&self.slots[self.dslot..self.dslot + self.nvars])
+        {
+            *o = *d;
         }
     }
 
@@ -163,7 +191,7 @@ impl Compiled {
         let Some(p) = &self.spike else { return false };
         self.slots[0] = t;
         self.slots[1..=x.len()].copy_from_slice(x);
-        p.eval(&self.slots, &mut self.stack, &mut self.noise) != 0.0
+        p.eval(&mut self.slots, &mut self.stack, &mut self.noise) != 0.0
     }
 }
 
@@ -247,7 +275,10 @@ impl Model {
                 Value::Expr(e) => e,
             };
         } else {
-            return Err(Error::NoSuchName { name: name.into(), suggestion: closest(name, &self.all_names()) });
+            return Err(Error::NoSuchName {
+                name: name.into(),
+                suggestion: closest(name, &self.all_names()),
+            });
         }
         next.compile()?;
         *self = next;
@@ -258,34 +289,68 @@ impl Model {
     /// `t = 0` and the initial state).
     pub fn value(&self, name: &str) -> Result<f64> {
         let c = self.compile()?;
-        let slot = c.names.iter().position(|n| n == name).ok_or_else(|| Error::NoSuchName {
-            name: name.into(),
-            suggestion: closest(name, &self.all_names()),
-        })?;
+        let slot = c
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::NoSuchName {
+                name: name.into(),
+                suggestion: closest(name, &self.all_names()),
+            })?;
         Ok(c.slots[slot])
     }
 
     pub(crate) fn all_names(&self) -> Vec<String> {
-        self.variables.iter().map(|v| v.name.clone()).chain(self.params.iter().map(|p| p.0.clone())).collect()
+        self.variables
+            .iter()
+            .map(|v| v.name.clone())
+            .chain(self.params.iter().map(|p| p.0.clone()))
+            .collect()
     }
 
     /// Parse and compile everything; errors name the expression at fault.
     pub(crate) fn compile(&self) -> Result<Compiled> {
         if self.variables.is_empty() {
-            return Err(Error::InvalidModel { message: "a model needs at least one variable".into() });
+            return Err(Error::InvalidModel {
+                message: "a model needs at least one variable".into(),
+            });
         }
         let mut names: Vec<String> = vec!["t".into()];
         for n in self.all_names() {
             if names.contains(&n) {
-                return Err(Error::InvalidModel { message: format!("the name {n:?} is used twice (or is the reserved time `t`)") });
+                return Err(Error::InvalidModel {
+                    message: format!("the name {n:?} is used twice (or is the reserved time `t`)"),
+                });
             }
             names.push(n);
         }
         let known: Vec<String> = names.clone();
         let resolve = |n: &str| names.iter().position(|k| k == n);
-        let comp = |src: &str| -> Result<Program> { expr::compile(&expr::parse(src)?, src, &resolve, &known) };
+        // Parameters that are plain numbers are fixed for the life of a
+        // compiled model: inline them so constant folding can combine them.
+        let constant = |n: &str| {
+            self.params
+                .iter()
+                .find(|p| p.0 == n)
+                .and_then(|p| match p.1 {
+                    Value::Number(x) => Some(x),
+                    Value::Expr(_) => None,
+                })
+        };
+        let comp = |src: &str| -> Result<Program> {
+            expr::compile(
+                &expr::substitute(&expr::parse(src)?, &constant),
+                src,
+                &resolve,
+                &known,
+            )
+        };
         let nvars = self.variables.len();
-        let ddt = self.variables.iter().map(|v| comp(&v.ddt)).collect::<Result<Vec<_>>>()?;
+        let ddt = self
+            .variables
+            .iter()
+            .map(|v| comp(&v.ddt))
+            .collect::<Result<Vec<_>>>()?;
         let reset = self
             .variables
             .iter()
@@ -312,27 +377,40 @@ impl Model {
                             .filter_map(|n| self.params.iter().position(|p| &p.0 == n))
                             .collect(),
                     );
-                    progs.push(Some(expr::compile(&e, src, &resolve, &known)?));
+                    progs.push(Some(expr::compile(
+                        &expr::substitute(&e, &constant),
+                        src,
+                        &resolve,
+                        &known,
+                    )?));
                 }
             }
         }
-        let order = topo_order(&deps, &self.params.iter().map(|p| p.0.clone()).collect::<Vec<_>>())?;
-        let mut param_exprs = Vec::new();
+        let order = topo_order(
+            &deps,
+            &self.params.iter().map(|p| p.0.clone()).collect::<Vec<_>>(),
+        )?;
+        let mut params = Program::empty();
         for i in order {
             if let Some(p) = progs[i].take() {
-                param_exprs.push((first_param + i, p));
+                params.append_store(&p, first_param + i);
             }
         }
+        let dslot = names.len();
+        let mut fused = Program::empty();
+        for (i, p) in ddt.iter().enumerate() {
+            fused.append_store(p, dslot + i);
+        }
+        let ddt = fused;
 
-        let max_stack = ddt
-            .iter()
+        let max_stack = std::iter::once(&ddt)
             .chain(reset.iter().flatten())
             .chain(spike.iter())
-            .chain(param_exprs.iter().map(|p| &p.1))
+            .chain(std::iter::once(&params))
             .map(|p| p.max_stack)
             .max()
             .unwrap_or(1);
-        let mut slots = vec![0.0; names.len()];
+        let mut slots = vec![0.0; names.len() + nvars];
         for (i, v) in self.variables.iter().enumerate() {
             slots[1 + i] = v.init;
         }
@@ -345,8 +423,9 @@ impl Model {
             nvars,
             names,
             ddt,
+            dslot,
             reset,
-            param_exprs,
+            params,
             spike,
             slots,
             stack: vec![0.0; max_stack + 1],
@@ -373,7 +452,12 @@ impl Model {
     /// variables are clamped to `max_spike_value`. Parameter expressions are
     /// re-evaluated after each step. A variable that turns NaN or infinite
     /// stops the run with [`Error::Diverged`], which keeps the history.
-    pub fn simulation_with(&self, t_end: f64, dt: f64, options: &SimulationOptions) -> Result<History> {
+    pub fn simulation_with(
+        &self,
+        t_end: f64,
+        dt: f64,
+        options: &SimulationOptions,
+    ) -> Result<History> {
         if !(dt.is_finite() && dt > 0.0) {
             return Err(Error::InvalidDt { dt });
         }
@@ -382,10 +466,14 @@ impl Model {
         }
         let mut c = self.compile()?;
         for (name, x) in &options.start {
-            let i = self.variables.iter().position(|v| &v.name == name).ok_or_else(|| Error::NoSuchName {
-                name: name.clone(),
-                suggestion: closest(name, &self.all_names()),
-            })?;
+            let i = self
+                .variables
+                .iter()
+                .position(|v| &v.name == name)
+                .ok_or_else(|| Error::NoSuchName {
+                    name: name.clone(),
+                    suggestion: closest(name, &self.all_names()),
+                })?;
             c.slots[1 + i] = *x;
         }
         c.update_params();
@@ -394,10 +482,13 @@ impl Model {
             Some(list) => list
                 .iter()
                 .map(|n| {
-                    c.names.iter().position(|k| k == n).ok_or_else(|| Error::NoSuchName {
-                        name: n.clone(),
-                        suggestion: closest(n, &c.names),
-                    })
+                    c.names
+                        .iter()
+                        .position(|k| k == n)
+                        .ok_or_else(|| Error::NoSuchName {
+                            name: n.clone(),
+                            suggestion: closest(n, &c.names),
+                        })
                 })
                 .collect::<Result<_>>()?,
         };
@@ -433,7 +524,7 @@ impl Model {
                 c.slots[1..=n].copy_from_slice(&x);
                 for (i, r) in c.reset.iter().enumerate() {
                     if let Some(p) = r {
-                        next[i] = p.eval(&c.slots, &mut c.stack, &mut c.noise);
+                        next[i] = p.eval(&mut c.slots, &mut c.stack, &mut c.noise);
                     }
                 }
             }
@@ -445,9 +536,24 @@ impl Model {
                 }
             }
             if let Some(i) = next.iter().position(|y| !y.is_finite()) {
-                let last_state = self.variables.iter().map(|v| v.name.clone()).zip(x.iter().copied()).collect();
-                let history = Box::new(History { columns: columns(&c, &keep, cols), spikes });
-                return Err(Error::Diverged { variable: self.variables[i].name.clone(), value: next[i], t, dt, last_state, history });
+                let last_state = self
+                    .variables
+                    .iter()
+                    .map(|v| v.name.clone())
+                    .zip(x.iter().copied())
+                    .collect();
+                let history = Box::new(History {
+                    columns: columns(&c, &keep, cols),
+                    spikes,
+                });
+                return Err(Error::Diverged {
+                    variable: self.variables[i].name.clone(),
+                    value: next[i],
+                    t,
+                    dt,
+                    last_state,
+                    history,
+                });
             }
             x.copy_from_slice(&next);
             c.slots[0] = t;
@@ -461,7 +567,10 @@ impl Model {
         if prev_cond && !before_prev && steps > 0 {
             spikes.push(steps as f64 * dt);
         }
-        Ok(History { columns: columns(&c, &keep, cols), spikes })
+        Ok(History {
+            columns: columns(&c, &keep, cols),
+            spikes,
+        })
     }
 }
 
@@ -473,7 +582,9 @@ pub struct Rhs {
 
 impl std::fmt::Debug for Rhs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rhs").field("variables", &self.c.nvars).finish_non_exhaustive()
+        f.debug_struct("Rhs")
+            .field("variables", &self.c.nvars)
+            .finish_non_exhaustive()
     }
 }
 
@@ -494,11 +605,9 @@ impl Rhs {
     /// evaluated for that state (as the simulation does after each step).
     /// Allocates nothing.
     pub fn derivatives(&mut self, t: f64, x: &[f64], out: &mut [f64]) {
-        let n = self.c.nvars;
-        self.c.slots[0] = t;
-        self.c.slots[1..=n].copy_from_slice(&x[..n]);
+        self.c.set_state(t, x);
         self.c.update_params();
-        self.c.deriv(t, x, out);
+        self.c.deriv_prepared(out);
     }
 }
 
@@ -510,7 +619,10 @@ impl Model {
 }
 
 fn columns(c: &Compiled, keep: &[usize], cols: Vec<Vec<f64>>) -> BTreeMap<String, Array1<f64>> {
-    keep.iter().zip(cols).map(|(&slot, col)| (c.names[slot].clone(), Array1::from(col))).collect()
+    keep.iter()
+        .zip(cols)
+        .map(|(&slot, col)| (c.names[slot].clone(), Array1::from(col)))
+        .collect()
 }
 
 /// Kahn's algorithm over "parameter i reads parameter j" edges; a cycle is an
@@ -519,12 +631,20 @@ fn topo_order(deps: &[Vec<usize>], names: &[String]) -> Result<Vec<usize>> {
     let n = deps.len();
     let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
     let mut order = Vec::with_capacity(n);
-    fn visit(i: usize, deps: &[Vec<usize>], state: &mut [u8], order: &mut Vec<usize>, path: &mut Vec<usize>, names: &[String]) -> Result<()> {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+        names: &[String],
+    ) -> Result<()> {
         match state[i] {
             2 => return Ok(()),
             1 => {
                 let start = path.iter().position(|&p| p == i).unwrap_or(0);
-                let mut cycle: Vec<String> = path[start..].iter().map(|&p| names[p].clone()).collect();
+                let mut cycle: Vec<String> =
+                    path[start..].iter().map(|&p| names[p].clone()).collect();
                 cycle.push(names[i].clone());
                 return Err(Error::CyclicParameter { cycle });
             }

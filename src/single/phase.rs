@@ -141,18 +141,37 @@ impl Field {
     fn new(model: &Model, x: &str, y: &str) -> Result<Field> {
         let c = model.compile()?;
         let find = |name: &str| {
-            model.variables.iter().position(|v| v.name == name).ok_or_else(|| Error::NoSuchName {
-                name: name.into(),
-                suggestion: closest(name, &model.variables.iter().map(|v| v.name.clone()).collect::<Vec<_>>()),
-            })
+            model
+                .variables
+                .iter()
+                .position(|v| v.name == name)
+                .ok_or_else(|| Error::NoSuchName {
+                    name: name.into(),
+                    suggestion: closest(
+                        name,
+                        &model
+                            .variables
+                            .iter()
+                            .map(|v| v.name.clone())
+                            .collect::<Vec<_>>(),
+                    ),
+                })
         };
         let (ix, iy) = (find(x)?, find(y)?);
         if ix == iy {
-            return Err(Error::InvalidModel { message: format!("phase plane of {x:?} against itself") });
+            return Err(Error::InvalidModel {
+                message: format!("phase plane of {x:?} against itself"),
+            });
         }
         let state = c.slots[1..=c.nvars].to_vec();
         let out = vec![0.0; c.nvars];
-        Ok(Field { c, ix, iy, state, out })
+        Ok(Field {
+            c,
+            ix,
+            iy,
+            state,
+            out,
+        })
     }
     fn at(&mut self, x: f64, y: f64) -> (f64, f64) {
         self.state[self.ix] = x;
@@ -171,7 +190,9 @@ fn check_range(name: &str, lo: f64, hi: f64) -> Result<()> {
     if lo.is_finite() && hi.is_finite() && lo < hi {
         Ok(())
     } else {
-        Err(Error::InvalidModel { message: format!("range of {name:?} must be finite with min < max, got [{lo}, {hi}]") })
+        Err(Error::InvalidModel {
+            message: format!("range of {name:?} must be finite with min < max, got [{lo}, {hi}]"),
+        })
     }
 }
 
@@ -223,7 +244,10 @@ impl Model {
 
         let mut trajectories = Vec::new();
         for &(sx, sy) in &spec.starts {
-            let opts = SimulationOptions { keep: Some(vec![xn.clone(), yn.clone()]), start: vec![(xn.clone(), sx), (yn.clone(), sy)] };
+            let opts = SimulationOptions {
+                keep: Some(vec![xn.clone(), yn.clone()]),
+                start: vec![(xn.clone(), sx), (yn.clone(), sy)],
+            };
             let h = match self.simulation_with(spec.duration, spec.dt, &opts) {
                 Ok(h) => h,
                 Err(Error::Diverged { history, .. }) => *history,
@@ -232,7 +256,14 @@ impl Model {
             let (hx, hy) = (h.column(xn)?, h.column(yn)?);
             trajectories.push(hx.iter().zip(hy.iter()).map(|(&a, &b)| (a, b)).collect());
         }
-        Ok(PhasePlaneData { spec: spec.clone(), arrows, x_nullcline, y_nullcline, fixed_points, trajectories })
+        Ok(PhasePlaneData {
+            spec: spec.clone(),
+            arrows,
+            x_nullcline,
+            y_nullcline,
+            fixed_points,
+            trajectories,
+        })
     }
 
     /// Fixed points of the planar system `spec.x`, `spec.y` inside its
@@ -277,10 +308,20 @@ impl Model {
                     }
                 }
                 let inside = x >= x0 && x <= x1 && y >= y0 && y <= y1;
-                if converged && inside && !found.iter().any(|p| (p.x - x).abs() < 1e-6 * sx && (p.y - y).abs() < 1e-6 * sy) {
+                if converged
+                    && inside
+                    && !found
+                        .iter()
+                        .any(|p| (p.x - x).abs() < 1e-6 * sx && (p.y - y).abs() < 1e-6 * sy)
+                {
                     let jm = jacobian(&mut field, x, y, hx, hy);
                     let (eigenvalues, kind) = classify(jm);
-                    found.push(FixedPoint { x, y, eigenvalues, kind });
+                    found.push(FixedPoint {
+                        x,
+                        y,
+                        eigenvalues,
+                        kind,
+                    });
                 }
             }
         }
@@ -291,9 +332,18 @@ impl Model {
     /// Firing rate (spikes per 1000 time units: Hz for a model in ms) against
     /// a constant value of the parameter `param`, for each value in
     /// `values`; the first `transient` time units are not counted.
-    pub fn fi_curve(&self, param: &str, values: &[f64], t_end: f64, dt: f64, transient: f64) -> Result<Vec<(f64, f64)>> {
+    pub fn fi_curve(
+        &self,
+        param: &str,
+        values: &[f64],
+        t_end: f64,
+        dt: f64,
+        transient: f64,
+    ) -> Result<Vec<(f64, f64)>> {
         if self.spike.is_none() {
-            return Err(Error::InvalidModel { message: "an f-I curve needs a spike condition".into() });
+            return Err(Error::InvalidModel {
+                message: "an f-I curve needs a spike condition".into(),
+            });
         }
         if !(transient >= 0.0 && transient < t_end) {
             return Err(Error::InvalidDuration { t: t_end, dt });
@@ -302,7 +352,14 @@ impl Model {
         for &i in values {
             let mut m = self.clone();
             m.set(param, Value::Number(i))?;
-            let h = m.simulation_with(t_end, dt, &SimulationOptions { keep: Some(vec!["t".into()]), start: Vec::new() })?;
+            let h = m.simulation_with(
+                t_end,
+                dt,
+                &SimulationOptions {
+                    keep: Some(vec!["t".into()]),
+                    start: Vec::new(),
+                },
+            )?;
             let count = h.spikes.iter().filter(|&&t| t >= transient).count();
             out.push((i, 1000.0 * count as f64 / (t_end - transient)));
         }
@@ -315,7 +372,10 @@ fn jacobian(field: &mut Field, x: f64, y: f64, hx: f64, hy: f64) -> [[f64; 2]; 2
     let (fxm, gxm) = field.at(x - hx, y);
     let (fyp, gyp) = field.at(x, y + hy);
     let (fym, gym) = field.at(x, y - hy);
-    [[(fxp - fxm) / (2.0 * hx), (fyp - fym) / (2.0 * hy)], [(gxp - gxm) / (2.0 * hx), (gyp - gym) / (2.0 * hy)]]
+    [
+        [(fxp - fxm) / (2.0 * hx), (fyp - fym) / (2.0 * hy)],
+        [(gxp - gxm) / (2.0 * hx), (gyp - gym) / (2.0 * hy)],
+    ]
 }
 
 /// Eigenvalues of a 2 x 2 matrix and the kind of fixed point they make.
@@ -353,7 +413,12 @@ pub(crate) fn classify(j: [[f64; 2]; 2]) -> ([(f64, f64); 2], FixedPointKind) {
 /// The zero level of `values` (row-major, `r x r`, sample `(i, j)` at
 /// `(x0 + i hx, y0 + j hy)`) as polylines inside the rectangle. The
 /// marching-squares rings close along the border; those border runs are cut.
-fn zero_contour(values: &[f64], r: usize, x: (f64, f64, f64), y: (f64, f64, f64)) -> Result<Vec<Vec<(f64, f64)>>> {
+fn zero_contour(
+    values: &[f64],
+    r: usize,
+    x: (f64, f64, f64),
+    y: (f64, f64, f64),
+) -> Result<Vec<Vec<(f64, f64)>>> {
     let (x0, x1, hx) = x;
     let (y0, y1, hy) = y;
     let lines = contour::ContourBuilder::new(r, r, true)
@@ -362,7 +427,9 @@ fn zero_contour(values: &[f64], r: usize, x: (f64, f64, f64), y: (f64, f64, f64)
         .x_step(hx)
         .y_step(hy)
         .lines(values, &[0.0])
-        .map_err(|e| Error::InvalidModel { message: format!("nullcline computation failed: {e:?}") })?;
+        .map_err(|e| Error::InvalidModel {
+            message: format!("nullcline computation failed: {e:?}"),
+        })?;
     let (ex, ey) = (1e-9 * (x1 - x0), 1e-9 * (y1 - y0));
     let inside = |p: (f64, f64)| p.0 > x0 + ex && p.0 < x1 - ex && p.1 > y0 + ey && p.1 < y1 - ey;
     let mut out = Vec::new();

@@ -14,7 +14,11 @@ use crate::single::model::{History, Model};
 use crate::single::phase::{FixedPointKind, PhasePlaneData};
 
 fn range_of<'a>(it: impl Iterator<Item = &'a f64>) -> (f64, f64) {
-    let (lo, hi) = it.filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+    let (lo, hi) = it
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
     if !lo.is_finite() {
         return (-1.0, 1.0);
     }
@@ -34,15 +38,35 @@ fn label(model: &Model, name: &str) -> String {
 
 /// Time series of `names` from a history: all in one panel, or one panel
 /// each with `stacked`. Axis labels carry the model's units.
-pub fn time_plot(model: &Model, history: &History, names: &[&str], stacked: bool, path: impl AsRef<Path>) -> Result<()> {
+pub fn time_plot(
+    model: &Model,
+    history: &History,
+    names: &[&str],
+    stacked: bool,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     let t = history.column("t")?;
-    let series: Vec<(&str, &ndarray::Array1<f64>)> = names.iter().map(|&n| history.column(n).map(|c| (n, c))).collect::<Result<_>>()?;
-    let (t0, t1) = (t.first().copied().unwrap_or(0.0), t.last().copied().unwrap_or(1.0).max(1e-9));
+    let series: Vec<(&str, &ndarray::Array1<f64>)> = names
+        .iter()
+        .map(|&n| history.column(n).map(|c| (n, c)))
+        .collect::<Result<_>>()?;
+    let (t0, t1) = (
+        t.first().copied().unwrap_or(0.0),
+        t.last().copied().unwrap_or(1.0).max(1e-9),
+    );
     let panels: Vec<Vec<(usize, &str, &ndarray::Array1<f64>)>> = if stacked {
-        series.iter().enumerate().map(|(k, (n, c))| vec![(k, *n, *c)]).collect()
+        series
+            .iter()
+            .enumerate()
+            .map(|(k, (n, c))| vec![(k, *n, *c)])
+            .collect()
     } else {
-        vec![series.iter().enumerate().map(|(k, (n, c))| (k, *n, *c)).collect()]
+        vec![series
+            .iter()
+            .enumerate()
+            .map(|(k, (n, c))| (k, *n, *c))
+            .collect()]
     };
     let x_desc = format!("t ({})", model.unit_of_time());
     render!(path, (900, if stacked { 250 * panels.len() as u32 } else { 450 }), area => {
@@ -71,7 +95,13 @@ pub fn time_plot(model: &Model, history: &History, names: &[&str], stacked: bool
 }
 
 /// One variable against another along a simulation.
-pub fn phase_portrait(model: &Model, history: &History, x: &str, y: &str, path: impl AsRef<Path>) -> Result<()> {
+pub fn phase_portrait(
+    model: &Model,
+    history: &History,
+    x: &str,
+    y: &str,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     let (cx, cy) = (history.column(x)?, history.column(y)?);
     let (xr, yr) = (range_of(cx.iter()), range_of(cy.iter()));
@@ -93,7 +123,10 @@ pub fn phase_portrait(model: &Model, history: &History, x: &str, y: &str, path: 
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-fn draw_plane<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, data: &PhasePlaneData) -> std::result::Result<(), String>
+fn draw_plane<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    data: &PhasePlaneData,
+) -> std::result::Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -111,24 +144,43 @@ where
         }
         let (ax, ay) = (0.8 * cx * ux / norm, 0.8 * cy * uy / norm);
         let (ex, ey) = (x + ax, y + ay);
-        chart.draw_series(std::iter::once(PathElement::new(vec![(x, y), (ex, ey)], grey))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y), (ex, ey)],
+                grey,
+            )))
+            .map_err(|e| e.to_string())?;
         // Head: two short strokes back from the tip.
         let (bx, by) = (-ax * 0.35, -ay * 0.35);
         let (px, py) = (-by * (cx / cy), bx * (cy / cx));
         chart
             .draw_series(std::iter::once(PathElement::new(
-                vec![(ex + bx + 0.5 * px, ey + by + 0.5 * py), (ex, ey), (ex + bx - 0.5 * px, ey + by - 0.5 * py)],
+                vec![
+                    (ex + bx + 0.5 * px, ey + by + 0.5 * py),
+                    (ex, ey),
+                    (ex + bx - 0.5 * px, ey + by - 0.5 * py),
+                ],
                 grey,
             )))
             .map_err(|e| e.to_string())?;
     }
-    for (k, (lines, name)) in [(&data.x_nullcline, &data.spec.x.0), (&data.y_nullcline, &data.spec.y.0)].iter().enumerate() {
+    for (k, (lines, name)) in [
+        (&data.x_nullcline, &data.spec.x.0),
+        (&data.y_nullcline, &data.spec.y.0),
+    ]
+    .iter()
+    .enumerate()
+    {
         let color = COLORS[k + 1];
         let mut first = true;
         for line in lines.iter() {
-            let s = chart.draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2))).map_err(|e| e.to_string())?;
+            let s = chart
+                .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?;
             if first {
-                s.label(format!("{name}-nullcline")).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                s.label(format!("{name}-nullcline")).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
                 first = false;
             }
         }
@@ -138,19 +190,33 @@ where
         // Only the parts inside the plane: plotters would flatten the rest
         // onto the border.
         for (r, run) in inside_runs(tr, (x0, x1, y0, y1)).into_iter().enumerate() {
-            let s = chart.draw_series(LineSeries::new(run, color.stroke_width(1))).map_err(|e| e.to_string())?;
+            let s = chart
+                .draw_series(LineSeries::new(run, color.stroke_width(1)))
+                .map_err(|e| e.to_string())?;
             if k == 0 && r == 0 {
-                s.label("trajectory").legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                s.label("trajectory")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
         }
         if let Some(&p) = tr.first() {
-            chart.draw_series(std::iter::once(Circle::new(p, 3, color.filled()))).map_err(|e| e.to_string())?;
+            chart
+                .draw_series(std::iter::once(Circle::new(p, 3, color.filled())))
+                .map_err(|e| e.to_string())?;
         }
     }
     for fp in &data.fixed_points {
-        let stable = matches!(fp.kind, FixedPointKind::StableNode | FixedPointKind::StableFocus);
-        let style = if stable { BLACK.filled() } else { BLACK.stroke_width(2) };
-        chart.draw_series(std::iter::once(Circle::new((fp.x, fp.y), 6, style))).map_err(|e| e.to_string())?;
+        let stable = matches!(
+            fp.kind,
+            FixedPointKind::StableNode | FixedPointKind::StableFocus
+        );
+        let style = if stable {
+            BLACK.filled()
+        } else {
+            BLACK.stroke_width(2)
+        };
+        chart
+            .draw_series(std::iter::once(Circle::new((fp.x, fp.y), 6, style)))
+            .map_err(|e| e.to_string())?;
         chart
             .draw_series(std::iter::once(Text::new(
                 format!("{} ({:.3}, {:.3})", fp.kind.name(), fp.x, fp.y),
@@ -163,7 +229,10 @@ where
 }
 
 /// The runs of consecutive points of `line` inside the rectangle.
-fn inside_runs(line: &[(f64, f64)], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> Vec<Vec<(f64, f64)>> {
+fn inside_runs(
+    line: &[(f64, f64)],
+    (x0, x1, y0, y1): (f64, f64, f64, f64),
+) -> Vec<Vec<(f64, f64)>> {
     let mut runs = vec![Vec::new()];
     for &(x, y) in line {
         if x >= x0 && x <= x1 && y >= y0 && y <= y1 {
@@ -178,12 +247,19 @@ fn inside_runs(line: &[(f64, f64)], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> V
     runs
 }
 
-fn plane_chart<'a, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, model: &Model, data: &PhasePlaneData) -> std::result::Result<Chart<'a, DB>, String>
+fn plane_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    model: &Model,
+    data: &PhasePlaneData,
+) -> std::result::Result<Chart<'a, DB>, String>
 where
     DB::ErrorType: 'static,
 {
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("Phase plane {} - {}", data.spec.x.0, data.spec.y.0), ("sans-serif", 20))
+        .caption(
+            format!("Phase plane {} - {}", data.spec.x.0, data.spec.y.0),
+            ("sans-serif", 20),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(55)
@@ -219,12 +295,25 @@ pub fn phase_plane(model: &Model, data: &PhasePlaneData, path: impl AsRef<Path>)
 
 /// An animated GIF of a point travelling along trajectory `index` of `data`
 /// through the plane, in `frames` frames.
-pub fn phase_plane_gif(model: &Model, data: &PhasePlaneData, index: usize, frames: usize, path: impl AsRef<Path>) -> Result<()> {
+pub fn phase_plane_gif(
+    model: &Model,
+    data: &PhasePlaneData,
+    index: usize,
+    frames: usize,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
-    let tr = data.trajectories.get(index).ok_or_else(|| Error::NotRecorded { what: format!("trajectory {index}") })?;
+    let tr = data
+        .trajectories
+        .get(index)
+        .ok_or_else(|| Error::NotRecorded {
+            what: format!("trajectory {index}"),
+        })?;
     ensure_parent(path)?;
     let frames = frames.clamp(2, 500);
-    let root = BitMapBackend::gif(path, (640, 560), 60).map_err(|e| io_err(path, e))?.into_drawing_area();
+    let root = BitMapBackend::gif(path, (640, 560), 60)
+        .map_err(|e| io_err(path, e))?
+        .into_drawing_area();
     for f in 0..frames {
         let k = (f * (tr.len().saturating_sub(1))) / (frames - 1);
         let draw = || -> std::result::Result<(), String> {
@@ -233,11 +322,15 @@ pub fn phase_plane_gif(model: &Model, data: &PhasePlaneData, index: usize, frame
             draw_plane(&mut chart, data)?;
             let (x0, x1, y0, y1) = (data.spec.x.1, data.spec.x.2, data.spec.y.1, data.spec.y.2);
             for run in inside_runs(&tr[..=k], (x0, x1, y0, y1)) {
-                chart.draw_series(LineSeries::new(run, RED.stroke_width(2))).map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(LineSeries::new(run, RED.stroke_width(2)))
+                    .map_err(|e| e.to_string())?;
             }
             let (px, py) = tr[k];
             if px >= x0 && px <= x1 && py >= y0 && py <= y1 {
-                chart.draw_series(std::iter::once(Circle::new(tr[k], 6, RED.filled()))).map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(std::iter::once(Circle::new(tr[k], 6, RED.filled())))
+                    .map_err(|e| e.to_string())?;
             }
             root.present().map_err(|e| e.to_string())
         };
@@ -247,10 +340,19 @@ pub fn phase_plane_gif(model: &Model, data: &PhasePlaneData, index: usize, frame
 }
 
 /// f–I curves: firing rate against input, one line per series.
-pub fn fi_plot(series: &[(&str, &[(f64, f64)])], x_label: &str, path: impl AsRef<Path>) -> Result<()> {
+pub fn fi_plot(
+    series: &[(&str, &[(f64, f64)])],
+    x_label: &str,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     let xr = range_of(series.iter().flat_map(|s| s.1.iter().map(|p| &p.0)));
-    let yr = range_of(series.iter().flat_map(|s| s.1.iter().map(|p| &p.1)).chain(std::iter::once(&0.0)));
+    let yr = range_of(
+        series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| &p.1))
+            .chain(std::iter::once(&0.0)),
+    );
     render!(path, (800, 550), area => {
         let mut chart = ChartBuilder::on(&area)
             .caption("f-I curve", ("sans-serif", 20))

@@ -7,7 +7,12 @@ use crate::single::model::{Model, Variable};
 pub fn hodgkin_huxley() -> Model {
     let gate = |x: &str| format!("alpha_{x}*(1-{x}) - beta_{x}*{x}");
     Model::new(vec![
-        Variable::new("V", "(1/Cm)*(-gk*n**4*(V-Vk) - gna*m**3*h*(V-Vna) - gl*(V-Vl) + Iapp)", -60.0).unit("mV"),
+        Variable::new(
+            "V",
+            "(1/Cm)*(-gk*n**4*(V-Vk) - gna*m**3*h*(V-Vna) - gl*(V-Vl) + Iapp)",
+            -60.0,
+        )
+        .unit("mV"),
         Variable::new("n", gate("n"), 1.0 / 3.0),
         Variable::new("m", gate("m"), 0.0),
         Variable::new("h", gate("h"), 2.0 / 3.0),
@@ -49,7 +54,9 @@ pub fn fitzhugh_nagumo() -> Model {
 /// reset `u+d`); spike `v >= 30`, clamp 30.
 pub fn izhikevich() -> Model {
     Model::new(vec![
-        Variable::new("v", "0.04*v**2 + 5*v + 140 - u + I", -65.0).reset("c").unit("mV"),
+        Variable::new("v", "0.04*v**2 + 5*v + 140 - u + I", -65.0)
+            .reset("c")
+            .unit("mV"),
         Variable::new("u", "a*(b*v - u)", -15.0).reset("u+d"),
     ])
     .param("a", 0.02)
@@ -65,12 +72,14 @@ pub fn izhikevich() -> Model {
 /// Leaky integrate-and-fire: `u` (init 0, reset `ur`); `tau_m=10, R=1,
 /// ur=0, I=0`; spike `u >= 1`, clamp 1.
 pub fn lif() -> Model {
-    Model::new(vec![Variable::new("u", "(1/tau_m)*(-u + R*I)", 0.0).reset("ur")])
-        .param("tau_m", 10.0)
-        .param("R", 1.0)
-        .param("ur", 0.0)
-        .param("I", 0.0)
-        .spike_when("u>=1")
-        .max_spike_value(1.0)
-        .method(Method::Rk4)
+    Model::new(vec![
+        Variable::new("u", "(1/tau_m)*(-u + R*I)", 0.0).reset("ur")
+    ])
+    .param("tau_m", 10.0)
+    .param("R", 1.0)
+    .param("ur", 0.0)
+    .param("I", 0.0)
+    .spike_when("u>=1")
+    .max_spike_value(1.0)
+    .method(Method::Rk4)
 }

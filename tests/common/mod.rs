@@ -12,8 +12,21 @@ pub struct RefNucleus {
 }
 
 impl RefNucleus {
-    pub fn uniform(n: usize, a: f64, b: f64, c: f64, d: f64, iext: impl FnMut(f64) -> Vec<f64> + 'static) -> Self {
-        RefNucleus { a: vec![a; n], b: vec![b; n], c: vec![c; n], d: vec![d; n], iext: Box::new(iext) }
+    pub fn uniform(
+        n: usize,
+        a: f64,
+        b: f64,
+        c: f64,
+        d: f64,
+        iext: impl FnMut(f64) -> Vec<f64> + 'static,
+    ) -> Self {
+        RefNucleus {
+            a: vec![a; n],
+            b: vec![b; n],
+            c: vec![c; n],
+            d: vec![d; n],
+            iext: Box::new(iext),
+        }
     }
     pub fn n(&self) -> usize {
         self.a.len()
@@ -40,11 +53,17 @@ pub struct RefResult {
 pub fn simulate(nuclei: &mut [RefNucleus], conns: &[RefConn], dt: f64, steps: usize) -> RefResult {
     let k = nuclei.len();
     let mut v: Vec<Vec<f64>> = nuclei.iter().map(|x| x.c.clone()).collect();
-    let mut u: Vec<Vec<f64>> = nuclei.iter().map(|x| x.b.iter().zip(&x.c).map(|(b, c)| b * c).collect()).collect();
+    let mut u: Vec<Vec<f64>> = nuclei
+        .iter()
+        .map(|x| x.b.iter().zip(&x.c).map(|(b, c)| b * c).collect())
+        .collect();
     let mut input: Vec<Vec<f64>> = nuclei.iter().map(|x| vec![0.0; x.n()]).collect();
     // fired[nucleus][step][neuron]
     let mut fired: Vec<Vec<Vec<bool>>> = vec![Vec::new(); k];
-    let mut out = RefResult { spikes: vec![Vec::new(); k], v: vec![Vec::new(); k] };
+    let mut out = RefResult {
+        spikes: vec![Vec::new(); k],
+        v: vec![Vec::new(); k],
+    };
     for m in 0..steps {
         let t = m as f64 * dt;
         for x in 0..k {
@@ -108,7 +127,13 @@ impl Rng {
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
     pub fn matrix(&mut self, rows: usize, cols: usize, lo: f64, hi: f64) -> Vec<Vec<f64>> {
-        (0..rows).map(|_| (0..cols).map(|_| lo + (hi - lo) * self.next_f64()).collect()).collect()
+        (0..rows)
+            .map(|_| {
+                (0..cols)
+                    .map(|_| lo + (hi - lo) * self.next_f64())
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -127,7 +152,8 @@ pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Err
         Some(d) => std::path::PathBuf::from(d),
         None => match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
             Some(d) => std::path::PathBuf::from(d).join("snn"),
-            None => std::path::PathBuf::from(std::env::var_os("HOME").ok_or("HOME not set")?).join(".cache/snn"),
+            None => std::path::PathBuf::from(std::env::var_os("HOME").ok_or("HOME not set")?)
+                .join(".cache/snn"),
         },
     };
     std::fs::create_dir_all(&root)?;
@@ -138,12 +164,23 @@ pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Err
     lock.lock()?;
     if !marker.is_file() {
         let _ = std::fs::remove_dir_all(&venv);
-        let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status()?.success();
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()?
+            .success();
         if !ok {
             return Err("python3 -m venv failed".into());
         }
         let ok = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "numpy", "tensorboard==2.21.0"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "numpy",
+                "tensorboard==2.21.0",
+            ])
             .status()?
             .success();
         if !ok {
@@ -157,7 +194,11 @@ pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Err
 /// Run a Python snippet with the tools' Python; its stdout.
 pub fn run_python(code: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
     let python = python_with_tools()?;
-    let out = std::process::Command::new(python).arg("-c").arg(code).args(args).output()?;
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()?;
     if !out.status.success() {
         return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
