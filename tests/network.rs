@@ -637,3 +637,43 @@ fn graph_scopes_mirror_the_model() -> R {
     }
     Ok(())
 }
+
+/// A 1000 x 1000 weight matrix enters its variable through a feed: the
+/// GraphDef stays small (4 MB of weights would be in it otherwise).
+#[test]
+fn weights_are_not_constants_in_the_graph() -> R {
+    let mut net = Network::new();
+    let a = net.add(Nucleus::new("A", 1000))?;
+    net.connect(a, a, ndarray::Array2::from_elem((1000, 1000), 0.25))?;
+    let sim = net.build_with(0.1, opts())?;
+    let size = sim.graph_def()?.len();
+    assert!(size < 100_000, "GraphDef is {size} bytes");
+    Ok(())
+}
+
+/// A nucleus pinned to the CPU device runs and gives the same spikes as an
+/// unpinned one; a device that does not exist is a TensorFlow error, not a
+/// crash.
+#[test]
+fn device_pinning() -> R {
+    let run = |device: Option<&str>| -> snn::Result<Vec<(usize, usize)>> {
+        let mut net = Network::new();
+        let mut n = Nucleus::new("P", 5).input(10.0);
+        if let Some(d) = device {
+            n = n.device(d);
+        }
+        let p = net.add(n)?;
+        net.connect(p, p, 0.5)?;
+        Ok(
+            net.build_with(0.1, opts().threads(1, 1))?.run(50.0)?.nuclei[0]
+                .spikes
+                .clone(),
+        )
+    };
+    let free = run(None)?;
+    assert!(!free.is_empty());
+    assert_eq!(run(Some("/device:CPU:0"))?, free);
+    let e = run(Some("/device:GPU:7")).unwrap_err();
+    assert!(matches!(e, Error::TensorFlow { .. }), "{e}");
+    Ok(())
+}

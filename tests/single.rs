@@ -315,3 +315,19 @@ fn parser_never_panics_on_garbage() {
     let deep_neg = "-".repeat(10_000) + "1";
     assert!(expr::parse(&deep_neg).is_err());
 }
+
+/// `rand()` and `randn()` come from the model's seeded generator: the same
+/// seed gives the same run, another seed another.
+#[test]
+fn noise_is_seeded() -> R {
+    let noisy = |seed: u64| {
+        Model::new(vec![Variable::new("x", "-x + 0.5*randn() + rand()", 0.0)])
+            .method(Method::Euler)
+            .seed(seed)
+            .simulation(10.0, 0.1)
+    };
+    let a = noisy(7)?;
+    assert_eq!(a.column("x")?, noisy(7)?.column("x")?);
+    assert_ne!(a.column("x")?, noisy(8)?.column("x")?);
+    Ok(())
+}
