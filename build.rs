@@ -218,16 +218,17 @@ fn provision(cache: &Path, wheel: &Wheel) -> Res<()> {
     let lock_path = root.join(format!(".{}-{}.lock", wheel.package, TF_VERSION));
     let lock = File::create(&lock_path)
         .map_err(|e| format!("cannot create lock {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    if cache_is_complete(cache, wheel) {
+        // Another build provisioned it while this one waited.
+        return Ok(());
+    }
     println!(
         "cargo:warning=snn: provisioning libtensorflow {TF_VERSION} ({}) into {} (once per machine)",
         wheel.package,
         cache.display()
     );
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    if cache_is_complete(cache, wheel) {
-        return Ok(());
-    }
 
     let nonce = SystemTime::now()
         .duration_since(UNIX_EPOCH)

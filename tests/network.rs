@@ -5,7 +5,7 @@ mod common;
 
 use common::{simulate, to_array, RefConn, RefNucleus, Rng};
 use snn::network::{
-    Connection, Input, Network, Nucleus, Probe, Record, SimOptions, StateVar, Weights,
+    Connection, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions, StateVar, Weights,
 };
 use snn::Error;
 
@@ -199,49 +199,64 @@ fn three_nuclei_with_kernels_match_reference() -> R {
     ];
     let reference = simulate(&mut rn, &conns, dt, steps);
 
-    let mut net = Network::new();
-    let x = net.add(
-        Nucleus::new("X", nx)
-            .input((0..nx).map(|i| 5.0 + 0.4 * i as f64).collect::<Vec<_>>())
-            .record(Record {
-                v: Probe::All,
-                ..Record::default()
-            }),
-    )?;
-    let y = net.add(
-        Nucleus::new("Y", ny)
-            .abcd(0.1, 0.2, -65.0, 2.0)
-            .input(3.0)
-            .record(Record {
-                v: Probe::All,
-                ..Record::default()
-            }),
-    )?;
-    let z = net.add(
-        Nucleus::new("Z", nz)
-            .abcd(0.02, 0.2, -55.0, 4.0)
-            .input(10.0)
-            .record(Record {
-                v: Probe::All,
-                ..Record::default()
-            }),
-    )?;
-    net.connect_with(
-        Connection::new(x, y, to_array(&w_xy))
-            .delay(1.0)
-            .kernel(exp_k, 10.0),
-    )?;
-    net.connect_with(Connection::new(y, x, to_array(&w_yx)).kernel(alpha_k, 20.0))?;
-    net.connect_with(Connection::new(z, y, to_array(&w_zy)).delay(0.5))?;
-    let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
-    for k in 0..3 {
-        assert!(
-            reference.spikes[k].len() > 5,
-            "nucleus {k} needs spikes: {}",
-            reference.spikes[k].len()
-        );
-        assert_eq!(engine_spikes(&rec, k), reference.spikes[k], "nucleus {k}");
-        assert_v_close(&rec, k, &reference.v[k]);
+    for propagation in [Propagation::EventDriven, Propagation::Dense] {
+        let mut net = Network::new();
+        let x = net.add(
+            Nucleus::new("X", nx)
+                .input((0..nx).map(|i| 5.0 + 0.4 * i as f64).collect::<Vec<_>>())
+                .record(Record {
+                    v: Probe::All,
+                    ..Record::default()
+                }),
+        )?;
+        let y = net.add(
+            Nucleus::new("Y", ny)
+                .abcd(0.1, 0.2, -65.0, 2.0)
+                .input(3.0)
+                .record(Record {
+                    v: Probe::All,
+                    ..Record::default()
+                }),
+        )?;
+        let z = net.add(
+            Nucleus::new("Z", nz)
+                .abcd(0.02, 0.2, -55.0, 4.0)
+                .input(10.0)
+                .record(Record {
+                    v: Probe::All,
+                    ..Record::default()
+                }),
+        )?;
+        net.connect_with(
+            Connection::new(x, y, to_array(&w_xy))
+                .delay(1.0)
+                .kernel(exp_k, 10.0)
+                .propagation(propagation),
+        )?;
+        net.connect_with(
+            Connection::new(y, x, to_array(&w_yx))
+                .kernel(alpha_k, 20.0)
+                .propagation(propagation),
+        )?;
+        net.connect_with(
+            Connection::new(z, y, to_array(&w_zy))
+                .delay(0.5)
+                .propagation(propagation),
+        )?;
+        let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+        for k in 0..3 {
+            assert!(
+                reference.spikes[k].len() > 5,
+                "nucleus {k} needs spikes: {}",
+                reference.spikes[k].len()
+            );
+            assert_eq!(
+                engine_spikes(&rec, k),
+                reference.spikes[k],
+                "nucleus {k}, {propagation:?}"
+            );
+            assert_v_close(&rec, k, &reference.v[k]);
+        }
     }
     Ok(())
 }

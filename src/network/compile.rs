@@ -31,7 +31,7 @@
 use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 
 use crate::error::Result;
-use crate::network::model::StateVar;
+use crate::network::model::{Propagation, StateVar};
 use crate::network::plan::{Plan, PlanInput, PlanWeights};
 
 /// A tensor fed once at initialisation.
@@ -381,7 +381,8 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         )
         .map_err(&e)?;
         // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
-        let x = if k == 1 && conn.kernel[0] == 1.0 {
+        let unit_kernel = k == 1 && conn.kernel[0] == 1.0;
+        let x = if unit_kernel {
             window
         } else {
             let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
@@ -398,13 +399,67 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut inits,
                     &mut feeds,
                 )?;
-                let y = ops::mat_mul(x, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
-                ops::reshape(
-                    y,
-                    const_i32(&mut s, "flat", &[post_n as i32], &[1])?,
-                    &mut s.with_op_name("current"),
-                )
-                .map_err(&e)?
+                let event_driven = match conn.propagation {
+                    Propagation::Auto => unit_kernel,
+                    Propagation::EventDriven => true,
+                    Propagation::Dense => false,
+                };
+                match event_driven {
+                    false => {
+                        let y =
+                            ops::mat_mul(x, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
+                        ops::reshape(
+                            y,
+                            const_i32(&mut s, "flat", &[post_n as i32], &[1])?,
+                            &mut s.with_op_name("current"),
+                        )
+                        .map_err(&e)?
+                    }
+                    true => {
+                        // Rows of W for the presynaptic neurons active in the
+                        // window, weighted by their activity, summed.
+                        let flat = ops::reshape(
+                            x,
+                            const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?,
+                            &mut s.with_op_name("activity"),
+                        )
+                        .map_err(&e)?;
+                        let zero = scalar_f32(&mut s, "zero", 0.0)?;
+                        let active =
+                            ops::not_equal(flat.clone(), zero, &mut s.with_op_name("active"))
+                                .map_err(&e)?;
+                        let idx =
+                            ops::where_(active, &mut s.with_op_name("active_index")).map_err(&e)?;
+                        let idx = ops::reshape(
+                            idx,
+                            const_i32(&mut s, "flat_index", &[-1], &[1])?,
+                            &mut s.with_op_name("active_neurons"),
+                        )
+                        .map_err(&e)?;
+                        let rows = ops::gather(wv.read, idx.clone(), &mut s.with_op_name("rows"))
+                            .map_err(&e)?;
+                        let rows = if unit_kernel {
+                            rows
+                        } else {
+                            let coef =
+                                ops::gather(flat, idx, &mut s.with_op_name("activity_of_active"))
+                                    .map_err(&e)?;
+                            let coef = ops::reshape(
+                                coef,
+                                const_i32(&mut s, "column", &[-1, 1], &[2])?,
+                                &mut s.with_op_name("coefficients"),
+                            )
+                            .map_err(&e)?;
+                            ops::mul(rows, coef, &mut s.with_op_name("weighted_rows"))
+                                .map_err(&e)?
+                        };
+                        let axis =
+                            ops::constant(0i32, &mut s.with_op_name("sum_axis")).map_err(&e)?;
+                        let sum =
+                            ops::sum(rows, axis, &mut s.with_op_name("synapse")).map_err(&e)?;
+                        ops::identity(sum, &mut s.with_op_name("current")).map_err(&e)?
+                    }
+                }
             }
             PlanWeights::Sparse {
                 pre,

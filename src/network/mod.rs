@@ -29,8 +29,8 @@ mod simulator;
 mod tensorboard;
 
 pub use model::{
-    Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Record,
-    StateVar, SynapseKind, Weights,
+    Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Propagation,
+    Record, StateVar, SynapseKind, Weights,
 };
 pub use plan::RoundingNote;
 pub use recording::{NucleusRecording, Recording, Trace};

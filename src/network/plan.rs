@@ -3,7 +3,7 @@
 //! weights dense or sparse. TensorFlow-free; the compiler reads only this.
 
 use crate::error::{Error, Result};
-use crate::network::model::{Input, InputFn, Network, Param, StateVar, Weights};
+use crate::network::model::{Input, InputFn, Network, Param, Propagation, StateVar, Weights};
 
 /// A delay or window rounded to whole steps at the user's request.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +62,7 @@ pub(crate) struct PlanConnection {
     /// Kernel samples at lags `k * dt`, `k = 0..K`.
     pub kernel: Vec<f32>,
     pub weights: PlanWeights,
+    pub propagation: Propagation,
 }
 
 pub(crate) struct Plan {
@@ -202,6 +203,7 @@ impl Plan {
                 delay,
                 kernel,
                 weights,
+                propagation: c.propagation,
             });
         }
 

@@ -51,6 +51,17 @@ pub struct RefResult {
 }
 
 pub fn simulate(nuclei: &mut [RefNucleus], conns: &[RefConn], dt: f64, steps: usize) -> RefResult {
+    simulate_opts(nuclei, conns, dt, steps, true)
+}
+
+/// As [`simulate`]; `record_v: false` keeps no v traces (for benchmarks).
+pub fn simulate_opts(
+    nuclei: &mut [RefNucleus],
+    conns: &[RefConn],
+    dt: f64,
+    steps: usize,
+    record_v: bool,
+) -> RefResult {
     let k = nuclei.len();
     let mut v: Vec<Vec<f64>> = nuclei.iter().map(|x| x.c.clone()).collect();
     let mut u: Vec<Vec<f64>> = nuclei
@@ -90,7 +101,9 @@ pub fn simulate(nuclei: &mut [RefNucleus], conns: &[RefConn], dt: f64, steps: us
                 }
             }
             fired[x].push(s);
-            out.v[x].push(v[x].clone());
+            if record_v {
+                out.v[x].push(v[x].clone());
+            }
         }
         // 5. input for the next step, spikes of this step visible at delay 0
         for x in 0..k {

@@ -1,0 +1,401 @@
+//! Network engine benchmark: each case and mode in its own child process
+//! (so peak memory is per case), side by side with the independent native
+//! reference stepper of the tests (the "no framework" line).
+//!
+//!     cargo bench --bench network                # every case
+//!     cargo bench --bench network -- quick       # (a) and (b) at N = 1000 only
+//!
+//! Cases: (a) the seed's `simple` (1000 neurons, W ~ N(0,1), T = 1000 ms,
+//! dt = 0.1); (b) the classic Izhikevich (2003) network at N = 1000, 4000,
+//! 10000 (80% excitatory, thalamic noise drawn every step, all-to-all
+//! weights scaled by 1000/N, T = 1000 ms, dt = 0.1); (c) the basal-ganglia
+//! model of the examples.
+//! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
+//! jumps), TF per step with `Propagation::Dense`, and the native stepper.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+use snn::network::{Connection, Input, Network, Nucleus, Propagation, SimOptions};
+
+type R<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Outcome {
+    wall_s: f64,
+    steps: usize,
+    spikes: u64,
+    neurons: usize,
+    t_ms: f64,
+}
+
+fn opts() -> SimOptions {
+    SimOptions::default().quiet().tensorboard(None)
+}
+
+fn simple_weights() -> R<Array2<f64>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(123);
+    let normal = Normal::new(0.0, 1.0)?;
+    Ok(Array2::from_shape_simple_fn((1000, 1000), || {
+        normal.sample(&mut rng)
+    }))
+}
+
+fn case_simple(mode: &str) -> R<Outcome> {
+    let w = simple_weights()?;
+    if mode == "native" {
+        let inp = vec![5.0; 1000];
+        let mut nu = vec![common::RefNucleus::uniform(
+            1000,
+            0.02,
+            0.2,
+            -65.0,
+            8.0,
+            move |_| inp.clone(),
+        )];
+        let w: Vec<Vec<f64>> = w.outer_iter().map(|r| r.to_vec()).collect();
+        let conns = vec![common::RefConn {
+            pre: 0,
+            post: 0,
+            w,
+            delay_steps: 0,
+            kernel: vec![1.0],
+        }];
+        let start = Instant::now();
+        let r = common::simulate_opts(&mut nu, &conns, 0.1, 10_000, false);
+        return Ok(Outcome {
+            wall_s: start.elapsed().as_secs_f64(),
+            steps: 10_000,
+            spikes: r.spikes[0].len() as u64,
+            neurons: 1000,
+            t_ms: 1000.0,
+        });
+    }
+    let mut net = Network::new();
+    let n = net.add(Nucleus::new("N", 1000).input(5.0))?;
+    net.connect_with(Connection::new(n, n, w).propagation(propagation(mode)))?;
+    let mut sim = net.build_with(0.1, opts())?;
+    let start = Instant::now();
+    let rec = sim.run(1000.0)?;
+    Ok(Outcome {
+        wall_s: start.elapsed().as_secs_f64(),
+        steps: rec.steps,
+        spikes: rec.nuclei[0].spike_count,
+        neurons: 1000,
+        t_ms: 1000.0,
+    })
+}
+
+fn propagation(mode: &str) -> Propagation {
+    if mode == "dense" {
+        Propagation::Dense
+    } else {
+        Propagation::Auto
+    }
+}
+
+/// Izhikevich (2003): excitatory a = 0.02, b = 0.2, c = -65 + 15 r^2,
+/// d = 8 - 6 r^2; inhibitory a = 0.02 + 0.08 r, b = 0.25 - 0.05 r, c = -65,
+/// d = 2; weights 0.5 rand (from excitatory), -rand (from inhibitory), times
+/// 1000 / N; thalamic input 5 sqrt(10) randn (excitatory), 2 sqrt(10) randn
+/// (inhibitory) every step.
+fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
+    let ne = n * 4 / 5;
+    let ni = n - ne;
+    let scale = 1000.0 / n as f64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2003);
+    let re: Vec<f64> = (0..ne).map(|_| rng.random::<f64>()).collect();
+    let ri: Vec<f64> = (0..ni).map(|_| rng.random::<f64>()).collect();
+    let (ae, be) = (vec![0.02; ne], vec![0.2; ne]);
+    let ce: Vec<f64> = re.iter().map(|r| -65.0 + 15.0 * r * r).collect();
+    let de: Vec<f64> = re.iter().map(|r| 8.0 - 6.0 * r * r).collect();
+    let ai: Vec<f64> = ri.iter().map(|r| 0.02 + 0.08 * r).collect();
+    let bi: Vec<f64> = ri.iter().map(|r| 0.25 - 0.05 * r).collect();
+    let (ci, di) = (vec![-65.0; ni], vec![2.0; ni]);
+    let mut mat = |rows: usize, cols: usize, w: f64| {
+        Array2::from_shape_simple_fn((rows, cols), || w * scale * rng.random::<f64>())
+    };
+    let (w_ee, w_ei) = (mat(ne, ne, 0.5), mat(ne, ni, 0.5));
+    let (w_ie, w_ii) = (mat(ni, ne, -1.0), mat(ni, ni, -1.0));
+    let (se, si) = (5.0 * 10f64.sqrt(), 2.0 * 10f64.sqrt());
+
+    if mode == "native" {
+        let normal = Normal::new(0.0, 1.0)?;
+        let mut rng_e = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng_i = rand::rngs::StdRng::seed_from_u64(2);
+        let mut nu = vec![
+            common::RefNucleus {
+                a: ae,
+                b: be,
+                c: ce,
+                d: de,
+                iext: Box::new(move |_| (0..ne).map(|_| se * normal.sample(&mut rng_e)).collect()),
+            },
+            common::RefNucleus {
+                a: ai,
+                b: bi,
+                c: ci,
+                d: di,
+                iext: Box::new(move |_| (0..ni).map(|_| si * normal.sample(&mut rng_i)).collect()),
+            },
+        ];
+        let rows =
+            |m: Array2<f64>| -> Vec<Vec<f64>> { m.outer_iter().map(|r| r.to_vec()).collect() };
+        let conns = vec![
+            common::RefConn {
+                pre: 0,
+                post: 0,
+                w: rows(w_ee),
+                delay_steps: 0,
+                kernel: vec![1.0],
+            },
+            common::RefConn {
+                pre: 0,
+                post: 1,
+                w: rows(w_ei),
+                delay_steps: 0,
+                kernel: vec![1.0],
+            },
+            common::RefConn {
+                pre: 1,
+                post: 0,
+                w: rows(w_ie),
+                delay_steps: 0,
+                kernel: vec![1.0],
+            },
+            common::RefConn {
+                pre: 1,
+                post: 1,
+                w: rows(w_ii),
+                delay_steps: 0,
+                kernel: vec![1.0],
+            },
+        ];
+        let start = Instant::now();
+        let r = common::simulate_opts(&mut nu, &conns, 0.1, 10_000, false);
+        let spikes = (r.spikes[0].len() + r.spikes[1].len()) as u64;
+        return Ok(Outcome {
+            wall_s: start.elapsed().as_secs_f64(),
+            steps: 10_000,
+            spikes,
+            neurons: n,
+            t_ms: 1000.0,
+        });
+    }
+    let mut net = Network::new();
+    let e = net.add(
+        Nucleus::new("E", ne)
+            .abcd(ae, be, ce, de)
+            .input(Input::noise(0.0, se, 1)),
+    )?;
+    let i = net.add(
+        Nucleus::new("I", ni)
+            .abcd(ai, bi, ci, di)
+            .input(Input::noise(0.0, si, 2)),
+    )?;
+    let p = propagation(mode);
+    net.connect_with(Connection::new(e, e, w_ee).propagation(p))?;
+    net.connect_with(Connection::new(e, i, w_ei).propagation(p))?;
+    net.connect_with(Connection::new(i, e, w_ie).propagation(p))?;
+    net.connect_with(Connection::new(i, i, w_ii).propagation(p))?;
+    let mut sim = net.build_with(0.1, opts())?;
+    let start = Instant::now();
+    let rec = sim.run(1000.0)?;
+    let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
+    Ok(Outcome {
+        wall_s: start.elapsed().as_secs_f64(),
+        steps: rec.steps,
+        spikes,
+        neurons: n,
+        t_ms: 1000.0,
+    })
+}
+
+fn case_basal_ganglia(mode: &str) -> R<Outcome> {
+    if mode == "native" {
+        return Err("no native line: the reference stepper has no in-graph noise".into());
+    }
+    let sizes = [2000, 400, 400, 200, 300, 300, 200];
+    let params = [
+        (0.02, 0.2, -65.0, 8.0),
+        (0.1, 0.2, -65.0, 2.0),
+        (0.1, 0.2, -65.0, 2.0),
+        (0.02, 0.2, -65.0, 8.0),
+        (0.1, 0.2, -65.0, 2.0),
+        (0.1, 0.2, -65.0, 2.0),
+        (0.02, 0.2, -55.0, 4.0),
+    ];
+    let weights = [
+        [0.0, 30.0, 6.0, 0.0, 0.0, 0.0, 30.0],
+        [0.0, -2.0, -2.0, -10.0, 0.0, 0.0, 0.0],
+        [0.0, -2.0, -3.0, 0.0, -2.0, -2.0, 0.0],
+        [0.0; 7],
+        [0.0, -2.0, -2.0, 0.0, -2.0, -2.0, -2.0],
+        [0.0, -2.0, -2.0, -2.0, -2.0, -2.0, -4.0],
+        [0.0, 0.0, 0.0, 20.0, 20.0, 20.0, 0.0],
+    ];
+    let delays = [
+        [0.0, 10.0, 10.0, 0.0, 0.0, 0.0, 2.5],
+        [0.0, 14.0, 10.0, 7.0, 0.0, 0.0, 0.0],
+        [0.0, 11.0, 13.0, 0.0, 5.0, 5.0, 0.0],
+        [0.0; 7],
+        [0.0, 6.0, 6.0, 0.0, 1.0, 1.0, 4.0],
+        [0.0, 6.0, 6.0, 3.0, 1.0, 1.0, 4.0],
+        [0.0, 0.0, 0.0, 1.5, 2.0, 2.0, 0.0],
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(123);
+    let normal = Normal::new(0.0, 1.0)?;
+    let mut net = Network::new();
+    let mut ids = Vec::new();
+    for k in 0..7 {
+        let (a, b, c, d) = params[k];
+        let input = if k == 0 {
+            Input::noise(7.0, 21.0, 123)
+        } else {
+            Input::Constant(0.0)
+        };
+        ids.push(
+            net.add(
+                Nucleus::new(format!("N{k}"), sizes[k])
+                    .abcd(a, b, c, d)
+                    .input(input),
+            )?,
+        );
+    }
+    for i in 0..7 {
+        for j in 0..7 {
+            let weight = weights[i][j] / sizes[i] as f64;
+            if weight == 0.0 {
+                continue;
+            }
+            let w = Array2::from_shape_simple_fn((sizes[i], sizes[j]), || {
+                weight.signum() * (weight.abs() * (1.0 + normal.sample(&mut rng))).max(0.0)
+            });
+            let c = Connection::new(ids[i], ids[j], w)
+                .delay(delays[i][j])
+                .round_to_step()
+                .propagation(propagation(mode));
+            let c = if weight > 0.0 {
+                c.kernel(|t| (-t / 20.0).exp(), 20.0)
+            } else {
+                c.kernel(|t| (t / 50.0) * (1.0 - t / 50.0).exp(), 100.0)
+            };
+            net.connect_with(c)?;
+        }
+    }
+    let mut sim = net.build_with(0.2, opts())?;
+    let start = Instant::now();
+    let rec = sim.run(1000.0)?;
+    let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
+    Ok(Outcome {
+        wall_s: start.elapsed().as_secs_f64(),
+        steps: rec.steps,
+        spikes,
+        neurons: sizes.iter().sum(),
+        t_ms: 1000.0,
+    })
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn child(case: &str, mode: &str) -> R<()> {
+    if case == "b10000" && mode == "dense" {
+        return Err(
+            "skipped: 10^8 multiply-adds per step (about 5 minutes per simulated second here)"
+                .into(),
+        );
+    }
+    let out = match case {
+        "a" => case_simple(mode)?,
+        "b1000" => case_izhikevich(1000, mode)?,
+        "b4000" => case_izhikevich(4000, mode)?,
+        "b10000" => case_izhikevich(10000, mode)?,
+        "c" => case_basal_ganglia(mode)?,
+        other => return Err(format!("unknown case {other}").into()),
+    };
+    println!(
+        "RESULT {} {} {} {} {} {}",
+        out.wall_s,
+        out.steps,
+        out.spikes,
+        out.neurons,
+        out.t_ms,
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+fn main() -> R<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--child") {
+        return child(&args[pos + 1], &args[pos + 2]);
+    }
+    let quick = args.iter().any(|a| a == "quick");
+    let cases: &[(&str, &str)] = if quick {
+        &[
+            ("a", "(a) simple, N = 1000"),
+            ("b1000", "(b) Izhikevich 2003, N = 1000"),
+        ]
+    } else {
+        &[
+            ("a", "(a) simple, N = 1000"),
+            ("b1000", "(b) Izhikevich 2003, N = 1000"),
+            ("b4000", "(b) Izhikevich 2003, N = 4000"),
+            ("b10000", "(b) Izhikevich 2003, N = 10000"),
+            ("c", "(c) basal ganglia, N = 3800"),
+        ]
+    };
+    let exe = std::env::current_exe()?;
+    println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (case, title) in cases {
+        for mode in ["auto", "dense", "native"] {
+            let out = Command::new(&exe).args(["--child", case, mode]).output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
+                let why = String::from_utf8_lossy(&out.stderr);
+                println!(
+                    "| {title} | {mode} | - | - | - | - | - ({}) |",
+                    why.lines().last().unwrap_or("failed")
+                );
+                continue;
+            };
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let (wall, steps, spikes, neurons, t_ms, rss) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            println!(
+                "| {title} | {} | {:.2} s | {:.0} | {} | {:.1} | {:.0} |",
+                match mode {
+                    "auto" => "TF, one run per step (auto)",
+                    "dense" => "TF, one run per step (dense)",
+                    _ => "native reference stepper",
+                },
+                wall / (t_ms / 1000.0),
+                steps / wall,
+                spikes,
+                1000.0 * spikes / (t_ms * neurons),
+                rss
+            );
+        }
+    }
+    Ok(())
+}
