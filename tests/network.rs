@@ -692,3 +692,70 @@ fn device_pinning() -> R {
     assert!(matches!(e, Error::TensorFlow { .. }), "{e}");
     Ok(())
 }
+
+/// A kernel that is neither exponential nor alpha (a triangle over 3 ms,
+/// after a 1 ms delay) takes the general window product; exponential and
+/// alpha kernels take recursive traces (checked through the graph's op
+/// names). Both give the reference's spikes.
+#[test]
+fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
+    let dt = 0.5;
+    let steps = 600;
+    let (na, nb) = (10, 6);
+    let tri = |t: f64| (1.0 - t / 3.0).max(0.0);
+    let w_ab = Rng(17).matrix(na, nb, 0.0, 4.0);
+    let kernel: Vec<f64> = (0..6).map(|k| tri(k as f64 * dt)).collect();
+    let mut rn = vec![
+        RefNucleus::uniform(na, 0.02, 0.2, -65.0, 8.0, |_| {
+            (0..10).map(|i| 6.0 + 0.5 * i as f64).collect()
+        }),
+        RefNucleus::uniform(nb, 0.1, 0.2, -65.0, 2.0, |_| vec![1.0; 6]),
+    ];
+    let conns = vec![RefConn {
+        pre: 0,
+        post: 1,
+        w: w_ab.clone(),
+        delay_steps: 2,
+        kernel,
+    }];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+    assert!(
+        reference.spikes[1].len() > 5,
+        "B needs spikes: {}",
+        reference.spikes[1].len()
+    );
+
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::new("A", na).input((0..na).map(|i| 6.0 + 0.5 * i as f64).collect::<Vec<_>>()),
+    )?;
+    let b = net.add(Nucleus::new("B", nb).abcd(0.1, 0.2, -65.0, 2.0).input(1.0))?;
+    net.connect_with(
+        Connection::new(a, b, to_array(&w_ab))
+            .delay(1.0)
+            .kernel(tri, 3.0),
+    )?;
+    net.connect_with(Connection::new(b, a, 0.0).kernel(|t| (-t / 4.0).exp(), 10.0))?;
+    net.connect_with(
+        Connection::new(b, b, 0.0).kernel(|t| (t / 4.0) * (1.0 - t / 4.0).exp(), 10.0),
+    )?;
+    let sim = net.build_with(dt, opts())?;
+    let names = sim.op_names();
+    assert!(
+        names.iter().any(|n| n == "A->B/kernel_sum"),
+        "triangle: window product"
+    );
+    assert!(
+        names.iter().any(|n| n == "B->A/trace") && !names.iter().any(|n| n == "B->A/alpha_trace"),
+        "exponential: one trace"
+    );
+    assert!(
+        names.iter().any(|n| n == "B->B/alpha_trace"),
+        "alpha: two traces"
+    );
+    let mut sim = sim;
+    let rec = sim.run(steps as f64 * dt)?;
+    assert_eq!(engine_spikes(&rec, 0), reference.spikes[0]);
+    assert_eq!(engine_spikes(&rec, 1), reference.spikes[1]);
+    Ok(())
+}

@@ -32,7 +32,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 
 use crate::error::Result;
 use crate::network::model::{Propagation, StateVar};
-use crate::network::plan::{Plan, PlanInput, PlanWeights};
+use crate::network::plan::{KernelForm, Plan, PlanInput, PlanWeights};
 
 /// A tensor fed once at initialisation.
 pub(crate) enum InitFeed {
@@ -184,6 +184,130 @@ struct NucleusGraph {
     u_new: Operation,
     fired: Operation,
     hist_new: Operation,
+}
+
+/// The weights of a connection in the graph.
+enum WeightOps {
+    Dense(Operation),
+    Sparse {
+        w: Operation,
+        pre: Operation,
+        post: Operation,
+    },
+}
+
+/// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
+/// Event-driven: gather the rows of active neurons (weighted unless `unit`:
+/// the activity is 0/1) and sum them; otherwise a matrix product. Sparse
+/// weights gather per synapse and segment-sum.
+#[allow(clippy::too_many_arguments)]
+fn propagate(
+    s: &mut Scope,
+    name: &str,
+    x: Operation,
+    w: &WeightOps,
+    event_driven: bool,
+    unit: bool,
+    pre_n: u64,
+    post_n: u64,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let flat_pre = const_i32(s, &format!("{name}/flat_pre"), &[pre_n as i32], &[1])?;
+    match w {
+        WeightOps::Dense(wv) if !event_driven => {
+            let y = ops::mat_mul(
+                x,
+                wv.clone(),
+                &mut s.with_op_name(&format!("{name}/product")),
+            )
+            .map_err(&e)?;
+            let flat = const_i32(s, &format!("{name}/flat_post"), &[post_n as i32], &[1])?;
+            ops::reshape(y, flat, &mut s.with_op_name(name)).map_err(&e)
+        }
+        WeightOps::Dense(wv) => {
+            let flat = ops::reshape(
+                x,
+                flat_pre,
+                &mut s.with_op_name(&format!("{name}/activity")),
+            )
+            .map_err(&e)?;
+            let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
+            let active = ops::not_equal(
+                flat.clone(),
+                zero,
+                &mut s.with_op_name(&format!("{name}/active")),
+            )
+            .map_err(&e)?;
+            let idx = ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index")))
+                .map_err(&e)?;
+            let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
+            let idx = ops::reshape(
+                idx,
+                minus_one,
+                &mut s.with_op_name(&format!("{name}/active_neurons")),
+            )
+            .map_err(&e)?;
+            let rows = ops::gather(
+                wv.clone(),
+                idx.clone(),
+                &mut s.with_op_name(&format!("{name}/rows")),
+            )
+            .map_err(&e)?;
+            let rows = if unit {
+                rows
+            } else {
+                let coef = ops::gather(
+                    flat,
+                    idx,
+                    &mut s.with_op_name(&format!("{name}/activity_of_active")),
+                )
+                .map_err(&e)?;
+                let column = const_i32(s, &format!("{name}/column"), &[-1, 1], &[2])?;
+                let coef = ops::reshape(
+                    coef,
+                    column,
+                    &mut s.with_op_name(&format!("{name}/coefficients")),
+                )
+                .map_err(&e)?;
+                ops::mul(
+                    rows,
+                    coef,
+                    &mut s.with_op_name(&format!("{name}/weighted_rows")),
+                )
+                .map_err(&e)?
+            };
+            let axis = ops::constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis")))
+                .map_err(&e)?;
+            ops::sum(rows, axis, &mut s.with_op_name(name)).map_err(&e)
+        }
+        WeightOps::Sparse { w, pre, post } => {
+            let flat = ops::reshape(
+                x,
+                flat_pre,
+                &mut s.with_op_name(&format!("{name}/activity")),
+            )
+            .map_err(&e)?;
+            let g = ops::gather(
+                flat,
+                pre.clone(),
+                &mut s.with_op_name(&format!("{name}/gather")),
+            )
+            .map_err(&e)?;
+            let contrib = ops::mul(
+                g,
+                w.clone(),
+                &mut s.with_op_name(&format!("{name}/weighted")),
+            )
+            .map_err(&e)?;
+            let nseg = ops::constant(
+                post_n as i32,
+                &mut s.with_op_name(&format!("{name}/post_n")),
+            )
+            .map_err(&e)?;
+            ops::unsorted_segment_sum(contrib, post.clone(), nseg, &mut s.with_op_name(name))
+                .map_err(&e)
+        }
+    }
 }
 
 pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
@@ -361,6 +485,10 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
 
     // 6. synapses, grouped by postsynaptic nucleus.
     let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
+    // Trace variables of recursive kernels: read with the state, written
+    // with it (handle, new value, scope to write in).
+    let mut trace_reads: Vec<Operation> = Vec::new();
+    let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
     for conn in &mut plan.connections {
         let post = &plan.nuclei[conn.post];
         let pre_n = plan.nuclei[conn.pre].n as u64;
@@ -371,25 +499,9 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         };
         let e = tf_err(&conn.name);
         let k = conn.kernel.len() as u64;
-        let begin = const_i32(&mut s, "window_begin", &[conn.delay as i32, 0], &[2])?;
-        let size = const_i32(&mut s, "window_size", &[k as i32, pre_n as i32], &[2])?;
-        let window = ops::slice(
-            graphs[conn.pre].hist_new.clone(),
-            begin,
-            size,
-            &mut s.with_op_name("window"),
-        )
-        .map_err(&e)?;
-        // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
-        let unit_kernel = k == 1 && conn.kernel[0] == 1.0;
-        let x = if unit_kernel {
-            window
-        } else {
-            let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
-            ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
-        };
+        let unit_kernel = conn.form == KernelForm::Unit;
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
-        let current = match weights {
+        let w = match weights {
             PlanWeights::Dense(w) => {
                 let wv = fed_variable_f32(
                     &mut s,
@@ -399,67 +511,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut inits,
                     &mut feeds,
                 )?;
-                let event_driven = match conn.propagation {
-                    Propagation::Auto => unit_kernel,
-                    Propagation::EventDriven => true,
-                    Propagation::Dense => false,
-                };
-                match event_driven {
-                    false => {
-                        let y =
-                            ops::mat_mul(x, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
-                        ops::reshape(
-                            y,
-                            const_i32(&mut s, "flat", &[post_n as i32], &[1])?,
-                            &mut s.with_op_name("current"),
-                        )
-                        .map_err(&e)?
-                    }
-                    true => {
-                        // Rows of W for the presynaptic neurons active in the
-                        // window, weighted by their activity, summed.
-                        let flat = ops::reshape(
-                            x,
-                            const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?,
-                            &mut s.with_op_name("activity"),
-                        )
-                        .map_err(&e)?;
-                        let zero = scalar_f32(&mut s, "zero", 0.0)?;
-                        let active =
-                            ops::not_equal(flat.clone(), zero, &mut s.with_op_name("active"))
-                                .map_err(&e)?;
-                        let idx =
-                            ops::where_(active, &mut s.with_op_name("active_index")).map_err(&e)?;
-                        let idx = ops::reshape(
-                            idx,
-                            const_i32(&mut s, "flat_index", &[-1], &[1])?,
-                            &mut s.with_op_name("active_neurons"),
-                        )
-                        .map_err(&e)?;
-                        let rows = ops::gather(wv.read, idx.clone(), &mut s.with_op_name("rows"))
-                            .map_err(&e)?;
-                        let rows = if unit_kernel {
-                            rows
-                        } else {
-                            let coef =
-                                ops::gather(flat, idx, &mut s.with_op_name("activity_of_active"))
-                                    .map_err(&e)?;
-                            let coef = ops::reshape(
-                                coef,
-                                const_i32(&mut s, "column", &[-1, 1], &[2])?,
-                                &mut s.with_op_name("coefficients"),
-                            )
-                            .map_err(&e)?;
-                            ops::mul(rows, coef, &mut s.with_op_name("weighted_rows"))
-                                .map_err(&e)?
-                        };
-                        let axis =
-                            ops::constant(0i32, &mut s.with_op_name("sum_axis")).map_err(&e)?;
-                        let sum =
-                            ops::sum(rows, axis, &mut s.with_op_name("synapse")).map_err(&e)?;
-                        ops::identity(sum, &mut s.with_op_name("current")).map_err(&e)?
-                    }
-                }
+                WeightOps::Dense(wv.read)
             }
             PlanWeights::Sparse {
                 pre,
@@ -478,18 +530,125 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut inits,
                     &mut feeds,
                 )?;
-                let flat = ops::reshape(
-                    x,
-                    const_i32(&mut s, "flat_pre", &[pre_n as i32], &[1])?,
+                WeightOps::Sparse {
+                    w: wv.read,
+                    pre: pv.read,
+                    post: qv.read,
+                }
+            }
+        };
+        let hist = graphs[conn.pre].hist_new.clone();
+        // Row `lag` of the shifted history: the spikes of step m - lag, [1, pre.n].
+        let row = |s: &mut Scope, lag: usize, name: &str| -> Result<Operation> {
+            let begin = const_i32(s, &format!("{name}_begin"), &[lag as i32, 0], &[2])?;
+            let size = const_i32(s, &format!("{name}_size"), &[1, pre_n as i32], &[2])?;
+            ops::slice(hist.clone(), begin, size, &mut s.with_op_name(name)).map_err(&e)
+        };
+        let current: Operation = match conn.form {
+            KernelForm::Unit | KernelForm::General => {
+                // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
+                let x = if unit_kernel {
+                    row(&mut s, conn.delay, "window")?
+                } else {
+                    let begin = const_i32(&mut s, "window_begin", &[conn.delay as i32, 0], &[2])?;
+                    let size = const_i32(&mut s, "window_size", &[k as i32, pre_n as i32], &[2])?;
+                    let window =
+                        ops::slice(hist.clone(), begin, size, &mut s.with_op_name("window"))
+                            .map_err(&e)?;
+                    let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
+                    ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
+                };
+                let event_driven = match conn.propagation {
+                    Propagation::Auto => unit_kernel,
+                    Propagation::EventDriven => true,
+                    Propagation::Dense => false,
+                };
+                let y = propagate(
                     &mut s,
-                )
-                .map_err(&e)?;
-                let g = ops::gather(flat, pv.read, &mut s.with_op_name("gather")).map_err(&e)?;
-                let contrib = ops::mul(g, wv.read, &mut s.with_op_name("synapse")).map_err(&e)?;
-                let nseg =
-                    ops::constant(post_n as i32, &mut s.with_op_name("post_n")).map_err(&e)?;
-                ops::unsorted_segment_sum(contrib, qv.read, nseg, &mut s.with_op_name("current"))
-                    .map_err(&e)?
+                    "synapse",
+                    x,
+                    &w,
+                    event_driven,
+                    unit_kernel,
+                    pre_n,
+                    post_n,
+                )?;
+                ops::identity(y, &mut s.with_op_name("current")).map_err(&e)?
+            }
+            KernelForm::Exponential { c, r } | KernelForm::Alpha { c, r } => {
+                // Recursive traces over the window (exact, see the module docs):
+                //   G_m = r G_{m-1} + y(m - D) - r^K y(m - D - K)
+                //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
+                // with y(j) = sum of the weight rows of neurons that spiked at j.
+                let event_driven = conn.propagation != Propagation::Dense;
+                let new_row = row(&mut s, conn.delay, "arriving")?;
+                let old_row = row(&mut s, conn.delay + k as usize, "leaving")?;
+                let y_new = propagate(
+                    &mut s,
+                    "synapse",
+                    new_row,
+                    &w,
+                    event_driven,
+                    true,
+                    pre_n,
+                    post_n,
+                )?;
+                let y_old = propagate(
+                    &mut s,
+                    "synapse_leaving",
+                    old_row,
+                    &w,
+                    event_driven,
+                    true,
+                    pre_n,
+                    post_n,
+                )?;
+                let zeros = const_f32(&mut s, "trace/initial", &vec![0.0; post.n], &[post_n])?;
+                let g = variable(
+                    &mut s,
+                    "trace",
+                    DataType::Float,
+                    &[post_n],
+                    zeros.clone().into(),
+                    &mut inits,
+                )?;
+                trace_reads.push(g.read.clone());
+                let rr = scalar_f32(&mut s, "decay", r as f32)?;
+                let rk = scalar_f32(&mut s, "decay_window", r.powi(k as i32) as f32)?;
+                let g_decayed = ops::mul(rr.clone(), g.read.clone(), &mut s).map_err(&e)?;
+                let g_in = ops::add(g_decayed, y_new, &mut s).map_err(&e)?;
+                let leaving = ops::mul(rk, y_old.clone(), &mut s).map_err(&e)?;
+                let g_new =
+                    ops::sub(g_in, leaving, &mut s.with_op_name("trace_new")).map_err(&e)?;
+                trace_writes.push((g.handle.clone(), g_new.clone(), s.new_sub_scope("write")));
+                let cc = scalar_f32(&mut s, "scale", c as f32)?;
+                let value = if let KernelForm::Alpha { .. } = conn.form {
+                    let a = variable(
+                        &mut s,
+                        "alpha_trace",
+                        DataType::Float,
+                        &[post_n],
+                        zeros.into(),
+                        &mut inits,
+                    )?;
+                    trace_reads.push(a.read.clone());
+                    let krk = scalar_f32(
+                        &mut s,
+                        "k_decay_window",
+                        (k as f64 * r.powi(k as i32)) as f32,
+                    )?;
+                    let a_decayed = ops::mul(rr.clone(), a.read.clone(), &mut s).map_err(&e)?;
+                    let g_prev = ops::mul(rr, g.read.clone(), &mut s).map_err(&e)?;
+                    let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
+                    let a_leaving = ops::mul(krk, y_old, &mut s).map_err(&e)?;
+                    let a_new = ops::sub(a_in, a_leaving, &mut s.with_op_name("alpha_trace_new"))
+                        .map_err(&e)?;
+                    trace_writes.push((a.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
+                    a_new
+                } else {
+                    g_new
+                };
+                ops::mul(cc, value, &mut s.with_op_name("current")).map_err(&e)?
             }
         };
         synaptic[conn.post].push(current.into());
@@ -497,6 +656,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
 
     // 7. input; 8. writes after all reads.
     let mut reads: Vec<Operation> = vec![step_var.read.clone()];
+    reads.extend(trace_reads);
     for g in &graphs {
         reads.extend([
             g.v.read.clone(),
@@ -514,6 +674,15 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         .map_err(tf_err("reads_done"))?;
 
     let mut writes = Vec::new();
+    for (handle, value, w) in trace_writes {
+        let w = w.with_control_dependencies(&[reads_done.clone()]);
+        writes.push(
+            ops::AssignVariableOp::new()
+                .dtype(DataType::Float)
+                .build(handle, value, &mut w.with_op_name("trace"))
+                .map_err(tf_err("trace"))?,
+        );
+    }
     let mut nuclei_ops = Vec::with_capacity(plan.nuclei.len());
     for (idx, (nu, g)) in plan.nuclei.iter_mut().zip(graphs.iter_mut()).enumerate() {
         let n = nu.n as u64;

@@ -54,6 +54,54 @@ pub(crate) enum PlanWeights {
     },
 }
 
+/// A kernel's shape, recognised from its samples, for the cheapest exact
+/// update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum KernelForm {
+    /// One step, value 1 (voltage jump).
+    Unit,
+    /// `kernel[k] = c r^k`: one recursive trace.
+    Exponential { c: f64, r: f64 },
+    /// `kernel[k] = c k r^k`: two recursive traces.
+    Alpha { c: f64, r: f64 },
+    /// Anything else: the window product.
+    General,
+}
+
+/// Recognise `c r^k` and `c k r^k` (0 < r < 1) within 1e-9 of the largest
+/// sample; windows shorter than 3 steps stay general.
+pub(crate) fn kernel_form(samples: &[f64]) -> KernelForm {
+    if samples.len() == 1 && samples[0] == 1.0 {
+        return KernelForm::Unit;
+    }
+    if samples.len() < 3 {
+        return KernelForm::General;
+    }
+    let scale = samples.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if scale == 0.0 {
+        return KernelForm::General;
+    }
+    let fits = |f: &dyn Fn(usize) -> f64| {
+        samples
+            .iter()
+            .enumerate()
+            .all(|(k, x)| (x - f(k)).abs() <= 1e-9 * scale)
+    };
+    if samples[0] != 0.0 {
+        let (c, r) = (samples[0], samples[1] / samples[0]);
+        if r > 0.0 && r < 1.0 && fits(&|k| c * r.powi(k as i32)) {
+            return KernelForm::Exponential { c, r };
+        }
+    } else if samples[1] != 0.0 {
+        let r = samples[2] / (2.0 * samples[1]);
+        let c = samples[1] / r;
+        if r > 0.0 && r < 1.0 && fits(&|k| c * k as f64 * r.powi(k as i32)) {
+            return KernelForm::Alpha { c, r };
+        }
+    }
+    KernelForm::General
+}
+
 pub(crate) struct PlanConnection {
     pub name: String,
     pub pre: usize,
@@ -63,6 +111,8 @@ pub(crate) struct PlanConnection {
     pub kernel: Vec<f32>,
     pub weights: PlanWeights,
     pub propagation: Propagation,
+    /// How the kernel is applied.
+    pub form: KernelForm,
 }
 
 pub(crate) struct Plan {
@@ -174,7 +224,7 @@ impl Plan {
             let name = net.conn_name(c);
             let (pre_n, post_n) = (net.nuclei[c.pre.index].n, net.nuclei[c.post.index].n);
             let delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
-            let kernel = match &c.kernel {
+            let kernel64: Vec<f64> = match &c.kernel {
                 None => vec![1.0],
                 Some((f, window)) => {
                     let k = steps(*window, dt, "window", &name, c.round, &mut rounded)?.max(1);
@@ -183,7 +233,7 @@ impl Plan {
                             let lag = i as f64 * dt;
                             let value = f(lag);
                             if value.is_finite() {
-                                Ok(value as f32)
+                                Ok(value)
                             } else {
                                 Err(Error::KernelValue {
                                     connection: name.clone(),
@@ -192,9 +242,11 @@ impl Plan {
                                 })
                             }
                         })
-                        .collect::<Result<Vec<f32>>>()?
+                        .collect::<Result<Vec<f64>>>()?
                 }
             };
+            let form = kernel_form(&kernel64);
+            let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
             let weights = plan_weights(&c.weights, pre_n, post_n, &name)?;
             connections.push(PlanConnection {
                 name,
@@ -204,6 +256,7 @@ impl Plan {
                 kernel,
                 weights,
                 propagation: c.propagation,
+                form,
             });
         }
 
@@ -263,7 +316,13 @@ impl Plan {
             let history = connections
                 .iter()
                 .filter(|c| c.pre == idx)
-                .map(|c| c.delay + c.kernel.len())
+                .map(|c| match c.form {
+                    // Recursive traces also read the spikes leaving the window.
+                    KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
+                        c.delay + c.kernel.len() + 1
+                    }
+                    _ => c.delay + c.kernel.len(),
+                })
                 .max()
                 .unwrap_or(1)
                 .max(1);
