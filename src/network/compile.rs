@@ -179,11 +179,15 @@ struct NucleusGraph {
     v: Var,
     u: Var,
     i: Var,
+    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step `m - j`.
     hist: Var,
+    /// Ring length `L`.
+    ring: usize,
     v_new: Operation,
     u_new: Operation,
     fired: Operation,
-    hist_new: Operation,
+    /// This step's spikes as a `[1, n]` float row (lag 0).
+    new_row: Operation,
 }
 
 /// The weights of a connection in the graph.
@@ -326,6 +330,9 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         &mut inits,
     )?;
 
+    // Reads of the spike rings (ResourceGather), all before reads_done.
+    let mut ring_reads: Vec<Operation> = Vec::new();
+
     // Phases 1-5 per nucleus.
     let mut graphs: Vec<NucleusGraph> = Vec::with_capacity(plan.nuclei.len());
     for nu in &plan.nuclei {
@@ -334,7 +341,10 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             None => root.new_sub_scope(&nu.label),
         };
         let n = nu.n as u64;
-        let hl = nu.history as u64;
+        // Lags 1 .. history-1 are read from the ring (lag 0 is this step's
+        // spikes, computed); the reset reads lag 1.
+        let ring = nu.history.max(2);
+        let hl = ring as u64;
         let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
         let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
         let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
@@ -383,13 +393,19 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         // 2. reset
         let (v_r, u_r) = {
             let mut s = scope.new_sub_scope("reset");
-            let zero = ops::constant(0i32, &mut s.with_op_name("row0")).map_err(&e)?;
-            let prev = ops::gather(
-                hist.read.clone(),
-                zero,
-                &mut s.with_op_name("previous_spikes"),
-            )
-            .map_err(&e)?;
+            let lag = ops::constant(1i64, &mut s.with_op_name("lag")).map_err(&e)?;
+            let len = ops::constant(ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
+            let back = ops::sub(step_var.read.clone(), lag, &mut s).map_err(&e)?;
+            let at = ops::floor_mod(back, len, &mut s.with_op_name("previous_row")).map_err(&e)?;
+            let prev = ops::ResourceGather::new()
+                .dtype(DataType::Float)
+                .build(
+                    hist.handle.clone(),
+                    at,
+                    &mut s.with_op_name("previous_spikes"),
+                )
+                .map_err(&e)?;
+            ring_reads.push(prev.clone());
             let half = scalar_f32(&mut s, "half", 0.5)?;
             let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
             let c = const_f32(&mut s, "c", &nu.c, &[n])?;
@@ -434,7 +450,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
         };
         // 5. threshold and history
-        let (fired, v_new, hist_new) = {
+        let (fired, v_new, new_row) = {
             let mut s = scope.new_sub_scope("threshold");
             let peak = scalar_f32(&mut s, "peak", 30.0)?;
             let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
@@ -451,24 +467,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 &mut s.with_op_name("row"),
             )
             .map_err(&e)?;
-            let hist_new = if hl == 1 {
-                row
-            } else {
-                let begin = const_i32(&mut s, "keep_begin", &[0, 0], &[2])?;
-                let size = const_i32(&mut s, "keep_size", &[hl as i32 - 1, n as i32], &[2])?;
-                let keep = ops::slice(hist.read.clone(), begin, size, &mut s.with_op_name("older"))
-                    .map_err(&e)?;
-                let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
-                ops::ConcatV2::new()
-                    .build_instance(
-                        vec![row.into(), keep.into()],
-                        axis.into(),
-                        &mut s.with_op_name("history"),
-                    )
-                    .map_err(&e)?
-                    .op
-            };
-            (fired, v_new, hist_new)
+            (fired, v_new, row)
         };
         graphs.push(NucleusGraph {
             scope,
@@ -476,10 +475,11 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             u,
             i,
             hist,
+            ring,
             v_new,
             u_new,
             fired,
-            hist_new,
+            new_row,
         });
     }
 
@@ -537,24 +537,73 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 }
             }
         };
-        let hist = graphs[conn.pre].hist_new.clone();
-        // Row `lag` of the shifted history: the spikes of step m - lag, [1, pre.n].
-        let row = |s: &mut Scope, lag: usize, name: &str| -> Result<Operation> {
-            let begin = const_i32(s, &format!("{name}_begin"), &[lag as i32, 0], &[2])?;
-            let size = const_i32(s, &format!("{name}_size"), &[1, pre_n as i32], &[2])?;
-            ops::slice(hist.clone(), begin, size, &mut s.with_op_name(name)).map_err(&e)
+        let pre_graph = &graphs[conn.pre];
+        let post_label = post.label.clone();
+        let step_read = step_var.read.clone();
+        // Rows of the presynaptic spikes at consecutive lags `first ..
+        // first + count`, as `[count, pre.n]`: lag 0 is this step's spikes,
+        // the others come from the ring (read in the presynaptic nucleus's
+        // scope, on the ring's device).
+        let mut lag_rows = |first: usize, count: usize, name: &str| -> Result<Operation> {
+            let mut ps = pre_graph.scope.new_sub_scope(&format!("to_{post_label}"));
+            let from = if first == 0 { 1 } else { first };
+            let n_ring = first + count - from;
+            let gathered = if n_ring > 0 {
+                let lags: Vec<i64> = (from..first + count).map(|j| j as i64).collect();
+                let lags = Tensor::new(&[lags.len() as u64])
+                    .with_values(&lags)
+                    .map_err(&e)?;
+                let lags = ops::constant(lags, &mut ps.with_op_name(&format!("{name}_lags")))
+                    .map_err(&e)?;
+                let len = ops::constant(
+                    pre_graph.ring as i64,
+                    &mut ps.with_op_name(&format!("{name}_ring")),
+                )
+                .map_err(&e)?;
+                let back = ops::sub(step_read.clone(), lags, &mut ps).map_err(&e)?;
+                let at = ops::floor_mod(back, len, &mut ps.with_op_name(&format!("{name}_rows")))
+                    .map_err(&e)?;
+                let g = ops::ResourceGather::new()
+                    .dtype(DataType::Float)
+                    .build(
+                        pre_graph.hist.handle.clone(),
+                        at,
+                        &mut ps.with_op_name(name),
+                    )
+                    .map_err(&e)?;
+                ring_reads.push(g.clone());
+                Some(g)
+            } else {
+                None
+            };
+            match (first == 0, gathered) {
+                (false, Some(g)) => Ok(g),
+                (true, None) => Ok(pre_graph.new_row.clone()),
+                (true, Some(g)) => {
+                    let axis = ops::constant(0i32, &mut ps.with_op_name(&format!("{name}_axis")))
+                        .map_err(&e)?;
+                    Ok(ops::ConcatV2::new()
+                        .build_instance(
+                            vec![pre_graph.new_row.clone().into(), g.into()],
+                            axis.into(),
+                            &mut ps.with_op_name(&format!("{name}_window")),
+                        )
+                        .map_err(&e)?
+                        .op)
+                }
+                (false, None) => Err(crate::Error::TensorFlow {
+                    context: format!("building {name}"),
+                    message: "empty window".into(),
+                }),
+            }
         };
         let current: Operation = match conn.form {
             KernelForm::Unit | KernelForm::General => {
                 // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
                 let x = if unit_kernel {
-                    row(&mut s, conn.delay, "window")?
+                    lag_rows(conn.delay, 1, "window")?
                 } else {
-                    let begin = const_i32(&mut s, "window_begin", &[conn.delay as i32, 0], &[2])?;
-                    let size = const_i32(&mut s, "window_size", &[k as i32, pre_n as i32], &[2])?;
-                    let window =
-                        ops::slice(hist.clone(), begin, size, &mut s.with_op_name("window"))
-                            .map_err(&e)?;
+                    let window = lag_rows(conn.delay, k as usize, "window")?;
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
                     ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
                 };
@@ -581,8 +630,8 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
                 // with y(j) = sum of the weight rows of neurons that spiked at j.
                 let event_driven = conn.propagation != Propagation::Dense;
-                let new_row = row(&mut s, conn.delay, "arriving")?;
-                let old_row = row(&mut s, conn.delay + k as usize, "leaving")?;
+                let new_row = lag_rows(conn.delay, 1, "arriving")?;
+                let old_row = lag_rows(conn.delay + k as usize, 1, "leaving")?;
                 let y_new = propagate(
                     &mut s,
                     "synapse",
@@ -657,13 +706,9 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
     // 7. input; 8. writes after all reads.
     let mut reads: Vec<Operation> = vec![step_var.read.clone()];
     reads.extend(trace_reads);
+    reads.extend(ring_reads);
     for g in &graphs {
-        reads.extend([
-            g.v.read.clone(),
-            g.u.read.clone(),
-            g.i.read.clone(),
-            g.hist.read.clone(),
-        ]);
+        reads.extend([g.v.read.clone(), g.u.read.clone(), g.i.read.clone()]);
     }
     let mut reads_done = ops::NoOp::new();
     for r in &reads {
@@ -728,7 +773,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         }
         let i_new = ops::identity(total, &mut s.with_op_name("I")).map_err(&e)?;
 
-        let w = g
+        let mut w = g
             .scope
             .new_sub_scope("write")
             .with_control_dependencies(&[reads_done.clone()]);
@@ -736,7 +781,6 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             (&g.v, &g.v_new, "v"),
             (&g.u, &g.u_new, "u"),
             (&g.i, &i_new, "I"),
-            (&g.hist, &g.hist_new, "spikes"),
         ] {
             writes.push(
                 ops::AssignVariableOp::new()
@@ -745,6 +789,21 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     .map_err(&e)?,
             );
         }
+        // This step's spikes into their ring row, `step mod L`.
+        let len = ops::constant(g.ring as i64, &mut w.with_op_name("ring_length")).map_err(&e)?;
+        let at = ops::floor_mod(step_var.read.clone(), len, &mut w.with_op_name("ring_row"))
+            .map_err(&e)?;
+        let one = const_i32(&mut w, "ring_row_shape", &[1], &[1])?;
+        let at = ops::reshape(at, one, &mut w.with_op_name("ring_index")).map_err(&e)?;
+        writes.push(
+            ops::resource_scatter_update(
+                g.hist.handle.clone(),
+                at,
+                g.new_row.clone(),
+                &mut w.with_op_name("spikes"),
+            )
+            .map_err(&e)?,
+        );
 
         let mut r = g.scope.new_sub_scope("record");
         let spikes =
