@@ -4,26 +4,38 @@
 //! # Step order (SPEC §1), written down once
 //!
 //! Every nucleus `X` has resource variables `X/v`, `X/u`, `X/I` (input for
-//! the next update) and `X/spikes`, the spike history: row `j` holds the
-//! spikes of `j` steps ago, row 0 those of the previous step. One run:
+//! the next update) and `X/spikes`, a ring of the last `L` steps' spikes:
+//! at step `m`, row `(m - j) mod L` holds the spikes of step `m - j`. The
+//! `step` counter `m` is a variable too. One run:
 //!
-//! 1. **read** (`X/read`): every variable is read. The no-op `reads_done`
-//!    depends on all reads, and every write depends on `reads_done`, so each
-//!    step sees only the state left by the previous one, whatever order
+//! 1. **read**: `v`, `u`, `I`, `step`, kernel traces, and the ring rows the
+//!    step needs (`ResourceGather`) are read. The no-op `reads_done` depends
+//!    on all reads, and every write depends on `reads_done`, so each step
+//!    sees only the state left by the previous one, whatever order
 //!    TensorFlow schedules ops in. (The original graph had no such ordering
 //!    and raced.)
-//! 2. **reset** (`X/reset`): neurons that spiked in the previous step get
-//!    `v = c`, `u = u + d`.
+//! 2. **reset** (`X/reset`): neurons that spiked in the previous step (ring
+//!    lag 1) get `v = c`, `u = u + d`.
 //! 3. **v** (`X/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
 //! 4. **u** (`X/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
 //! 5. **threshold** (`X/threshold`): `s = v' >= 30`; spiking neurons store
-//!    `v' = 30`; the history shifts by one row with `s` in row 0.
-//! 6. **synapses** (`pre->post/synapse`): with the shifted history `H` of
-//!    `pre`, `x = Σ_k kernel[k] H[D + k]` and `I_syn = x · W` (dense) or a
-//!    gather/segment-sum (sparse).
+//!    `v' = 30`; `s` is lag 0 for the synapses.
+//! 6. **synapses** (`pre->post/...`), with `S(j)` the presynaptic spikes at
+//!    lag `j` and `y(j) = S(j) · W` (event-driven: the rows of `W` of the
+//!    neurons that spiked, summed; or a matrix product; or a
+//!    gather/segment-sum for sparse weights):
+//!    - voltage jump: `I_syn = y(D)`;
+//!    - exponential kernel `c r^k` (recognised from its samples): a trace
+//!      `G = r G + y(D) - r^K y(D + K)`, `I_syn = c G`;
+//!    - alpha kernel `c k r^k`: `A = r A + r G - K r^K y(D + K)` with the
+//!      previous `G`, `I_syn = c A`;
+//!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
+//!    The traces are exact for the truncated window (the spikes leaving it
+//!    are subtracted), so every form computes SPEC's sum.
 //! 7. **input** (`X/input`): `I = Iext(t) + Σ I_syn` over afferents.
-//! 8. **write** (`X/write`): assign `v`, `u`, `I`, history; the `step`
-//!    counter (which keys the in-graph noise) increments.
+//! 8. **write** (`X/write`): assign `v`, `u`, `I`, the traces, this step's
+//!    spikes into ring row `m mod L` (`ResourceScatterUpdate`, one row); the
+//!    `step` counter (which also keys the in-graph noise) increments.
 //!
 //! Large arrays (weights, sparse indices) enter their variables through
 //! placeholders fed once by the init run, never as constants in the GraphDef.
