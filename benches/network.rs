@@ -17,6 +17,10 @@
 #[allow(dead_code)]
 mod common;
 
+#[path = "../examples/basal_ganglia.rs"]
+#[allow(dead_code)]
+mod basal_ganglia;
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -80,16 +84,7 @@ fn case_simple(mode: &str) -> R<Outcome> {
     let mut net = Network::new();
     let n = net.add(Nucleus::new("N", 1000).input(5.0))?;
     net.connect_with(Connection::new(n, n, w).propagation(propagation(mode)))?;
-    let mut sim = net.build_with(0.1, opts())?;
-    let start = Instant::now();
-    let rec = sim.run(1000.0)?;
-    Ok(Outcome {
-        wall_s: start.elapsed().as_secs_f64(),
-        steps: rec.steps,
-        spikes: rec.nuclei[0].spike_count,
-        neurons: 1000,
-        t_ms: 1000.0,
-    })
+    timed_run(net, 0.1, 1000)
 }
 
 fn propagation(mode: &str) -> Propagation {
@@ -204,92 +199,20 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
     net.connect_with(Connection::new(e, i, w_ei).propagation(p))?;
     net.connect_with(Connection::new(i, e, w_ie).propagation(p))?;
     net.connect_with(Connection::new(i, i, w_ii).propagation(p))?;
-    let mut sim = net.build_with(0.1, opts())?;
-    let start = Instant::now();
-    let rec = sim.run(1000.0)?;
-    let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
-    Ok(Outcome {
-        wall_s: start.elapsed().as_secs_f64(),
-        steps: rec.steps,
-        spikes,
-        neurons: n,
-        t_ms: 1000.0,
-    })
+    timed_run(net, 0.1, n)
 }
 
 fn case_basal_ganglia(mode: &str) -> R<Outcome> {
     if mode == "native" {
         return Err("no native line: the reference stepper has no in-graph noise".into());
     }
-    let sizes = [2000, 400, 400, 200, 300, 300, 200];
-    let params = [
-        (0.02, 0.2, -65.0, 8.0),
-        (0.1, 0.2, -65.0, 2.0),
-        (0.1, 0.2, -65.0, 2.0),
-        (0.02, 0.2, -65.0, 8.0),
-        (0.1, 0.2, -65.0, 2.0),
-        (0.1, 0.2, -65.0, 2.0),
-        (0.02, 0.2, -55.0, 4.0),
-    ];
-    let weights = [
-        [0.0, 30.0, 6.0, 0.0, 0.0, 0.0, 30.0],
-        [0.0, -2.0, -2.0, -10.0, 0.0, 0.0, 0.0],
-        [0.0, -2.0, -3.0, 0.0, -2.0, -2.0, 0.0],
-        [0.0; 7],
-        [0.0, -2.0, -2.0, 0.0, -2.0, -2.0, -2.0],
-        [0.0, -2.0, -2.0, -2.0, -2.0, -2.0, -4.0],
-        [0.0, 0.0, 0.0, 20.0, 20.0, 20.0, 0.0],
-    ];
-    let delays = [
-        [0.0, 10.0, 10.0, 0.0, 0.0, 0.0, 2.5],
-        [0.0, 14.0, 10.0, 7.0, 0.0, 0.0, 0.0],
-        [0.0, 11.0, 13.0, 0.0, 5.0, 5.0, 0.0],
-        [0.0; 7],
-        [0.0, 6.0, 6.0, 0.0, 1.0, 1.0, 4.0],
-        [0.0, 6.0, 6.0, 3.0, 1.0, 1.0, 4.0],
-        [0.0, 0.0, 0.0, 1.5, 2.0, 2.0, 0.0],
-    ];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(123);
-    let normal = Normal::new(0.0, 1.0)?;
-    let mut net = Network::new();
-    let mut ids = Vec::new();
-    for k in 0..7 {
-        let (a, b, c, d) = params[k];
-        let input = if k == 0 {
-            Input::noise(7.0, 21.0, 123)
-        } else {
-            Input::Constant(0.0)
-        };
-        ids.push(
-            net.add(
-                Nucleus::new(format!("N{k}"), sizes[k])
-                    .abcd(a, b, c, d)
-                    .input(input),
-            )?,
-        );
-    }
-    for i in 0..7 {
-        for j in 0..7 {
-            let weight = weights[i][j] / sizes[i] as f64;
-            if weight == 0.0 {
-                continue;
-            }
-            let w = Array2::from_shape_simple_fn((sizes[i], sizes[j]), || {
-                weight.signum() * (weight.abs() * (1.0 + normal.sample(&mut rng))).max(0.0)
-            });
-            let c = Connection::new(ids[i], ids[j], w)
-                .delay(delays[i][j])
-                .round_to_step()
-                .propagation(propagation(mode));
-            let c = if weight > 0.0 {
-                c.kernel(|t| (-t / 20.0).exp(), 20.0)
-            } else {
-                c.kernel(|t| (t / 50.0) * (1.0 - t / 50.0).exp(), 100.0)
-            };
-            net.connect_with(c)?;
-        }
-    }
-    let mut sim = net.build_with(0.2, opts())?;
+    let (net, _) = basal_ganglia::basal_ganglia(propagation(mode))?;
+    timed_run(net, 0.2, basal_ganglia::SIZES.iter().sum())
+}
+
+/// Build with the benchmark's options, run 1000 ms, time the run.
+fn timed_run(net: Network, dt: f64, neurons: usize) -> R<Outcome> {
+    let mut sim = net.build_with(dt, opts())?;
     let start = Instant::now();
     let rec = sim.run(1000.0)?;
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
@@ -297,7 +220,7 @@ fn case_basal_ganglia(mode: &str) -> R<Outcome> {
         wall_s: start.elapsed().as_secs_f64(),
         steps: rec.steps,
         spikes,
-        neurons: sizes.iter().sum(),
+        neurons,
         t_ms: 1000.0,
     })
 }

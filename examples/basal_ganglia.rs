@@ -13,12 +13,18 @@ use std::time::Instant;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use snn::network::{plot, Connection, Input, Network, Nucleus};
+use snn::network::{plot, Connection, Input, Network, Nucleus, NucleusId, Propagation};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (t_ms, dt) = (1000.0, 0.2);
-    let names = ["CTX", "D1", "D2", "Gpi", "TA", "TI", "STN"];
-    let sizes = [2000, 400, 400, 200, 300, 300, 200];
+/// Nucleus labels, in order.
+pub const NAMES: [&str; 7] = ["CTX", "D1", "D2", "Gpi", "TA", "TI", "STN"];
+/// Nucleus sizes, in order.
+pub const SIZES: [usize; 7] = [2000, 400, 400, 200, 300, 300, 200];
+
+/// The model (also built by `benches/network.rs`, which includes this file).
+pub fn basal_ganglia(
+    propagation: Propagation,
+) -> Result<(Network, Vec<NucleusId>), Box<dyn std::error::Error>> {
+    let (names, sizes) = (NAMES, SIZES);
     // a, b, c, d: CTX, Gpi regular spiking; D1, D2, TA, TI fast spiking; STN bursting.
     let params = [
         (0.02, 0.2, -65.0, 8.0),
@@ -75,7 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
             let c = Connection::new(ids[i], ids[j], w)
                 .delay(delays[i][j])
-                .round_to_step();
+                .round_to_step()
+                .propagation(propagation);
             let c = if weight > 0.0 {
                 c.kernel(|t| (-t / 20.0).exp(), 20.0)
             } else {
@@ -84,14 +91,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             net.connect_with(c)?;
         }
     }
+    Ok((net, ids))
+}
 
+#[allow(dead_code)]
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (t_ms, dt) = (1000.0, 0.2);
+    let (names, sizes) = (NAMES, SIZES);
+    let (net, ids) = basal_ganglia(Propagation::Auto)?;
     let started = Instant::now();
     let mut sim = net.build(dt)?;
     for note in sim.rounded() {
-        println!(
-            "rounded {} of {}: {} ms -> {} steps = {:.1} ms",
-            note.what, note.connection, note.value_ms, note.steps, note.used_ms
-        );
+        println!("{note}");
     }
     let rec = sim.run(t_ms)?;
     let wall = started.elapsed().as_secs_f64();

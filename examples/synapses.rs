@@ -31,10 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut sim = net.build(dt)?;
     for note in sim.rounded() {
-        println!(
-            "rounded {} of {}: {} ms -> {} steps = {:.1} ms",
-            note.what, note.connection, note.value_ms, note.steps, note.used_ms
-        );
+        println!("{note}");
     }
     let rec = sim.run(t_ms)?;
     std::fs::create_dir_all("out")?;

@@ -15,6 +15,31 @@ pub(crate) const COLORS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
+/// Draw a chart's legend (series labels) in a white box, at `position`.
+pub(crate) fn legend<'a, DB: plotters::prelude::DrawingBackend + 'a>(
+    chart: &mut plotters::prelude::ChartContext<
+        'a,
+        DB,
+        plotters::prelude::Cartesian2d<
+            plotters::coord::types::RangedCoordf64,
+            plotters::coord::types::RangedCoordf64,
+        >,
+    >,
+    position: plotters::prelude::SeriesLabelPosition,
+) -> std::result::Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::{Color, BLACK, WHITE};
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 pub(crate) fn is_svg(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"))

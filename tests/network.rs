@@ -3,13 +3,21 @@
 
 mod common;
 
-use common::{simulate, to_array, RefConn, RefNucleus, Rng};
+use common::{one_nucleus_reference, simulate, to_array, RefConn, RefNucleus, Rng};
 use snn::network::{
     Connection, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions, StateVar, Weights,
 };
 use snn::Error;
 
 type R = Result<(), Box<dyn std::error::Error>>;
+
+/// Spikes, and v of every neuron.
+fn record_v() -> Record {
+    Record {
+        v: Probe::All,
+        ..Record::default()
+    }
+}
 
 fn opts() -> SimOptions {
     SimOptions::default().quiet().tensorboard(None)
@@ -55,24 +63,10 @@ fn dense_voltage_jump_matches_reference() -> R {
     let inputs: Vec<f64> = (0..n).map(|i| 4.0 + 0.5 * i as f64).collect();
     let w = Rng(7).matrix(n, n, -1.0, 1.5);
 
-    let inp = inputs.clone();
-    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| {
-        inp.clone()
-    })];
-    let conns = vec![RefConn {
-        pre: 0,
-        post: 0,
-        w: w.clone(),
-        delay_steps: 0,
-        kernel: vec![1.0],
-    }];
-    let reference = simulate(&mut rn, &conns, dt, steps);
+    let reference = one_nucleus_reference(&inputs, &w, 0, dt, steps);
 
     let mut net = Network::new();
-    let a = net.add(Nucleus::new("N", n).input(inputs).record(Record {
-        v: Probe::All,
-        ..Record::default()
-    }))?;
+    let a = net.add(Nucleus::new("N", n).input(inputs).record(record_v()))?;
     net.connect(a, a, to_array(&w))?;
     let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
     assert!(
@@ -204,28 +198,19 @@ fn three_nuclei_with_kernels_match_reference() -> R {
         let x = net.add(
             Nucleus::new("X", nx)
                 .input((0..nx).map(|i| 5.0 + 0.4 * i as f64).collect::<Vec<_>>())
-                .record(Record {
-                    v: Probe::All,
-                    ..Record::default()
-                }),
+                .record(record_v()),
         )?;
         let y = net.add(
             Nucleus::new("Y", ny)
                 .abcd(0.1, 0.2, -65.0, 2.0)
                 .input(3.0)
-                .record(Record {
-                    v: Probe::All,
-                    ..Record::default()
-                }),
+                .record(record_v()),
         )?;
         let z = net.add(
             Nucleus::new("Z", nz)
                 .abcd(0.02, 0.2, -55.0, 4.0)
                 .input(10.0)
-                .record(Record {
-                    v: Probe::All,
-                    ..Record::default()
-                }),
+                .record(record_v()),
         )?;
         net.connect_with(
             Connection::new(x, y, to_array(&w_xy))
@@ -278,18 +263,7 @@ fn sparse_weights_match_reference() -> R {
         }
     }
     let inputs: Vec<f64> = (0..n).map(|i| 4.0 + 0.4 * i as f64).collect();
-    let inp = inputs.clone();
-    let mut rn = vec![RefNucleus::uniform(n, 0.02, 0.2, -65.0, 8.0, move |_| {
-        inp.clone()
-    })];
-    let conns = vec![RefConn {
-        pre: 0,
-        post: 0,
-        w: dense.clone(),
-        delay_steps: 10,
-        kernel: vec![1.0],
-    }];
-    let reference = simulate(&mut rn, &conns, dt, steps);
+    let reference = one_nucleus_reference(&inputs, &dense, 10, dt, steps);
     assert!(reference.spikes[0].len() > 30);
 
     // CSR from the triplets (they are in row order already).

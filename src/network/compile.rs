@@ -144,45 +144,28 @@ fn variable(
     Ok(Var { handle, read })
 }
 
-/// A variable initialised from a placeholder fed once (for large arrays).
-fn fed_variable_f32(
+/// A variable initialised from a placeholder fed once (for large arrays);
+/// `wrap` files the tensor among the init feeds.
+#[allow(clippy::too_many_arguments)]
+fn fed_variable<T: tensorflow::TensorType>(
     scope: &mut Scope,
     name: &str,
-    values: Vec<f32>,
+    values: Vec<T>,
     dims: &[u64],
+    wrap: fn(Operation, Tensor<T>) -> InitFeed,
     inits: &mut Vec<Operation>,
     feeds: &mut Vec<InitFeed>,
 ) -> Result<Var> {
     let ph = ops::Placeholder::new()
-        .dtype(DataType::Float)
+        .dtype(T::data_type())
         .shape(shape(dims))
         .build(&mut scope.with_op_name(&format!("{name}/value")))
         .map_err(tf_err(name))?;
     let t = Tensor::new(dims)
         .with_values(&values)
         .map_err(tf_err(name))?;
-    feeds.push(InitFeed::F32(ph.clone(), t));
-    variable(scope, name, DataType::Float, dims, ph.into(), inits)
-}
-
-fn fed_variable_i32(
-    scope: &mut Scope,
-    name: &str,
-    values: Vec<i32>,
-    dims: &[u64],
-    inits: &mut Vec<Operation>,
-    feeds: &mut Vec<InitFeed>,
-) -> Result<Var> {
-    let ph = ops::Placeholder::new()
-        .dtype(DataType::Int32)
-        .shape(shape(dims))
-        .build(&mut scope.with_op_name(&format!("{name}/value")))
-        .map_err(tf_err(name))?;
-    let t = Tensor::new(dims)
-        .with_values(&values)
-        .map_err(tf_err(name))?;
-    feeds.push(InitFeed::I32(ph.clone(), t));
-    variable(scope, name, DataType::Int32, dims, ph.into(), inits)
+    feeds.push(wrap(ph.clone(), t));
+    variable(scope, name, T::data_type(), dims, ph.into(), inits)
 }
 
 /// Per-nucleus graph pieces kept between the phases of the build.
@@ -324,6 +307,14 @@ fn propagate(
                 .map_err(&e)
         }
     }
+}
+
+/// A no-op that runs after all of `deps`.
+fn group(scope: &mut Scope, name: &str, deps: Vec<Operation>) -> Result<Operation> {
+    deps.into_iter()
+        .fold(ops::NoOp::new(), |op, dep| op.add_control_input(dep))
+        .build(&mut scope.with_op_name(name))
+        .map_err(tf_err(name))
 }
 
 pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
@@ -515,11 +506,12 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
         let w = match weights {
             PlanWeights::Dense(w) => {
-                let wv = fed_variable_f32(
+                let wv = fed_variable(
                     &mut s,
                     "weights",
                     w,
                     &[pre_n, post_n],
+                    InitFeed::F32,
                     &mut inits,
                     &mut feeds,
                 )?;
@@ -531,14 +523,30 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 w,
             } => {
                 let nnz = w.len() as u64;
-                let wv = fed_variable_f32(&mut s, "weights", w, &[nnz], &mut inits, &mut feeds)?;
-                let pv =
-                    fed_variable_i32(&mut s, "pre_index", pre, &[nnz], &mut inits, &mut feeds)?;
-                let qv = fed_variable_i32(
+                let wv = fed_variable(
+                    &mut s,
+                    "weights",
+                    w,
+                    &[nnz],
+                    InitFeed::F32,
+                    &mut inits,
+                    &mut feeds,
+                )?;
+                let pv = fed_variable(
+                    &mut s,
+                    "pre_index",
+                    pre,
+                    &[nnz],
+                    InitFeed::I32,
+                    &mut inits,
+                    &mut feeds,
+                )?;
+                let qv = fed_variable(
                     &mut s,
                     "post_index",
                     post_idx,
                     &[nnz],
+                    InitFeed::I32,
                     &mut inits,
                     &mut feeds,
                 )?;
@@ -722,13 +730,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
     for g in &graphs {
         reads.extend([g.v.read.clone(), g.u.read.clone(), g.i.read.clone()]);
     }
-    let mut reads_done = ops::NoOp::new();
-    for r in &reads {
-        reads_done = reads_done.add_control_input(r.clone());
-    }
-    let reads_done = reads_done
-        .build(&mut root.with_op_name("reads_done"))
-        .map_err(tf_err("reads_done"))?;
+    let reads_done = group(&mut root, "reads_done", reads)?;
 
     let mut writes = Vec::new();
     for (handle, value, w) in trace_writes {
@@ -861,20 +863,8 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             )
             .map_err(tf_err("step"))?,
     );
-    let mut step = ops::NoOp::new();
-    for w in writes {
-        step = step.add_control_input(w);
-    }
-    let step = step
-        .build(&mut root.with_op_name("step/run"))
-        .map_err(tf_err("step"))?;
-    let mut init = ops::NoOp::new();
-    for i in inits {
-        init = init.add_control_input(i);
-    }
-    let init = init
-        .build(&mut root.with_op_name("init"))
-        .map_err(tf_err("init"))?;
+    let step = group(&mut root, "step/run", writes)?;
+    let init = group(&mut root, "init", inits)?;
 
     Ok(Compiled {
         scope: root,

@@ -20,6 +20,16 @@ pub struct RoundingNote {
     pub used_ms: f64,
 }
 
+impl std::fmt::Display for RoundingNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rounded {} of {}: {} ms -> {} steps = {:.3} ms",
+            self.what, self.connection, self.value_ms, self.steps, self.used_ms
+        )
+    }
+}
+
 pub(crate) enum PlanInput {
     Const(Vec<f32>),
     Host(InputFn),

@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plotting::{render, COLORS};
+use crate::plotting::{legend, render, COLORS};
 
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
@@ -137,12 +137,7 @@ pub fn plot_neuron_by_idx(
                     .label(label.clone())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())
+            legend(&mut chart, SeriesLabelPosition::UpperRight)
         })
     })
 }

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{io_err, Error, Result};
-use crate::plotting::{ensure_parent, render, COLORS};
+use crate::plotting::{ensure_parent, legend, render, COLORS};
 use crate::single::model::{History, Model};
 use crate::single::phase::{FixedPointKind, PhasePlaneData};
 
@@ -89,7 +89,7 @@ pub fn time_plot(
                     .label(name.to_string())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| e.to_string())
+            legend(&mut chart, SeriesLabelPosition::UpperRight)
         })
     })
 }
@@ -283,13 +283,7 @@ pub fn phase_plane(model: &Model, data: &PhasePlaneData, path: impl AsRef<Path>)
     render!(path, (800, 700), area => {
         let mut chart = plane_chart(&area, model, data)?;
         draw_plane(&mut chart, data)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 
@@ -371,12 +365,6 @@ pub fn fi_plot(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }

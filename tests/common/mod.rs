@@ -217,3 +217,32 @@ pub fn run_python(code: &str, args: &[&str]) -> Result<String, Box<dyn std::erro
     }
     Ok(String::from_utf8(out.stdout)?)
 }
+
+/// The reference run of one nucleus of `n = inputs.len()` regular-spiking
+/// neurons with constant per-neuron inputs and a recurrent voltage-jump
+/// connection `w` with `delay_steps`.
+pub fn one_nucleus_reference(
+    inputs: &[f64],
+    w: &[Vec<f64>],
+    delay_steps: usize,
+    dt: f64,
+    steps: usize,
+) -> RefResult {
+    let inp = inputs.to_vec();
+    let mut rn = vec![RefNucleus::uniform(
+        inputs.len(),
+        0.02,
+        0.2,
+        -65.0,
+        8.0,
+        move |_| inp.clone(),
+    )];
+    let conns = vec![RefConn {
+        pre: 0,
+        post: 0,
+        w: w.to_vec(),
+        delay_steps,
+        kernel: vec![1.0],
+    }];
+    simulate(&mut rn, &conns, dt, steps)
+}
