@@ -40,6 +40,24 @@ where
         .map_err(|e| e.to_string())
 }
 
+/// The range of the finite values, padded by 5% (or ±1 around a constant;
+/// (-1, 1) when there are none).
+pub(crate) fn range_of<'a>(it: impl Iterator<Item = &'a f64>) -> (f64, f64) {
+    let (lo, hi) = it
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    if !lo.is_finite() {
+        return (-1.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 1.0, hi + 1.0);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
 pub(crate) fn is_svg(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"))

@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plotting::{legend, render, COLORS};
+use crate::plotting::{legend, range_of, render, COLORS};
 
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
@@ -82,6 +82,11 @@ pub fn plot_neuron_by_idx(
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
+    if neurons.is_empty() || vars.is_empty() {
+        return Err(Error::NotRecorded {
+            what: "no neurons or variables to plot".into(),
+        });
+    }
     // Gather the series first so a missing trace is an error, not a blank plot.
     let mut panels = Vec::new();
     for &var in vars {
@@ -107,17 +112,12 @@ pub fn plot_neuron_by_idx(
     render!(path, (900, 300 * panels.len().max(1) as u32), area => {
         let areas = area.split_evenly((panels.len().max(1), 1));
         panels.iter().zip(areas.iter()).try_for_each(|((var, series), a)| {
-            let (lo, hi) = series
-                .iter()
-                .flat_map(|(_, p)| p.iter().map(|q| q.1))
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| (l.min(y), h.max(y)));
-            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
-            let pad = 0.05 * (hi - lo);
+            let (lo, hi) = range_of(series.iter().flat_map(|(_, p)| p.iter().map(|q| &q.1)));
             let mut chart = ChartBuilder::on(a)
                 .margin(10)
                 .x_label_area_size(35)
                 .y_label_area_size(50)
-                .build_cartesian_2d(t0..t_end.max(t0 + rec.dt), (lo - pad)..(hi + pad))
+                .build_cartesian_2d(t0..t_end.max(t0 + rec.dt), lo..hi)
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()

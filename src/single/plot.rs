@@ -9,25 +9,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{io_err, Error, Result};
-use crate::plotting::{ensure_parent, legend, render, COLORS};
+use crate::plotting::{ensure_parent, legend, range_of, render, COLORS};
 use crate::single::model::{History, Model};
 use crate::single::phase::{FixedPointKind, PhasePlaneData};
-
-fn range_of<'a>(it: impl Iterator<Item = &'a f64>) -> (f64, f64) {
-    let (lo, hi) = it
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
-            (l.min(x), h.max(x))
-        });
-    if !lo.is_finite() {
-        return (-1.0, 1.0);
-    }
-    if hi - lo < 1e-12 {
-        return (lo - 1.0, hi + 1.0);
-    }
-    let pad = 0.05 * (hi - lo);
-    (lo - pad, hi + pad)
-}
 
 fn label(model: &Model, name: &str) -> String {
     match model.variables().iter().find(|v| v.name == name) {
@@ -303,6 +287,11 @@ pub fn phase_plane_gif(
         .ok_or_else(|| Error::NotRecorded {
             what: format!("trajectory {index}"),
         })?;
+    if tr.is_empty() {
+        return Err(Error::NotRecorded {
+            what: format!("points of trajectory {index}"),
+        });
+    }
     ensure_parent(path)?;
     let frames = frames.clamp(2, 500);
     let root = BitMapBackend::gif(path, (640, 560), 60)

@@ -1,0 +1,67 @@
+//! Plots are written as real PNG/SVG files, titled and labelled as the
+//! original did; asking for what was not recorded is an error.
+
+use snn::network::{plot, Network, Nucleus, Record, SimOptions, StateVar};
+use snn::single::usual_models::fitzhugh_nagumo;
+use snn::single::{plot as splot, PhasePlane};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn tempdir(tag: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let d = std::env::temp_dir().join(format!("snn-plots-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+#[test]
+fn network_plots_are_written() -> R {
+    let dir = tempdir("net")?;
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::new("CTX", 5)
+            .input(10.0)
+            .record(Record::traces(&[0, 1])),
+    )?;
+    let rec = net
+        .build_with(0.1, SimOptions::default().quiet().tensorboard(None))?
+        .run(50.0)?;
+    plot::raster_plot(&rec, a, dir.join("r.png"))?;
+    plot::raster_plot(&rec, a, dir.join("r.svg"))?;
+    plot::raster_grid(&rec, dir.join("grid.png"))?;
+    plot::plot_neuron_by_idx(
+        &rec,
+        &[(a, 0), (a, 1)],
+        &[StateVar::V, StateVar::I],
+        dir.join("v.svg"),
+    )?;
+    let png = std::fs::read(dir.join("r.png"))?;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(dir.join("r.svg"))?;
+    assert!(svg.contains("Raster plot of CTX"));
+    let svg = std::fs::read_to_string(dir.join("v.svg"))?;
+    assert!(svg.contains("Neuron CTX - 0") && svg.contains("Neuron CTX - 1"));
+    // Neuron 3 was not recorded.
+    let e =
+        plot::plot_neuron_by_idx(&rec, &[(a, 3)], &[StateVar::V], dir.join("x.png")).unwrap_err();
+    assert!(matches!(e, snn::Error::NotRecorded { .. }), "{e}");
+    Ok(())
+}
+
+#[test]
+fn phase_plane_svg_names_the_nullclines() -> R {
+    let dir = tempdir("single")?;
+    let m = fitzhugh_nagumo();
+    let data = m.phase_plane(
+        &PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.5))
+            .trajectory(-2.0, -0.5)
+            .duration(50.0, 0.1),
+    )?;
+    splot::phase_plane(&m, &data, dir.join("p.svg"))?;
+    let svg = std::fs::read_to_string(dir.join("p.svg"))?;
+    assert!(svg.contains("v-nullcline") && svg.contains("w-nullcline"));
+    assert!(svg.contains(data.fixed_points[0].kind.name()));
+    splot::phase_plane_gif(&m, &data, 0, 5, dir.join("p.gif"))?;
+    assert_eq!(&std::fs::read(dir.join("p.gif"))?[..6], b"GIF89a");
+    Ok(())
+}
