@@ -775,6 +775,10 @@ impl Program {
                     }
                     Op::Square => acc *= acc,
                     Op::Cube => acc = acc * acc * acc,
+                    Op::PowI(4) => {
+                        let x2 = acc * acc;
+                        acc = x2 * x2;
+                    }
                     Op::PowI(k) => acc = acc.powi(k),
                     Op::Exp => acc = acc.exp(),
                     Op::Neg => acc = -acc,
