@@ -2,11 +2,21 @@
 //!
 //! Two halves:
 //!
-//! * [`runtime`]: the TensorFlow runtime this crate links (version, devices,
-//!   quiet logging). The network engine is built on it.
+//! * [`network`]: populations ("nuclei") of Izhikevich neurons and their
+//!   delayed, kernel-shaped connections, described as plain Rust values
+//!   ([`network::Network`], [`network::Nucleus`], [`network::Connection`]),
+//!   compiled into a real TensorFlow graph and stepped one session run per
+//!   time step by a [`network::Simulator`]; what it records comes back as a
+//!   [`network::Recording`] of `ndarray` arrays, with
+//!   [`network::plot`]s and TensorBoard event files.
+//! * [`single`]: the single-neuron toolkit, TensorFlow-free: models written
+//!   as ODE strings ([`single::Model`], [`single::Variable`]), Euler/RK4,
+//!   the [usual models](single::usual_models), phase planes, fixed points,
+//!   f–I curves and [plots](single::plot).
 //!
-//! Errors of every kind are one [`Error`] enum; fallible functions return
-//! [`Result`].
+//! [`runtime`] is the TensorFlow runtime the crate links (version, devices,
+//! quiet logging). Errors of every kind are one [`Error`] enum naming the
+//! culprit; fallible functions return [`Result`].
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod error;
