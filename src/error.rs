@@ -260,7 +260,7 @@ fn caret(expr: &str, pos: usize, message: &str) -> String {
     format!("syntax error: {message}\n{expr}\n{}^", " ".repeat(col))
 }
 
-/// `Result` with [`Error`].
+/// `Result` with [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Attach what snn was doing to a TensorFlow status.

@@ -51,7 +51,7 @@ fn end_time(rec: &Recording) -> f64 {
 }
 
 /// Raster plot of one nucleus (time in ms x neuron index), titled
-/// "Raster plot of <label>", to a PNG or SVG file.
+/// `"Raster plot of <label>"`, to a PNG or SVG file.
 pub fn raster_plot(rec: &Recording, id: NucleusId, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let r = rec.nucleus(id)?;
@@ -73,7 +73,7 @@ pub fn raster_grid(rec: &Recording, path: impl AsRef<Path>) -> Result<()> {
 }
 
 /// Traces of state variables of chosen neurons, one panel per variable,
-/// legend entries "Neuron <label> - <index>" (the original's
+/// legend entries `"Neuron <label> - <index>"` (the original's
 /// `plot_neuron_by_idx`).
 pub fn plot_neuron_by_idx(
     rec: &Recording,
