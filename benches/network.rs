@@ -11,7 +11,8 @@
 //! weights scaled by 1000/N, T = 1000 ms, dt = 0.1); (c) the basal-ganglia
 //! model of the examples.
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
-//! jumps), TF per step with `Propagation::Dense`, and the native stepper.
+//! jumps), the same with 10 steps per session run, TF per step with
+//! `Propagation::Dense`, and the native stepper.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
@@ -41,6 +42,15 @@ struct Outcome {
 
 fn opts() -> SimOptions {
     SimOptions::default().quiet().tensorboard(None)
+}
+
+/// Steps per session run for a mode: "multi" runs 10.
+fn steps_per_run(mode: &str) -> usize {
+    if mode == "multi" {
+        10
+    } else {
+        1
+    }
 }
 
 fn simple_weights() -> R<Array2<f64>> {
@@ -84,7 +94,7 @@ fn case_simple(mode: &str) -> R<Outcome> {
     let mut net = Network::new();
     let n = net.add(Nucleus::new("N", 1000).input(5.0))?;
     net.connect_with(Connection::new(n, n, w).propagation(propagation(mode)))?;
-    timed_run(net, 0.1, 1000)
+    timed_run(net, 0.1, 1000, mode)
 }
 
 fn propagation(mode: &str) -> Propagation {
@@ -199,7 +209,7 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
     net.connect_with(Connection::new(e, i, w_ei).propagation(p))?;
     net.connect_with(Connection::new(i, e, w_ie).propagation(p))?;
     net.connect_with(Connection::new(i, i, w_ii).propagation(p))?;
-    timed_run(net, 0.1, n)
+    timed_run(net, 0.1, n, mode)
 }
 
 fn case_basal_ganglia(mode: &str) -> R<Outcome> {
@@ -207,12 +217,12 @@ fn case_basal_ganglia(mode: &str) -> R<Outcome> {
         return Err("no native line: the reference stepper has no in-graph noise".into());
     }
     let (net, _) = basal_ganglia::basal_ganglia(propagation(mode))?;
-    timed_run(net, 0.2, basal_ganglia::SIZES.iter().sum())
+    timed_run(net, 0.2, basal_ganglia::SIZES.iter().sum(), mode)
 }
 
 /// Build with the benchmark's options, run 1000 ms, time the run.
-fn timed_run(net: Network, dt: f64, neurons: usize) -> R<Outcome> {
-    let mut sim = net.build_with(dt, opts())?;
+fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
+    let mut sim = net.build_with(dt, opts().steps_per_run(steps_per_run(mode)))?;
     let start = Instant::now();
     let rec = sim.run(1000.0)?;
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
@@ -288,7 +298,7 @@ fn main() -> R<()> {
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
-        for mode in ["auto", "dense", "native"] {
+        for mode in ["auto", "multi", "dense", "native"] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
@@ -309,6 +319,7 @@ fn main() -> R<()> {
                 "| {title} | {} | {:.2} s | {:.0} | {} | {:.1} | {:.0} |",
                 match mode {
                     "auto" => "TF, one run per step (auto)",
+                    "multi" => "TF, 10 steps per run (auto)",
                     "dense" => "TF, one run per step (dense)",
                     _ => "native reference stepper",
                 },

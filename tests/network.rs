@@ -733,3 +733,96 @@ fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
     assert_eq!(engine_spikes(&rec, 1), reference.spikes[1]);
     Ok(())
 }
+
+/// A network with every feature (host input, in-graph noise, delays,
+/// exponential, alpha and general kernels, sparse weights) recorded with
+/// `steps_per_run` 1 and 7, over 203 steps (not a multiple of 7): the spikes
+/// and traces are identical, bit for bit (the same ops run, chained).
+#[test]
+fn several_steps_per_run_give_the_same_results() -> R {
+    let run = |k: usize| -> Result<snn::network::Recording, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let a = net.add(
+            Nucleus::new("A", 12)
+                .input(Input::function(|t| {
+                    (0..12)
+                        .map(|i| if t < 10.0 { 8.0 + i as f64 * 0.2 } else { 4.0 })
+                        .collect()
+                }))
+                .record(Record::traces(&[0, 3]).every(3)),
+        )?;
+        let b = net.add(
+            Nucleus::new("B", 8)
+                .abcd(0.1, 0.2, -65.0, 2.0)
+                .input(Input::noise(3.0, 4.0, 9))
+                .record(record_v()),
+        )?;
+        let c = net.add(Nucleus::new("C", 5).input(2.0))?;
+        net.connect_with(
+            Connection::new(a, b, 1.5)
+                .delay(1.0)
+                .kernel(|t| (-t / 3.0).exp(), 4.0),
+        )?;
+        net.connect_with(
+            Connection::new(b, a, -0.8).kernel(|t| (t / 2.0) * (1.0 - t / 2.0).exp(), 5.0),
+        )?;
+        net.connect_with(
+            Connection::new(a, c, 2.0)
+                .kernel(|t| (1.0 - t / 2.0).max(0.0), 2.0)
+                .delay(0.5),
+        )?;
+        net.connect(b, c, vec![(0, 1, 3.0), (2, 4, 2.5), (7, 0, 4.0)])?;
+        let mut sim = net.build_with(0.25, opts().steps_per_run(k))?;
+        Ok(sim.run(203.0 * 0.25)?)
+    };
+    let one = run(1)?;
+    let seven = run(7)?;
+    assert!(
+        one.nuclei.iter().all(|n| n.spike_count > 0),
+        "every nucleus should fire"
+    );
+    assert_eq!(one.steps, seven.steps);
+    for (x, y) in one.nuclei.iter().zip(&seven.nuclei) {
+        assert!(
+            x == y,
+            "nucleus {} differs between 1 and 7 steps per run",
+            x.label
+        );
+    }
+    Ok(())
+}
+
+/// With 8 steps per run, a host input that fails at step 50 (inside the
+/// chunk 48..55) still runs and records steps 48 and 49 first.
+#[test]
+fn failure_inside_a_chunk_keeps_the_steps_before() -> R {
+    let mut net = Network::new();
+    net.add(
+        Nucleus::new("Host", 3)
+            .input(Input::function(|t| {
+                if t < 5.0 {
+                    vec![10.0; 3]
+                } else {
+                    vec![10.0; 2]
+                }
+            }))
+            .record(Record::traces(&[0])),
+    )?;
+    let err = net
+        .build_with(0.1, opts().steps_per_run(8))?
+        .run(20.0)
+        .unwrap_err();
+    match err {
+        Error::RunInterrupted {
+            step,
+            recorded_steps,
+            recording,
+            ..
+        } => {
+            assert_eq!((step, recorded_steps, recording.steps), (50, 50, 50));
+            assert_eq!(recording.nuclei[0].traces["v"].times.len(), 50);
+        }
+        other => panic!("expected RunInterrupted, got {other:?}"),
+    }
+    Ok(())
+}

@@ -67,8 +67,11 @@ pub(crate) struct Compiled {
     pub scope: Scope,
     pub init: Operation,
     pub init_feeds: Vec<InitFeed>,
-    pub step: Operation,
-    pub nuclei: Vec<NucleusOps>,
+    /// `steps[j]`: the target that advances `j + 1` steps in one run (the
+    /// copies of the step are chained, each reading what the previous wrote).
+    pub steps: Vec<Operation>,
+    /// Per copy of the step, per nucleus.
+    pub copies: Vec<Vec<NucleusOps>>,
 }
 
 fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {
@@ -105,7 +108,19 @@ fn shape(dims: &[u64]) -> Shape {
 /// A resource variable, its read, and its initialiser from `init`.
 struct Var {
     handle: Operation,
+    /// A read made with the variable (used for values that never change).
     read: Operation,
+    dtype: DataType,
+}
+
+impl Var {
+    /// A fresh read in `scope` (which carries the copy's control dependency).
+    fn read_in(&self, scope: &mut Scope, name: &str) -> Result<Operation> {
+        ops::ReadVariableOp::new()
+            .dtype(self.dtype)
+            .build(self.handle.clone(), &mut scope.with_op_name(name))
+            .map_err(tf_err(name))
+    }
 }
 
 fn variable(
@@ -141,7 +156,11 @@ fn variable(
             &mut scope.with_op_name(&format!("read/{name}")),
         )
         .map_err(tf_err(name))?;
-    Ok(Var { handle, read })
+    Ok(Var {
+        handle,
+        read,
+        dtype,
+    })
 }
 
 /// A variable initialised from a placeholder fed once (for large arrays);
@@ -166,23 +185,6 @@ fn fed_variable<T: tensorflow::TensorType>(
         .map_err(tf_err(name))?;
     feeds.push(wrap(ph.clone(), t));
     variable(scope, name, T::data_type(), dims, ph.into(), inits)
-}
-
-/// Per-nucleus graph pieces kept between the phases of the build.
-struct NucleusGraph {
-    scope: Scope,
-    v: Var,
-    u: Var,
-    i: Var,
-    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step `m - j`.
-    hist: Var,
-    /// Ring length `L`.
-    ring: usize,
-    v_new: Operation,
-    u_new: Operation,
-    fired: Operation,
-    /// This step's spikes as a `[1, n]` float row (lag 0).
-    new_row: Operation,
 }
 
 /// The weights of a connection in the graph.
@@ -317,9 +319,42 @@ fn group(scope: &mut Scope, name: &str, deps: Vec<Operation>) -> Result<Operatio
         .map_err(tf_err(name))
 }
 
-pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
+/// A nucleus's state variables and scope, created once.
+struct NucleusState {
+    scope: Scope,
+    v: Var,
+    u: Var,
+    i: Var,
+    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step `m - j`.
+    hist: Var,
+    /// Ring length `L`.
+    ring: usize,
+}
+
+/// A connection's weights and kernel traces, created once.
+struct ConnState {
+    scope: Scope,
+    w: WeightOps,
+    /// `G` (exponential and alpha kernels) and `A` (alpha only).
+    traces: Option<(Var, Option<Var>)>,
+}
+
+/// What one copy of the step computed for a nucleus.
+struct NucleusStep {
+    v_read: Operation,
+    u_read: Operation,
+    i_read: Operation,
+    v_new: Operation,
+    u_new: Operation,
+    fired: Operation,
+    /// This step's spikes as a `[1, n]` float row (lag 0).
+    new_row: Operation,
+}
+
+/// Build the graph: state once, then `copies` chained copies of the step
+/// (1 for one session run per step).
+pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
     let mut root = Scope::new_root_scope();
-    let dt = plan.dt as f32;
     let mut inits = Vec::new();
     let mut feeds = Vec::new();
 
@@ -333,11 +368,8 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         &mut inits,
     )?;
 
-    // Reads of the spike rings (ResourceGather), all before reads_done.
-    let mut ring_reads: Vec<Operation> = Vec::new();
-
-    // Phases 1-5 per nucleus.
-    let mut graphs: Vec<NucleusGraph> = Vec::with_capacity(plan.nuclei.len());
+    // State of every nucleus: v = c, u = b c, I = 0, no spikes.
+    let mut nstates = Vec::with_capacity(plan.nuclei.len());
     for nu in &plan.nuclei {
         let mut scope = match &nu.device {
             Some(dev) => root.new_sub_scope(&nu.label).with_device(dev),
@@ -347,14 +379,13 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         // Lags 1 .. history-1 are read from the ring (lag 0 is this step's
         // spikes, computed); the reset reads lag 1.
         let ring = nu.history.max(2);
-        let hl = ring as u64;
         let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
         let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
         let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
         let init_i = const_f32(&mut scope, "I/initial", &vec![0.0; nu.n], &[n])?;
         let init_h = ops::Fill::new()
             .build(
-                const_i32(&mut scope, "spikes/dims", &[hl as i32, n as i32], &[2])?,
+                const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
                 scalar_f32(&mut scope, "spikes/zero", 0.0)?,
                 &mut scope.with_op_name("spikes/initial"),
             )
@@ -387,122 +418,29 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             &mut scope,
             "spikes",
             DataType::Float,
-            &[hl, n],
+            &[ring as u64, n],
             init_h.into(),
             &mut inits,
         )?;
-
-        let e = tf_err(&nu.label);
-        // 2. reset
-        let (v_r, u_r) = {
-            let mut s = scope.new_sub_scope("reset");
-            let lag = ops::constant(1i64, &mut s.with_op_name("lag")).map_err(&e)?;
-            let len = ops::constant(ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
-            let back = ops::sub(step_var.read.clone(), lag, &mut s).map_err(&e)?;
-            let at = ops::floor_mod(back, len, &mut s.with_op_name("previous_row")).map_err(&e)?;
-            let prev = ops::ResourceGather::new()
-                .dtype(DataType::Float)
-                .build(
-                    hist.handle.clone(),
-                    at,
-                    &mut s.with_op_name("previous_spikes"),
-                )
-                .map_err(&e)?;
-            ring_reads.push(prev.clone());
-            let half = scalar_f32(&mut s, "half", 0.5)?;
-            let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
-            let c = const_f32(&mut s, "c", &nu.c, &[n])?;
-            let d = const_f32(&mut s, "d", &nu.d, &[n])?;
-            let v_r = ops::select_v2(prev.clone(), c, v.read.clone(), &mut s.with_op_name("v"))
-                .map_err(&e)?;
-            let u_d = ops::add(u.read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
-            let u_r =
-                ops::select_v2(prev, u_d, u.read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
-            (v_r, u_r)
-        };
-        // 3. v
-        let v1 = {
-            let mut s = scope.new_sub_scope("v_update");
-            let k004 = scalar_f32(&mut s, "k0.04", 0.04)?;
-            let k5 = scalar_f32(&mut s, "k5", 5.0)?;
-            let k140 = scalar_f32(&mut s, "k140", 140.0)?;
-            let kdt = scalar_f32(&mut s, "dt", dt)?;
-            let sq = ops::mul(
-                ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?,
-                v_r.clone(),
-                &mut s,
-            )
-            .map_err(&e)?;
-            let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
-            let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
-            let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
-            let dv = ops::sub(dv, u_r.clone(), &mut s).map_err(&e)?;
-            let dv = ops::add(dv, i.read.clone(), &mut s.with_op_name("dv")).map_err(&e)?;
-            let step = ops::mul(kdt, dv, &mut s).map_err(&e)?;
-            ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
-        };
-        // 4. u
-        let u_new = {
-            let mut s = scope.new_sub_scope("u_update");
-            let dta: Vec<f32> = nu.a.iter().map(|a| dt * a).collect();
-            let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
-            let b = const_f32(&mut s, "b", &nu.b, &[n])?;
-            let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
-            let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
-            let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
-            ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
-        };
-        // 5. threshold and history
-        let (fired, v_new, new_row) = {
-            let mut s = scope.new_sub_scope("threshold");
-            let peak = scalar_f32(&mut s, "peak", 30.0)?;
-            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
-                .map_err(&e)?;
-            let v_new =
-                ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
-            let sf = ops::Cast::new()
-                .DstT(DataType::Float)
-                .build(fired.clone(), &mut s.with_op_name("spikes"))
-                .map_err(&e)?;
-            let row = ops::reshape(
-                sf,
-                const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
-                &mut s.with_op_name("row"),
-            )
-            .map_err(&e)?;
-            (fired, v_new, row)
-        };
-        graphs.push(NucleusGraph {
+        nstates.push(NucleusState {
             scope,
             v,
             u,
             i,
             hist,
             ring,
-            v_new,
-            u_new,
-            fired,
-            new_row,
         });
     }
 
-    // 6. synapses, grouped by postsynaptic nucleus.
-    let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
-    // Trace variables of recursive kernels: read with the state, written
-    // with it (handle, new value, scope to write in).
-    let mut trace_reads: Vec<Operation> = Vec::new();
-    let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
+    // Weights (fed once) and kernel traces of every connection.
+    let mut cstates = Vec::with_capacity(plan.connections.len());
     for conn in &mut plan.connections {
         let post = &plan.nuclei[conn.post];
-        let pre_n = plan.nuclei[conn.pre].n as u64;
-        let post_n = post.n as u64;
+        let (pre_n, post_n) = (plan.nuclei[conn.pre].n as u64, post.n as u64);
         let mut s = match &post.device {
             Some(dev) => root.new_sub_scope(&conn.name).with_device(dev),
             None => root.new_sub_scope(&conn.name),
         };
-        let e = tf_err(&conn.name);
-        let k = conn.kernel.len() as u64;
-        let unit_kernel = conn.form == KernelForm::Unit;
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
         let w = match weights {
             PlanWeights::Dense(w) => {
@@ -557,15 +495,209 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 }
             }
         };
-        let pre_graph = &graphs[conn.pre];
+        let traces = match conn.form {
+            KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
+                let zeros = const_f32(&mut s, "trace/initial", &vec![0.0; post.n], &[post_n])?;
+                let g = variable(
+                    &mut s,
+                    "trace",
+                    DataType::Float,
+                    &[post_n],
+                    zeros.clone().into(),
+                    &mut inits,
+                )?;
+                let a = match conn.form {
+                    KernelForm::Alpha { .. } => Some(variable(
+                        &mut s,
+                        "alpha_trace",
+                        DataType::Float,
+                        &[post_n],
+                        zeros.into(),
+                        &mut inits,
+                    )?),
+                    _ => None,
+                };
+                Some((g, a))
+            }
+            _ => None,
+        };
+        cstates.push(ConnState {
+            scope: s,
+            w,
+            traces,
+        });
+    }
+
+    let mut steps = Vec::with_capacity(copies);
+    let mut all_copies = Vec::with_capacity(copies);
+    let mut after: Option<Operation> = None;
+    for _ in 0..copies.max(1) {
+        let (done, ops_of_copy) = build_step(
+            &mut root,
+            plan,
+            &step_var,
+            &nstates,
+            &cstates,
+            after.as_ref(),
+        )?;
+        steps.push(done.clone());
+        all_copies.push(ops_of_copy);
+        after = Some(done);
+    }
+    let init = group(&mut root, "init", inits)?;
+    Ok(Compiled {
+        scope: root,
+        init,
+        init_feeds: feeds,
+        steps,
+        copies: all_copies,
+    })
+}
+
+/// One copy of the step; every op of it depends on `after` (the previous
+/// copy's writes), so the copy reads the state that copy left. Returns the
+/// no-op grouping its writes, and its fetches.
+fn build_step(
+    root: &mut Scope,
+    plan: &Plan,
+    step_var: &Var,
+    nstates: &[NucleusState],
+    cstates: &[ConnState],
+    after: Option<&Operation>,
+) -> Result<(Operation, Vec<NucleusOps>)> {
+    let ctl = |s: &Scope| -> Scope {
+        match after {
+            Some(a) => s.with_control_dependencies(&[a.clone()]),
+            None => s.with_control_dependencies(&[]),
+        }
+    };
+    let dt = plan.dt as f32;
+    let mut reads: Vec<Operation> = Vec::new();
+    let mut rs = ctl(root);
+    let step_read = step_var.read_in(&mut rs, "step/read")?;
+    reads.push(step_read.clone());
+
+    // 1-5 per nucleus.
+    let mut nsteps: Vec<NucleusStep> = Vec::with_capacity(plan.nuclei.len());
+    for (nu, st) in plan.nuclei.iter().zip(nstates) {
+        let mut scope = ctl(&st.scope);
+        let n = nu.n as u64;
+        let e = tf_err(&nu.label);
+        let v_read = st.v.read_in(&mut scope, "read/v")?;
+        let u_read = st.u.read_in(&mut scope, "read/u")?;
+        let i_read = st.i.read_in(&mut scope, "read/I")?;
+        reads.extend([v_read.clone(), u_read.clone(), i_read.clone()]);
+        // 2. reset
+        let (v_r, u_r) = {
+            let mut s = scope.new_sub_scope("reset");
+            let lag = ops::constant(1i64, &mut s.with_op_name("lag")).map_err(&e)?;
+            let len =
+                ops::constant(st.ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
+            let back = ops::sub(step_read.clone(), lag, &mut s).map_err(&e)?;
+            let at = ops::floor_mod(back, len, &mut s.with_op_name("previous_row")).map_err(&e)?;
+            let prev = ops::ResourceGather::new()
+                .dtype(DataType::Float)
+                .build(
+                    st.hist.handle.clone(),
+                    at,
+                    &mut s.with_op_name("previous_spikes"),
+                )
+                .map_err(&e)?;
+            reads.push(prev.clone());
+            let half = scalar_f32(&mut s, "half", 0.5)?;
+            let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
+            let c = const_f32(&mut s, "c", &nu.c, &[n])?;
+            let d = const_f32(&mut s, "d", &nu.d, &[n])?;
+            let v_r = ops::select_v2(prev.clone(), c, v_read.clone(), &mut s.with_op_name("v"))
+                .map_err(&e)?;
+            let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
+            let u_r =
+                ops::select_v2(prev, u_d, u_read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
+            (v_r, u_r)
+        };
+        // 3. v
+        let v1 = {
+            let mut s = scope.new_sub_scope("v_update");
+            let k004 = scalar_f32(&mut s, "k0.04", 0.04)?;
+            let k5 = scalar_f32(&mut s, "k5", 5.0)?;
+            let k140 = scalar_f32(&mut s, "k140", 140.0)?;
+            let kdt = scalar_f32(&mut s, "dt", dt)?;
+            let sq = ops::mul(
+                ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?,
+                v_r.clone(),
+                &mut s,
+            )
+            .map_err(&e)?;
+            let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
+            let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
+            let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
+            let dv = ops::sub(dv, u_r.clone(), &mut s).map_err(&e)?;
+            let dv = ops::add(dv, i_read.clone(), &mut s.with_op_name("dv")).map_err(&e)?;
+            let step = ops::mul(kdt, dv, &mut s).map_err(&e)?;
+            ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
+        };
+        // 4. u
+        let u_new = {
+            let mut s = scope.new_sub_scope("u_update");
+            let dta: Vec<f32> = nu.a.iter().map(|a| dt * a).collect();
+            let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
+            let b = const_f32(&mut s, "b", &nu.b, &[n])?;
+            let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
+            let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
+            let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
+            ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
+        };
+        // 5. threshold
+        let (fired, v_new, new_row) = {
+            let mut s = scope.new_sub_scope("threshold");
+            let peak = scalar_f32(&mut s, "peak", 30.0)?;
+            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
+                .map_err(&e)?;
+            let v_new =
+                ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+            let sf = ops::Cast::new()
+                .DstT(DataType::Float)
+                .build(fired.clone(), &mut s.with_op_name("spikes"))
+                .map_err(&e)?;
+            let row = ops::reshape(
+                sf,
+                const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
+                &mut s.with_op_name("row"),
+            )
+            .map_err(&e)?;
+            (fired, v_new, row)
+        };
+        nsteps.push(NucleusStep {
+            v_read,
+            u_read,
+            i_read,
+            v_new,
+            u_new,
+            fired,
+            new_row,
+        });
+    }
+
+    // 6. synapses, grouped by postsynaptic nucleus.
+    let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
+    let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
+    for (conn, cst) in plan.connections.iter().zip(cstates) {
+        let post = &plan.nuclei[conn.post];
+        let pre_n = plan.nuclei[conn.pre].n as u64;
+        let post_n = post.n as u64;
+        let mut s = ctl(&cst.scope);
+        let e = tf_err(&conn.name);
+        let k = conn.kernel.len() as u64;
+        let unit_kernel = conn.form == KernelForm::Unit;
+        let pre_state = &nstates[conn.pre];
+        let pre_step = &nsteps[conn.pre];
         let post_label = post.label.clone();
-        let step_read = step_var.read.clone();
         // Rows of the presynaptic spikes at consecutive lags `first ..
         // first + count`, as `[count, pre.n]`: lag 0 is this step's spikes,
         // the others come from the ring (read in the presynaptic nucleus's
         // scope, on the ring's device).
         let mut lag_rows = |first: usize, count: usize, name: &str| -> Result<Operation> {
-            let mut ps = pre_graph.scope.new_sub_scope(&format!("to_{post_label}"));
+            let mut ps = ctl(&pre_state.scope).new_sub_scope(&format!("to_{post_label}"));
             let from = if first == 0 { 1 } else { first };
             let n_ring = first + count - from;
             let gathered = if n_ring > 0 {
@@ -576,7 +708,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 let lags = ops::constant(lags, &mut ps.with_op_name(&format!("{name}_lags")))
                     .map_err(&e)?;
                 let len = ops::constant(
-                    pre_graph.ring as i64,
+                    pre_state.ring as i64,
                     &mut ps.with_op_name(&format!("{name}_ring")),
                 )
                 .map_err(&e)?;
@@ -586,25 +718,25 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 let g = ops::ResourceGather::new()
                     .dtype(DataType::Float)
                     .build(
-                        pre_graph.hist.handle.clone(),
+                        pre_state.hist.handle.clone(),
                         at,
                         &mut ps.with_op_name(name),
                     )
                     .map_err(&e)?;
-                ring_reads.push(g.clone());
+                reads.push(g.clone());
                 Some(g)
             } else {
                 None
             };
             match (first == 0, gathered) {
                 (false, Some(g)) => Ok(g),
-                (true, None) => Ok(pre_graph.new_row.clone()),
+                (true, None) => Ok(pre_step.new_row.clone()),
                 (true, Some(g)) => {
                     let axis = ops::constant(0i32, &mut ps.with_op_name(&format!("{name}_axis")))
                         .map_err(&e)?;
                     Ok(ops::ConcatV2::new()
                         .build_instance(
-                            vec![pre_graph.new_row.clone().into(), g.into()],
+                            vec![pre_step.new_row.clone().into(), g.into()],
                             axis.into(),
                             &mut ps.with_op_name(&format!("{name}_window")),
                         )
@@ -619,7 +751,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         };
         let current: Operation = match conn.form {
             KernelForm::Unit | KernelForm::General => {
-                // x[i] = sum_k kernel[k] * H[D + k][i], as a [1, pre.n] row.
+                // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
                 let x = if unit_kernel {
                     lag_rows(conn.delay, 1, "window")?
                 } else {
@@ -636,7 +768,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut s,
                     "synapse",
                     x,
-                    &w,
+                    &cst.w,
                     event_driven,
                     unit_kernel,
                     pre_n,
@@ -649,6 +781,12 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 //   G_m = r G_{m-1} + y(m - D) - r^K y(m - D - K)
                 //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
                 // with y(j) = sum of the weight rows of neurons that spiked at j.
+                let Some((gv, av)) = &cst.traces else {
+                    return Err(crate::Error::TensorFlow {
+                        context: conn.name.clone(),
+                        message: "trace variables missing".into(),
+                    });
+                };
                 let event_driven = conn.propagation != Propagation::Dense;
                 let new_row = lag_rows(conn.delay, 1, "arriving")?;
                 let old_row = lag_rows(conn.delay + k as usize, 1, "leaving")?;
@@ -656,7 +794,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut s,
                     "synapse",
                     new_row,
-                    &w,
+                    &cst.w,
                     event_driven,
                     true,
                     pre_n,
@@ -666,56 +804,47 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                     &mut s,
                     "synapse_leaving",
                     old_row,
-                    &w,
+                    &cst.w,
                     event_driven,
                     true,
                     pre_n,
                     post_n,
                 )?;
-                let zeros = const_f32(&mut s, "trace/initial", &vec![0.0; post.n], &[post_n])?;
-                let g = variable(
-                    &mut s,
-                    "trace",
-                    DataType::Float,
-                    &[post_n],
-                    zeros.clone().into(),
-                    &mut inits,
-                )?;
-                trace_reads.push(g.read.clone());
+                let g_read = gv.read_in(&mut s, "read/trace")?;
+                reads.push(g_read.clone());
                 let rr = scalar_f32(&mut s, "decay", r as f32)?;
                 let rk = scalar_f32(&mut s, "decay_window", r.powi(k as i32) as f32)?;
-                let g_decayed = ops::mul(rr.clone(), g.read.clone(), &mut s).map_err(&e)?;
+                let g_decayed = ops::mul(rr.clone(), g_read.clone(), &mut s).map_err(&e)?;
                 let g_in = ops::add(g_decayed, y_new, &mut s).map_err(&e)?;
                 let leaving = ops::mul(rk, y_old.clone(), &mut s).map_err(&e)?;
                 let g_new =
                     ops::sub(g_in, leaving, &mut s.with_op_name("trace_new")).map_err(&e)?;
-                trace_writes.push((g.handle.clone(), g_new.clone(), s.new_sub_scope("write")));
+                trace_writes.push((gv.handle.clone(), g_new.clone(), s.new_sub_scope("write")));
                 let cc = scalar_f32(&mut s, "scale", c as f32)?;
-                let value = if let KernelForm::Alpha { .. } = conn.form {
-                    let a = variable(
-                        &mut s,
-                        "alpha_trace",
-                        DataType::Float,
-                        &[post_n],
-                        zeros.into(),
-                        &mut inits,
-                    )?;
-                    trace_reads.push(a.read.clone());
-                    let krk = scalar_f32(
-                        &mut s,
-                        "k_decay_window",
-                        (k as f64 * r.powi(k as i32)) as f32,
-                    )?;
-                    let a_decayed = ops::mul(rr.clone(), a.read.clone(), &mut s).map_err(&e)?;
-                    let g_prev = ops::mul(rr, g.read.clone(), &mut s).map_err(&e)?;
-                    let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
-                    let a_leaving = ops::mul(krk, y_old, &mut s).map_err(&e)?;
-                    let a_new = ops::sub(a_in, a_leaving, &mut s.with_op_name("alpha_trace_new"))
-                        .map_err(&e)?;
-                    trace_writes.push((a.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
-                    a_new
-                } else {
-                    g_new
+                let value = match av {
+                    Some(av) => {
+                        let a_read = av.read_in(&mut s, "read/alpha_trace")?;
+                        reads.push(a_read.clone());
+                        let krk = scalar_f32(
+                            &mut s,
+                            "k_decay_window",
+                            (k as f64 * r.powi(k as i32)) as f32,
+                        )?;
+                        let a_decayed = ops::mul(rr.clone(), a_read, &mut s).map_err(&e)?;
+                        let g_prev = ops::mul(rr, g_read, &mut s).map_err(&e)?;
+                        let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
+                        let a_leaving = ops::mul(krk, y_old, &mut s).map_err(&e)?;
+                        let a_new =
+                            ops::sub(a_in, a_leaving, &mut s.with_op_name("alpha_trace_new"))
+                                .map_err(&e)?;
+                        trace_writes.push((
+                            av.handle.clone(),
+                            a_new.clone(),
+                            s.new_sub_scope("write"),
+                        ));
+                        a_new
+                    }
+                    None => g_new,
                 };
                 ops::mul(cc, value, &mut s.with_op_name("current")).map_err(&e)?
             }
@@ -724,14 +853,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
     }
 
     // 7. input; 8. writes after all reads.
-    let mut reads: Vec<Operation> = vec![step_var.read.clone()];
-    reads.extend(trace_reads);
-    reads.extend(ring_reads);
-    for g in &graphs {
-        reads.extend([g.v.read.clone(), g.u.read.clone(), g.i.read.clone()]);
-    }
-    let reads_done = group(&mut root, "reads_done", reads)?;
-
+    let reads_done = group(&mut rs, "reads_done", reads)?;
     let mut writes = Vec::new();
     for (handle, value, w) in trace_writes {
         let w = w.with_control_dependencies(&[reads_done.clone()]);
@@ -743,10 +865,11 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         );
     }
     let mut nuclei_ops = Vec::with_capacity(plan.nuclei.len());
-    for (idx, (nu, g)) in plan.nuclei.iter_mut().zip(graphs.iter_mut()).enumerate() {
+    for (idx, ((nu, st), g)) in plan.nuclei.iter().zip(nstates).zip(&nsteps).enumerate() {
         let n = nu.n as u64;
         let e = tf_err(&nu.label);
-        let mut s = g.scope.new_sub_scope("input");
+        let scope = ctl(&st.scope);
+        let mut s = scope.new_sub_scope("input");
         let mut host_input = None;
         let iext: Output = match &nu.input {
             PlanInput::Const(v) => const_f32(&mut s, "Iext", v, &[n])?.into(),
@@ -765,7 +888,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
                 let key = ops::constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
                 let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
                 let sel = ops::constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
-                let counter = ops::mul(sel, step_var.read.clone(), &mut s).map_err(&e)?;
+                let counter = ops::mul(sel, step_read.clone(), &mut s).map_err(&e)?;
                 let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
                 let z = ops::StatelessRandomNormal::new()
                     .dtype(DataType::Float)
@@ -787,14 +910,13 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
         }
         let i_new = ops::identity(total, &mut s.with_op_name("I")).map_err(&e)?;
 
-        let mut w = g
-            .scope
+        let mut w = scope
             .new_sub_scope("write")
             .with_control_dependencies(&[reads_done.clone()]);
         for (var, value, name) in [
-            (&g.v, &g.v_new, "v"),
-            (&g.u, &g.u_new, "u"),
-            (&g.i, &i_new, "I"),
+            (&st.v, &g.v_new, "v"),
+            (&st.u, &g.u_new, "u"),
+            (&st.i, &i_new, "I"),
         ] {
             writes.push(
                 ops::AssignVariableOp::new()
@@ -804,14 +926,14 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             );
         }
         // This step's spikes into their ring row, `step mod L`.
-        let len = ops::constant(g.ring as i64, &mut w.with_op_name("ring_length")).map_err(&e)?;
-        let at = ops::floor_mod(step_var.read.clone(), len, &mut w.with_op_name("ring_row"))
-            .map_err(&e)?;
+        let len = ops::constant(st.ring as i64, &mut w.with_op_name("ring_length")).map_err(&e)?;
+        let at =
+            ops::floor_mod(step_read.clone(), len, &mut w.with_op_name("ring_row")).map_err(&e)?;
         let one = const_i32(&mut w, "ring_row_shape", &[1], &[1])?;
         let at = ops::reshape(at, one, &mut w.with_op_name("ring_index")).map_err(&e)?;
         writes.push(
             ops::resource_scatter_update(
-                g.hist.handle.clone(),
+                st.hist.handle.clone(),
                 at,
                 g.new_row.clone(),
                 &mut w.with_op_name("spikes"),
@@ -819,7 +941,7 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             .map_err(&e)?,
         );
 
-        let mut r = g.scope.new_sub_scope("record");
+        let mut r = scope.new_sub_scope("record");
         let spikes =
             ops::where_(g.fired.clone(), &mut r.with_op_name("spike_index")).map_err(&e)?;
         let mut traces = Vec::new();
@@ -844,33 +966,27 @@ pub(crate) fn compile(plan: &mut Plan) -> Result<Compiled> {
             };
             traces.push((*var, op));
         }
+        // Keep the reads of v, u, I named in the graph even if unused.
+        let _ = (&g.v_read, &g.u_read, &g.i_read);
         nuclei_ops.push(NucleusOps {
             spikes,
             traces,
             host_input,
         });
     }
-    let one = ops::constant(1i64, &mut root.with_op_name("step/one")).map_err(tf_err("step"))?;
+    let one = ops::constant(1i64, &mut rs.with_op_name("step/one")).map_err(tf_err("step"))?;
     writes.push(
         ops::AssignAddVariableOp::new()
             .dtype(DataType::Int64)
             .build(
                 step_var.handle.clone(),
                 one,
-                &mut root
+                &mut rs
                     .with_control_dependencies(&[reads_done])
                     .with_op_name("step/increment"),
             )
             .map_err(tf_err("step"))?,
     );
-    let step = group(&mut root, "step/run", writes)?;
-    let init = group(&mut root, "init", inits)?;
-
-    Ok(Compiled {
-        scope: root,
-        init,
-        init_feeds: feeds,
-        step,
-        nuclei: nuclei_ops,
-    })
+    let done = group(&mut rs, "step/run", writes)?;
+    Ok((done, nuclei_ops))
 }

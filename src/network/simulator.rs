@@ -33,6 +33,10 @@ pub struct SimOptions {
     pub intra_op_threads: u32,
     /// TensorFlow's inter-op thread pool size (0: TensorFlow's default).
     pub inter_op_threads: u32,
+    /// Time steps per session run: the step graph is built this many times,
+    /// chained (no `tf.while`). 1, the default, is one session run per step
+    /// with host access between steps; more trades that for throughput.
+    pub steps_per_run: usize,
 }
 
 impl Default for SimOptions {
@@ -43,6 +47,7 @@ impl Default for SimOptions {
             summary_every_ms: 10.0,
             intra_op_threads: 0,
             inter_op_threads: 0,
+            steps_per_run: 1,
         }
     }
 }
@@ -56,6 +61,11 @@ impl SimOptions {
     /// Event files under `dir/<network name>/`, or none with `None`.
     pub fn tensorboard(mut self, dir: Option<PathBuf>) -> Self {
         self.tensorboard = dir;
+        self
+    }
+    /// Several steps per session run (see [`SimOptions::steps_per_run`]).
+    pub fn steps_per_run(mut self, k: usize) -> Self {
+        self.steps_per_run = k.max(1);
         self
     }
     /// TensorFlow thread pools.
@@ -81,8 +91,9 @@ pub struct Simulator {
     session: Session,
     compiled: Compiled,
     nuclei: Vec<NucleusInfo>,
-    /// Feed tensor per nucleus with a host input function (reused every step).
-    host_tensors: Vec<Option<Tensor<f32>>>,
+    /// Feed tensor per copy of the step and nucleus with a host input
+    /// function (reused every run).
+    host_tensors: Vec<Vec<Option<Tensor<f32>>>>,
     network: u64,
     name: String,
     dt: f64,
@@ -137,7 +148,7 @@ impl Network {
         let network = self.id;
         let name = self.name.clone();
         let mut plan = Plan::new(self, dt)?;
-        let compiled = compile(&mut plan)?;
+        let compiled = compile(&mut plan, options.steps_per_run.max(1))?;
         let mut session_options = SessionOptions::new();
         let config = config_proto(options.intra_op_threads, options.inter_op_threads);
         if !config.is_empty() {
@@ -164,12 +175,15 @@ impl Network {
         // The init feeds were only needed once: free the host copies.
         compiled.init_feeds.clear();
 
-        let host_tensors = plan
-            .nuclei
-            .iter()
-            .map(|nu| match nu.input {
-                PlanInput::Host(_) => Some(Tensor::new(&[nu.n as u64])),
-                _ => None,
+        let host_tensors = (0..compiled.copies.len())
+            .map(|_| {
+                plan.nuclei
+                    .iter()
+                    .map(|nu| match nu.input {
+                        PlanInput::Host(_) => Some(Tensor::new(&[nu.n as u64])),
+                        _ => None,
+                    })
+                    .collect()
             })
             .collect();
         let nuclei = plan
@@ -308,28 +322,21 @@ impl Simulator {
         let summary_every = ((self.options.summary_every_ms / self.dt).round() as usize).max(1);
         let started = Instant::now();
         let mut bar: Option<ProgressBar> = None;
-        for k in 0..steps {
+        let per_run = self.compiled.copies.len();
+        let mut k = 0;
+        while k < steps {
             let m = first + k;
-            if let Err(reason) = self.one_step(m, &mut rec) {
-                let recorded_steps = rec.steps;
+            let want = per_run.min(steps - k);
+            // Steps run before a failure are recorded and counted.
+            let (done, failure) = self.run_chunk(m, want, &mut rec, summary_every);
+            k += done;
+            if let Some(reason) = failure {
                 return Err(Error::RunInterrupted {
-                    step: m,
-                    recorded_steps,
+                    step: first + k,
+                    recorded_steps: rec.steps,
                     reason: Box::new(reason),
                     recording: Box::new(rec),
                 });
-            }
-            self.step += 1;
-            rec.steps += 1;
-            if (m + 1) % summary_every == 0 {
-                if let Err(reason) = self.summaries(m + 1, summary_every) {
-                    return Err(Error::RunInterrupted {
-                        step: m,
-                        recorded_steps: rec.steps,
-                        reason: Box::new(reason),
-                        recording: Box::new(rec),
-                    });
-                }
             }
             if bar.is_none()
                 && self.options.progress
@@ -345,9 +352,7 @@ impl Simulator {
                 bar = Some(b);
             }
             if let Some(b) = &bar {
-                if k % 64 == 0 {
-                    b.set_position(k as u64 + 1);
-                }
+                b.set_position(k as u64);
             }
         }
         if let Some(b) = bar {
@@ -359,74 +364,139 @@ impl Simulator {
         Ok(rec)
     }
 
-    fn one_step(&mut self, m: usize, rec: &mut Recording) -> Result<()> {
-        let t = m as f64 * self.dt;
-        // Host inputs for this step.
-        for (nu, slot) in self.nuclei.iter_mut().zip(self.host_tensors.iter_mut()) {
-            if let (Some(f), Some(tensor)) = (nu.host.as_mut(), slot.as_mut()) {
-                let values = f(t);
-                if values.len() != nu.n {
-                    return Err(Error::InputLength {
-                        nucleus: nu.label.clone(),
-                        step: m,
-                        t_ms: t,
-                        expected: nu.n,
-                        got: values.len(),
-                    });
-                }
-                for (i, (slot, x)) in tensor.iter_mut().zip(values).enumerate() {
-                    if !x.is_finite() {
-                        return Err(Error::NonFinite {
-                            what: format!(
-                                "external input of nucleus {:?}, neuron {i}, at step {m}",
-                                nu.label
-                            ),
-                            value: x,
+    /// Run up to `want` steps from step `m` in one session run. Returns how
+    /// many steps completed (and were recorded), and the error that stopped
+    /// the chunk early, if any.
+    fn run_chunk(
+        &mut self,
+        m: usize,
+        want: usize,
+        rec: &mut Recording,
+        summary_every: usize,
+    ) -> (usize, Option<Error>) {
+        // Host inputs for each step of the chunk; a bad one shortens it.
+        let mut count = want;
+        let mut failure = None;
+        'steps: for j in 0..want {
+            let t = (m + j) as f64 * self.dt;
+            for (nu, slot) in self.nuclei.iter_mut().zip(self.host_tensors[j].iter_mut()) {
+                if let (Some(f), Some(tensor)) = (nu.host.as_mut(), slot.as_mut()) {
+                    let values = f(t);
+                    if values.len() != nu.n {
+                        failure = Some(Error::InputLength {
+                            nucleus: nu.label.clone(),
+                            step: m + j,
+                            t_ms: t,
+                            expected: nu.n,
+                            got: values.len(),
                         });
+                    } else if let Some((i, x)) =
+                        values.iter().enumerate().find(|(_, x)| !x.is_finite())
+                    {
+                        failure = Some(Error::NonFinite {
+                            what: format!(
+                                "external input of nucleus {:?}, neuron {i}, at step {}",
+                                nu.label,
+                                m + j
+                            ),
+                            value: *x,
+                        });
+                    } else {
+                        for (slot, x) in tensor.iter_mut().zip(values) {
+                            *slot = x as f32;
+                        }
                     }
-                    *slot = x as f32;
+                    if failure.is_some() {
+                        count = j;
+                        break 'steps;
+                    }
                 }
             }
         }
+        if count == 0 {
+            return (0, failure);
+        }
+        match self.session_run(m, count, rec, summary_every) {
+            Ok(()) => (count, failure),
+            Err(e) => (0, Some(e)),
+        }
+    }
+
+    /// One session run of `count` steps from step `m`; records them.
+    fn session_run(
+        &mut self,
+        m: usize,
+        count: usize,
+        rec: &mut Recording,
+        summary_every: usize,
+    ) -> Result<()> {
         let mut args = SessionRunArgs::new();
-        for (ops, tensor) in self.compiled.nuclei.iter().zip(&self.host_tensors) {
-            if let (Some(ph), Some(tensor)) = (&ops.host_input, tensor) {
-                args.add_feed(ph, 0, tensor);
-            }
-        }
-        args.add_target(&self.compiled.step);
-        let mut spike_tokens = Vec::with_capacity(self.nuclei.len());
-        let mut trace_tokens = Vec::new();
-        for (idx, (nu, ops)) in self.nuclei.iter().zip(&self.compiled.nuclei).enumerate() {
-            spike_tokens.push(args.request_fetch(&ops.spikes, 0));
-            if m % nu.every == 0 {
-                for (var, op) in &ops.traces {
-                    trace_tokens.push((idx, var.name(), args.request_fetch(op, 0)));
+        for j in 0..count {
+            for (ops, tensor) in self.compiled.copies[j].iter().zip(&self.host_tensors[j]) {
+                if let (Some(ph), Some(tensor)) = (&ops.host_input, tensor) {
+                    args.add_feed(ph, 0, tensor);
                 }
             }
         }
+        args.add_target(&self.compiled.steps[count - 1]);
+        let mut spike_tokens = Vec::with_capacity(count * self.nuclei.len());
+        let mut trace_tokens = Vec::new();
+        for j in 0..count {
+            for (idx, (nu, ops)) in self.nuclei.iter().zip(&self.compiled.copies[j]).enumerate() {
+                spike_tokens.push((j, idx, args.request_fetch(&ops.spikes, 0)));
+                if (m + j) % nu.every == 0 {
+                    for (var, op) in &ops.traces {
+                        trace_tokens.push((j, idx, var.name(), args.request_fetch(op, 0)));
+                    }
+                }
+            }
+        }
+        let range = if count == 1 {
+            format!("step {m}")
+        } else {
+            format!("steps {m}..{}", m + count - 1)
+        };
         self.session
             .run(&mut args)
-            .tf(|| format!("running step {m}"))?;
-        for (idx, token) in spike_tokens.into_iter().enumerate() {
+            .tf(|| format!("running {range}"))?;
+        // Fetch everything first, so a failed fetch records nothing of the run.
+        let mut fired_of = Vec::with_capacity(spike_tokens.len());
+        for (j, idx, token) in spike_tokens {
             let fired: Tensor<i64> = args
                 .fetch(token)
-                .tf(|| format!("fetching the spikes of step {m}"))?;
-            let nu = &mut self.nuclei[idx];
-            let r = &mut rec.nuclei[idx];
-            r.spike_count += fired.len() as u64;
-            nu.window_spikes += fired.len() as u64;
-            if nu.spikes {
-                r.spikes.extend(fired.iter().map(|&j| (m, j as usize)));
-            }
+                .tf(|| format!("fetching the spikes of step {}", m + j))?;
+            fired_of.push((j, idx, fired));
         }
-        for (idx, var, token) in trace_tokens {
+        let mut values_of = Vec::with_capacity(trace_tokens.len());
+        for (j, idx, var, token) in trace_tokens {
             let values: Tensor<f32> = args
                 .fetch(token)
-                .tf(|| format!("fetching {var} at step {m}"))?;
-            if let Some(tr) = rec.nuclei[idx].traces.get_mut(var) {
-                tr.times.push(t);
-                tr.values.extend_from_slice(&values);
+                .tf(|| format!("fetching {var} at step {}", m + j))?;
+            values_of.push((j, idx, var, values));
+        }
+        drop(args);
+        let per_step = self.nuclei.len();
+        for j in 0..count {
+            let step = m + j;
+            for (_, idx, fired) in &fired_of[j * per_step..(j + 1) * per_step] {
+                let nu = &mut self.nuclei[*idx];
+                let r = &mut rec.nuclei[*idx];
+                r.spike_count += fired.len() as u64;
+                nu.window_spikes += fired.len() as u64;
+                if nu.spikes {
+                    r.spikes.extend(fired.iter().map(|&i| (step, i as usize)));
+                }
+            }
+            for (_, idx, var, values) in values_of.iter().filter(|v| v.0 == j) {
+                if let Some(tr) = rec.nuclei[*idx].traces.get_mut(*var) {
+                    tr.times.push(step as f64 * self.dt);
+                    tr.values.extend_from_slice(values);
+                }
+            }
+            self.step += 1;
+            rec.steps += 1;
+            if (step + 1) % summary_every == 0 {
+                self.summaries(step + 1, summary_every)?;
             }
         }
         Ok(())
