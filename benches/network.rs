@@ -11,7 +11,8 @@
 //! weights scaled by 1000/N, T = 1000 ms, dt = 0.1); (c) the basal-ganglia
 //! model of the examples.
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
-//! jumps), the same with 10 steps per session run, TF per step with
+//! jumps), bare session runs of the same graph's step target (no feeds, no
+//! fetches: the floor for our own overhead), the same with 10 steps per session run, TF per step with
 //! `Propagation::Dense`, and the native stepper.
 
 #[path = "../tests/common/mod.rs"]
@@ -223,6 +224,18 @@ fn case_basal_ganglia(mode: &str) -> R<Outcome> {
 /// Build with the benchmark's options, run 1000 ms, time the run.
 fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     let mut sim = net.build_with(dt, opts().steps_per_run(steps_per_run(mode)))?;
+    if mode == "bare" {
+        // The same graph's step target alone: no feeds, no fetches.
+        let steps = (1000.0 / dt).round() as usize;
+        let wall = sim.time_bare_steps(steps)?;
+        return Ok(Outcome {
+            wall_s: wall.as_secs_f64(),
+            steps,
+            spikes: 0,
+            neurons,
+            t_ms: 1000.0,
+        });
+    }
     let start = Instant::now();
     let rec = sim.run(1000.0)?;
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
@@ -298,7 +311,7 @@ fn main() -> R<()> {
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
-        for mode in ["auto", "multi", "dense", "native"] {
+        for mode in ["auto", "bare", "multi", "dense", "native"] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
@@ -316,17 +329,26 @@ fn main() -> R<()> {
                 .collect();
             let (wall, steps, spikes, neurons, t_ms, rss) = (f[0], f[1], f[2], f[3], f[4], f[5]);
             println!(
-                "| {title} | {} | {:.2} s | {:.0} | {} | {:.1} | {:.0} |",
+                "| {title} | {} | {:.2} s | {:.0} | {} | {} | {:.0} |",
                 match mode {
                     "auto" => "TF, one run per step (auto)",
                     "multi" => "TF, 10 steps per run (auto)",
+                    "bare" => "bare session.run of the same graph (auto)",
                     "dense" => "TF, one run per step (dense)",
                     _ => "native reference stepper",
                 },
                 wall / (t_ms / 1000.0),
                 steps / wall,
-                spikes,
-                1000.0 * spikes / (t_ms * neurons),
+                if mode == "bare" {
+                    "-".to_string()
+                } else {
+                    format!("{spikes}")
+                },
+                if mode == "bare" {
+                    "-".to_string()
+                } else {
+                    format!("{:.1}", 1000.0 * spikes / (t_ms * neurons))
+                },
                 rss
             );
         }

@@ -253,6 +253,32 @@ impl Simulator {
         self.step
     }
 
+    /// Advance `steps` steps with bare session runs of the step target (no
+    /// feeds, no fetches, nothing recorded) and return the wall time: the
+    /// floor that [`run`](Self::run)'s own overhead is measured against.
+    /// Networks with host input functions need their feeds: error.
+    pub fn time_bare_steps(&mut self, steps: usize) -> Result<Duration> {
+        if let Some(nu) = self.nuclei.iter().find(|nu| nu.host.is_some()) {
+            return Err(Error::InvalidModel {
+                message: format!(
+                    "nucleus {:?} has a host input function; bare runs cannot feed it",
+                    nu.label
+                ),
+            });
+        }
+        let target = &self.compiled.steps[0];
+        let started = Instant::now();
+        for k in 0..steps {
+            let mut args = SessionRunArgs::new();
+            args.add_target(target);
+            self.session
+                .run(&mut args)
+                .tf(|| format!("bare run of step {}", self.step + k))?;
+        }
+        self.step += steps;
+        Ok(started.elapsed())
+    }
+
     /// The serialized GraphDef of the model (what TensorBoard shows).
     pub fn graph_def(&self) -> Result<Vec<u8>> {
         self.compiled
