@@ -40,7 +40,7 @@ fn two_nuclei(
 /// agree with the recording.
 #[test]
 fn tensorboard_reads_graph_and_scalars() -> R {
-    let dir = tempdir("tb")?;
+    let dir = common::tempdir("tb")?;
     let (mut sim, ctx, _) = two_nuclei(&dir)?;
     let rec = sim.run(100.0)?;
     drop(sim);
@@ -83,7 +83,7 @@ print(len(ev), sum(e.value for e in ev) / len(ev))
 /// the recording.
 #[test]
 fn numpy_loads_the_npz_export() -> R {
-    let dir = tempdir("npz")?;
+    let dir = common::tempdir("npz")?;
     let (mut sim, ctx, _) = two_nuclei(&dir)?;
     let rec = sim.run(50.0)?;
     let path = dir.join("rec.npz");
@@ -108,11 +108,4 @@ print(len(t), int(i.sum()), v.shape[0], v.shape[1], repr(float(v[-1, 1])), repr(
     assert_eq!(f[4], v[[499, 1]] as f64);
     assert!((f[5] - times.sum()).abs() < 1e-9);
     Ok(())
-}
-
-fn tempdir(tag: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let d = std::env::temp_dir().join(format!("snn-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }

@@ -1,18 +1,14 @@
 //! Plots are written as real PNG/SVG files, titled and labelled as the
 //! original did; asking for what was not recorded is an error.
 
+mod common;
+
+use common::tempdir;
 use snn::network::{plot, Network, Nucleus, Record, SimOptions, StateVar};
 use snn::single::usual_models::fitzhugh_nagumo;
 use snn::single::{plot as splot, PhasePlane};
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-fn tempdir(tag: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let d = std::env::temp_dir().join(format!("snn-plots-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
-}
 
 #[test]
 fn network_plots_are_written() -> R {

@@ -148,7 +148,7 @@ impl Network {
         let network = self.id;
         let name = self.name.clone();
         let mut plan = Plan::new(self, dt)?;
-        let compiled = compile(&mut plan, options.steps_per_run.max(1))?;
+        let mut compiled = compile(&mut plan, options.steps_per_run.max(1))?;
         let mut session_options = SessionOptions::new();
         let config = config_proto(options.intra_op_threads, options.inter_op_threads);
         if !config.is_empty() {
@@ -171,7 +171,6 @@ impl Network {
                 .run(&mut args)
                 .tf(|| "initialising the variables".into())?;
         }
-        let mut compiled = compiled;
         // The init feeds were only needed once: free the host copies.
         compiled.init_feeds.clear();
 
@@ -206,21 +205,7 @@ impl Network {
             })
             .collect();
 
-        let events = match &options.tensorboard {
-            Some(dir) => {
-                let w = EventWriter::new(&dir.join(&name))?;
-                let def = compiled
-                    .scope
-                    .graph()
-                    .graph_def()
-                    .tf(|| "serialising the graph".into())?;
-                w.graph(&def)?;
-                w.flush()?;
-                Some(w)
-            }
-            None => None,
-        };
-        Ok(Simulator {
+        let mut sim = Simulator {
             session,
             compiled,
             nuclei,
@@ -231,8 +216,15 @@ impl Network {
             step: 0,
             rounded: plan.rounded,
             options,
-            events,
-        })
+            events: None,
+        };
+        if let Some(dir) = sim.event_dir() {
+            let w = EventWriter::new(&dir)?;
+            w.graph(&sim.graph_def()?)?;
+            w.flush()?;
+            sim.events = Some(w);
+        }
+        Ok(sim)
     }
 }
 

@@ -630,7 +630,6 @@ pub(crate) enum Op {
 pub struct Program {
     pub(crate) ops: Vec<Op>,
     pub(crate) max_stack: usize,
-    pub(crate) uses_rng: bool,
     /// One more than the largest slot the program loads or stores.
     pub(crate) min_slots: usize,
 }
@@ -654,7 +653,6 @@ impl Program {
         Program {
             ops: Vec::new(),
             max_stack: 1,
-            uses_rng: false,
             min_slots: 0,
         }
     }
@@ -669,9 +667,8 @@ impl Program {
             op => op,
         }));
         self.ops.push(Op::Store(slot));
-        self.min_slots = min_slots(&self.ops);
+        self.min_slots = self.min_slots.max(other.min_slots).max(slot + 1);
         self.max_stack = self.max_stack.max(other.max_stack);
-        self.uses_rng |= other.uses_rng;
     }
 }
 
@@ -890,7 +887,6 @@ pub(crate) fn compile(
         resolve,
         known,
         ops: Vec::new(),
-        uses_rng: false,
     };
     let e = fold(e);
     em.emit(&e)?;
@@ -899,7 +895,6 @@ pub(crate) fn compile(
     Ok(Program {
         ops: em.ops,
         max_stack,
-        uses_rng: em.uses_rng,
         min_slots,
     })
 }
@@ -983,7 +978,6 @@ struct Emitter<'a> {
     resolve: &'a dyn Fn(&str) -> Option<usize>,
     known: &'a [String],
     ops: Vec<Op>,
-    uses_rng: bool,
 }
 
 impl Emitter<'_> {
@@ -1073,9 +1067,6 @@ impl Emitter<'_> {
                         expected,
                         got: args.len(),
                     });
-                }
-                if matches!(f, Func::Rand | Func::Randn) {
-                    self.uses_rng = true;
                 }
                 for a in args {
                     self.emit(a)?;

@@ -188,9 +188,13 @@ impl Compiled {
     }
 
     pub(crate) fn spiking(&mut self, t: f64, x: &[f64]) -> bool {
+        self.set_state(t, x);
+        self.spiking_prepared()
+    }
+
+    /// The spike condition at the state already in the slots.
+    pub(crate) fn spiking_prepared(&mut self) -> bool {
         let Some(p) = &self.spike else { return false };
-        self.slots[0] = t;
-        self.slots[1..=x.len()].copy_from_slice(x);
         p.eval(&mut self.slots, &mut self.stack, &mut self.noise) != 0.0
     }
 }
@@ -520,8 +524,7 @@ impl Model {
                 if !before_prev {
                     spikes.push(t_prev);
                 }
-                c.slots[0] = t_prev;
-                c.slots[1..=n].copy_from_slice(&x);
+                c.set_state(t_prev, &x);
                 for (i, r) in c.reset.iter().enumerate() {
                     if let Some(p) = r {
                         next[i] = p.eval(&mut c.slots, &mut c.stack, &mut c.noise);
@@ -556,12 +559,11 @@ impl Model {
                 });
             }
             x.copy_from_slice(&next);
-            c.slots[0] = t;
-            c.slots[1..=n].copy_from_slice(&x);
+            c.set_state(t, &x);
             c.update_params();
             record(&c, &mut cols);
             before_prev = prev_cond;
-            prev_cond = c.spiking(t, &x);
+            prev_cond = c.spiking_prepared();
         }
         // A condition that turned true in the final state is a spike too.
         if prev_cond && !before_prev && steps > 0 {

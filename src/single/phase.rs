@@ -176,12 +176,9 @@ impl Field {
     fn at(&mut self, x: f64, y: f64) -> (f64, f64) {
         self.state[self.ix] = x;
         self.state[self.iy] = y;
-        let n = self.c.nvars;
-        self.c.slots[0] = 0.0;
-        self.c.slots[1..=n].copy_from_slice(&self.state);
+        self.c.set_state(0.0, &self.state);
         self.c.update_params();
-        let state = self.state.clone();
-        self.c.deriv(0.0, &state, &mut self.out);
+        self.c.deriv_prepared(&mut self.out);
         (self.out[self.ix], self.out[self.iy])
     }
 }

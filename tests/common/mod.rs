@@ -246,3 +246,11 @@ pub fn one_nucleus_reference(
     }];
     simulate(&mut rn, &conns, dt, steps)
 }
+
+/// A fresh, empty temporary folder for one test.
+pub fn tempdir(tag: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let d = std::env::temp_dir().join(format!("snn-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
