@@ -105,11 +105,9 @@ fn shape(dims: &[u64]) -> Shape {
     ))
 }
 
-/// A resource variable, its read, and its initialiser from `init`.
+/// A resource variable (its initialiser is among the init ops).
 struct Var {
     handle: Operation,
-    /// A read made with the variable (used for values that never change).
-    read: Operation,
     dtype: DataType,
 }
 
@@ -149,18 +147,7 @@ fn variable(
         )
         .map_err(tf_err(name))?;
     inits.push(init_op);
-    let read = ops::ReadVariableOp::new()
-        .dtype(dtype)
-        .build(
-            handle.clone(),
-            &mut scope.with_op_name(&format!("read/{name}")),
-        )
-        .map_err(tf_err(name))?;
-    Ok(Var {
-        handle,
-        read,
-        dtype,
-    })
+    Ok(Var { handle, dtype })
 }
 
 /// A variable initialised from a placeholder fed once (for large arrays);
@@ -341,9 +328,6 @@ struct ConnState {
 
 /// What one copy of the step computed for a nucleus.
 struct NucleusStep {
-    v_read: Operation,
-    u_read: Operation,
-    i_read: Operation,
     v_new: Operation,
     u_new: Operation,
     fired: Operation,
@@ -453,7 +437,8 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     &mut inits,
                     &mut feeds,
                 )?;
-                WeightOps::Dense(wv.read)
+                // Weights never change: one read serves every copy of the step.
+                WeightOps::Dense(wv.read_in(&mut s, "read/weights")?)
             }
             PlanWeights::Sparse {
                 pre,
@@ -489,9 +474,9 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     &mut feeds,
                 )?;
                 WeightOps::Sparse {
-                    w: wv.read,
-                    pre: pv.read,
-                    post: qv.read,
+                    w: wv.read_in(&mut s, "read/weights")?,
+                    pre: pv.read_in(&mut s, "read/pre_index")?,
+                    post: qv.read_in(&mut s, "read/post_index")?,
                 }
             }
         };
@@ -668,9 +653,6 @@ fn build_step(
             (fired, v_new, row)
         };
         nsteps.push(NucleusStep {
-            v_read,
-            u_read,
-            i_read,
             v_new,
             u_new,
             fired,
@@ -966,8 +948,6 @@ fn build_step(
             };
             traces.push((*var, op));
         }
-        // Keep the reads of v, u, I named in the graph even if unused.
-        let _ = (&g.v_read, &g.u_read, &g.i_read);
         nuclei_ops.push(NucleusOps {
             spikes,
             traces,
