@@ -74,17 +74,18 @@ fn bench(c: &mut Criterion) {
     let _ = iz.set("I", 10.0);
     let mut lf = lif();
     let _ = lf.set("I", 1.5);
-    // Whole simulations of 10,000 RK4 steps, history of every column included.
+    // Whole simulations of 100,000 RK4 steps (T = 1000, dt = 0.01), history
+    // of every column included, translation to native code included.
     for (name, model) in [("hh", hh), ("fhn", fhn), ("izhikevich", iz), ("lif", lf)] {
-        c.bench_function(&format!("{name}/simulation_10000_steps"), |b| {
-            b.iter(|| black_box(model.simulation(100.0, 0.01).map(|h| h.spikes.len())))
+        c.bench_function(&format!("{name}/simulation_100000_steps"), |b| {
+            b.iter(|| black_box(model.simulation(1000.0, 0.01).map(|h| h.spikes.len())))
         });
     }
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(2)).warm_up_time(std::time::Duration::from_millis(500));
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_millis(500));
     targets = bench
 }
 criterion_main!(benches);

@@ -678,7 +678,7 @@ pub(crate) trait Noise {
     fn normal(&mut self) -> f64;
 }
 
-fn python_mod(a: f64, b: f64) -> f64 {
+pub(crate) fn python_mod(a: f64, b: f64) -> f64 {
     let r = a % b;
     if r != 0.0 && (r < 0.0) != (b < 0.0) {
         r + b
@@ -1490,6 +1490,7 @@ mod tests {
             }
         }
         let names: Vec<String> = vars.iter().map(|v| v.0.to_string()).collect();
+        let mut compiled = Vec::new();
         for _ in 0..3000 {
             let src = gen(5, &mut next);
             let e = parse(&src).unwrap();
@@ -1504,6 +1505,68 @@ mod tests {
                     || (got - want).abs() <= 1e-12 * want.abs(),
                 "{src}: {got} vs {want}"
             );
+            compiled.push((src, p, got));
+        }
+        // Native code (feature `jit`) gives the interpreter's results bit for
+        // bit, one program at a time and fused into one (every value stored
+        // into a slot of its own, jumps relocated).
+        // The layout makes `w` (slot 1) come from `x` and every value stored
+        // to slot 6 go to `dx`.
+        #[cfg(feature = "jit")]
+        let layout = crate::single::jit::Layout {
+            state: 1,
+            deriv: vars.len() + 2,
+            n: 1,
+        };
+        #[cfg(feature = "jit")]
+        for chunk in compiled.chunks(200) {
+            let programs: Vec<&Program> = chunk.iter().map(|c| &c.1).collect();
+            let native = crate::single::jit::compile(&programs, layout).expect("jit");
+            for ((src, _, want), f) in chunk.iter().zip(&native) {
+                let mut slots: Vec<f64> = vars.iter().map(|v| v.1).collect();
+                slots.resize(layout.deriv + 1, 0.0);
+                let got = f.call(&mut slots, &mut Fixed);
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "native {src}: {got} vs {want}"
+                );
+                // `w` read from `x`, not from its (spoilt) slot.
+                slots[1] = f64::NAN;
+                let got = f.call_with(&mut slots, &[vars[1].1], &mut [0.0], &mut Fixed);
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "native, state from x: {src}: {got} vs {want}"
+                );
+            }
+            let mut fused = Program::empty();
+            for (i, c) in chunk.iter().enumerate() {
+                fused.append_store(&c.1, vars.len() + i);
+            }
+            let native = crate::single::jit::compile(&[&fused], layout).expect("jit");
+            let mut slots: Vec<f64> = vars.iter().map(|v| v.1).collect();
+            slots.resize(vars.len() + chunk.len(), f64::INFINITY);
+            let mut interp = slots.clone();
+            let mut direct = slots.clone();
+            native[0].call(&mut direct, &mut Fixed);
+            let mut dx = [f64::NAN];
+            native[0].call_with(&mut slots, &[vars[1].1], &mut dx, &mut Fixed);
+            fused.eval(&mut interp, &mut vec![0.0; fused.max_stack], &mut Fixed);
+            assert_eq!(
+                direct.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                interp.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+            // Through `call_with`, slot 6 keeps its value and `dx` has it.
+            assert!(
+                dx[0].to_bits() == interp[layout.deriv].to_bits()
+                    || (dx[0].is_nan() && interp[layout.deriv].is_nan())
+            );
+            slots[layout.deriv] = interp[layout.deriv];
+            for (i, (a, b)) in slots.iter().zip(&interp).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "fused slot {i}: {a} vs {b}"
+                );
+            }
         }
     }
 }

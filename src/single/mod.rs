@@ -1,10 +1,12 @@
-//! The single-neuron toolkit: models written as ODE strings, interpreted
-//! natively in Rust (no TensorFlow).
+//! The single-neuron toolkit: models written as ODE strings, compiled to
+//! native code in Rust (no TensorFlow).
 //!
 //! A [`Model`] holds [`Variable`]s (derivative, initial value, optional
 //! reset, unit), parameters (numbers or expressions), a spike condition, a
 //! clamp and a [`Method`]. Expressions use Python's syntax (see [`expr`]) and
-//! are compiled once into flat programs over slots. [`Model::simulation`]
+//! are compiled once into flat programs over slots, and for long
+//! simulations into native code (feature `jit`, Cranelift; identical
+//! results). [`Model::simulation`]
 //! integrates the whole system (SPEC §2); [`phase`] computes phase planes,
 //! fixed points and f–I curves; [`plot`] draws them.
 //!
@@ -22,6 +24,8 @@
 
 pub mod expr;
 pub mod integrate;
+#[cfg(feature = "jit")]
+mod jit;
 mod model;
 pub mod phase;
 pub mod plot;

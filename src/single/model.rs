@@ -9,7 +9,7 @@ use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
 use crate::single::expr::{self, closest, Noise, Program};
-use crate::single::integrate::{step, Method, Workspace};
+use crate::single::integrate::{copy_small, step, Method, Tableau, Workspace};
 
 /// A state variable: name, derivative expression, initial value, optional
 /// reset expression (applied after a spike), unit.
@@ -134,28 +134,120 @@ impl Noise for ModelNoise {
     }
 }
 
+/// A compiled program and, when the `jit` feature could translate it, the
+/// same program as native code (identical results, no dispatch).
+#[derive(Debug)]
+pub(crate) struct Exec {
+    pub program: Program,
+    #[cfg(feature = "jit")]
+    native: Option<crate::single::jit::NativeFn>,
+}
+
+impl Exec {
+    /// Evaluate (see [`Program::eval`]).
+    #[inline]
+    pub(crate) fn eval(&self, slots: &mut [f64], stack: &mut [f64], noise: &mut dyn Noise) -> f64 {
+        #[cfg(feature = "jit")]
+        if let Some(f) = &self.native {
+            return f.call(slots, noise);
+        }
+        self.program.eval(slots, stack, noise)
+    }
+
+    fn interpreted(program: Program) -> Exec {
+        Exec {
+            program,
+            #[cfg(feature = "jit")]
+            native: None,
+        }
+    }
+}
+
 /// A model compiled to programs over slots `[t, variables..., parameters...]`.
 pub(crate) struct Compiled {
     pub nvars: usize,
     pub names: Vec<String>,
     /// Every derivative, stored into the slots after the parameters.
-    pub ddt: Program,
+    pub ddt: Exec,
     /// First derivative slot.
     pub dslot: usize,
-    pub reset: Vec<Option<Program>>,
+    pub reset: Vec<Option<Exec>>,
     /// Expression parameters, in dependency order, each stored into its slot.
-    pub params: Program,
-    pub spike: Option<Program>,
+    pub params: Exec,
+    pub spike: Option<Exec>,
     pub slots: Vec<f64>,
     pub stack: Vec<f64>,
     pub noise: ModelNoise,
     pub clamp: Option<f64>,
+    /// A whole step as native code (feature `jit`, long simulations).
+    #[cfg(feature = "jit")]
+    pub native_step: Option<crate::single::jit::NativeStep>,
 }
 
+/// Fewer integration steps than this are interpreted: translating a model
+/// to native code costs about as much as interpreting this many steps
+/// (0.3 ms for FitzHugh–Nagumo, 1 ms for Hodgkin–Huxley).
+pub(crate) const NATIVE_FROM_STEPS: usize = 5_000;
+
 impl Compiled {
+    /// Translate every program to native code (feature `jit`; where that is
+    /// not possible the interpreter stays). Results do not change.
+    /// With a tableau, also one whole integration step as native code
+    /// ([`Compiled::native_step`]).
+    pub(crate) fn translate_native(&mut self, tab: Option<&Tableau>) {
+        #[cfg(feature = "jit")]
+        {
+            let ddt_first = self.ddt.native.is_none() && !self.ddt.program.ops.is_empty();
+            let mut execs: Vec<&mut Exec> = vec![&mut self.ddt, &mut self.params];
+            execs.extend(self.spike.iter_mut());
+            execs.extend(self.reset.iter_mut().flatten());
+            execs.retain(|e| e.native.is_none() && !e.program.ops.is_empty());
+            let programs: Vec<&Program> = execs.iter().map(|e| &e.program).collect();
+            let layout = crate::single::jit::Layout {
+                state: 1,
+                deriv: self.dslot,
+                n: self.nvars,
+            };
+            // The derivatives come first in `execs` when still to translate.
+            let step = tab.filter(|_| ddt_first).map(|t| (0, t));
+            if let Some((native, step)) =
+                crate::single::jit::compile_with_step(&programs, layout, step)
+            {
+                for (e, f) in execs.into_iter().zip(native) {
+                    e.native = Some(f);
+                }
+                self.native_step = step;
+            }
+        }
+        #[cfg(not(feature = "jit"))]
+        let _ = tab;
+    }
+
+    /// One integration step from `(t, x)` into `out`: native code when
+    /// translated, else [`step`] over the interpreted derivatives.
+    fn step(
+        &mut self,
+        tab: &Tableau,
+        t: f64,
+        x: &[f64],
+        dt: f64,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) {
+        #[cfg(feature = "jit")]
+        if let Some(s) = &self.native_step {
+            self.slots[0] = t;
+            if s.call(&mut self.slots, x, dt, out, &mut self.noise) {
+                return;
+            }
+        }
+        let mut f = |tt: f64, xx: &[f64], o: &mut [f64]| self.deriv(tt, xx, o);
+        step(tab, &mut f, t, x, dt, ws, out);
+    }
+
     /// Evaluate parameter expressions into their slots.
     pub(crate) fn update_params(&mut self) {
-        if !self.params.ops.is_empty() {
+        if !self.params.program.ops.is_empty() {
             self.params
                 .eval(&mut self.slots, &mut self.stack, &mut self.noise);
         }
@@ -164,13 +256,20 @@ impl Compiled {
     /// Put `(t, x)` into the slots.
     pub(crate) fn set_state(&mut self, t: f64, x: &[f64]) {
         self.slots[0] = t;
-        for (slot, v) in self.slots[1..=self.nvars].iter_mut().zip(x) {
-            *slot = *v;
+        if let Some(state) = self.slots.get_mut(1..=self.nvars) {
+            copy_small(state, x);
         }
     }
 
     /// Derivatives at `(t, x)` (parameters as in the slots).
     pub(crate) fn deriv(&mut self, t: f64, x: &[f64], out: &mut [f64]) {
+        #[cfg(feature = "jit")]
+        if let Some(f) = &self.ddt.native {
+            // Native code reads `x` and writes `out` directly.
+            self.slots[0] = t;
+            f.call_with(&mut self.slots, x, out, &mut self.noise);
+            return;
+        }
         self.set_state(t, x);
         self.deriv_prepared(out);
     }
@@ -179,11 +278,8 @@ impl Compiled {
     pub(crate) fn deriv_prepared(&mut self, out: &mut [f64]) {
         self.ddt
             .eval(&mut self.slots, &mut self.stack, &mut self.noise);
-        for (o, d) in out
-            .iter_mut()
-            .zip(&self.slots[self.dslot..self.dslot + self.nvars])
-        {
-            *o = *d;
+        if let Some(d) = self.slots.get(self.dslot..self.dslot + self.nvars) {
+            copy_small(out, d);
         }
     }
 
@@ -426,15 +522,20 @@ impl Model {
         let mut c = Compiled {
             nvars,
             names,
-            ddt,
+            ddt: Exec::interpreted(ddt),
             dslot,
-            reset,
-            params,
-            spike,
+            reset: reset
+                .into_iter()
+                .map(|r| r.map(Exec::interpreted))
+                .collect(),
+            params: Exec::interpreted(params),
+            spike: spike.map(Exec::interpreted),
             slots,
             stack: vec![0.0; max_stack + 1],
             noise: ModelNoise(rand::rngs::StdRng::seed_from_u64(self.seed)),
             clamp: self.max_spike_value,
+            #[cfg(feature = "jit")]
+            native_step: None,
         };
         c.update_params();
         Ok(c)
@@ -499,14 +600,40 @@ impl Model {
         let steps = (t_end / dt + 1e-9).floor() as usize;
         let n = c.nvars;
         let tab = self.method.tableau();
+        if steps >= NATIVE_FROM_STEPS {
+            c.translate_native(Some(tab));
+        }
         let mut ws = Workspace::new(n, tab.b.len());
         let mut x: Vec<f64> = c.slots[1..=n].to_vec();
         let mut next = vec![0.0; n];
-        let mut cols: Vec<Vec<f64>> = keep.iter().map(|_| Vec::with_capacity(steps + 1)).collect();
         let mut spikes = Vec::new();
+        // Parameters that are numbers never change: their columns are
+        // filled once at the end instead of pushed to at every step.
+        let first_param = 1 + n;
+        let varying: Vec<(usize, usize)> = keep
+            .iter()
+            .enumerate()
+            .filter(|&(_, &slot)| {
+                slot < first_param
+                    || !matches!(
+                        self.params.get(slot - first_param),
+                        Some((_, Value::Number(_)))
+                    )
+            })
+            .map(|(i, &slot)| (i, slot))
+            .collect();
+        let mut cols: Vec<Vec<f64>> = (0..keep.len())
+            .map(|i| {
+                if varying.iter().any(|v| v.0 == i) {
+                    Vec::with_capacity(steps + 1)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         let record = |c: &Compiled, cols: &mut Vec<Vec<f64>>| {
-            for (col, &slot) in cols.iter_mut().zip(&keep) {
-                col.push(c.slots[slot]);
+            for &(i, slot) in &varying {
+                cols[i].push(c.slots[slot]);
             }
         };
         c.slots[0] = 0.0;
@@ -516,10 +643,7 @@ impl Model {
         for m in 1..=steps {
             let t_prev = (m - 1) as f64 * dt;
             let t = m as f64 * dt;
-            {
-                let mut f = |tt: f64, xx: &[f64], out: &mut [f64]| c.deriv(tt, xx, out);
-                step(tab, &mut f, t_prev, &x, dt, &mut ws, &mut next);
-            }
+            c.step(tab, t_prev, &x, dt, &mut ws, &mut next);
             if prev_cond {
                 if !before_prev {
                     spikes.push(t_prev);
@@ -546,7 +670,7 @@ impl Model {
                     .zip(x.iter().copied())
                     .collect();
                 let history = Box::new(History {
-                    columns: columns(&c, &keep, cols),
+                    columns: columns(&c, &keep, cols, m),
                     spikes,
                 });
                 return Err(Error::Diverged {
@@ -558,7 +682,7 @@ impl Model {
                     history,
                 });
             }
-            x.copy_from_slice(&next);
+            std::mem::swap(&mut x, &mut next);
             c.set_state(t, &x);
             c.update_params();
             record(&c, &mut cols);
@@ -570,7 +694,7 @@ impl Model {
             spikes.push(steps as f64 * dt);
         }
         Ok(History {
-            columns: columns(&c, &keep, cols),
+            columns: columns(&c, &keep, cols, steps + 1),
             spikes,
         })
     }
@@ -609,21 +733,37 @@ impl Rhs {
     pub fn derivatives(&mut self, t: f64, x: &[f64], out: &mut [f64]) {
         self.c.set_state(t, x);
         self.c.update_params();
-        self.c.deriv_prepared(out);
+        self.c.deriv(t, x, out);
     }
 }
 
 impl Model {
     /// Compile the right-hand side.
     pub fn rhs(&self) -> Result<Rhs> {
-        Ok(Rhs { c: self.compile()? })
+        let mut c = self.compile()?;
+        c.translate_native(None);
+        Ok(Rhs { c })
     }
 }
 
-fn columns(c: &Compiled, keep: &[usize], cols: Vec<Vec<f64>>) -> BTreeMap<String, Array1<f64>> {
+/// The kept columns as arrays; `rows` states were recorded (`t` is always
+/// a varying column), constant columns left empty are filled here.
+fn columns(
+    c: &Compiled,
+    keep: &[usize],
+    cols: Vec<Vec<f64>>,
+    rows: usize,
+) -> BTreeMap<String, Array1<f64>> {
     keep.iter()
         .zip(cols)
-        .map(|(&slot, col)| (c.names[slot].clone(), Array1::from(col)))
+        .map(|(&slot, col)| {
+            let col = if col.len() == rows {
+                Array1::from(col)
+            } else {
+                Array1::from_elem(rows, c.slots[slot])
+            };
+            (c.names[slot].clone(), col)
+        })
         .collect()
 }
 
@@ -666,4 +806,28 @@ fn topo_order(deps: &[Vec<usize>], names: &[String]) -> Result<Vec<usize>> {
         visit(i, deps, &mut state, &mut order, &mut Vec::new(), names)?;
     }
     Ok(order)
+}
+
+#[cfg(all(test, feature = "jit"))]
+mod tests {
+    use crate::single::usual_models::{hodgkin_huxley, izhikevich};
+
+    /// On this (x86-64 or aarch64) host every non-empty program of the
+    /// usual models translates, so the agreement tests in `tests/single.rs`
+    /// do compare native code with the interpreter.
+    #[test]
+    fn usual_models_translate_to_native_code() -> crate::Result<()> {
+        for m in [hodgkin_huxley(), izhikevich()] {
+            let mut c = m.compile()?;
+            assert!(c.ddt.native.is_none());
+            c.translate_native(Some(&crate::single::integrate::RK4));
+            assert!(c.ddt.native.is_some());
+            assert!(c.native_step.is_some());
+            assert!(c.spike.as_ref().is_some_and(|s| s.native.is_some()));
+            for r in c.reset.iter().flatten() {
+                assert!(r.native.is_some());
+            }
+        }
+        Ok(())
+    }
 }
