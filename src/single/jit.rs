@@ -27,7 +27,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Linkage, Module};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
 
 use crate::single::expr::{python_mod, CmpOp, Func, Noise, Op, Program};
 use crate::single::integrate::Tableau;
@@ -35,7 +35,9 @@ use crate::single::integrate::Tableau;
 /// The signature of a translated program: the slots, the state `x`, the
 /// derivatives `dx`, and a pointer to a `&mut dyn Noise` (read only by
 /// `rand()`/`randn()`).
-type RawFn = unsafe extern "C" fn(*mut f64, *const f64, *mut f64, *mut c_void) -> f64;
+/// Whole steps (see [`NativeStep`]) take the step `dt` as a fifth argument;
+/// single programs get it too and ignore it.
+type RawFn = unsafe extern "C" fn(*mut f64, *const f64, *mut f64, *mut c_void, f64) -> f64;
 
 /// Where a model keeps its state and derivatives among the slots: `n`
 /// variables from slot `state`, their derivatives from slot `deriv`. Loads
@@ -93,21 +95,11 @@ impl NativeFn {
         if slots.len() < self.min_slots.max(l.state + l.n).max(l.deriv + l.n) {
             return f64::NAN;
         }
-        let mut noise: &mut dyn Noise = noise;
         let p = slots.as_mut_ptr();
         // SAFETY: the code reads and writes slots below `min_slots`, `x[..n]`
         // and `dx[..n]` only, all inside `slots` (checked above; raw pointers
-        // into one buffer, no reference held meanwhile), and hands `noise`
-        // back only to `snn_rand`/`snn_randn`, which use it as the
-        // `&mut dyn Noise` it is, within this call.
-        unsafe {
-            (self.f)(
-                p,
-                p.add(l.state),
-                p.add(l.deriv),
-                &mut noise as *mut &mut dyn Noise as *mut c_void,
-            )
-        }
+        // into one buffer, no reference held meanwhile).
+        unsafe { invoke(self.f, p, p.add(l.state), p.add(l.deriv), noise, 0.0) }
     }
 
     /// Evaluate with the state read from `x` and the derivatives written to
@@ -124,18 +116,44 @@ impl NativeFn {
         if slots.len() < self.min_slots || x.len() < n || dx.len() < n {
             return f64::NAN;
         }
-        let mut noise: &mut dyn Noise = noise;
         // SAFETY: as in `call`, with `x` and `dx` separate buffers of at
         // least `n` values (checked above).
         unsafe {
-            (self.f)(
+            invoke(
+                self.f,
                 slots.as_mut_ptr(),
                 x.as_ptr(),
                 dx.as_mut_ptr(),
-                &mut noise as *mut &mut dyn Noise as *mut c_void,
+                noise,
+                0.0,
             )
         }
     }
+}
+
+/// Call translated code.
+///
+/// # Safety
+/// `f` touches `slots`, `x` and `dx` within the sizes its caller checked;
+/// `noise` is handed back only to `snn_rand`/`snn_randn`, which use it as the
+/// `&mut dyn Noise` it is, within this call.
+#[inline]
+unsafe fn invoke(
+    f: RawFn,
+    slots: *mut f64,
+    x: *const f64,
+    dx: *mut f64,
+    noise: &mut dyn Noise,
+    dt: f64,
+) -> f64 {
+    let mut noise: &mut dyn Noise = noise;
+    f(
+        slots,
+        x,
+        dx,
+        &mut noise as *mut &mut dyn Noise as *mut c_void,
+        dt,
+    )
 }
 
 extern "C" fn snn_rand(ctx: *mut c_void) -> f64 {
@@ -286,14 +304,15 @@ pub(crate) fn compile_with_step(
     for _ in 0..4 {
         main_sig.params.push(AbiParam::new(ptr));
     }
+    main_sig.params.push(AbiParam::new(types::F64));
     main_sig.returns.push(AbiParam::new(types::F64));
 
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
-    let mut ids = Vec::new();
-    for (i, p) in programs.iter().enumerate() {
+    // Declare and define one function whose body `body` emits.
+    let mut define = |module: &mut JITModule, name: &str, body: Body| -> Option<FuncId> {
         let id = module
-            .declare_function(&format!("program{i}"), Linkage::Local, &main_sig)
+            .declare_function(name, Linkage::Local, &main_sig)
             .ok()?;
         ctx.func.signature = main_sig.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
@@ -303,57 +322,40 @@ pub(crate) fn compile_with_step(
             for (name, fid) in &ext_ids {
                 refs.insert(*name, module.declare_func_in_func(*fid, b.func));
             }
-            translate(p, layout, &mut b, &refs)?;
+            body(&mut b, &refs)?;
             b.seal_all_blocks();
             b.finalize(module.target_config());
         }
         module.define_function(id, &mut ctx).ok()?;
         module.clear_context(&mut ctx);
+        Some(id)
+    };
+    let mut ids = Vec::new();
+    for (i, p) in programs.iter().enumerate() {
+        let id = define(&mut module, &format!("program{i}"), &|b, refs| {
+            translate(p, layout, b, refs)
+        })?;
         ids.push((id, p.min_slots));
     }
     let mut step_id = None;
     if let Some((i, tab)) = step {
         let p = *programs.get(i)?;
-        let mut sig = main_sig.clone();
-        sig.params.push(AbiParam::new(types::F64));
-        let id = module.declare_function("step", Linkage::Local, &sig).ok()?;
-        ctx.func.signature = sig;
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let mut refs = HashMap::new();
-            for (name, fid) in &ext_ids {
-                refs.insert(*name, module.declare_func_in_func(*fid, b.func));
-            }
-            translate_step(p, layout, tab, &mut b, &refs)?;
-            b.seal_all_blocks();
-            b.finalize(module.target_config());
-        }
-        module.define_function(id, &mut ctx).ok()?;
-        module.clear_context(&mut ctx);
+        let id = define(&mut module, "step", &|b, refs| {
+            translate_step(p, layout, tab, b, refs)
+        })?;
         step_id = Some((id, p.min_slots));
     }
     module.finalize_definitions().ok()?;
-    let step_fn = step_id.map(|(id, min_slots)| {
+    let finalized = |id: FuncId| -> RawFn {
         let code = module.get_finalized_function(id);
-        // SAFETY: `code` is the function defined above with `main_sig` and
-        // an f64 more, the C ABI signature of `RawStep`.
-        (
-            unsafe { std::mem::transmute::<*const u8, RawStep>(code) },
-            min_slots,
-        )
-    });
+        // SAFETY: `code` is a function defined above with `main_sig`, the C
+        // ABI signature of `RawFn`.
+        unsafe { std::mem::transmute::<*const u8, RawFn>(code) }
+    };
+    let step_fn = step_id.map(|(id, min_slots)| (finalized(id), min_slots));
     let fns: Vec<(RawFn, usize)> = ids
         .iter()
-        .map(|(id, min_slots)| {
-            let code = module.get_finalized_function(*id);
-            // SAFETY: `code` is a function defined above with `main_sig`,
-            // which is the C ABI signature of `RawFn`.
-            (
-                unsafe { std::mem::transmute::<*const u8, RawFn>(code) },
-                *min_slots,
-            )
-        })
+        .map(|&(id, min_slots)| (finalized(id), min_slots))
         .collect();
     let memory = Arc::new(CodeMemory(Some(module)));
     let step = step_fn.map(|(f, min_slots)| NativeStep {
@@ -379,12 +381,9 @@ pub(crate) fn compile_with_step(
 /// derivative program inlined at each stage. The same floating-point
 /// operations in the same order as [`crate::single::integrate::step`] with
 /// the interpreter, hence the same result bit for bit.
-type RawStep = unsafe extern "C" fn(*mut f64, *const f64, *mut f64, *mut c_void, f64) -> f64;
-
-/// See [`RawStep`].
 #[derive(Clone)]
 pub(crate) struct NativeStep {
-    f: RawStep,
+    f: RawFn,
     min_slots: usize,
     n: usize,
     _code: Arc<CodeMemory>,
@@ -412,15 +411,15 @@ impl NativeStep {
         if slots.len() < self.min_slots || x.len() < self.n || out.len() < self.n {
             return false;
         }
-        let mut noise: &mut dyn Noise = noise;
         // SAFETY: as in `NativeFn::call_with`: slots below `min_slots`,
         // `x[..n]` and `out[..n]` only (checked above).
         unsafe {
-            (self.f)(
+            invoke(
+                self.f,
                 slots.as_mut_ptr(),
                 x.as_ptr(),
                 out.as_mut_ptr(),
-                &mut noise as *mut &mut dyn Noise as *mut c_void,
+                noise,
                 dt,
             );
         }
@@ -428,7 +427,18 @@ impl NativeStep {
     }
 }
 
-/// The body of a [`RawStep`] for derivatives `p` and tableau `tab`.
+/// Start the entry block; its values are the function's arguments.
+fn enter(b: &mut FunctionBuilder) -> Vec<Value> {
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.block_params(entry).to_vec()
+}
+
+/// Emits a function body, with the imported Rust functions at hand.
+type Body<'a> = &'a dyn Fn(&mut FunctionBuilder, &HashMap<&str, FuncRef>) -> Option<()>;
+
+/// The body of a [`NativeStep`] for derivatives `p` and tableau `tab`.
 fn translate_step(
     p: &Program,
     layout: Layout,
@@ -436,10 +446,7 @@ fn translate_step(
     b: &mut FunctionBuilder,
     refs: &HashMap<&str, FuncRef>,
 ) -> Option<()> {
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let params = b.block_params(entry).to_vec();
+    let params = enter(b);
     let (slots, x_ptr, out_ptr, noise, dt) =
         (params[0], params[1], params[2], params[3], params[4]);
     let flags = MemFlagsData::trusted();
@@ -557,17 +564,14 @@ impl Env {
     }
 }
 
-/// A whole function for one program: `fn(slots, x, dx, noise) -> f64`.
+/// A whole function for one program: `fn(slots, x, dx, noise, dt) -> f64`.
 fn translate(
     p: &Program,
     layout: Layout,
     b: &mut FunctionBuilder,
     refs: &HashMap<&str, FuncRef>,
 ) -> Option<()> {
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    let params = b.block_params(entry).to_vec();
+    let params = enter(b);
     let mut env = Env {
         slots: params[0],
         noise: params[3],
