@@ -245,6 +245,28 @@ pub enum Error {
         /// Everything simulated before.
         history: Box<crate::single::History>,
     },
+    /// A checkpoint that cannot be used: missing, unreadable, truncated,
+    /// corrupt (a checksum differs) or malformed.
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint {
+        /// The checkpoint folder (or file in it).
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A checkpoint written by a different network (or time step) than the
+    /// simulator restoring it.
+    #[error("checkpoint {path} does not fit this network: {what} is {found} in the checkpoint but {expected} here")]
+    CheckpointMismatch {
+        /// The checkpoint folder.
+        path: String,
+        /// The variable or setting that differs.
+        what: String,
+        /// This simulator's.
+        expected: String,
+        /// The checkpoint's.
+        found: String,
+    },
     /// A nucleus or variable asked of a recording that does not hold it.
     #[error("not recorded: {what}")]
     NotRecorded {

@@ -43,6 +43,7 @@
 use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 
 use crate::error::Result;
+use crate::network::checkpoint::VarEntry;
 use crate::network::model::{Propagation, StateVar};
 use crate::network::plan::{KernelForm, Plan, PlanInput, PlanWeights};
 
@@ -72,12 +73,43 @@ pub(crate) struct Compiled {
     pub steps: Vec<Operation>,
     /// Per copy of the step, per nucleus.
     pub copies: Vec<Vec<NucleusOps>>,
+    /// Save and restore of every variable.
+    pub checkpoint: CheckpointOps,
+}
+
+/// TensorFlow's own save and restore ops over every variable of the graph
+/// (scope `checkpoint/`): `SaveV2` and `RestoreV2` with the checkpoint
+/// prefix fed to `prefix`.
+pub(crate) struct CheckpointOps {
+    pub prefix: Operation,
+    pub save: Operation,
+    pub restore: Operation,
+    /// Reads the step counter.
+    pub step: Operation,
+    /// Every variable; its op name is its key in the checkpoint (`CTX/v`).
+    pub variables: Vec<VarEntry>,
+}
+
+/// Variables and their initialisers, as they are created.
+#[derive(Default)]
+struct Registry {
+    inits: Vec<Operation>,
+    vars: Vec<(Var, Vec<u64>)>,
 }
 
 fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {
     move |status| crate::Error::TensorFlow {
         context: format!("building the graph ({context})"),
         message: status.to_string(),
+    }
+}
+
+/// Like [`tf_err`] for the graph API's other error types (names with NUL
+/// bytes, non-UTF-8 names).
+fn other_err<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> crate::Error + '_ {
+    move |err| crate::Error::TensorFlow {
+        context: format!("building the graph ({context})"),
+        message: err.to_string(),
     }
 }
 
@@ -106,6 +138,7 @@ fn shape(dims: &[u64]) -> Shape {
 }
 
 /// A resource variable (its initialiser is among the init ops).
+#[derive(Clone)]
 struct Var {
     handle: Operation,
     dtype: DataType,
@@ -127,11 +160,11 @@ fn variable(
     dtype: DataType,
     dims: &[u64],
     init: Output,
-    inits: &mut Vec<Operation>,
+    reg: &mut Registry,
 ) -> Result<Var> {
     // Resource variables with an empty shared_name would all share one
     // resource; give each its own.
-    let shared = format!("snn_{}_{}", inits.len(), name);
+    let shared = format!("snn_{}_{}", reg.vars.len(), name);
     let handle = ops::VarHandleOp::new()
         .dtype(dtype)
         .shared_name(shared)
@@ -146,8 +179,10 @@ fn variable(
             &mut scope.with_op_name(&format!("{name}/init")),
         )
         .map_err(tf_err(name))?;
-    inits.push(init_op);
-    Ok(Var { handle, dtype })
+    reg.inits.push(init_op);
+    let var = Var { handle, dtype };
+    reg.vars.push((var.clone(), dims.to_vec()));
+    Ok(var)
 }
 
 /// A variable initialised from a placeholder fed once (for large arrays);
@@ -159,7 +194,7 @@ fn fed_variable<T: tensorflow::TensorType>(
     values: Vec<T>,
     dims: &[u64],
     wrap: fn(Operation, Tensor<T>) -> InitFeed,
-    inits: &mut Vec<Operation>,
+    reg: &mut Registry,
     feeds: &mut Vec<InitFeed>,
 ) -> Result<Var> {
     let ph = ops::Placeholder::new()
@@ -171,7 +206,107 @@ fn fed_variable<T: tensorflow::TensorType>(
         .with_values(&values)
         .map_err(tf_err(name))?;
     feeds.push(wrap(ph.clone(), t));
-    variable(scope, name, T::data_type(), dims, ph.into(), inits)
+    variable(scope, name, T::data_type(), dims, ph.into(), reg)
+}
+
+fn dtype_name(dtype: DataType) -> &'static str {
+    match dtype {
+        DataType::Float => "float32",
+        DataType::Int32 => "int32",
+        DataType::Int64 => "int64",
+        _ => "other",
+    }
+}
+
+/// `checkpoint/save` (SaveV2) and `checkpoint/restore` (RestoreV2, then one
+/// assign per variable) over every variable, keyed by the variable's name.
+fn checkpoint_ops(
+    root: &mut Scope,
+    step_var: &Var,
+    vars: &[(Var, Vec<u64>)],
+) -> Result<CheckpointOps> {
+    let e = tf_err("checkpoint");
+    let mut s = root.new_sub_scope("checkpoint");
+    let prefix = ops::Placeholder::new()
+        .dtype(DataType::String)
+        .shape(Shape::from(Some(Vec::new())))
+        .build(&mut s.with_op_name("prefix"))
+        .map_err(&e)?;
+    let mut variables = Vec::with_capacity(vars.len());
+    for (var, dims) in vars {
+        variables.push(VarEntry {
+            name: var.handle.name().map_err(other_err("checkpoint"))?,
+            dtype: dtype_name(var.dtype).into(),
+            shape: dims.clone(),
+        });
+    }
+    let names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
+    let slices: Vec<String> = vec![String::new(); names.len()];
+    let dtypes: Vec<DataType> = vars.iter().map(|(v, _)| v.dtype).collect();
+    let mut reads = Vec::with_capacity(vars.len());
+    for (k, (var, _)) in vars.iter().enumerate() {
+        reads.push(Output {
+            operation: var.read_in(&mut s, &format!("read{k}"))?,
+            index: 0,
+        });
+    }
+    let save = {
+        let tensor_names =
+            ops::constant(&names[..], &mut s.with_op_name("save_names")).map_err(&e)?;
+        let shapes = ops::constant(&slices[..], &mut s.with_op_name("save_slices")).map_err(&e)?;
+        let name = s.get_unique_name_for_op("save");
+        let mut g = s.graph_mut();
+        let mut nd = g
+            .new_operation("SaveV2", &name)
+            .map_err(other_err("checkpoint"))?;
+        nd.add_input(prefix.clone());
+        nd.add_input(tensor_names);
+        nd.add_input(shapes);
+        nd.add_input_list(&reads);
+        nd.set_attr_type_list("dtypes", &dtypes)
+            .map_err(other_err("checkpoint"))?;
+        nd.finish().map_err(&e)?
+    };
+    let restored = {
+        let tensor_names =
+            ops::constant(&names[..], &mut s.with_op_name("restore_names")).map_err(&e)?;
+        let shapes =
+            ops::constant(&slices[..], &mut s.with_op_name("restore_slices")).map_err(&e)?;
+        ops::RestoreV2::new()
+            .dtypes(dtypes.clone())
+            .build(
+                prefix.clone(),
+                tensor_names,
+                shapes,
+                &mut s.with_op_name("restored"),
+            )
+            .map_err(&e)?
+    };
+    let mut assigns = Vec::with_capacity(vars.len());
+    for (k, (var, _)) in vars.iter().enumerate() {
+        assigns.push(
+            ops::AssignVariableOp::new()
+                .dtype(var.dtype)
+                .build(
+                    var.handle.clone(),
+                    Output {
+                        operation: restored.clone(),
+                        index: k as i32,
+                    },
+                    &mut s.with_op_name(&format!("assign{k}")),
+                )
+                .map_err(&e)?,
+        );
+    }
+    let restore = group(&mut s, "restore", assigns)?;
+    let step = step_var.read_in(&mut s, "step")?;
+    Ok(CheckpointOps {
+        prefix,
+        save,
+        restore,
+        step,
+        variables,
+    })
 }
 
 /// The weights of a connection in the graph.
@@ -339,7 +474,7 @@ struct NucleusStep {
 /// (1 for one session run per step).
 pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
     let mut root = Scope::new_root_scope();
-    let mut inits = Vec::new();
+    let mut reg = Registry::default();
     let mut feeds = Vec::new();
 
     let zero = ops::constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
@@ -349,7 +484,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         DataType::Int64,
         &[],
         zero.into(),
-        &mut inits,
+        &mut reg,
     )?;
 
     // State of every nucleus: v = c, u = b c, I = 0, no spikes.
@@ -380,7 +515,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             DataType::Float,
             &[n],
             init_v.into(),
-            &mut inits,
+            &mut reg,
         )?;
         let u = variable(
             &mut scope,
@@ -388,7 +523,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             DataType::Float,
             &[n],
             init_u.into(),
-            &mut inits,
+            &mut reg,
         )?;
         let i = variable(
             &mut scope,
@@ -396,7 +531,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             DataType::Float,
             &[n],
             init_i.into(),
-            &mut inits,
+            &mut reg,
         )?;
         let hist = variable(
             &mut scope,
@@ -404,7 +539,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             DataType::Float,
             &[ring as u64, n],
             init_h.into(),
-            &mut inits,
+            &mut reg,
         )?;
         nstates.push(NucleusState {
             scope,
@@ -434,7 +569,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     w,
                     &[pre_n, post_n],
                     InitFeed::F32,
-                    &mut inits,
+                    &mut reg,
                     &mut feeds,
                 )?;
                 // Weights never change: one read serves every copy of the step.
@@ -452,7 +587,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     w,
                     &[nnz],
                     InitFeed::F32,
-                    &mut inits,
+                    &mut reg,
                     &mut feeds,
                 )?;
                 let pv = fed_variable(
@@ -461,7 +596,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     pre,
                     &[nnz],
                     InitFeed::I32,
-                    &mut inits,
+                    &mut reg,
                     &mut feeds,
                 )?;
                 let qv = fed_variable(
@@ -470,7 +605,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     post_idx,
                     &[nnz],
                     InitFeed::I32,
-                    &mut inits,
+                    &mut reg,
                     &mut feeds,
                 )?;
                 WeightOps::Sparse {
@@ -489,7 +624,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     DataType::Float,
                     &[post_n],
                     zeros.clone().into(),
-                    &mut inits,
+                    &mut reg,
                 )?;
                 let a = match conn.form {
                     KernelForm::Alpha { .. } => Some(variable(
@@ -498,7 +633,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                         DataType::Float,
                         &[post_n],
                         zeros.into(),
-                        &mut inits,
+                        &mut reg,
                     )?),
                     _ => None,
                 };
@@ -529,13 +664,15 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         all_copies.push(ops_of_copy);
         after = Some(done);
     }
-    let init = group(&mut root, "init", inits)?;
+    let checkpoint = checkpoint_ops(&mut root, &step_var, &reg.vars)?;
+    let init = group(&mut root, "init", reg.inits)?;
     Ok(Compiled {
         scope: root,
         init,
         init_feeds: feeds,
         steps,
         copies: all_copies,
+        checkpoint,
     })
 }
 

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod compile;
 mod model;
 mod plan;
@@ -28,6 +29,7 @@ mod recording;
 mod simulator;
 mod tensorboard;
 
+pub use checkpoint::Checkpointing;
 pub use model::{
     Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Propagation,
     Record, StateVar, SynapseKind, Weights,

@@ -81,6 +81,21 @@ impl Recording {
         self.steps as f64 * self.dt
     }
 
+    /// Append a recording of the same network that continues this one.
+    pub(crate) fn append(&mut self, later: Recording) {
+        self.steps += later.steps;
+        for (mine, theirs) in self.nuclei.iter_mut().zip(later.nuclei) {
+            mine.spikes.extend(theirs.spikes);
+            mine.spike_count += theirs.spike_count;
+            for (var, tr) in theirs.traces {
+                if let Some(t) = mine.traces.get_mut(var) {
+                    t.times.extend(tr.times);
+                    t.values.extend(tr.values);
+                }
+            }
+        }
+    }
+
     /// The recording of one nucleus.
     pub fn nucleus(&self, id: NucleusId) -> Result<&NucleusRecording> {
         if id.network != self.network {

@@ -1,0 +1,275 @@
+//! Checkpoint and resume: a run saved in one process and resumed in another
+//! gives exactly the spikes of an uninterrupted run (in-graph noise, delays,
+//! exponential and alpha kernel traces, host input); a checkpointed run that
+//! crashes resumes from its last checkpoint and loses no streamed spike;
+//! corrupt, truncated and foreign checkpoints are refused.
+//!
+//! "Another process" is this test binary run again with `SNN_CKPT_CHILD`
+//! set: its `child` test then does one job and exits.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{tempdir, to_array, Rng};
+use snn::network::{
+    Checkpointing, Connection, Input, Network, Nucleus, Propagation, Record, Recording, SimOptions,
+    Simulator,
+};
+use snn::Error;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const DT: f64 = 0.1;
+const T_MS: f64 = 150.0;
+
+/// Three nuclei exercising every kind of state: noise keyed by the step
+/// counter, a host input function of t, delays, exponential and alpha
+/// kernels (recursive traces), an arbitrary kernel (window over the ring),
+/// event-driven and dense propagation.
+fn network() -> snn::Result<Simulator> {
+    network_dying_at(f64::INFINITY)
+}
+
+/// [`network`], whose process aborts (no unwinding, no cleanup: as if
+/// killed) when its host input function is asked for time `die_at`.
+fn network_dying_at(die_at: f64) -> snn::Result<Simulator> {
+    let mut net = Network::new().named("checkpointed");
+    let a = net.add(
+        Nucleus::new("A", 30)
+            .input(Input::noise(6.0, 3.0, 17))
+            .record(Record::spikes()),
+    )?;
+    let b = net.add(
+        Nucleus::new("B", 20)
+            .abcd(0.1, 0.2, -65.0, 2.0)
+            .input(Input::function(move |t| {
+                if t >= die_at {
+                    std::process::abort();
+                }
+                (0..20)
+                    .map(|i| 3.0 + 0.1 * i as f64 + (t / 10.0).sin())
+                    .collect()
+            }))
+            .record(Record::spikes()),
+    )?;
+    let c = net.add(
+        Nucleus::new("C", 10)
+            .input(Input::noise(4.0, 1.0, 5))
+            .record(Record::spikes()),
+    )?;
+    net.connect_with(Connection::new(a, b, to_array(&Rng(3).matrix(30, 20, 0.0, 4.0))).delay(1.5))?;
+    net.connect_with(
+        Connection::new(a, c, to_array(&Rng(4).matrix(30, 10, 0.0, 3.0)))
+            .kernel(|t| 2.0 * (-t / 3.0).exp(), 8.0)
+            .propagation(Propagation::Dense),
+    )?;
+    net.connect_with(
+        Connection::new(b, a, to_array(&Rng(5).matrix(20, 30, -2.0, 0.5)))
+            .delay(0.7)
+            .kernel(|t| t * (-t / 2.0).exp(), 6.0),
+    )?;
+    net.connect_with(
+        Connection::new(c, b, to_array(&Rng(6).matrix(10, 20, 0.0, 2.0)))
+            .kernel(|t| if t < 1.0 { 1.0 } else { 0.3 }, 3.0),
+    )?;
+    net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+}
+
+fn spikes_of(rec: &Recording) -> Vec<Vec<(usize, usize)>> {
+    rec.nuclei.iter().map(|r| r.spikes.clone()).collect()
+}
+
+fn uninterrupted() -> Result<Vec<Vec<(usize, usize)>>, Box<dyn std::error::Error>> {
+    let rec = network()?.run(T_MS)?;
+    let spikes = spikes_of(&rec);
+    for (k, s) in spikes.iter().enumerate() {
+        assert!(
+            s.len() > 20,
+            "nucleus {k} needs spikes for the test: {}",
+            s.len()
+        );
+    }
+    Ok(spikes)
+}
+
+/// Run this test binary's `child` test with `job` and wait for it.
+fn in_child(job: &str, dir: &Path) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
+    let status = Command::new(std::env::current_exe()?)
+        .args([
+            "child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SNN_CKPT_CHILD", job)
+        .env("SNN_CKPT_DIR", dir)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    Ok(status)
+}
+
+/// The other process's jobs (ignored in a normal test run; the tests above
+/// run it with `--ignored` in a child process).
+#[test]
+#[ignore = "run as a separate process by the checkpoint tests"]
+fn child() -> R {
+    let job = std::env::var("SNN_CKPT_CHILD")?;
+    let dir = std::path::PathBuf::from(std::env::var("SNN_CKPT_DIR")?);
+    match job.as_str() {
+        // Run 60 ms, write the spikes so far and a checkpoint.
+        "save" => {
+            let mut sim = network()?;
+            let rec = sim.run(60.0)?;
+            std::fs::write(dir.join("first.txt"), format!("{:?}", spikes_of(&rec)))?;
+            sim.save_checkpoint(dir.join("at60"))?;
+        }
+        // A checkpointed run that dies at t = 97 ms, between checkpoints.
+        "crash" => {
+            let ck = Checkpointing::new(dir.join("run")).every_ms(20.0);
+            network_dying_at(97.0)?.run_checkpointed(T_MS, &ck)?;
+        }
+        other => return Err(format!("unknown job {other}").into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn resuming_in_another_process_gives_the_uninterrupted_spikes() -> R {
+    let dir = tempdir("ckpt-resume")?;
+    let whole = uninterrupted()?;
+    assert!(
+        in_child("save", &dir)?.success(),
+        "the saving process failed"
+    );
+    let first = std::fs::read_to_string(dir.join("first.txt"))?;
+
+    let mut sim = network()?;
+    sim.restore_checkpoint(dir.join("at60"))?;
+    assert_eq!(sim.steps_done(), 600);
+    let rest = sim.run(T_MS - 60.0)?;
+    assert_eq!(rest.first_step, 600);
+    for (k, whole_k) in whole.iter().enumerate() {
+        let (before, after): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+            whole_k.iter().partition(|s| s.0 < 600);
+        assert_eq!(
+            after, rest.nuclei[k].spikes,
+            "nucleus {k}: spikes after the resume differ"
+        );
+        assert!(!before.is_empty());
+    }
+    let before: Vec<Vec<(usize, usize)>> = whole
+        .iter()
+        .map(|s| s.iter().copied().filter(|s| s.0 < 600).collect())
+        .collect();
+    assert_eq!(
+        first,
+        format!("{before:?}"),
+        "spikes before the checkpoint differ"
+    );
+
+    // A checkpoint restores the state it was taken at, also into a
+    // simulator that has moved on.
+    let mut sim = network()?;
+    sim.run(10.0)?;
+    sim.restore_checkpoint(dir.join("at60"))?;
+    let again = sim.run(T_MS - 60.0)?;
+    assert_eq!(spikes_of(&again), spikes_of(&rest));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn a_crashed_checkpointed_run_resumes_without_losing_spikes() -> R {
+    let dir = tempdir("ckpt-crash")?;
+    let whole = uninterrupted()?;
+    let status = in_child("crash", &dir)?;
+    assert!(!status.success(), "the child was meant to die");
+    let ck = Checkpointing::new(dir.join("run")).every_ms(20.0);
+    // Checkpoints were taken at 0, 20, .., 80 ms.
+    let latest = ck.latest()?.ok_or("no checkpoint survived the crash")?;
+    assert!(latest.ends_with("step-000000800"), "{}", latest.display());
+
+    let mut sim = network()?;
+    let rec = sim.run_checkpointed(T_MS, &ck)?;
+    assert_eq!(
+        rec.first_step, 800,
+        "did not resume from the last checkpoint"
+    );
+    let streamed = sim.streamed_spikes(&ck)?;
+    assert_eq!(streamed.steps, 1500);
+    assert_eq!(spikes_of(&streamed), whole);
+    // Nothing but the latest checkpoint is kept.
+    let kept: Vec<_> = std::fs::read_dir(ck.dir())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    assert_eq!(kept, vec!["step-000001500".to_string()]);
+    // Running again to the same end is a no-op that keeps the stream.
+    let rec = network()?.run_checkpointed(T_MS, &ck)?;
+    assert_eq!(rec.steps, 0);
+    assert_eq!(spikes_of(&network()?.streamed_spikes(&ck)?), whole);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_checkpoints_are_refused() -> R {
+    let dir = tempdir("ckpt-corrupt")?;
+    let mut sim = network()?;
+    sim.run(5.0)?;
+    let ck = dir.join("ck");
+    sim.save_checkpoint(&ck)?;
+    let data = ck.join("state.data-00000-of-00001");
+    let index = ck.join("state.index");
+    let good_data = std::fs::read(&data)?;
+    let good_index = std::fs::read(&index)?;
+
+    let mut fresh = network()?;
+    let mut flipped = good_data.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x01;
+    std::fs::write(&data, &flipped)?;
+    let err = fresh.restore_checkpoint(&ck).unwrap_err();
+    assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert_eq!(
+        fresh.steps_done(),
+        0,
+        "a refused checkpoint changed the simulator"
+    );
+
+    std::fs::write(&data, &good_data)?;
+    std::fs::write(&index, &good_index[..good_index.len() - 7])?;
+    let err = fresh.restore_checkpoint(&ck).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    std::fs::write(&index, &good_index)?;
+    std::fs::remove_file(ck.join("checkpoint.json"))?;
+    assert!(matches!(
+        fresh.restore_checkpoint(&ck),
+        Err(Error::Checkpoint { .. })
+    ));
+    assert!(matches!(
+        fresh.restore_checkpoint(dir.join("no-such")),
+        Err(Error::Checkpoint { .. })
+    ));
+
+    // Intact again: restores.
+    sim.save_checkpoint(&ck)?;
+    fresh.restore_checkpoint(&ck)?;
+    assert_eq!(fresh.steps_done(), 50);
+
+    // A different network: the first differing variable is named.
+    let mut net = Network::new().named("checkpointed");
+    net.add(Nucleus::new("A", 31))?;
+    let mut other = net.build_with(DT, SimOptions::default().quiet().tensorboard(None))?;
+    let err = other.restore_checkpoint(&ck).unwrap_err();
+    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("A/v"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
