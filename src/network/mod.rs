@@ -22,6 +22,7 @@
 
 mod checkpoint;
 mod compile;
+mod export;
 mod model;
 mod plan;
 pub mod plot;

@@ -157,9 +157,26 @@ pub fn to_array(w: &[Vec<f64>]) -> ndarray::Array2<f64> {
 }
 
 /// A Python with numpy and TensorBoard, for checks with their own loaders.
-/// Made once per machine with the machine's `python3` (venv + pip, under a
-/// file lock) in the same per-user cache as libtensorflow.
 pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    python_venv(
+        "pytools-numpy-tensorboard-2.21.0",
+        &["numpy", "tensorboard==2.21.0"],
+    )
+}
+
+/// A Python with TensorFlow itself (`tensorflow-cpu` from PyPI, the version
+/// whose C library snn links), for loading exported graphs.
+pub fn python_with_tensorflow() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    python_venv("pytf-tensorflow-cpu-2.21.0", &["tensorflow-cpu==2.21.0"])
+}
+
+/// A venv with `packages`, made once per machine with the machine's
+/// `python3` (venv + pip, under a file lock) in the same per-user cache as
+/// libtensorflow; its Python.
+fn python_venv(
+    name: &str,
+    packages: &[&str],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     use std::process::Command;
     let root = match std::env::var_os("SNN_TF_CACHE_DIR") {
         Some(d) => std::path::PathBuf::from(d),
@@ -170,7 +187,7 @@ pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Err
         },
     };
     std::fs::create_dir_all(&root)?;
-    let venv = root.join("pytools-numpy-tensorboard-2.21.0");
+    let venv = root.join(name);
     let python = venv.join("bin/python");
     let marker = venv.join("SNN_COMPLETE");
     let lock = std::fs::File::create(root.join(".pytools.lock"))?;
@@ -186,18 +203,12 @@ pub fn python_with_tools() -> Result<std::path::PathBuf, Box<dyn std::error::Err
             return Err("python3 -m venv failed".into());
         }
         let ok = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "numpy",
-                "tensorboard==2.21.0",
-            ])
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages)
             .status()?
             .success();
         if !ok {
-            return Err("pip install numpy tensorboard failed".into());
+            return Err(format!("pip install {packages:?} failed").into());
         }
         std::fs::write(&marker, "ok\n")?;
     }

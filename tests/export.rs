@@ -1,0 +1,113 @@
+//! Export for other TensorFlow runtimes: Python's TensorFlow (`tensorflow-cpu`
+//! from PyPI, run by the README's own loader snippet) steps an exported
+//! network and gets exactly the spikes of the Rust run.
+
+mod common;
+
+use common::{python_with_tensorflow, tempdir, to_array, Rng};
+use ndarray::Array2;
+use ndarray_npy::NpzWriter;
+use snn::network::{Connection, Input, Network, Nucleus, Record, SimOptions};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const STEPS: usize = 200;
+const DT: f64 = 0.5;
+
+/// The README's Python block under "Export for other TensorFlow runtimes".
+fn readme_loader() -> Result<String, Box<dyn std::error::Error>> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
+    let section = readme
+        .split("### Export for other TensorFlow runtimes")
+        .nth(1)
+        .ok_or("README has no export section")?;
+    let block = section
+        .split("```python\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .ok_or("the export section has no python block")?;
+    Ok(block.to_string())
+}
+
+fn host_input(t: f64) -> Vec<f64> {
+    (0..8)
+        .map(|i| 4.0 + 0.5 * i as f64 + 3.0 * (t / 7.0).sin())
+        .collect()
+}
+
+#[test]
+fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
+    let dir = tempdir("export")?;
+    let mut net = Network::new().named("exported");
+    let a = net.add(
+        Nucleus::new("A", 12)
+            .input(Input::noise(5.0, 4.0, 99))
+            .record(Record::spikes()),
+    )?;
+    let b = net.add(
+        Nucleus::new("B", 8)
+            .abcd(0.1, 0.2, -65.0, 2.0)
+            .input(Input::function(host_input))
+            .record(Record::everything()),
+    )?;
+    net.connect_with(Connection::new(a, b, to_array(&Rng(21).matrix(12, 8, 0.0, 5.0))).delay(1.5))?;
+    net.connect_with(
+        Connection::new(b, a, to_array(&Rng(22).matrix(8, 12, -1.0, 3.0)))
+            .kernel(|t| (-t / 4.0).exp(), 10.0),
+    )?;
+    let mut sim = net.build_with(DT, SimOptions::default().quiet().tensorboard(None))?;
+    let export = dir.join("exported");
+    sim.export(&export)?;
+    let rec = sim.run(STEPS as f64 * DT)?;
+
+    let mut expected: Vec<(usize, String, usize)> = Vec::new();
+    for r in &rec.nuclei {
+        expected.extend(r.spikes.iter().map(|&(s, i)| (s, r.label.clone(), i)));
+    }
+    expected.sort();
+    for r in &rec.nuclei {
+        assert!(
+            r.spikes.len() > 10,
+            "{} needs spikes: {}",
+            r.label,
+            r.spikes.len()
+        );
+    }
+
+    // The inputs the Rust run was fed, step by step.
+    let inputs = Array2::from_shape_fn((STEPS, 8), |(k, i)| host_input(k as f64 * DT)[i] as f32);
+    let npz = dir.join("inputs.npz");
+    let mut w = NpzWriter::new(std::fs::File::create(&npz)?);
+    w.add_array("B", &inputs)?;
+    w.finish()?;
+
+    let script = dir.join("step_exported.py");
+    std::fs::write(&script, readme_loader()?)?;
+    let out = std::process::Command::new(python_with_tensorflow()?)
+        .arg(&script)
+        .arg(&export)
+        .arg(STEPS.to_string())
+        .arg(&npz)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let mut got: Vec<(usize, String, usize)> = Vec::new();
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 3 {
+            return Err(format!("unexpected output line {line:?}").into());
+        }
+        got.push((f[0].parse()?, f[1].to_string(), f[2].parse()?));
+    }
+    got.sort();
+    assert_eq!(got, expected, "Python's TensorFlow and snn disagree");
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join("manifest.json"))?)?;
+    assert_eq!(manifest["dt"], 0.5);
+    assert_eq!(manifest["nuclei"][1]["n"], 8);
+    assert_eq!(manifest["inputs"][0]["shape"][0], 8);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
