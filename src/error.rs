@@ -267,6 +267,22 @@ pub enum Error {
         /// The checkpoint's.
         found: String,
     },
+    /// A cluster spec that does not parse or lacks the task asked for.
+    #[error("{origin}: {problem}")]
+    Cluster {
+        /// The cluster file, or "cluster JSON" / "the cluster".
+        origin: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A session target (a cluster task's server) that cannot be reached.
+    #[error("cannot reach {target}: {problem}")]
+    Unreachable {
+        /// The target, `grpc://host:port`.
+        target: String,
+        /// What happened (connection refused, timed out, bad address).
+        problem: String,
+    },
     /// A nucleus or variable asked of a recording that does not hold it.
     #[error("not recorded: {what}")]
     NotRecorded {

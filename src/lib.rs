@@ -8,7 +8,12 @@
 //!   compiled into a real TensorFlow graph and stepped one session run per
 //!   time step by a [`network::Simulator`]; what it records comes back as a
 //!   [`network::Recording`] of `ndarray` arrays, with
-//!   [`network::plot`]s and TensorBoard event files.
+//!   [`network::plot`]s and TensorBoard event files. A simulator can
+//!   [export](network::Simulator::export) its graph for other TensorFlow
+//!   runtimes, [checkpoint](network::Simulator::save_checkpoint) and resume
+//!   (also [periodically](network::Simulator::run_checkpointed)), and run
+//!   across the tasks of a TensorFlow cluster ([`network::ClusterSpec`],
+//!   [`network::Server`]).
 //! * [`single`]: the single-neuron toolkit, TensorFlow-free: models written
 //!   as ODE strings ([`single::Model`], [`single::Variable`]), Euler/RK4,
 //!   the [usual models](single::usual_models), phase planes, fixed points,

@@ -20,6 +20,8 @@ use snn::network::{
 use snn::Error;
 
 type R = Result<(), Box<dyn std::error::Error>>;
+/// Per nucleus, `(step, neuron)` of every spike.
+type Spikes = Vec<Vec<(usize, usize)>>;
 
 const DT: f64 = 0.1;
 const T_MS: f64 = 150.0;
@@ -77,11 +79,11 @@ fn network_dying_at(die_at: f64) -> snn::Result<Simulator> {
     net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
 }
 
-fn spikes_of(rec: &Recording) -> Vec<Vec<(usize, usize)>> {
+fn spikes_of(rec: &Recording) -> Spikes {
     rec.nuclei.iter().map(|r| r.spikes.clone()).collect()
 }
 
-fn uninterrupted() -> Result<Vec<Vec<(usize, usize)>>, Box<dyn std::error::Error>> {
+fn uninterrupted() -> Result<Spikes, Box<dyn std::error::Error>> {
     let rec = network()?.run(T_MS)?;
     let spikes = spikes_of(&rec);
     for (k, s) in spikes.iter().enumerate() {
@@ -152,7 +154,7 @@ fn resuming_in_another_process_gives_the_uninterrupted_spikes() -> R {
     let rest = sim.run(T_MS - 60.0)?;
     assert_eq!(rest.first_step, 600);
     for (k, whole_k) in whole.iter().enumerate() {
-        let (before, after): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
+        let (before, after): (Vec<_>, Vec<(usize, usize)>) =
             whole_k.iter().partition(|s| s.0 < 600);
         assert_eq!(
             after, rest.nuclei[k].spikes,
@@ -160,7 +162,7 @@ fn resuming_in_another_process_gives_the_uninterrupted_spikes() -> R {
         );
         assert!(!before.is_empty());
     }
-    let before: Vec<Vec<(usize, usize)>> = whole
+    let before: Spikes = whole
         .iter()
         .map(|s| s.iter().copied().filter(|s| s.0 < 600).collect())
         .collect();

@@ -21,6 +21,7 @@
 //! ```
 
 mod checkpoint;
+mod cluster;
 mod compile;
 mod export;
 mod model;
@@ -31,10 +32,11 @@ mod simulator;
 mod tensorboard;
 
 pub use checkpoint::Checkpointing;
+pub use cluster::{ClusterSpec, Server};
 pub use model::{
     Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Propagation,
     Record, StateVar, SynapseKind, Weights,
 };
 pub use plan::RoundingNote;
 pub use recording::{NucleusRecording, Recording, Trace};
-pub use simulator::{SimOptions, Simulator};
+pub use simulator::{SimOptions, Simulator, REMOTE_RUN_TIMEOUT_MS};

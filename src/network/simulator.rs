@@ -10,6 +10,7 @@ use tensorflow::{Session, SessionOptions, SessionRunArgs, Tensor};
 
 use crate::error::{io_err, Error, Result, TfContext};
 use crate::network::checkpoint::{self, Checkpointing, Manifest, SpikeStream};
+use crate::network::cluster::varint_field;
 use crate::network::compile::{compile, Compiled, InitFeed};
 use crate::network::export::{
     self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
@@ -41,6 +42,16 @@ pub struct SimOptions {
     /// chained (no `tf.while`). 1, the default, is one session run per step
     /// with host access between steps; more trades that for throughput.
     pub steps_per_run: usize,
+    /// The session's master: `None` (the default) runs in this process;
+    /// `grpc://host:port` runs on a TensorFlow cluster through that task's
+    /// server (see [`ClusterSpec`](crate::network::ClusterSpec)). Remote
+    /// sessions keep their variables to themselves (`isolate_session_state`).
+    pub target: Option<String>,
+    /// Deadline of each session run in ms; 0, the default, means none in
+    /// this process and [`REMOTE_RUN_TIMEOUT_MS`] with a remote target,
+    /// where an unreachable or stalled worker would otherwise block a run
+    /// for ever.
+    pub run_timeout_ms: u64,
 }
 
 impl Default for SimOptions {
@@ -52,6 +63,8 @@ impl Default for SimOptions {
             intra_op_threads: 0,
             inter_op_threads: 0,
             steps_per_run: 1,
+            target: None,
+            run_timeout_ms: 0,
         }
     }
 }
@@ -70,6 +83,17 @@ impl SimOptions {
     /// Several steps per session run (see [`SimOptions::steps_per_run`]).
     pub fn steps_per_run(mut self, k: usize) -> Self {
         self.steps_per_run = k.max(1);
+        self
+    }
+    /// Run on a TensorFlow cluster through the server at `grpc://host:port`
+    /// (see [`SimOptions::target`]).
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+    /// Deadline of each session run (see [`SimOptions::run_timeout_ms`]).
+    pub fn run_timeout_ms(mut self, ms: u64) -> Self {
+        self.run_timeout_ms = ms;
         self
     }
     /// TensorFlow thread pools.
@@ -104,6 +128,8 @@ pub struct Simulator {
     step: usize,
     rounded: Vec<RoundingNote>,
     options: SimOptions,
+    /// Serialized `RunOptions` of every step run, if any.
+    run_options: Option<Vec<u8>>,
     events: Option<EventWriter>,
 }
 
@@ -117,25 +143,71 @@ impl std::fmt::Debug for Simulator {
     }
 }
 
-/// Minimal `ConfigProto` with the two thread-pool sizes (fields 2 and 5).
-fn config_proto(intra: u32, inter: u32) -> Vec<u8> {
-    fn varint(out: &mut Vec<u8>, mut x: u64) {
-        while x >= 0x80 {
-            out.push((x as u8) | 0x80);
-            x >>= 7;
+/// The deadline of each session run with a remote target, unless
+/// [`SimOptions::run_timeout_ms`] says otherwise: 120 s.
+pub const REMOTE_RUN_TIMEOUT_MS: u64 = 120_000;
+
+impl SimOptions {
+    /// The run deadline in effect (ms, 0 for none).
+    fn timeout_ms(&self) -> u64 {
+        match (self.run_timeout_ms, &self.target) {
+            (0, Some(_)) => REMOTE_RUN_TIMEOUT_MS,
+            (t, _) => t,
         }
-        out.push(x as u8);
     }
+}
+
+/// Check that a `grpc://host:port` target accepts connections (5 s at
+/// most), so that a wrong address is a clear error rather than a wait.
+fn probe(target: &str) -> Result<()> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let unreachable = |problem: String| Error::Unreachable {
+        target: target.into(),
+        problem,
+    };
+    let Some(addr) = target.strip_prefix("grpc://") else {
+        return Err(unreachable("not a grpc://host:port target".into()));
+    };
+    let addrs: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("bad address: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// Minimal `ConfigProto`: the two thread-pool sizes (fields 2 and 5) and,
+/// for remote sessions, `isolate_session_state` (15).
+fn config_proto(options: &SimOptions) -> Vec<u8> {
     let mut out = Vec::new();
-    if intra > 0 {
-        out.push(0x10);
-        varint(&mut out, intra as u64);
+    if options.intra_op_threads > 0 {
+        varint_field(&mut out, 2, options.intra_op_threads as u64);
     }
-    if inter > 0 {
-        out.push(0x28);
-        varint(&mut out, inter as u64);
+    if options.inter_op_threads > 0 {
+        varint_field(&mut out, 5, options.inter_op_threads as u64);
+    }
+    if options.timeout_ms() > 0 {
+        varint_field(&mut out, 11, options.timeout_ms());
+    }
+    if options.target.is_some() {
+        varint_field(&mut out, 15, 1);
     }
     out
+}
+
+/// `RunOptions` with `timeout_in_ms` (field 2), if any.
+fn run_options(timeout_ms: u64) -> Option<Vec<u8>> {
+    (timeout_ms > 0).then(|| {
+        let mut out = Vec::new();
+        varint_field(&mut out, 2, timeout_ms);
+        out
+    })
 }
 
 impl Network {
@@ -154,7 +226,15 @@ impl Network {
         let mut plan = Plan::new(self, dt)?;
         let mut compiled = compile(&mut plan, options.steps_per_run.max(1))?;
         let mut session_options = SessionOptions::new();
-        let config = config_proto(options.intra_op_threads, options.inter_op_threads);
+        let config = config_proto(&options);
+        if let Some(target) = &options.target {
+            probe(target)?;
+            session_options
+                .set_target(target)
+                .map_err(|_| Error::InvalidModel {
+                    message: format!("session target {target:?} contains a NUL byte"),
+                })?;
+        }
         if !config.is_empty() {
             session_options
                 .set_config(&config)
@@ -169,6 +249,10 @@ impl Network {
                     InitFeed::F32(op, t) => args.add_feed(op, 0, t),
                     InitFeed::I32(op, t) => args.add_feed(op, 0, t),
                 }
+            }
+            let run_options = run_options(options.timeout_ms());
+            if let Some(o) = &run_options {
+                args.set_run_options(o);
             }
             args.add_target(&compiled.init);
             session
@@ -219,6 +303,7 @@ impl Network {
             dt,
             step: 0,
             rounded: plan.rounded,
+            run_options: run_options(options.timeout_ms()),
             options,
             events: None,
         };
@@ -471,6 +556,9 @@ impl Simulator {
                     args.add_feed(ph, 0, tensor);
                 }
             }
+        }
+        if let Some(o) = &self.run_options {
+            args.set_run_options(o);
         }
         args.add_target(&self.compiled.steps[count - 1]);
         let mut spike_tokens = Vec::with_capacity(count * self.nuclei.len());
