@@ -182,7 +182,15 @@ fn two_worker_processes_give_the_single_process_spikes() -> R {
     assert!(graph.contains("/job:worker/task:0/device:CPU:0"));
     assert!(graph.contains("/job:worker/task:1/device:CPU:0"));
     let first = sim.run(70.0)?;
+    // A checkpoint of the split run (written by the master task, here on
+    // this machine) resumes in a single-process simulator: variables are
+    // named by the model, not by where they live.
+    let ck = dir.join("at70");
+    sim.save_checkpoint(&ck)?;
     let second = sim.run(80.0)?;
+    let mut resumed = network(None, gpe_input)?.build_with(DT, opts())?;
+    resumed.restore_checkpoint(&ck)?;
+    assert_eq!(spikes(&resumed.run(80.0)?), spikes(&second));
     assert_eq!(first.steps + second.steps, 1500);
     let mut both = first;
     for (a, b) in both.nuclei.iter_mut().zip(&second.nuclei) {
