@@ -124,14 +124,14 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
     let ai: Vec<f64> = ri.iter().map(|r| 0.02 + 0.08 * r).collect();
     let bi: Vec<f64> = ri.iter().map(|r| 0.25 - 0.05 * r).collect();
     let (ci, di) = (vec![-65.0; ni], vec![2.0; ni]);
-    let mut mat = |rows: usize, cols: usize, w: f64| {
-        Array2::from_shape_simple_fn((rows, cols), || w * scale * rng.random::<f64>())
-    };
-    let (w_ee, w_ei) = (mat(ne, ne, 0.5), mat(ne, ni, 0.5));
-    let (w_ie, w_ii) = (mat(ni, ne, -1.0), mat(ni, ni, -1.0));
     let (se, si) = (5.0 * 10f64.sqrt(), 2.0 * 10f64.sqrt());
 
     if mode == "native" {
+        let mut mat = |rows: usize, cols: usize, w: f64| {
+            Array2::from_shape_simple_fn((rows, cols), || w * scale * rng.random::<f64>())
+        };
+        let (w_ee, w_ei) = (mat(ne, ne, 0.5), mat(ne, ni, 0.5));
+        let (w_ie, w_ii) = (mat(ni, ne, -1.0), mat(ni, ni, -1.0));
         let normal = Normal::new(0.0, 1.0)?;
         let mut rng_e = rand::rngs::StdRng::seed_from_u64(1);
         let mut rng_i = rand::rngs::StdRng::seed_from_u64(2);
@@ -194,6 +194,13 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
             t_ms: 1000.0,
         });
     }
+    // The same draws as the native line's, made float32 (what the graph
+    // computes in) as they are drawn: 10^8 weights are 400 MB.
+    let mut mat = |rows: usize, cols: usize, w: f64| {
+        Array2::from_shape_simple_fn((rows, cols), || (w * scale * rng.random::<f64>()) as f32)
+    };
+    let (w_ee, w_ei) = (mat(ne, ne, 0.5), mat(ne, ni, 0.5));
+    let (w_ie, w_ii) = (mat(ni, ne, -1.0), mat(ni, ni, -1.0));
     let mut net = Network::new();
     let e = net.add(
         Nucleus::new("E", ne)

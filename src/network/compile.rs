@@ -328,6 +328,7 @@ fn propagate(
     s: &mut Scope,
     name: &str,
     x: Operation,
+    index: Option<&Operation>,
     w: &WeightOps,
     event_driven: bool,
     unit: bool,
@@ -335,6 +336,17 @@ fn propagate(
     post_n: u64,
 ) -> Result<Operation> {
     let e = tf_err(name);
+    if let (WeightOps::Dense(wv), true, true, Some(index)) = (w, event_driven, unit, index) {
+        // The weight rows of the neurons that spiked (`[k, 1, post]`), summed.
+        let rows = ops::gather(
+            wv.clone(),
+            index.clone(),
+            &mut s.with_op_name(&format!("{name}/rows")),
+        )
+        .map_err(&e)?;
+        let axes = const_i32(s, &format!("{name}/sum_axes"), &[0, 1], &[2])?;
+        return ops::sum(rows, axes, &mut s.with_op_name(name)).map_err(&e);
+    }
     let flat_pre = const_i32(s, &format!("{name}/flat_pre"), &[pre_n as i32], &[1])?;
     match w {
         WeightOps::Dense(wv) if !event_driven => {
@@ -447,9 +459,10 @@ struct NucleusState {
     v: Var,
     u: Var,
     i: Var,
-    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step `m - j`.
-    hist: Var,
-    /// Ring length `L`.
+    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step
+    /// `m - j` (none when no connection reads a past step).
+    hist: Option<Var>,
+    /// Ring length `L` (0 without a ring).
     ring: usize,
 }
 
@@ -465,9 +478,107 @@ struct ConnState {
 struct NucleusStep {
     v_new: Operation,
     u_new: Operation,
-    fired: Operation,
-    /// This step's spikes as a `[1, n]` float row (lag 0).
+    /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
+    spike_index: Operation,
+    /// This step's spikes as a `[n]` float vector (0 or 1).
+    spikes: Operation,
+    /// The same as a `[1, n]` row (lag 0).
     new_row: Operation,
+}
+
+/// The presynaptic spikes of one nucleus at one lag, as the synapses use
+/// them; built once per step and shared by every connection that reads
+/// them.
+#[derive(Clone)]
+struct LagRow {
+    /// `[1, n]` float, 0 or 1.
+    row: Operation,
+    /// int64 `[k, 1]` indices of the neurons that spiked.
+    index: Operation,
+}
+
+/// Rows of the spike rings, and their indices `(m - lag) mod L`, each built
+/// once per step.
+struct RingReads<'a> {
+    step: &'a Operation,
+    after: Option<&'a Operation>,
+    index: std::collections::HashMap<(usize, usize), Operation>,
+    rows: std::collections::HashMap<(usize, usize), LagRow>,
+}
+
+impl RingReads<'_> {
+    /// `(m - lag) mod ring`, an int64 scalar.
+    fn index(&mut self, root: &Scope, ring: usize, lag: usize) -> Result<Operation> {
+        if let Some(op) = self.index.get(&(ring, lag)) {
+            return Ok(op.clone());
+        }
+        let mut s = match self.after {
+            Some(a) => root.with_control_dependencies(&[a.clone()]),
+            None => root.with_control_dependencies(&[]),
+        }
+        .new_sub_scope("ring");
+        let e = tf_err("ring");
+        let name = format!("L{ring}_lag{lag}");
+        let lag_c =
+            ops::constant(lag as i64, &mut s.with_op_name(&format!("{name}/lag"))).map_err(&e)?;
+        let len = ops::constant(ring as i64, &mut s.with_op_name(&format!("{name}/length")))
+            .map_err(&e)?;
+        let back = ops::sub(self.step.clone(), lag_c, &mut s).map_err(&e)?;
+        let at = ops::floor_mod(back, len, &mut s.with_op_name(&name)).map_err(&e)?;
+        self.index.insert((ring, lag), at.clone());
+        Ok(at)
+    }
+
+    /// The spikes of nucleus `pre` `lag` steps ago (lag 0: this step's).
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        root: &Scope,
+        pre: usize,
+        lag: usize,
+        st: &NucleusState,
+        step: &NucleusStep,
+        n: u64,
+        reads: &mut Vec<Operation>,
+    ) -> Result<LagRow> {
+        if lag == 0 {
+            return Ok(LagRow {
+                row: step.new_row.clone(),
+                index: step.spike_index.clone(),
+            });
+        }
+        if let Some(r) = self.rows.get(&(pre, lag)) {
+            return Ok(r.clone());
+        }
+        let e = tf_err("spike ring");
+        let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
+            context: "building the graph".into(),
+            message: format!("nucleus {pre} has no spike ring for lag {lag}"),
+        })?;
+        let at = self.index(root, st.ring, lag)?;
+        let mut s = match self.after {
+            Some(a) => st.scope.with_control_dependencies(&[a.clone()]),
+            None => st.scope.with_control_dependencies(&[]),
+        }
+        .new_sub_scope(&format!("lag{lag}"));
+        let g = ops::ResourceGather::new()
+            .dtype(DataType::Float)
+            .build(hist.handle.clone(), at, &mut s.with_op_name("spikes"))
+            .map_err(&e)?;
+        reads.push(g.clone());
+        let row = ops::reshape(
+            g.clone(),
+            const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
+            &mut s.with_op_name("row"),
+        )
+        .map_err(&e)?;
+        let half = scalar_f32(&mut s, "half", 0.5)?;
+        let fired = ops::greater(g, half, &mut s.with_op_name("fired")).map_err(&e)?;
+        let index = ops::where_(fired, &mut s.with_op_name("spike_index")).map_err(&e)?;
+        let r = LagRow { row, index };
+        self.rows.insert((pre, lag), r.clone());
+        Ok(r)
+    }
 }
 
 /// Build the graph: state once, then `copies` chained copies of the step
@@ -496,19 +607,12 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         };
         let n = nu.n as u64;
         // Lags 1 .. history-1 are read from the ring (lag 0 is this step's
-        // spikes, computed); the reset reads lag 1.
-        let ring = nu.history.max(2);
+        // spikes, computed): no ring when nothing reads a past step.
+        let ring = if nu.history > 1 { nu.history } else { 0 };
         let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
         let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
         let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
         let init_i = const_f32(&mut scope, "I/initial", &vec![0.0; nu.n], &[n])?;
-        let init_h = ops::Fill::new()
-            .build(
-                const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
-                scalar_f32(&mut scope, "spikes/zero", 0.0)?,
-                &mut scope.with_op_name("spikes/initial"),
-            )
-            .map_err(tf_err(&nu.label))?;
         let v = variable(
             &mut scope,
             "v",
@@ -533,14 +637,25 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             init_i.into(),
             &mut reg,
         )?;
-        let hist = variable(
-            &mut scope,
-            "spikes",
-            DataType::Float,
-            &[ring as u64, n],
-            init_h.into(),
-            &mut reg,
-        )?;
+        let hist = if ring > 0 {
+            let init_h = ops::Fill::new()
+                .build(
+                    const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
+                    scalar_f32(&mut scope, "spikes/zero", 0.0)?,
+                    &mut scope.with_op_name("spikes/initial"),
+                )
+                .map_err(tf_err(&nu.label))?;
+            Some(variable(
+                &mut scope,
+                "spikes",
+                DataType::Float,
+                &[ring as u64, n],
+                init_h.into(),
+                &mut reg,
+            )?)
+        } else {
+            None
+        };
         nstates.push(NucleusState {
             scope,
             v,
@@ -709,25 +824,15 @@ fn build_step(
         let u_read = st.u.read_in(&mut scope, "read/u")?;
         let i_read = st.i.read_in(&mut scope, "read/I")?;
         reads.extend([v_read.clone(), u_read.clone(), i_read.clone()]);
-        // 2. reset
+        // 2. reset: a neuron that spiked stored v = 30 (the peak), and only
+        // such a neuron (c < 30 is checked by the plan): no spike history
+        // needs reading.
+        let peak = scalar_f32(&mut scope, "peak", 30.0)?;
         let (v_r, u_r) = {
             let mut s = scope.new_sub_scope("reset");
-            let lag = ops::constant(1i64, &mut s.with_op_name("lag")).map_err(&e)?;
-            let len =
-                ops::constant(st.ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
-            let back = ops::sub(step_read.clone(), lag, &mut s).map_err(&e)?;
-            let at = ops::floor_mod(back, len, &mut s.with_op_name("previous_row")).map_err(&e)?;
-            let prev = ops::ResourceGather::new()
-                .dtype(DataType::Float)
-                .build(
-                    st.hist.handle.clone(),
-                    at,
-                    &mut s.with_op_name("previous_spikes"),
-                )
-                .map_err(&e)?;
-            reads.push(prev.clone());
-            let half = scalar_f32(&mut s, "half", 0.5)?;
-            let prev = ops::greater(prev, half, &mut s.with_op_name("spiked")).map_err(&e)?;
+            let prev =
+                ops::greater_equal(v_read.clone(), peak.clone(), &mut s.with_op_name("spiked"))
+                    .map_err(&e)?;
             let c = const_f32(&mut s, "c", &nu.c, &[n])?;
             let d = const_f32(&mut s, "d", &nu.d, &[n])?;
             let v_r = ops::select_v2(prev.clone(), c, v_read.clone(), &mut s.with_op_name("v"))
@@ -770,34 +875,44 @@ fn build_step(
             ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
         };
         // 5. threshold
-        let (fired, v_new, new_row) = {
+        // (Ops nothing fetches are pruned by TensorFlow at run time, so the
+        // float forms below cost nothing where no connection uses them.)
+        let (v_new, spike_index, spikes, new_row) = {
             let mut s = scope.new_sub_scope("threshold");
-            let peak = scalar_f32(&mut s, "peak", 30.0)?;
             let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
                 .map_err(&e)?;
             let v_new =
                 ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+            let index =
+                ops::where_(fired.clone(), &mut s.with_op_name("spike_index")).map_err(&e)?;
             let sf = ops::Cast::new()
                 .DstT(DataType::Float)
-                .build(fired.clone(), &mut s.with_op_name("spikes"))
+                .build(fired, &mut s.with_op_name("spikes"))
                 .map_err(&e)?;
             let row = ops::reshape(
-                sf,
+                sf.clone(),
                 const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
                 &mut s.with_op_name("row"),
             )
             .map_err(&e)?;
-            (fired, v_new, row)
+            (v_new, index, sf, row)
         };
         nsteps.push(NucleusStep {
             v_new,
             u_new,
-            fired,
+            spike_index,
+            spikes,
             new_row,
         });
     }
 
     // 6. synapses, grouped by postsynaptic nucleus.
+    let mut ring = RingReads {
+        step: &step_read,
+        after,
+        index: std::collections::HashMap::new(),
+        rows: std::collections::HashMap::new(),
+    };
     let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
     for (conn, cst) in plan.connections.iter().zip(cstates) {
@@ -812,14 +927,25 @@ fn build_step(
         let pre_step = &nsteps[conn.pre];
         let post_label = post.label.clone();
         // Rows of the presynaptic spikes at consecutive lags `first ..
-        // first + count`, as `[count, pre.n]`: lag 0 is this step's spikes,
-        // the others come from the ring (read in the presynaptic nucleus's
-        // scope, on the ring's device).
-        let mut lag_rows = |first: usize, count: usize, name: &str| -> Result<Operation> {
+        // first + count`, as `[count, pre.n]` (for windowed kernels): lag 0
+        // is this step's spikes, the others come from the ring (read in the
+        // presynaptic nucleus's scope, on the ring's device).
+        let lag_rows = |first: usize,
+                        count: usize,
+                        name: &str,
+                        reads: &mut Vec<Operation>|
+         -> Result<Operation> {
             let mut ps = ctl(&pre_state.scope).new_sub_scope(&format!("to_{post_label}"));
             let from = if first == 0 { 1 } else { first };
             let n_ring = first + count - from;
             let gathered = if n_ring > 0 {
+                let hist = pre_state
+                    .hist
+                    .as_ref()
+                    .ok_or_else(|| crate::Error::TensorFlow {
+                        context: format!("building {name}"),
+                        message: "no spike ring".into(),
+                    })?;
                 let lags: Vec<i64> = (from..first + count).map(|j| j as i64).collect();
                 let lags = Tensor::new(&[lags.len() as u64])
                     .with_values(&lags)
@@ -836,11 +962,7 @@ fn build_step(
                     .map_err(&e)?;
                 let g = ops::ResourceGather::new()
                     .dtype(DataType::Float)
-                    .build(
-                        pre_state.hist.handle.clone(),
-                        at,
-                        &mut ps.with_op_name(name),
-                    )
+                    .build(hist.handle.clone(), at, &mut ps.with_op_name(name))
                     .map_err(&e)?;
                 reads.push(g.clone());
                 Some(g)
@@ -871,29 +993,34 @@ fn build_step(
         let current: Operation = match conn.form {
             KernelForm::Unit | KernelForm::General => {
                 // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
-                let x = if unit_kernel {
-                    lag_rows(conn.delay, 1, "window")?
+                let lag_row = ring.row(
+                    root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
+                )?;
+                let (x, index) = if unit_kernel {
+                    (lag_row.row, Some(lag_row.index))
                 } else {
-                    let window = lag_rows(conn.delay, k as usize, "window")?;
+                    let window = lag_rows(conn.delay, k as usize, "window", &mut reads)?;
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
-                    ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
+                    let x = ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum"))
+                        .map_err(&e)?;
+                    (x, None)
                 };
                 let event_driven = match conn.propagation {
                     Propagation::Auto => unit_kernel,
                     Propagation::EventDriven => true,
                     Propagation::Dense => false,
                 };
-                let y = propagate(
+                propagate(
                     &mut s,
                     "synapse",
                     x,
+                    index.as_ref(),
                     &cst.w,
                     event_driven,
                     unit_kernel,
                     pre_n,
                     post_n,
-                )?;
-                ops::identity(y, &mut s.with_op_name("current")).map_err(&e)?
+                )?
             }
             KernelForm::Exponential { c, r } | KernelForm::Alpha { c, r } => {
                 // Recursive traces over the window (exact, see the module docs):
@@ -907,12 +1034,23 @@ fn build_step(
                     });
                 };
                 let event_driven = conn.propagation != Propagation::Dense;
-                let new_row = lag_rows(conn.delay, 1, "arriving")?;
-                let old_row = lag_rows(conn.delay + k as usize, 1, "leaving")?;
+                let arriving = ring.row(
+                    root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
+                )?;
+                let leaving = ring.row(
+                    root,
+                    conn.pre,
+                    conn.delay + k as usize,
+                    pre_state,
+                    pre_step,
+                    pre_n,
+                    &mut reads,
+                )?;
                 let y_new = propagate(
                     &mut s,
                     "synapse",
-                    new_row,
+                    arriving.row,
+                    Some(&arriving.index),
                     &cst.w,
                     event_driven,
                     true,
@@ -922,7 +1060,8 @@ fn build_step(
                 let y_old = propagate(
                     &mut s,
                     "synapse_leaving",
-                    old_row,
+                    leaving.row,
+                    Some(&leaving.index),
                     &cst.w,
                     event_driven,
                     true,
@@ -1021,15 +1160,19 @@ fn build_step(
                     .into()
             }
         };
-        let mut total = iext;
-        for (k, cur) in synaptic[idx].drain(..).enumerate() {
-            total = ops::add(total, cur, &mut s.with_op_name(&format!("sum{k}")))
+        // One AddN over the external and every synaptic input.
+        let mut terms = vec![iext];
+        terms.append(&mut synaptic[idx]);
+        let i_new = if terms.len() == 1 {
+            ops::identity(terms.remove(0), &mut s.with_op_name("I")).map_err(&e)?
+        } else {
+            ops::AddN::new()
+                .build_instance(terms, &mut s.with_op_name("I"))
                 .map_err(&e)?
-                .into();
-        }
-        let i_new = ops::identity(total, &mut s.with_op_name("I")).map_err(&e)?;
+                .op
+        };
 
-        let mut w = scope
+        let w = scope
             .new_sub_scope("write")
             .with_control_dependencies(&[reads_done.clone()]);
         for (var, value, name) in [
@@ -1045,24 +1188,21 @@ fn build_step(
             );
         }
         // This step's spikes into their ring row, `step mod L`.
-        let len = ops::constant(st.ring as i64, &mut w.with_op_name("ring_length")).map_err(&e)?;
-        let at =
-            ops::floor_mod(step_read.clone(), len, &mut w.with_op_name("ring_row")).map_err(&e)?;
-        let one = const_i32(&mut w, "ring_row_shape", &[1], &[1])?;
-        let at = ops::reshape(at, one, &mut w.with_op_name("ring_index")).map_err(&e)?;
-        writes.push(
-            ops::resource_scatter_update(
-                st.hist.handle.clone(),
-                at,
-                g.new_row.clone(),
-                &mut w.with_op_name("spikes"),
-            )
-            .map_err(&e)?,
-        );
+        if let Some(hist) = &st.hist {
+            let at = ring.index(root, st.ring, 0)?;
+            writes.push(
+                ops::resource_scatter_update(
+                    hist.handle.clone(),
+                    at,
+                    g.spikes.clone(),
+                    &mut w.with_op_name("spikes"),
+                )
+                .map_err(&e)?,
+            );
+        }
 
         let mut r = scope.new_sub_scope("record");
-        let spikes =
-            ops::where_(g.fired.clone(), &mut r.with_op_name("spike_index")).map_err(&e)?;
+        let spikes = g.spike_index.clone();
         let mut traces = Vec::new();
         for (var, idx_list) in &nu.traces {
             let value = match var {

@@ -226,11 +226,19 @@ pub(crate) fn run_steps(t: f64, dt: f64) -> Result<usize> {
 }
 
 impl Plan {
-    pub(crate) fn new(net: Network, dt: f64) -> Result<Plan> {
+    pub(crate) fn new(mut net: Network, dt: f64) -> Result<Plan> {
         check_dt(dt)?;
         let mut rounded = Vec::new();
         let mut connections = Vec::with_capacity(net.connections.len());
-        for c in &net.connections {
+        // The weights are taken over one connection at a time, so each
+        // user matrix is freed as soon as it is converted (10^8 synapses
+        // must not be held twice).
+        let mut all_weights: Vec<Weights> = net
+            .connections
+            .iter_mut()
+            .map(|c| std::mem::replace(&mut c.weights, Weights::Scalar(0.0)))
+            .collect();
+        for (ci, c) in net.connections.iter().enumerate() {
             let name = net.conn_name(c);
             let (pre_n, post_n) = (net.nuclei[c.pre.index].n, net.nuclei[c.post.index].n);
             let delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
@@ -257,7 +265,8 @@ impl Plan {
             };
             let form = kernel_form(&kernel64);
             let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
-            let weights = plan_weights(&c.weights, pre_n, post_n, &name)?;
+            let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
+            let weights = plan_weights(user_weights, pre_n, post_n, &name)?;
             connections.push(PlanConnection {
                 name,
                 pre: c.pre.index,
@@ -336,10 +345,20 @@ impl Plan {
                 .max()
                 .unwrap_or(1)
                 .max(1);
+            // A neuron that spiked stores v = 30 (the peak); the reset tells
+            // spikes from that, so a reset potential must lie below it.
+            let c = param(&nu.c, n, "c", &label)?;
+            if let Some((i, x)) = c.iter().enumerate().find(|(_, &x)| x >= 30.0) {
+                return Err(Error::InvalidModel {
+                    message: format!(
+                        "nucleus {label:?}, neuron {i}: reset potential c = {x} mV is not below the spike peak (30 mV)"
+                    ),
+                });
+            }
             nuclei.push(PlanNucleus {
                 a: param(&nu.a, n, "a", &label)?,
                 b: param(&nu.b, n, "b", &label)?,
-                c: param(&nu.c, n, "c", &label)?,
+                c,
                 d: param(&nu.d, n, "d", &label)?,
                 label,
                 n,
@@ -360,11 +379,11 @@ impl Plan {
     }
 }
 
-fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
+fn plan_weights(w: Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
     let what = |i: usize, j: usize| move || format!("weight {i}->{j} of connection {name}");
     match w {
         Weights::Scalar(x) => Ok(PlanWeights::Dense(vec![
-            finite(*x, || format!(
+            finite(x, || format!(
                 "weight of connection {name}"
             ))?;
             pre_n * post_n
@@ -383,9 +402,35 @@ fn plan_weights(w: &Weights, pre_n: usize, post_n: usize, name: &str) -> Result<
             }
             Ok(PlanWeights::Dense(out))
         }
+        Weights::DenseF32(m) => {
+            if m.dim() != (pre_n, post_n) {
+                return Err(Error::WeightShape {
+                    connection: name.into(),
+                    expected: (pre_n, post_n),
+                    got: m.dim(),
+                });
+            }
+            if let Some(((i, j), x)) = m.indexed_iter().find(|(_, x)| !x.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: what(i, j)(),
+                    value: *x as f64,
+                });
+            }
+            // Row-major data moves over as it is; other layouts are copied.
+            let out = if m.is_standard_layout() {
+                let (data, offset) = m.into_raw_vec_and_offset();
+                match offset {
+                    Some(0) | None => data,
+                    Some(o) => data[o..o + pre_n * post_n].to_vec(),
+                }
+            } else {
+                m.iter().copied().collect()
+            };
+            Ok(PlanWeights::Dense(out))
+        }
         Weights::Triplets(t) => {
             let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-            for &(i, j, x) in t {
+            for (i, j, x) in t {
                 if i >= pre_n || j >= post_n {
                     return Err(Error::SparseWeights {
                         connection: name.into(),
