@@ -230,7 +230,12 @@ fn case_basal_ganglia(mode: &str) -> R<Outcome> {
 
 /// Build with the benchmark's options, run 1000 ms, time the run.
 fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
-    let mut sim = net.build_with(dt, opts().steps_per_run(steps_per_run(mode)))?;
+    let mut o = opts().steps_per_run(steps_per_run(mode));
+    if let Ok(t) = std::env::var("SNN_BENCH_THREADS") {
+        let (a, b) = t.split_once(',').ok_or("SNN_BENCH_THREADS=intra,inter")?;
+        o = o.threads(a.parse()?, b.parse()?);
+    }
+    let mut sim = net.build_with(dt, o)?;
     if mode == "bare" {
         // The same graph's step target alone: no feeds, no fetches.
         let steps = (1000.0 / dt).round() as usize;

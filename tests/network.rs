@@ -283,6 +283,78 @@ fn three_nuclei_with_kernels_match_reference() -> R {
     Ok(())
 }
 
+/// Connections into one nucleus with the same exponential kernel share one
+/// trace (the traces are linear), even with different delays and
+/// presynaptic nuclei; the spikes stay the reference's.
+#[test]
+fn connections_with_one_kernel_share_a_trace() -> R {
+    let dt = 0.25;
+    let steps = 1200;
+    let (np, nq, nr) = (12, 8, 6);
+    let exp_k = |t: f64| 0.8 * (-t / 6.0).exp();
+    let w_pr = Rng(31).matrix(np, nr, 0.0, 1.5);
+    let w_qr = Rng(37).matrix(nq, nr, -1.0, 1.0);
+    let sample = |k: usize| (0..k).map(|i| exp_k(i as f64 * dt)).collect::<Vec<f64>>();
+    let mut rn = vec![
+        RefNucleus::uniform(np, 0.02, 0.2, -65.0, 8.0, |_| {
+            (0..12).map(|i| 5.0 + 0.5 * i as f64).collect()
+        }),
+        RefNucleus::uniform(nq, 0.02, 0.2, -65.0, 8.0, |_| vec![9.0; 8]),
+        RefNucleus::uniform(nr, 0.02, 0.2, -65.0, 8.0, |_| vec![5.0; 6]),
+    ];
+    let conns = vec![
+        RefConn {
+            pre: 0,
+            post: 2,
+            w: w_pr.clone(),
+            delay_steps: 4,
+            kernel: sample(48),
+        },
+        RefConn {
+            pre: 1,
+            post: 2,
+            w: w_qr.clone(),
+            delay_steps: 10,
+            kernel: sample(48),
+        },
+    ];
+    let reference = simulate(&mut rn, &conns, dt, steps);
+    assert!(
+        reference.spikes[2].len() > 20,
+        "R needs spikes: {}",
+        reference.spikes[2].len()
+    );
+
+    let mut net = Network::new();
+    let p = net.add(
+        Nucleus::new("P", np).input((0..np).map(|i| 5.0 + 0.5 * i as f64).collect::<Vec<_>>()),
+    )?;
+    let q = net.add(Nucleus::new("Q", nq).input(9.0))?;
+    let r = net.add(Nucleus::new("R", nr).input(5.0))?;
+    net.connect_with(
+        Connection::new(p, r, to_array(&w_pr))
+            .delay(1.0)
+            .kernel(exp_k, 12.0),
+    )?;
+    net.connect_with(
+        Connection::new(q, r, to_array(&w_qr))
+            .delay(2.5)
+            .kernel(exp_k, 12.0),
+    )?;
+    let mut sim = net.build_with(dt, opts())?;
+    let names = sim.op_names();
+    assert!(names.iter().any(|n| n == "R/kernel0/trace"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("R/kernel1")),
+        "two traces: {names:?}"
+    );
+    let rec = sim.run(steps as f64 * dt)?;
+    for k in 0..3 {
+        assert_eq!(engine_spikes(&rec, k), reference.spikes[k], "nucleus {k}");
+    }
+    Ok(())
+}
+
 /// Sparse weights, as triplets and as CSR, give the reference's spikes for
 /// the equivalent dense matrix (about 30% of synapses present).
 #[test]
@@ -772,11 +844,12 @@ fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
         "triangle: window product"
     );
     assert!(
-        names.iter().any(|n| n == "B->A/trace") && !names.iter().any(|n| n == "B->A/alpha_trace"),
+        names.iter().any(|n| n == "A/kernel0/trace")
+            && !names.iter().any(|n| n == "A/kernel0/alpha_trace"),
         "exponential: one trace"
     );
     assert!(
-        names.iter().any(|n| n == "B->B/alpha_trace"),
+        names.iter().any(|n| n == "B/kernel1/alpha_trace"),
         "alpha: two traces"
     );
     let mut sim = sim;

@@ -29,6 +29,9 @@
 //!      `G = r G + y(D) - r^K y(D + K)`, `I_syn = c G`;
 //!    - alpha kernel `c k r^k`: `A = r A + r G - K r^K y(D + K)` with the
 //!      previous `G`, `I_syn = c A`;
+//!    - the traces are linear in `y`, so all connections into one nucleus
+//!      with the same kernel (`c`, `r`, `K`) share one `G` (and `A`), fed
+//!      with the sum of their `y`s (`X/kernelJ/`);
 //!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
 //!    The traces are exact for the truncated window (the spikes leaving it
 //!    are subtracted), so every form computes SPEC's sum.
@@ -466,12 +469,27 @@ struct NucleusState {
     ring: usize,
 }
 
-/// A connection's weights and kernel traces, created once.
+/// A connection's weights, created once.
 struct ConnState {
     scope: Scope,
     w: WeightOps,
-    /// `G` (exponential and alpha kernels) and `A` (alpha only).
-    traces: Option<(Var, Option<Var>)>,
+    /// Its kernel trace group (exponential and alpha kernels).
+    group: Option<usize>,
+}
+
+/// The recursive trace shared by every connection into one nucleus with the
+/// same exponential or alpha kernel (`c`, `r` and window `K` alike): the
+/// traces are linear in the arriving and leaving input, so one `G` (and
+/// `A`) per group computes the sum of the connections' currents.
+struct TraceGroup {
+    post: usize,
+    c: f64,
+    r: f64,
+    k: usize,
+    scope: Scope,
+    g: Var,
+    /// `A`, for alpha kernels.
+    a: Option<Var>,
 }
 
 /// What one copy of the step computed for a nucleus.
@@ -666,8 +684,9 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         });
     }
 
-    // Weights (fed once) and kernel traces of every connection.
+    // Weights (fed once) of every connection, and the kernel traces.
     let mut cstates = Vec::with_capacity(plan.connections.len());
+    let mut groups: Vec<TraceGroup> = Vec::new();
     for conn in &mut plan.connections {
         let post = &plan.nuclei[conn.post];
         let (pre_n, post_n) = (plan.nuclei[conn.pre].n as u64, post.n as u64);
@@ -730,37 +749,61 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                 }
             }
         };
-        let traces = match conn.form {
-            KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
-                let zeros = const_f32(&mut s, "trace/initial", &vec![0.0; post.n], &[post_n])?;
-                let g = variable(
-                    &mut s,
-                    "trace",
-                    DataType::Float,
-                    &[post_n],
-                    zeros.clone().into(),
-                    &mut reg,
-                )?;
-                let a = match conn.form {
-                    KernelForm::Alpha { .. } => Some(variable(
-                        &mut s,
-                        "alpha_trace",
-                        DataType::Float,
-                        &[post_n],
-                        zeros.into(),
-                        &mut reg,
-                    )?),
-                    _ => None,
-                };
-                Some((g, a))
+        let group = match conn.form {
+            KernelForm::Exponential { c, r } | KernelForm::Alpha { c, r } => {
+                let alpha = matches!(conn.form, KernelForm::Alpha { .. });
+                let k = conn.kernel.len();
+                let found = groups.iter().position(|g: &TraceGroup| {
+                    g.post == conn.post
+                        && g.a.is_some() == alpha
+                        && g.c.to_bits() == c.to_bits()
+                        && g.r.to_bits() == r.to_bits()
+                        && g.k == k
+                });
+                match found {
+                    Some(j) => Some(j),
+                    None => {
+                        let mut gs = nstates[conn.post]
+                            .scope
+                            .new_sub_scope(&format!("kernel{}", groups.len()));
+                        let zeros =
+                            const_f32(&mut gs, "trace/initial", &vec![0.0; post.n], &[post_n])?;
+                        let g = variable(
+                            &mut gs,
+                            "trace",
+                            DataType::Float,
+                            &[post_n],
+                            zeros.clone().into(),
+                            &mut reg,
+                        )?;
+                        let a = if alpha {
+                            Some(variable(
+                                &mut gs,
+                                "alpha_trace",
+                                DataType::Float,
+                                &[post_n],
+                                zeros.into(),
+                                &mut reg,
+                            )?)
+                        } else {
+                            None
+                        };
+                        groups.push(TraceGroup {
+                            post: conn.post,
+                            c,
+                            r,
+                            k,
+                            scope: gs,
+                            g,
+                            a,
+                        });
+                        Some(groups.len() - 1)
+                    }
+                }
             }
             _ => None,
         };
-        cstates.push(ConnState {
-            scope: s,
-            w,
-            traces,
-        });
+        cstates.push(ConnState { scope: s, w, group });
     }
 
     let mut steps = Vec::with_capacity(copies);
@@ -773,6 +816,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             &step_var,
             &nstates,
             &cstates,
+            &groups,
             after.as_ref(),
         )?;
         steps.push(done.clone());
@@ -800,6 +844,7 @@ fn build_step(
     step_var: &Var,
     nstates: &[NucleusState],
     cstates: &[ConnState],
+    groups: &[TraceGroup],
     after: Option<&Operation>,
 ) -> Result<(Operation, Vec<NucleusOps>)> {
     let ctl = |s: &Scope| -> Scope {
@@ -914,6 +959,8 @@ fn build_step(
         rows: std::collections::HashMap::new(),
     };
     let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
+    // Per trace group: the arriving and the leaving input of its connections.
+    let mut group_terms: Vec<(Vec<Output>, Vec<Output>)> = vec![Default::default(); groups.len()];
     let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
     for (conn, cst) in plan.connections.iter().zip(cstates) {
         let post = &plan.nuclei[conn.post];
@@ -1022,15 +1069,13 @@ fn build_step(
                     post_n,
                 )?
             }
-            KernelForm::Exponential { c, r } | KernelForm::Alpha { c, r } => {
-                // Recursive traces over the window (exact, see the module docs):
-                //   G_m = r G_{m-1} + y(m - D) - r^K y(m - D - K)
-                //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
-                // with y(j) = sum of the weight rows of neurons that spiked at j.
-                let Some((gv, av)) = &cst.traces else {
+            KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
+                // The arriving and leaving input y(m - D), y(m - D - K) of
+                // this connection; its group's trace does the rest.
+                let Some(j) = cst.group else {
                     return Err(crate::Error::TensorFlow {
                         context: conn.name.clone(),
-                        message: "trace variables missing".into(),
+                        message: "trace group missing".into(),
                     });
                 };
                 let event_driven = conn.propagation != Propagation::Dense;
@@ -1068,46 +1113,70 @@ fn build_step(
                     pre_n,
                     post_n,
                 )?;
-                let g_read = gv.read_in(&mut s, "read/trace")?;
-                reads.push(g_read.clone());
-                let rr = scalar_f32(&mut s, "decay", r as f32)?;
-                let rk = scalar_f32(&mut s, "decay_window", r.powi(k as i32) as f32)?;
-                let g_decayed = ops::mul(rr.clone(), g_read.clone(), &mut s).map_err(&e)?;
-                let g_in = ops::add(g_decayed, y_new, &mut s).map_err(&e)?;
-                let leaving = ops::mul(rk, y_old.clone(), &mut s).map_err(&e)?;
-                let g_new =
-                    ops::sub(g_in, leaving, &mut s.with_op_name("trace_new")).map_err(&e)?;
-                trace_writes.push((gv.handle.clone(), g_new.clone(), s.new_sub_scope("write")));
-                let cc = scalar_f32(&mut s, "scale", c as f32)?;
-                let value = match av {
-                    Some(av) => {
-                        let a_read = av.read_in(&mut s, "read/alpha_trace")?;
-                        reads.push(a_read.clone());
-                        let krk = scalar_f32(
-                            &mut s,
-                            "k_decay_window",
-                            (k as f64 * r.powi(k as i32)) as f32,
-                        )?;
-                        let a_decayed = ops::mul(rr.clone(), a_read, &mut s).map_err(&e)?;
-                        let g_prev = ops::mul(rr, g_read, &mut s).map_err(&e)?;
-                        let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
-                        let a_leaving = ops::mul(krk, y_old, &mut s).map_err(&e)?;
-                        let a_new =
-                            ops::sub(a_in, a_leaving, &mut s.with_op_name("alpha_trace_new"))
-                                .map_err(&e)?;
-                        trace_writes.push((
-                            av.handle.clone(),
-                            a_new.clone(),
-                            s.new_sub_scope("write"),
-                        ));
-                        a_new
-                    }
-                    None => g_new,
-                };
-                ops::mul(cc, value, &mut s.with_op_name("current")).map_err(&e)?
+                group_terms[j].0.push(y_new.into());
+                group_terms[j].1.push(y_old.into());
+                continue;
             }
         };
         synaptic[conn.post].push(current.into());
+    }
+
+    // The kernel traces, one per group (exact, see the module docs):
+    //   G_m = r G_{m-1} + y(m - D) - r^K y(m - D - K)
+    //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
+    // with y summed over the group's connections.
+    for (grp, (arriving, leaving)) in groups.iter().zip(group_terms) {
+        let mut s = ctl(&grp.scope);
+        let e = tf_err("kernel trace");
+        let sum = |mut terms: Vec<Output>, name: &str, s: &mut Scope| -> Result<Output> {
+            if terms.len() == 1 {
+                terms.pop().ok_or_else(|| crate::Error::TensorFlow {
+                    context: name.into(),
+                    message: "no terms".into(),
+                })
+            } else {
+                Ok(ops::AddN::new()
+                    .build_instance(terms, &mut s.with_op_name(name))
+                    .map_err(tf_err(name))?
+                    .op
+                    .into())
+            }
+        };
+        let y_new = sum(arriving, "arriving", &mut s)?;
+        let y_old = sum(leaving, "leaving", &mut s)?;
+        let (r, k) = (grp.r, grp.k as i32);
+        let g_read = grp.g.read_in(&mut s, "read/trace")?;
+        reads.push(g_read.clone());
+        let rr = scalar_f32(&mut s, "decay", r as f32)?;
+        let rk = scalar_f32(&mut s, "decay_window", r.powi(k) as f32)?;
+        let g_decayed = ops::mul(rr.clone(), g_read.clone(), &mut s).map_err(&e)?;
+        let g_in = ops::add(g_decayed, y_new, &mut s).map_err(&e)?;
+        let out = ops::mul(rk, y_old.clone(), &mut s).map_err(&e)?;
+        let g_new = ops::sub(g_in, out, &mut s.with_op_name("trace_new")).map_err(&e)?;
+        trace_writes.push((
+            grp.g.handle.clone(),
+            g_new.clone(),
+            s.new_sub_scope("write"),
+        ));
+        let value = match &grp.a {
+            Some(av) => {
+                let a_read = av.read_in(&mut s, "read/alpha_trace")?;
+                reads.push(a_read.clone());
+                let krk = scalar_f32(&mut s, "k_decay_window", (k as f64 * r.powi(k)) as f32)?;
+                let a_decayed = ops::mul(rr.clone(), a_read, &mut s).map_err(&e)?;
+                let g_prev = ops::mul(rr, g_read, &mut s).map_err(&e)?;
+                let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
+                let a_out = ops::mul(krk, y_old, &mut s).map_err(&e)?;
+                let a_new =
+                    ops::sub(a_in, a_out, &mut s.with_op_name("alpha_trace_new")).map_err(&e)?;
+                trace_writes.push((av.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
+                a_new
+            }
+            None => g_new,
+        };
+        let cc = scalar_f32(&mut s, "scale", grp.c as f32)?;
+        let current = ops::mul(cc, value, &mut s.with_op_name("current")).map_err(&e)?;
+        synaptic[grp.post].push(current.into());
     }
 
     // 7. input; 8. writes after all reads.
