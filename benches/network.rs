@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench network                # every case
 //!     cargo bench --bench network -- quick       # (a) and (b) at N = 1000 only
+//!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
 //!
 //! Cases: (a) the seed's `simple` (1000 neurons, W ~ N(0,1), T = 1000 ms,
 //! dt = 0.1); (b) the classic Izhikevich (2003) network at N = 1000, 4000,
