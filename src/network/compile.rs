@@ -4,9 +4,10 @@
 //! # Step order (SPEC §1), written down once
 //!
 //! Every nucleus `X` has resource variables `X/v`, `X/u`, `X/I` (input for
-//! the next update) and `X/spikes`, a ring of the last `L` steps' spikes:
-//! at step `m`, row `(m - j) mod L` holds the spikes of step `m - j`. The
-//! `step` counter `m` is a variable too. One run:
+//! the next update) and, if a connection reads its past spikes, `X/spikes`,
+//! a ring of the last `L` steps' spikes: at step `m`, row `(m - j) mod L`
+//! holds the spikes of step `m - j`. The `step` counter `m` is a variable
+//! too. One run:
 //!
 //! 1. **read**: `v`, `u`, `I`, `step`, kernel traces, and the ring rows the
 //!    step needs (`ResourceGather`) are read. The no-op `reads_done` depends
@@ -14,8 +15,10 @@
 //!    sees only the state left by the previous one, whatever order
 //!    TensorFlow schedules ops in. (The original graph had no such ordering
 //!    and raced.)
-//! 2. **reset** (`X/reset`): neurons that spiked in the previous step (ring
-//!    lag 1) get `v = c`, `u = u + d`.
+//! 2. **reset** (`X/reset`): neurons that spiked in the previous step get
+//!    `v = c`, `u = u + d`. They are the neurons with `v = 30`: a spiking
+//!    neuron stored exactly the peak, any other one less, and `c < 30` is
+//!    checked when planning.
 //! 3. **v** (`X/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
 //! 4. **u** (`X/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
 //! 5. **threshold** (`X/threshold`): `s = v' >= 30`; spiking neurons store
@@ -33,6 +36,7 @@
 //!      with the same kernel (`c`, `r`, `K`) share one `G` (and `A`), fed
 //!      with the sum of their `y`s (`X/kernelJ/`);
 //!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
+//!
 //!    The traces are exact for the truncated window (the spikes leaving it
 //!    are subtracted), so every form computes SPEC's sum.
 //! 7. **input** (`X/input`): `I = Iext(t) + Σ I_syn` over afferents.

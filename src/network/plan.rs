@@ -379,6 +379,19 @@ impl Plan {
     }
 }
 
+/// A dense matrix must be `(pre.n, post.n)`.
+fn check_dims(got: (usize, usize), pre_n: usize, post_n: usize, name: &str) -> Result<()> {
+    if got == (pre_n, post_n) {
+        Ok(())
+    } else {
+        Err(Error::WeightShape {
+            connection: name.into(),
+            expected: (pre_n, post_n),
+            got,
+        })
+    }
+}
+
 fn plan_weights(w: Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
     let what = |i: usize, j: usize| move || format!("weight {i}->{j} of connection {name}");
     match w {
@@ -389,13 +402,7 @@ fn plan_weights(w: Weights, pre_n: usize, post_n: usize, name: &str) -> Result<P
             pre_n * post_n
         ])),
         Weights::Dense(m) => {
-            if m.dim() != (pre_n, post_n) {
-                return Err(Error::WeightShape {
-                    connection: name.into(),
-                    expected: (pre_n, post_n),
-                    got: m.dim(),
-                });
-            }
+            check_dims(m.dim(), pre_n, post_n, name)?;
             let mut out = Vec::with_capacity(pre_n * post_n);
             for ((i, j), x) in m.indexed_iter() {
                 out.push(finite(*x, what(i, j))?);
@@ -403,13 +410,7 @@ fn plan_weights(w: Weights, pre_n: usize, post_n: usize, name: &str) -> Result<P
             Ok(PlanWeights::Dense(out))
         }
         Weights::DenseF32(m) => {
-            if m.dim() != (pre_n, post_n) {
-                return Err(Error::WeightShape {
-                    connection: name.into(),
-                    expected: (pre_n, post_n),
-                    got: m.dim(),
-                });
-            }
+            check_dims(m.dim(), pre_n, post_n, name)?;
             if let Some(((i, j), x)) = m.indexed_iter().find(|(_, x)| !x.is_finite()) {
                 return Err(Error::NonFinite {
                     what: what(i, j)(),
