@@ -272,6 +272,14 @@ fn corrupt_truncated_and_foreign_checkpoints_are_refused() -> R {
     let err = other.restore_checkpoint(&ck).unwrap_err();
     assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
     assert!(err.to_string().contains("A/v"), "{err}");
+
+    // A checkpoint interval that is no interval.
+    for bad in [0.0, -5.0, f64::NAN] {
+        let ck = Checkpointing::new(dir.join("never")).every_ms(bad);
+        let err = network()?.run_checkpointed(10.0, &ck).unwrap_err();
+        assert!(err.to_string().contains("checkpoint interval"), "{err}");
+    }
+    assert!(!dir.join("never").exists(), "a refused run wrote files");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -825,13 +825,15 @@ impl Simulator {
     /// folder keeps the last checkpoint.
     pub fn run_checkpointed(&mut self, until_ms: f64, ck: &Checkpointing) -> Result<Recording> {
         let total = run_steps(until_ms, self.dt)?;
-        let every = ((ck.every() / self.dt).round() as usize).max(1);
         if !ck.every().is_finite() || ck.every() <= 0.0 {
-            return Err(Error::InvalidDuration {
-                t: ck.every(),
-                dt: self.dt,
+            return Err(Error::InvalidModel {
+                message: format!(
+                    "checkpoint interval {} ms: it must be a positive number of ms",
+                    ck.every()
+                ),
             });
         }
+        let every = ((ck.every() / self.dt).round() as usize).max(1);
         std::fs::create_dir_all(ck.dir()).map_err(|e| io_err(ck.dir(), e))?;
         let header = checkpoint::stream_header(
             self.dt,
