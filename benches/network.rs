@@ -14,6 +14,7 @@
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
 //! jumps), bare session runs of the same graph's step target (no feeds, no
 //! fetches: the floor for our own overhead), the same with 10 steps per session run, TF per step with
+//! TensorFlow's default executor instead of `Executor::Auto`'s choice, TF per step with
 //! `Propagation::Dense`, and the native stepper.
 
 #[path = "../tests/common/mod.rs"]
@@ -30,7 +31,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use snn::network::{Connection, Input, Network, Nucleus, Propagation, SimOptions};
+use snn::network::{Connection, Executor, Input, Network, Nucleus, Propagation, SimOptions};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -236,6 +237,9 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
         let (a, b) = t.split_once(',').ok_or("SNN_BENCH_THREADS=intra,inter")?;
         o = o.threads(a.parse()?, b.parse()?);
     }
+    if mode == "tfexec" {
+        o = o.executor(Executor::Default);
+    }
     let mut sim = net.build_with(dt, o)?;
     if mode == "bare" {
         // The same graph's step target alone: no feeds, no fetches.
@@ -324,7 +328,7 @@ fn main() -> R<()> {
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
-        for mode in ["auto", "bare", "multi", "dense", "native"] {
+        for mode in ["auto", "bare", "multi", "tfexec", "dense", "native"] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
@@ -348,6 +352,7 @@ fn main() -> R<()> {
                     "multi" => "TF, 10 steps per run (auto)",
                     "bare" => "bare session.run of the same graph (auto)",
                     "dense" => "TF, one run per step (dense)",
+                    "tfexec" => "TF, one run per step (auto), TF's default executor",
                     _ => "native reference stepper",
                 },
                 wall / (t_ms / 1000.0),

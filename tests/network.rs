@@ -5,7 +5,8 @@ mod common;
 
 use common::{one_nucleus_reference, simulate, to_array, RefConn, RefNucleus, Rng};
 use snn::network::{
-    Connection, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions, StateVar, Weights,
+    Connection, Executor, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions,
+    StateVar, Weights,
 };
 use snn::Error;
 
@@ -454,6 +455,55 @@ fn runs_are_deterministic_including_noise() -> R {
         assert_eq!(run(42)?, first);
     }
     assert_ne!(run(43)?, first);
+    Ok(())
+}
+
+/// TensorFlow's default and single-threaded executors compute the same
+/// steps: identical spikes and traces on a network with noise, a host input,
+/// delays, an alpha kernel and a windowed kernel. The single-threaded one
+/// refuses a remote target.
+#[test]
+fn both_executors_give_the_same_run() -> R {
+    let run = |executor: Executor| -> Result<snn::network::Recording, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let a = net.add(
+            Nucleus::new("A", 40)
+                .input(Input::noise(5.0, 5.0, 7))
+                .record(Record::everything()),
+        )?;
+        let b = net.add(
+            Nucleus::new("B", 20)
+                .abcd(0.1, 0.2, -65.0, 2.0)
+                .input(Input::function(|t| vec![4.0 + (t / 5.0).sin(); 20]))
+                .record(Record::everything()),
+        )?;
+        net.connect_with(Connection::new(a, b, 0.6).delay(1.0))?;
+        net.connect_with(
+            Connection::new(b, a, -0.4).kernel(|t| (t / 3.0) * (1.0 - t / 3.0).exp(), 9.0),
+        )?;
+        net.connect_with(Connection::new(a, a, 0.05).kernel(|t| (1.0 - t / 2.0).max(0.0), 2.0))?;
+        Ok(net.build_with(0.1, opts().executor(executor))?.run(150.0)?)
+    };
+    let default = run(Executor::Default)?;
+    let counts: Vec<u64> = default.nuclei.iter().map(|r| r.spike_count).collect();
+    assert!(
+        counts.iter().all(|&c| c > 20),
+        "the test needs spikes: {counts:?}"
+    );
+    assert_eq!(run(Executor::SingleThreaded)?.nuclei, default.nuclei);
+    assert_eq!(run(Executor::Auto)?.nuclei, default.nuclei);
+
+    let mut net = Network::new();
+    net.add(Nucleus::new("A", 3))?;
+    let err = net
+        .build_with(
+            0.1,
+            opts()
+                .executor(Executor::SingleThreaded)
+                .target("grpc://127.0.0.1:1"),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("single-threaded"), "{err}");
     Ok(())
 }
 

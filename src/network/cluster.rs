@@ -219,7 +219,7 @@ pub(crate) fn varint_field(out: &mut Vec<u8>, field: u32, x: u64) {
     varint(out, x);
 }
 
-fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+pub(crate) fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     varint(out, ((field as u64) << 3) | 2);
     varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);

@@ -39,4 +39,6 @@ pub use model::{
 };
 pub use plan::RoundingNote;
 pub use recording::{NucleusRecording, Recording, Trace};
-pub use simulator::{SimOptions, Simulator, REMOTE_RUN_TIMEOUT_MS};
+pub use simulator::{
+    Executor, SimOptions, Simulator, REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
+};
