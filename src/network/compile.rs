@@ -1044,10 +1044,10 @@ fn build_step(
         let current: Operation = match conn.form {
             KernelForm::Unit | KernelForm::General => {
                 // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
-                let lag_row = ring.row(
-                    root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
-                )?;
                 let (x, index) = if unit_kernel {
+                    let lag_row = ring.row(
+                        root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
+                    )?;
                     (lag_row.row, Some(lag_row.index))
                 } else {
                     let window = lag_rows(conn.delay, k as usize, "window", &mut reads)?;
