@@ -166,14 +166,17 @@ fn fnv1a64(path: &Path) -> Result<(u64, u64)> {
 /// then renamed over it.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = sibling(path, "tmp");
-    {
-        let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    }
+    write_synced(&tmp, bytes)?;
     fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
     sync_parent(path);
     Ok(())
+}
+
+/// Write `bytes` to `path` and sync them to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| io_err(path, e))?;
+    f.write_all(bytes).map_err(|e| io_err(path, e))?;
+    f.sync_all().map_err(|e| io_err(path, e))
 }
 
 /// `.<name>.<what>-<pid>` in the same folder as `path`.
@@ -240,11 +243,7 @@ pub(crate) fn commit(staging: &Path, target: &Path, mut manifest: Manifest) -> R
     manifest.files = files;
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err(staging, e))?;
     let mpath = staging.join(MANIFEST);
-    {
-        let mut f = File::create(&mpath).map_err(|e| io_err(&mpath, e))?;
-        f.write_all(&json).map_err(|e| io_err(&mpath, e))?;
-        f.sync_all().map_err(|e| io_err(&mpath, e))?;
-    }
+    write_synced(&mpath, &json)?;
     sync_parent(&mpath);
     let old = sibling(target, "old");
     let replacing = target.exists();

@@ -22,6 +22,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::network::proto::{bytes_field, varint_field};
 
 /// Jobs of a TensorFlow cluster and the `host:port` of each of their tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -204,25 +205,6 @@ fn check_address(a: &str, job: &str, source: &str) -> Result<()> {
             format!("job {job:?}: {a:?} is not a host:port address"),
         )),
     }
-}
-
-pub(crate) fn varint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push((x as u8) | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
-pub(crate) fn varint_field(out: &mut Vec<u8>, field: u32, x: u64) {
-    varint(out, (field as u64) << 3);
-    varint(out, x);
-}
-
-pub(crate) fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    varint(out, ((field as u64) << 3) | 2);
-    varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
 }
 
 /// Owns a `TF_Status`.

@@ -27,6 +27,7 @@ mod export;
 mod model;
 mod plan;
 pub mod plot;
+mod proto;
 mod recording;
 mod simulator;
 mod tensorboard;

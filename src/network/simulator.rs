@@ -10,13 +10,13 @@ use tensorflow::{Session, SessionOptions, SessionRunArgs, Tensor};
 
 use crate::error::{io_err, Error, Result, TfContext};
 use crate::network::checkpoint::{self, Checkpointing, Manifest, SpikeStream};
-use crate::network::cluster::{bytes_field, varint_field};
 use crate::network::compile::{compile, Compiled, InitFeed};
 use crate::network::export::{
     self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
 use crate::network::model::{InputFn, Network, StateVar};
 use crate::network::plan::{run_steps, Plan, PlanInput, RoundingNote};
+use crate::network::proto::{bytes_field, varint_field};
 use crate::network::recording::{rate_hz, NucleusRecording, Recording, Trace};
 use crate::network::tensorboard::EventWriter;
 use crate::runtime::quiet_tensorflow;
@@ -288,6 +288,7 @@ impl Network {
             }
         };
         let config = config_proto(&options, single_threaded);
+        let step_run_options = run_options(options.timeout_ms());
         if let Some(target) = &options.target {
             probe(target)?;
             session_options
@@ -311,8 +312,7 @@ impl Network {
                     InitFeed::I32(op, t) => args.add_feed(op, 0, t),
                 }
             }
-            let run_options = run_options(options.timeout_ms());
-            if let Some(o) = &run_options {
+            if let Some(o) = &step_run_options {
                 args.set_run_options(o);
             }
             args.add_target(&compiled.init);
@@ -364,7 +364,7 @@ impl Network {
             dt,
             step: 0,
             rounded: plan.rounded,
-            run_options: run_options(options.timeout_ms()),
+            run_options: step_run_options,
             options,
             events: None,
         };
@@ -919,10 +919,7 @@ impl Simulator {
             }
             None => {
                 let mut s = SpikeStream::open(&ck.spike_file(), None, &header)?;
-                let bytes = s.sync()?;
-                let folder = ck.folder_for(self.step);
-                self.save_checkpoint_with(&folder, Some(bytes))?;
-                ck.set_latest(&folder)?;
+                self.checkpoint_run(ck, s.sync()?)?;
                 s
             }
         };
@@ -955,13 +952,18 @@ impl Simulator {
             for (step, idx, i) in by_step {
                 stream.spike(step, &self.nuclei[idx].label, i)?;
             }
-            let bytes = stream.sync()?;
             rec.append(chunk);
-            let folder = ck.folder_for(self.step);
-            self.save_checkpoint_with(&folder, Some(bytes))?;
-            ck.set_latest(&folder)?;
+            self.checkpoint_run(ck, stream.sync()?)?;
         }
         Ok(rec)
+    }
+
+    /// A checkpointed run's checkpoint at the current step, recording that the
+    /// spike stream is `stream_bytes` long, made the latest.
+    fn checkpoint_run(&self, ck: &Checkpointing, stream_bytes: u64) -> Result<()> {
+        let folder = ck.folder_for(self.step);
+        self.save_checkpoint_with(&folder, Some(stream_bytes))?;
+        ck.set_latest(&folder)
     }
 
     /// Everything a checkpointed run in `ck`'s folder streamed, up to its
