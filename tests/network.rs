@@ -434,6 +434,83 @@ fn single_neuron_spike_times_are_the_spec_update() -> R {
     Ok(())
 }
 
+/// Standard normal CDF, from erf by Abramowitz & Stegun 7.1.26 (|error| <
+/// 1.5e-7, far below the KS bound used here).
+fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let poly = t
+        * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    0.5 * (1.0 + if z < 0.0 { -erf } else { erf })
+}
+
+/// In-graph noise is `mean + std * N(0, 1)`: with nothing else driving the
+/// nucleus, its recorded `I` is the noise itself. 101 neurons (odd: the
+/// Box–Muller pairs do not divide evenly) x 300 steps = 30300 draws: sample
+/// mean and standard deviation within 5 standard errors, the
+/// Kolmogorov–Smirnov distance to the normal CDF under its 0.1% critical
+/// value, the 3-sigma tail frequency, and no correlation between the two
+/// members of a Box–Muller pair (neurons j and j + 51) or between steps.
+#[test]
+fn in_graph_noise_is_normal_with_the_given_mean_and_std() -> R {
+    let (mean, std, n, steps) = (3.0, 2.0, 101usize, 300usize);
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::new("A", n)
+            .input(Input::noise(mean, std, 11))
+            .record(Record {
+                i: Probe::All,
+                ..Record::default()
+            }),
+    )?;
+    let rec = net.build_with(0.1, opts())?.run(steps as f64 * 0.1)?;
+    let x = rec.trace(a, StateVar::I)?.values();
+    assert_eq!(x.dim(), (steps, n));
+    let z: Vec<f64> = x.iter().map(|&v| (v as f64 - mean) / std).collect();
+    let count = z.len() as f64;
+    let m = z.iter().sum::<f64>() / count;
+    let var = z.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (count - 1.0);
+    assert!(m.abs() < 5.0 / count.sqrt(), "mean of the standardised noise {m}");
+    assert!((var.sqrt() - 1.0).abs() < 5.0 / (2.0 * count).sqrt(), "std ratio {}", var.sqrt());
+    let mut sorted = z.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ks = sorted
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| {
+            let f = normal_cdf(v);
+            (f - k as f64 / count).abs().max(((k + 1) as f64 / count - f).abs())
+        })
+        .fold(0.0, f64::max);
+    assert!(ks < 1.95 / count.sqrt(), "KS distance {ks}");
+    // P(|Z| > 3) = 0.0027: 81.8 expected, sd 9.
+    let tails = z.iter().filter(|v| v.abs() > 3.0).count();
+    assert!((45..=120).contains(&tails), "{tails} draws beyond 3 sigma");
+    let corr = |pairs: &[(f64, f64)]| -> f64 {
+        let k = pairs.len() as f64;
+        pairs.iter().map(|(p, q)| p * q).sum::<f64>() / k
+    };
+    let h = n.div_ceil(2);
+    let mut pair = Vec::new();
+    let mut lag = Vec::new();
+    for s in 0..steps {
+        for j in 0..n {
+            if j + h < n {
+                pair.push((z[s * n + j], z[s * n + j + h]));
+            }
+            if s + 1 < steps {
+                lag.push((z[s * n + j], z[(s + 1) * n + j]));
+            }
+        }
+    }
+    for (what, p) in [("pair", &pair), ("step lag", &lag)] {
+        let r = corr(p);
+        assert!(r.abs() < 5.0 / (p.len() as f64).sqrt(), "{what} correlation {r}");
+    }
+    Ok(())
+}
+
 /// Five runs of a network with in-graph noise and the same seed give the
 /// same spikes; another seed gives others.
 #[test]

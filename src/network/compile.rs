@@ -327,15 +327,16 @@ enum WeightOps {
 }
 
 /// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
-/// Event-driven: gather the rows of active neurons (weighted unless `unit`:
-/// the activity is 0/1) and sum them; otherwise a matrix product. Sparse
-/// weights gather per synapse and segment-sum.
+/// Event-driven: the rows of active neurons, summed (for 0/1 `unit`
+/// activity with its [`Events`]: one `SparseSegmentSum` of the rows into a
+/// single segment; otherwise gathered, weighted and summed); or a matrix
+/// product. Sparse weights gather per synapse and segment-sum.
 #[allow(clippy::too_many_arguments)]
 fn propagate(
     s: &mut Scope,
     name: &str,
     x: Operation,
-    index: Option<&Operation>,
+    events: Option<&Events>,
     w: &WeightOps,
     event_driven: bool,
     unit: bool,
@@ -343,16 +344,22 @@ fn propagate(
     post_n: u64,
 ) -> Result<Operation> {
     let e = tf_err(name);
-    if let (WeightOps::Dense(wv), true, true, Some(index)) = (w, event_driven, unit, index) {
-        // The weight rows of the neurons that spiked (`[k, 1, post]`), summed.
-        let rows = ops::gather(
-            wv.clone(),
-            index.clone(),
-            &mut s.with_op_name(&format!("{name}/rows")),
-        )
-        .map_err(&e)?;
-        let axes = const_i32(s, &format!("{name}/sum_axes"), &[0, 1], &[2])?;
-        return ops::sum(rows, axes, &mut s.with_op_name(name)).map_err(&e);
+    if let (WeightOps::Dense(wv), true, true, Some(events)) = (w, event_driven, unit, events) {
+        // The sum of the weight rows of the neurons that spiked, straight
+        // into one `[1, post]` segment (no `[k, post]` gather in between).
+        let one = ops::constant(1i32, &mut s.with_op_name(&format!("{name}/one_segment")))
+            .map_err(&e)?;
+        let sum = ops::SparseSegmentSumWithNumSegments::new()
+            .build(
+                wv.clone(),
+                events.index.clone(),
+                events.segments.clone(),
+                one,
+                &mut s.with_op_name(&format!("{name}/row_sum")),
+            )
+            .map_err(&e)?;
+        let flat = const_i32(s, &format!("{name}/flat_post"), &[post_n as i32], &[1])?;
+        return ops::reshape(sum, flat, &mut s.with_op_name(name)).map_err(&e);
     }
     let flat_pre = const_i32(s, &format!("{name}/flat_pre"), &[pre_n as i32], &[1])?;
     match w {
@@ -452,6 +459,53 @@ fn propagate(
     }
 }
 
+/// `mean + std * Normal(0, 1)`, `n` values keyed by the two-word Philox
+/// `key`, by the Box–Muller transform of `StatelessRandomUniform` draws:
+/// `u1, u2` uniform on [0, 1) give the independent standard normals
+/// `sqrt(-2 ln(1 - u1)) * (cos 2πu2, sin 2πu2)`. TensorFlow's own
+/// `StatelessRandomNormal` does the same transform one scalar at a time
+/// (libm `logf`, `sincosf`); as whole-tensor ops Eigen vectorises them.
+fn normal_noise(s: &mut Scope, n: u64, key: Output, mean: f32, std: f32) -> Result<Output> {
+    let e = tf_err("noise");
+    let h = n.div_ceil(2);
+    let dims = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?;
+    let u = ops::StatelessRandomUniform::new()
+        .dtype(DataType::Float)
+        .build(dims, key, &mut s.with_op_name("uniform"))
+        .map_err(&e)?;
+    let pair = ops::Unpack::new()
+        .num(2)
+        .axis(0)
+        .build(u, &mut s.with_op_name("uniform_pair"))
+        .map_err(&e)?;
+    let (u1, u2) = (
+        Output { operation: pair.clone(), index: 0 },
+        Output { operation: pair, index: 1 },
+    );
+    let one = scalar_f32(s, "one", 1.0)?;
+    let open = ops::sub(one, u1, &mut s.with_op_name("one_minus_u1")).map_err(&e)?;
+    let log = ops::log(open, &mut s.with_op_name("log")).map_err(&e)?;
+    let scale = scalar_f32(s, "minus_two_var", -2.0 * std * std)?;
+    let r2 = ops::mul(log, scale, &mut s.with_op_name("radius_squared")).map_err(&e)?;
+    let r = ops::sqrt(r2, &mut s.with_op_name("radius")).map_err(&e)?;
+    let two_pi = scalar_f32(s, "two_pi", std::f32::consts::TAU)?;
+    let angle = ops::mul(u2, two_pi, &mut s.with_op_name("angle")).map_err(&e)?;
+    // cos(θ - [0, π/2]) = [cos θ, sin θ], as a [2, h] pair.
+    let phase = const_f32(s, "phase", &[0.0, std::f32::consts::FRAC_PI_2], &[2, 1])?;
+    let angles = ops::sub(angle, phase, &mut s.with_op_name("angles")).map_err(&e)?;
+    let unit = ops::cos(angles, &mut s.with_op_name("cos")).map_err(&e)?;
+    let z = ops::mul(unit, r, &mut s.with_op_name("normal_pair")).map_err(&e)?;
+    let flat = const_i32(s, "flat", &[2 * h as i32], &[1])?;
+    let mut z = ops::reshape(z, flat, &mut s.with_op_name("normal")).map_err(&e)?;
+    if 2 * h != n {
+        let begin = const_i32(s, "begin", &[0], &[1])?;
+        let size = const_i32(s, "size", &[n as i32], &[1])?;
+        z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
+    }
+    let m = scalar_f32(s, "mean", mean)?;
+    Ok(ops::add(z, m, &mut s.with_op_name("Iext")).map_err(&e)?.into())
+}
+
 /// A no-op that runs after all of `deps`.
 fn group(scope: &mut Scope, name: &str, deps: Vec<Operation>) -> Result<Operation> {
     deps.into_iter()
@@ -519,6 +573,16 @@ struct LagRow {
     index: Operation,
 }
 
+/// The spikes of one nucleus at one lag as event-driven propagation sums
+/// them: `SparseSegmentSum` indices and their (single) segment.
+#[derive(Clone)]
+struct Events {
+    /// int64 `[k]`: the neurons that spiked.
+    index: Operation,
+    /// int64 `[k]` zeros: every row into segment 0.
+    segments: Operation,
+}
+
 /// Rows of the spike rings, and their indices `(m - lag) mod L`, each built
 /// once per step.
 struct RingReads<'a> {
@@ -526,6 +590,7 @@ struct RingReads<'a> {
     after: Option<&'a Operation>,
     index: std::collections::HashMap<(usize, usize), Operation>,
     rows: std::collections::HashMap<(usize, usize), LagRow>,
+    events: std::collections::HashMap<(usize, usize), Events>,
 }
 
 impl RingReads<'_> {
@@ -600,6 +665,33 @@ impl RingReads<'_> {
         let r = LagRow { row, index };
         self.rows.insert((pre, lag), r.clone());
         Ok(r)
+    }
+
+    /// [`Events`] of `row`, the spikes of nucleus `pre` `lag` steps ago.
+    fn events(
+        &mut self,
+        pre: usize,
+        lag: usize,
+        st: &NucleusState,
+        row: &LagRow,
+    ) -> Result<Events> {
+        if let Some(ev) = self.events.get(&(pre, lag)) {
+            return Ok(ev.clone());
+        }
+        let e = tf_err("spike events");
+        let mut s = match self.after {
+            Some(a) => st.scope.with_control_dependencies(&[a.clone()]),
+            None => st.scope.with_control_dependencies(&[]),
+        }
+        .new_sub_scope(&format!("events_lag{lag}"));
+        let minus_one = const_i32(&mut s, "flat", &[-1], &[1])?;
+        let index = ops::reshape(row.index.clone(), minus_one, &mut s.with_op_name("index"))
+            .map_err(&e)?;
+        let segments =
+            ops::zeros_like(index.clone(), &mut s.with_op_name("segments")).map_err(&e)?;
+        let ev = Events { index, segments };
+        self.events.insert((pre, lag), ev.clone());
+        Ok(ev)
     }
 }
 
@@ -961,6 +1053,7 @@ fn build_step(
         after,
         index: std::collections::HashMap::new(),
         rows: std::collections::HashMap::new(),
+        events: std::collections::HashMap::new(),
     };
     let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     // Per trace group: the arriving and the leaving input of its connections.
@@ -974,6 +1067,7 @@ fn build_step(
         let e = tf_err(&conn.name);
         let k = conn.kernel.len() as u64;
         let unit_kernel = conn.form == KernelForm::Unit;
+        let dense = matches!(cst.w, WeightOps::Dense(_));
         let pre_state = &nstates[conn.pre];
         let pre_step = &nsteps[conn.pre];
         let post_label = post.label.clone();
@@ -1043,12 +1137,22 @@ fn build_step(
         };
         let current: Operation = match conn.form {
             KernelForm::Unit | KernelForm::General => {
+                let event_driven = match conn.propagation {
+                    Propagation::Auto => unit_kernel,
+                    Propagation::EventDriven => true,
+                    Propagation::Dense => false,
+                };
                 // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
-                let (x, index) = if unit_kernel {
+                let (x, events) = if unit_kernel {
                     let lag_row = ring.row(
                         root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
                     )?;
-                    (lag_row.row, Some(lag_row.index))
+                    let events = if event_driven && dense {
+                        Some(ring.events(conn.pre, conn.delay, pre_state, &lag_row)?)
+                    } else {
+                        None
+                    };
+                    (lag_row.row, events)
                 } else {
                     let window = lag_rows(conn.delay, k as usize, "window", &mut reads)?;
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
@@ -1056,16 +1160,11 @@ fn build_step(
                         .map_err(&e)?;
                     (x, None)
                 };
-                let event_driven = match conn.propagation {
-                    Propagation::Auto => unit_kernel,
-                    Propagation::EventDriven => true,
-                    Propagation::Dense => false,
-                };
                 propagate(
                     &mut s,
                     "synapse",
                     x,
-                    index.as_ref(),
+                    events.as_ref(),
                     &cst.w,
                     event_driven,
                     unit_kernel,
@@ -1095,11 +1194,19 @@ fn build_step(
                     pre_n,
                     &mut reads,
                 )?;
+                let (arriving_events, leaving_events) = if event_driven && dense {
+                    (
+                        Some(ring.events(conn.pre, conn.delay, pre_state, &arriving)?),
+                        Some(ring.events(conn.pre, conn.delay + k as usize, pre_state, &leaving)?),
+                    )
+                } else {
+                    (None, None)
+                };
                 let y_new = propagate(
                     &mut s,
                     "synapse",
                     arriving.row,
-                    Some(&arriving.index),
+                    arriving_events.as_ref(),
                     &cst.w,
                     event_driven,
                     true,
@@ -1110,7 +1217,7 @@ fn build_step(
                     &mut s,
                     "synapse_leaving",
                     leaving.row,
-                    Some(&leaving.index),
+                    leaving_events.as_ref(),
                     &cst.w,
                     event_driven,
                     true,
@@ -1214,23 +1321,14 @@ fn build_step(
                 ph.into()
             }
             PlanInput::Noise { mean, std, seed } => {
-                let dims = const_i32(&mut s, "noise_shape", &[n as i32], &[1])?;
+                // Keyed by (seed, step): a resumed run draws the same noise.
                 let key = Tensor::new(&[2]).with_values(&[*seed, 0i64]).map_err(&e)?;
                 let key = ops::constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
                 let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
                 let sel = ops::constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
                 let counter = ops::mul(sel, step_read.clone(), &mut s).map_err(&e)?;
                 let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
-                let z = ops::StatelessRandomNormal::new()
-                    .dtype(DataType::Float)
-                    .build(dims, key, &mut s.with_op_name("normal"))
-                    .map_err(&e)?;
-                let sd = scalar_f32(&mut s, "std", *std)?;
-                let m = scalar_f32(&mut s, "mean", *mean)?;
-                let z = ops::mul(z, sd, &mut s).map_err(&e)?;
-                ops::add(z, m, &mut s.with_op_name("Iext"))
-                    .map_err(&e)?
-                    .into()
+                normal_noise(&mut s, n, key.into(), *mean, *std)?
             }
         };
         // One AddN over the external and every synaptic input.
