@@ -52,7 +52,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
 use crate::network::model::{Propagation, StateVar};
-use crate::network::plan::{KernelForm, Plan, PlanInput, PlanWeights};
+use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanInput, PlanWeights};
 
 /// A tensor fed once at initialisation.
 pub(crate) enum InitFeed {
@@ -327,16 +327,15 @@ enum WeightOps {
 }
 
 /// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
-/// Event-driven: the rows of active neurons, summed (for 0/1 `unit`
-/// activity with its [`Events`]: one `SparseSegmentSum` of the rows into a
-/// single segment; otherwise gathered, weighted and summed); or a matrix
-/// product. Sparse weights gather per synapse and segment-sum.
+/// Event-driven: the rows of active neurons gathered, weighted (unless
+/// `unit`: the activity is 0/1) and summed; or a matrix product. Sparse
+/// weights gather per synapse and segment-sum. (Spikes through dense
+/// weights take [`event_sums`] instead.)
 #[allow(clippy::too_many_arguments)]
 fn propagate(
     s: &mut Scope,
     name: &str,
     x: Operation,
-    events: Option<&Events>,
     w: &WeightOps,
     event_driven: bool,
     unit: bool,
@@ -344,23 +343,6 @@ fn propagate(
     post_n: u64,
 ) -> Result<Operation> {
     let e = tf_err(name);
-    if let (WeightOps::Dense(wv), true, true, Some(events)) = (w, event_driven, unit, events) {
-        // The sum of the weight rows of the neurons that spiked, straight
-        // into one `[1, post]` segment (no `[k, post]` gather in between).
-        let one = ops::constant(1i32, &mut s.with_op_name(&format!("{name}/one_segment")))
-            .map_err(&e)?;
-        let sum = ops::SparseSegmentSumWithNumSegments::new()
-            .build(
-                wv.clone(),
-                events.index.clone(),
-                events.segments.clone(),
-                one,
-                &mut s.with_op_name(&format!("{name}/row_sum")),
-            )
-            .map_err(&e)?;
-        let flat = const_i32(s, &format!("{name}/flat_post"), &[post_n as i32], &[1])?;
-        return ops::reshape(sum, flat, &mut s.with_op_name(name)).map_err(&e);
-    }
     let flat_pre = const_i32(s, &format!("{name}/flat_pre"), &[pre_n as i32], &[1])?;
     match w {
         WeightOps::Dense(wv) if !event_driven => {
@@ -459,6 +441,28 @@ fn propagate(
     }
 }
 
+/// `y(lag) = S(lag) · W` at every lag of `ev`, as `[m, post]` (row `j` for
+/// `ev.lags[j]`): the weight rows of the neurons that spiked, summed by
+/// one `SparseSegmentSum` into one segment per lag, with no `[k, post]`
+/// gather in between.
+fn event_sums(s: &mut Scope, name: &str, w: &Operation, ev: &SpikeEvents) -> Result<Operation> {
+    let e = tf_err(name);
+    let m = ops::constant(
+        ev.lags.len() as i32,
+        &mut s.with_op_name(&format!("{name}/lags")),
+    )
+    .map_err(&e)?;
+    ops::SparseSegmentSumWithNumSegments::new()
+        .build(
+            w.clone(),
+            ev.neurons.clone(),
+            ev.slots.clone(),
+            m,
+            &mut s.with_op_name(&format!("{name}/row_sums")),
+        )
+        .map_err(&e)
+}
+
 /// `mean + std * Normal(0, 1)`, `n` values keyed by the two-word Philox
 /// `key`, by the Box–Muller transform of `StatelessRandomUniform` draws:
 /// `u1, u2` uniform on [0, 1) give the independent standard normals
@@ -479,8 +483,14 @@ fn normal_noise(s: &mut Scope, n: u64, key: Output, mean: f32, std: f32) -> Resu
         .build(u, &mut s.with_op_name("uniform_pair"))
         .map_err(&e)?;
     let (u1, u2) = (
-        Output { operation: pair.clone(), index: 0 },
-        Output { operation: pair, index: 1 },
+        Output {
+            operation: pair.clone(),
+            index: 0,
+        },
+        Output {
+            operation: pair,
+            index: 1,
+        },
     );
     let one = scalar_f32(s, "one", 1.0)?;
     let open = ops::sub(one, u1, &mut s.with_op_name("one_minus_u1")).map_err(&e)?;
@@ -503,7 +513,9 @@ fn normal_noise(s: &mut Scope, n: u64, key: Output, mean: f32, std: f32) -> Resu
         z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
     }
     let m = scalar_f32(s, "mean", mean)?;
-    Ok(ops::add(z, m, &mut s.with_op_name("Iext")).map_err(&e)?.into())
+    Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
+        .map_err(&e)?
+        .into())
 }
 
 /// A no-op that runs after all of `deps`.
@@ -562,25 +574,18 @@ struct NucleusStep {
     new_row: Operation,
 }
 
-/// The presynaptic spikes of one nucleus at one lag, as the synapses use
-/// them; built once per step and shared by every connection that reads
-/// them.
+/// The spikes of one nucleus at every lag that event-driven connections
+/// with dense weights read from it, as `SparseSegmentSum` takes them: for
+/// each spike, the neuron and the slot `j` of its lag `lags[j]`. Built once
+/// per step (one ring gather, one `Where`) and shared by those connections.
 #[derive(Clone)]
-struct LagRow {
-    /// `[1, n]` float, 0 or 1.
-    row: Operation,
-    /// int64 `[k, 1]` indices of the neurons that spiked.
-    index: Operation,
-}
-
-/// The spikes of one nucleus at one lag as event-driven propagation sums
-/// them: `SparseSegmentSum` indices and their (single) segment.
-#[derive(Clone)]
-struct Events {
-    /// int64 `[k]`: the neurons that spiked.
-    index: Operation,
-    /// int64 `[k]` zeros: every row into segment 0.
-    segments: Operation,
+struct SpikeEvents {
+    /// Ascending.
+    lags: Vec<usize>,
+    /// int64 `[k]`.
+    neurons: Output,
+    /// int64 `[k]`.
+    slots: Output,
 }
 
 /// Rows of the spike rings, and their indices `(m - lag) mod L`, each built
@@ -589,8 +594,10 @@ struct RingReads<'a> {
     step: &'a Operation,
     after: Option<&'a Operation>,
     index: std::collections::HashMap<(usize, usize), Operation>,
-    rows: std::collections::HashMap<(usize, usize), LagRow>,
-    events: std::collections::HashMap<(usize, usize), Events>,
+    /// `[1, n]` float rows (0 or 1) of the presynaptic spikes per
+    /// (nucleus, lag).
+    rows: std::collections::HashMap<(usize, usize), Operation>,
+    events: std::collections::HashMap<usize, SpikeEvents>,
 }
 
 impl RingReads<'_> {
@@ -627,12 +634,9 @@ impl RingReads<'_> {
         step: &NucleusStep,
         n: u64,
         reads: &mut Vec<Operation>,
-    ) -> Result<LagRow> {
+    ) -> Result<Operation> {
         if lag == 0 {
-            return Ok(LagRow {
-                row: step.new_row.clone(),
-                index: step.spike_index.clone(),
-            });
+            return Ok(step.new_row.clone());
         }
         if let Some(r) = self.rows.get(&(pre, lag)) {
             return Ok(r.clone());
@@ -654,28 +658,26 @@ impl RingReads<'_> {
             .map_err(&e)?;
         reads.push(g.clone());
         let row = ops::reshape(
-            g.clone(),
+            g,
             const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
             &mut s.with_op_name("row"),
         )
         .map_err(&e)?;
-        let half = scalar_f32(&mut s, "half", 0.5)?;
-        let fired = ops::greater(g, half, &mut s.with_op_name("fired")).map_err(&e)?;
-        let index = ops::where_(fired, &mut s.with_op_name("spike_index")).map_err(&e)?;
-        let r = LagRow { row, index };
-        self.rows.insert((pre, lag), r.clone());
-        Ok(r)
+        self.rows.insert((pre, lag), row.clone());
+        Ok(row)
     }
 
-    /// [`Events`] of `row`, the spikes of nucleus `pre` `lag` steps ago.
-    fn events(
+    /// [`SpikeEvents`] of nucleus `pre` at `lags` (ascending, not empty;
+    /// the same for every call with this `pre`).
+    fn spike_events(
         &mut self,
         pre: usize,
-        lag: usize,
+        lags: &[usize],
         st: &NucleusState,
-        row: &LagRow,
-    ) -> Result<Events> {
-        if let Some(ev) = self.events.get(&(pre, lag)) {
+        step: &NucleusStep,
+        reads: &mut Vec<Operation>,
+    ) -> Result<SpikeEvents> {
+        if let Some(ev) = self.events.get(&pre) {
             return Ok(ev.clone());
         }
         let e = tf_err("spike events");
@@ -683,14 +685,78 @@ impl RingReads<'_> {
             Some(a) => st.scope.with_control_dependencies(&[a.clone()]),
             None => st.scope.with_control_dependencies(&[]),
         }
-        .new_sub_scope(&format!("events_lag{lag}"));
-        let minus_one = const_i32(&mut s, "flat", &[-1], &[1])?;
-        let index = ops::reshape(row.index.clone(), minus_one, &mut s.with_op_name("index"))
+        .new_sub_scope("events");
+        let (neurons, slots): (Output, Output) = if lags == [0] {
+            // This step's spikes only: one segment.
+            let flat = const_i32(&mut s, "flat", &[-1], &[1])?;
+            let neurons = ops::reshape(
+                step.spike_index.clone(),
+                flat,
+                &mut s.with_op_name("neurons"),
+            )
             .map_err(&e)?;
-        let segments =
-            ops::zeros_like(index.clone(), &mut s.with_op_name("segments")).map_err(&e)?;
-        let ev = Events { index, segments };
-        self.events.insert((pre, lag), ev.clone());
+            let slots =
+                ops::zeros_like(neurons.clone(), &mut s.with_op_name("slots")).map_err(&e)?;
+            (neurons.into(), slots.into())
+        } else {
+            let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
+                context: "building the graph".into(),
+                message: format!("nucleus {pre} has no spike ring for lags {lags:?}"),
+            })?;
+            // Ring rows (m - lag) mod L of the past lags, in one gather.
+            let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
+            let past_c = Tensor::new(&[past.len() as u64])
+                .with_values(&past)
+                .map_err(&e)?;
+            let past_c = ops::constant(past_c, &mut s.with_op_name("lags")).map_err(&e)?;
+            let len =
+                ops::constant(st.ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
+            let back = ops::sub(self.step.clone(), past_c, &mut s).map_err(&e)?;
+            let at = ops::floor_mod(back, len, &mut s.with_op_name("ring_rows")).map_err(&e)?;
+            let g = ops::ResourceGather::new()
+                .dtype(DataType::Float)
+                .build(hist.handle.clone(), at, &mut s.with_op_name("past"))
+                .map_err(&e)?;
+            reads.push(g.clone());
+            let rows = if lags[0] == 0 {
+                let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
+                ops::ConcatV2::new()
+                    .build_instance(
+                        vec![step.new_row.clone().into(), g.into()],
+                        axis.into(),
+                        &mut s.with_op_name("rows"),
+                    )
+                    .map_err(&e)?
+                    .op
+            } else {
+                g
+            };
+            let half = scalar_f32(&mut s, "half", 0.5)?;
+            let fired = ops::greater(rows, half, &mut s.with_op_name("fired")).map_err(&e)?;
+            let at = ops::where_(fired, &mut s.with_op_name("where")).map_err(&e)?;
+            // [k, 2] (slot, neuron) pairs, split.
+            let pair = ops::Unpack::new()
+                .num(2)
+                .axis(1)
+                .build(at, &mut s.with_op_name("slot_neuron"))
+                .map_err(&e)?;
+            (
+                Output {
+                    operation: pair.clone(),
+                    index: 1,
+                },
+                Output {
+                    operation: pair,
+                    index: 0,
+                },
+            )
+        };
+        let ev = SpikeEvents {
+            lags: lags.to_vec(),
+            neurons,
+            slots,
+        };
+        self.events.insert(pre, ev.clone());
         Ok(ev)
     }
 }
@@ -931,6 +997,29 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
     })
 }
 
+/// The lags at which a connection's spikes take [`event_sums`]: voltage
+/// jumps (`D`) and kernel traces (`D`, `D + K`) that run event-driven
+/// through dense weights; `None` for the rest.
+fn event_lags(conn: &PlanConnection, dense: bool) -> Option<[usize; 2]> {
+    let k = conn.kernel.len();
+    match (conn.form, conn.propagation) {
+        (_, Propagation::Dense) => None,
+        _ if !dense => None,
+        (KernelForm::Unit, _) => Some([conn.delay, conn.delay]),
+        (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, _) => {
+            Some([conn.delay, conn.delay + k])
+        }
+        (KernelForm::General, _) => None,
+    }
+}
+
+fn missing_lag(conn: &PlanConnection, lag: usize) -> crate::Error {
+    crate::Error::TensorFlow {
+        context: format!("building {}", conn.name),
+        message: format!("lag {lag} missing from the presynaptic spike events"),
+    }
+}
+
 /// One copy of the step; every op of it depends on `after` (the previous
 /// copy's writes), so the copy reads the state that copy left. Returns the
 /// no-op grouping its writes, and its fetches.
@@ -1048,6 +1137,16 @@ fn build_step(
     }
 
     // 6. synapses, grouped by postsynaptic nucleus.
+    let mut spike_lags: Vec<Vec<usize>> = vec![Vec::new(); plan.nuclei.len()];
+    for (conn, cst) in plan.connections.iter().zip(cstates) {
+        if let Some(lags) = event_lags(conn, matches!(cst.w, WeightOps::Dense(_))) {
+            spike_lags[conn.pre].extend(lags);
+        }
+    }
+    for lags in &mut spike_lags {
+        lags.sort_unstable();
+        lags.dedup();
+    }
     let mut ring = RingReads {
         step: &step_read,
         after,
@@ -1135,36 +1234,41 @@ fn build_step(
                 }),
             }
         };
-        let current: Operation = match conn.form {
-            KernelForm::Unit | KernelForm::General => {
+        let slot = |lags: &[usize], lag: usize| lags.iter().position(|&l| l == lag);
+        let current: Operation = match (conn.form, &cst.w, event_lags(conn, dense)) {
+            (KernelForm::Unit, WeightOps::Dense(w), Some([lag, _])) => {
+                let ev = ring.spike_events(
+                    conn.pre,
+                    &spike_lags[conn.pre],
+                    pre_state,
+                    pre_step,
+                    &mut reads,
+                )?;
+                let sums = event_sums(&mut s, "synapse", w, &ev)?;
+                let j = slot(&ev.lags, lag).ok_or_else(|| missing_lag(conn, lag))?;
+                let j = ops::constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
+                ops::gather(sums, j, &mut s.with_op_name("synapse")).map_err(&e)?
+            }
+            (KernelForm::Unit | KernelForm::General, _, _) => {
                 let event_driven = match conn.propagation {
                     Propagation::Auto => unit_kernel,
                     Propagation::EventDriven => true,
                     Propagation::Dense => false,
                 };
                 // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
-                let (x, events) = if unit_kernel {
-                    let lag_row = ring.row(
+                let x = if unit_kernel {
+                    ring.row(
                         root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
-                    )?;
-                    let events = if event_driven && dense {
-                        Some(ring.events(conn.pre, conn.delay, pre_state, &lag_row)?)
-                    } else {
-                        None
-                    };
-                    (lag_row.row, events)
+                    )?
                 } else {
                     let window = lag_rows(conn.delay, k as usize, "window", &mut reads)?;
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
-                    let x = ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum"))
-                        .map_err(&e)?;
-                    (x, None)
+                    ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
                 };
                 propagate(
                     &mut s,
                     "synapse",
                     x,
-                    events.as_ref(),
                     &cst.w,
                     event_driven,
                     unit_kernel,
@@ -1172,60 +1276,114 @@ fn build_step(
                     post_n,
                 )?
             }
-            KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
-                // The arriving and leaving input y(m - D), y(m - D - K) of
-                // this connection; its group's trace does the rest.
+            (KernelForm::Exponential { r, .. } | KernelForm::Alpha { r, .. }, w, lags) => {
+                // This connection's terms of its group's traces (see below):
+                // y(m - D) - r^K y(m - D - K) for G, -K r^K y(m - D - K) for A.
                 let Some(j) = cst.group else {
                     return Err(crate::Error::TensorFlow {
                         context: conn.name.clone(),
                         message: "trace group missing".into(),
                     });
                 };
-                let event_driven = conn.propagation != Propagation::Dense;
-                let arriving = ring.row(
-                    root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
-                )?;
-                let leaving = ring.row(
-                    root,
-                    conn.pre,
-                    conn.delay + k as usize,
-                    pre_state,
-                    pre_step,
-                    pre_n,
-                    &mut reads,
-                )?;
-                let (arriving_events, leaving_events) = if event_driven && dense {
-                    (
-                        Some(ring.events(conn.pre, conn.delay, pre_state, &arriving)?),
-                        Some(ring.events(conn.pre, conn.delay + k as usize, pre_state, &leaving)?),
-                    )
-                } else {
-                    (None, None)
-                };
-                let y_new = propagate(
-                    &mut s,
-                    "synapse",
-                    arriving.row,
-                    arriving_events.as_ref(),
-                    &cst.w,
-                    event_driven,
-                    true,
-                    pre_n,
-                    post_n,
-                )?;
-                let y_old = propagate(
-                    &mut s,
-                    "synapse_leaving",
-                    leaving.row,
-                    leaving_events.as_ref(),
-                    &cst.w,
-                    event_driven,
-                    true,
-                    pre_n,
-                    post_n,
-                )?;
-                group_terms[j].0.push(y_new.into());
-                group_terms[j].1.push(y_old.into());
+                let alpha = matches!(conn.form, KernelForm::Alpha { .. });
+                let rk = r.powi(k as i32);
+                let (g_coef, a_coef) = (-rk as f32, (-(k as f64) * rk) as f32);
+                match (w, lags) {
+                    (WeightOps::Dense(w), Some([arrive, leave])) => {
+                        // Both lags' input at once: a [1 or 2, m] coefficient
+                        // matrix times the [m, post] sums.
+                        let ev = ring.spike_events(
+                            conn.pre,
+                            &spike_lags[conn.pre],
+                            pre_state,
+                            pre_step,
+                            &mut reads,
+                        )?;
+                        let sums = event_sums(&mut s, "synapse", w, &ev)?;
+                        let m = ev.lags.len();
+                        let ja = slot(&ev.lags, arrive).ok_or_else(|| missing_lag(conn, arrive))?;
+                        let jl = slot(&ev.lags, leave).ok_or_else(|| missing_lag(conn, leave))?;
+                        let rows = if alpha { 2 } else { 1 };
+                        let mut coef = vec![0f32; rows * m];
+                        coef[ja] = 1.0;
+                        coef[jl] = g_coef;
+                        if alpha {
+                            coef[m + jl] = a_coef;
+                        }
+                        let coef = const_f32(
+                            &mut s,
+                            "synapse/trace_coefficients",
+                            &coef,
+                            &[rows as u64, m as u64],
+                        )?;
+                        let terms =
+                            ops::mat_mul(coef, sums, &mut s.with_op_name("synapse/trace_terms"))
+                                .map_err(&e)?;
+                        let pair = ops::Unpack::new()
+                            .num(rows as i64)
+                            .axis(0)
+                            .build(terms, &mut s.with_op_name("synapse/terms"))
+                            .map_err(&e)?;
+                        group_terms[j].0.push(Output {
+                            operation: pair.clone(),
+                            index: 0,
+                        });
+                        if alpha {
+                            group_terms[j].1.push(Output {
+                                operation: pair,
+                                index: 1,
+                            });
+                        }
+                    }
+                    _ => {
+                        let event_driven = conn.propagation != Propagation::Dense;
+                        let arriving = ring.row(
+                            root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
+                        )?;
+                        let leaving = ring.row(
+                            root,
+                            conn.pre,
+                            conn.delay + k as usize,
+                            pre_state,
+                            pre_step,
+                            pre_n,
+                            &mut reads,
+                        )?;
+                        let y_new = propagate(
+                            &mut s,
+                            "synapse",
+                            arriving,
+                            w,
+                            event_driven,
+                            true,
+                            pre_n,
+                            post_n,
+                        )?;
+                        let y_old = propagate(
+                            &mut s,
+                            "synapse_leaving",
+                            leaving,
+                            w,
+                            event_driven,
+                            true,
+                            pre_n,
+                            post_n,
+                        )?;
+                        let gc = scalar_f32(&mut s, "synapse/leaving_coefficient", g_coef)?;
+                        let out = ops::mul(gc, y_old.clone(), &mut s).map_err(&e)?;
+                        let g_term =
+                            ops::add(y_new, out, &mut s.with_op_name("synapse/trace_term"))
+                                .map_err(&e)?;
+                        group_terms[j].0.push(g_term.into());
+                        if alpha {
+                            let ac = scalar_f32(&mut s, "synapse/alpha_coefficient", a_coef)?;
+                            let a_term =
+                                ops::mul(ac, y_old, &mut s.with_op_name("synapse/alpha_term"))
+                                    .map_err(&e)?;
+                            group_terms[j].1.push(a_term.into());
+                        }
+                    }
+                }
                 continue;
             }
         };
@@ -1233,10 +1391,10 @@ fn build_step(
     }
 
     // The kernel traces, one per group (exact, see the module docs):
-    //   G_m = r G_{m-1} + y(m - D) - r^K y(m - D - K)
-    //   A_m = r A_{m-1} + r G_{m-1} - K r^K y(m - D - K)
-    // with y summed over the group's connections.
-    for (grp, (arriving, leaving)) in groups.iter().zip(group_terms) {
+    //   G_m = r G_{m-1} + sum [y(m - D) - r^K y(m - D - K)]
+    //   A_m = r A_{m-1} + r G_{m-1} + sum [-K r^K y(m - D - K)]
+    // with the sums over the group's connections (their terms above).
+    for (grp, (g_terms, a_terms)) in groups.iter().zip(group_terms) {
         let mut s = ctl(&grp.scope);
         let e = tf_err("kernel trace");
         let sum = |mut terms: Vec<Output>, name: &str, s: &mut Scope| -> Result<Output> {
@@ -1253,17 +1411,13 @@ fn build_step(
                     .into())
             }
         };
-        let y_new = sum(arriving, "arriving", &mut s)?;
-        let y_old = sum(leaving, "leaving", &mut s)?;
-        let (r, k) = (grp.r, grp.k as i32);
         let g_read = grp.g.read_in(&mut s, "read/trace")?;
         reads.push(g_read.clone());
-        let rr = scalar_f32(&mut s, "decay", r as f32)?;
-        let rk = scalar_f32(&mut s, "decay_window", r.powi(k) as f32)?;
-        let g_decayed = ops::mul(rr.clone(), g_read.clone(), &mut s).map_err(&e)?;
-        let g_in = ops::add(g_decayed, y_new, &mut s).map_err(&e)?;
-        let out = ops::mul(rk, y_old.clone(), &mut s).map_err(&e)?;
-        let g_new = ops::sub(g_in, out, &mut s.with_op_name("trace_new")).map_err(&e)?;
+        let rr = scalar_f32(&mut s, "decay", grp.r as f32)?;
+        let g_decayed = ops::mul(rr, g_read, &mut s.with_op_name("trace_decayed")).map_err(&e)?;
+        let g_in = sum(g_terms, "trace_input", &mut s)?;
+        let g_new =
+            ops::add(g_decayed.clone(), g_in, &mut s.with_op_name("trace_new")).map_err(&e)?;
         trace_writes.push((
             grp.g.handle.clone(),
             g_new.clone(),
@@ -1273,13 +1427,16 @@ fn build_step(
             Some(av) => {
                 let a_read = av.read_in(&mut s, "read/alpha_trace")?;
                 reads.push(a_read.clone());
-                let krk = scalar_f32(&mut s, "k_decay_window", (k as f64 * r.powi(k)) as f32)?;
-                let a_decayed = ops::mul(rr.clone(), a_read, &mut s).map_err(&e)?;
-                let g_prev = ops::mul(rr, g_read, &mut s).map_err(&e)?;
-                let a_in = ops::add(a_decayed, g_prev, &mut s).map_err(&e)?;
-                let a_out = ops::mul(krk, y_old, &mut s).map_err(&e)?;
-                let a_new =
-                    ops::sub(a_in, a_out, &mut s.with_op_name("alpha_trace_new")).map_err(&e)?;
+                let rr = scalar_f32(&mut s, "alpha_decay", grp.r as f32)?;
+                let a_decayed = ops::mul(rr, a_read, &mut s).map_err(&e)?;
+                let a_in = sum(a_terms, "alpha_input", &mut s)?;
+                let a_new = ops::AddN::new()
+                    .build_instance(
+                        vec![a_decayed.into(), g_decayed.into(), a_in],
+                        &mut s.with_op_name("alpha_trace_new"),
+                    )
+                    .map_err(&e)?
+                    .op;
                 trace_writes.push((av.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
                 a_new
             }
