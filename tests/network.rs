@@ -440,7 +440,8 @@ fn normal_cdf(z: f64) -> f64 {
     let x = z.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.3275911 * x);
     let poly = t
-        * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     let erf = 1.0 - poly * (-x * x).exp();
     0.5 * (1.0 + if z < 0.0 { -erf } else { erf })
 }
@@ -471,8 +472,15 @@ fn in_graph_noise_is_normal_with_the_given_mean_and_std() -> R {
     let count = z.len() as f64;
     let m = z.iter().sum::<f64>() / count;
     let var = z.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (count - 1.0);
-    assert!(m.abs() < 5.0 / count.sqrt(), "mean of the standardised noise {m}");
-    assert!((var.sqrt() - 1.0).abs() < 5.0 / (2.0 * count).sqrt(), "std ratio {}", var.sqrt());
+    assert!(
+        m.abs() < 5.0 / count.sqrt(),
+        "mean of the standardised noise {m}"
+    );
+    assert!(
+        (var.sqrt() - 1.0).abs() < 5.0 / (2.0 * count).sqrt(),
+        "std ratio {}",
+        var.sqrt()
+    );
     let mut sorted = z.clone();
     sorted.sort_by(f64::total_cmp);
     let ks = sorted
@@ -480,7 +488,9 @@ fn in_graph_noise_is_normal_with_the_given_mean_and_std() -> R {
         .enumerate()
         .map(|(k, &v)| {
             let f = normal_cdf(v);
-            (f - k as f64 / count).abs().max(((k + 1) as f64 / count - f).abs())
+            (f - k as f64 / count)
+                .abs()
+                .max(((k + 1) as f64 / count - f).abs())
         })
         .fold(0.0, f64::max);
     assert!(ks < 1.95 / count.sqrt(), "KS distance {ks}");
@@ -506,7 +516,10 @@ fn in_graph_noise_is_normal_with_the_given_mean_and_std() -> R {
     }
     for (what, p) in [("pair", &pair), ("step lag", &lag)] {
         let r = corr(p);
-        assert!(r.abs() < 5.0 / (p.len() as f64).sqrt(), "{what} correlation {r}");
+        assert!(
+            r.abs() < 5.0 / (p.len() as f64).sqrt(),
+            "{what} correlation {r}"
+        );
     }
     Ok(())
 }
