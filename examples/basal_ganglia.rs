@@ -13,7 +13,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use snn::network::{plot, Connection, Input, Network, Nucleus, NucleusId, Propagation};
+use snn::network::{plot, Connection, Input, Network, Nucleus, NucleusId, Propagation, Record};
 
 /// Nucleus labels, in order.
 pub const NAMES: [&str; 7] = ["CTX", "D1", "D2", "Gpi", "TA", "TI", "STN"];
@@ -23,6 +23,14 @@ pub const SIZES: [usize; 7] = [2000, 400, 400, 200, 300, 300, 200];
 /// The model (also built by `benches/network.rs`, which includes this file).
 pub fn basal_ganglia(
     propagation: Propagation,
+) -> Result<(Network, Vec<NucleusId>), Box<dyn std::error::Error>> {
+    basal_ganglia_recording(propagation, Record::default())
+}
+
+/// The same network, every nucleus recording `record`.
+pub fn basal_ganglia_recording(
+    propagation: Propagation,
+    record: Record,
 ) -> Result<(Network, Vec<NucleusId>), Box<dyn std::error::Error>> {
     let (names, sizes) = (NAMES, SIZES);
     // a, b, c, d: CTX, Gpi regular spiking; D1, D2, TA, TI fast spiking; STN bursting.
@@ -67,7 +75,14 @@ pub fn basal_ganglia(
         } else {
             Input::Constant(0.0)
         };
-        ids.push(net.add(Nucleus::new(*name, sizes[k]).abcd(a, b, c, d).input(input))?);
+        ids.push(
+            net.add(
+                Nucleus::new(*name, sizes[k])
+                    .abcd(a, b, c, d)
+                    .input(input)
+                    .record(record.clone()),
+            )?,
+        );
     }
     for i in 0..7 {
         for j in 0..7 {

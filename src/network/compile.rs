@@ -1322,7 +1322,7 @@ fn build_step(
                         let pair = ops::Unpack::new()
                             .num(rows as i64)
                             .axis(0)
-                            .build(terms, &mut s.with_op_name("synapse/terms"))
+                            .build(terms, &mut s.with_op_name("synapse"))
                             .map_err(&e)?;
                         group_terms[j].0.push(Output {
                             operation: pair.clone(),
@@ -1397,27 +1397,22 @@ fn build_step(
     for (grp, (g_terms, a_terms)) in groups.iter().zip(group_terms) {
         let mut s = ctl(&grp.scope);
         let e = tf_err("kernel trace");
-        let sum = |mut terms: Vec<Output>, name: &str, s: &mut Scope| -> Result<Output> {
-            if terms.len() == 1 {
-                terms.pop().ok_or_else(|| crate::Error::TensorFlow {
-                    context: name.into(),
-                    message: "no terms".into(),
-                })
-            } else {
-                Ok(ops::AddN::new()
-                    .build_instance(terms, &mut s.with_op_name(name))
-                    .map_err(tf_err(name))?
-                    .op
-                    .into())
-            }
+        // Each new trace value is one AddN of leaves in a fixed order (no
+        // chain of adds for Grappler's arithmetic optimizer to regroup, which
+        // it did differently in different copies of the step).
+        let add_n = |terms: Vec<Output>, name: &str, s: &mut Scope| -> Result<Operation> {
+            Ok(ops::AddN::new()
+                .build_instance(terms, &mut s.with_op_name(name))
+                .map_err(tf_err(name))?
+                .op)
         };
         let g_read = grp.g.read_in(&mut s, "read/trace")?;
         reads.push(g_read.clone());
         let rr = scalar_f32(&mut s, "decay", grp.r as f32)?;
         let g_decayed = ops::mul(rr, g_read, &mut s.with_op_name("trace_decayed")).map_err(&e)?;
-        let g_in = sum(g_terms, "trace_input", &mut s)?;
-        let g_new =
-            ops::add(g_decayed.clone(), g_in, &mut s.with_op_name("trace_new")).map_err(&e)?;
+        let mut g_sum = vec![g_decayed.clone().into()];
+        g_sum.extend(g_terms);
+        let g_new = add_n(g_sum, "trace_new", &mut s)?;
         trace_writes.push((
             grp.g.handle.clone(),
             g_new.clone(),
@@ -1429,14 +1424,9 @@ fn build_step(
                 reads.push(a_read.clone());
                 let rr = scalar_f32(&mut s, "alpha_decay", grp.r as f32)?;
                 let a_decayed = ops::mul(rr, a_read, &mut s).map_err(&e)?;
-                let a_in = sum(a_terms, "alpha_input", &mut s)?;
-                let a_new = ops::AddN::new()
-                    .build_instance(
-                        vec![a_decayed.into(), g_decayed.into(), a_in],
-                        &mut s.with_op_name("alpha_trace_new"),
-                    )
-                    .map_err(&e)?
-                    .op;
+                let mut a_sum = vec![a_decayed.into(), g_decayed.into()];
+                a_sum.extend(a_terms);
+                let a_new = add_n(a_sum, "alpha_trace_new", &mut s)?;
                 trace_writes.push((av.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
                 a_new
             }
