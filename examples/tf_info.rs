@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runtime::tf_version(),
         runtime::tf_lib_dir().unwrap_or("system")
     );
+    println!("malloc: {}", runtime::allocator());
     let devices = runtime::devices()?;
     for d in &devices {
         println!(

@@ -31,3 +31,11 @@ pub mod runtime;
 pub mod single;
 
 pub use error::{Error, Result};
+
+/// With the `mimalloc` feature, mimalloc is the program's allocator: Rust's
+/// (this global allocator) and, built with mimalloc's `override`, the C
+/// `malloc` that TensorFlow allocates its tensors with
+/// ([`runtime::allocator`] says which one serves).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -87,6 +87,30 @@ pub fn quiet_tensorflow() {
     });
 }
 
+/// The allocator behind the C `malloc` of this process, which TensorFlow
+/// allocates its tensors with: `"mimalloc"` when the `mimalloc` feature is
+/// on and its override took effect (checked on a fresh allocation),
+/// `"system"` otherwise.
+pub fn allocator() -> &'static str {
+    #[cfg(feature = "mimalloc")]
+    {
+        extern "C" {
+            fn malloc(size: usize) -> *mut std::ffi::c_void;
+            fn free(ptr: *mut std::ffi::c_void);
+        }
+        // SAFETY: a 64-byte allocation freed right after the check.
+        unsafe {
+            let p = malloc(64);
+            let ours = !p.is_null() && libmimalloc_sys::mi_is_in_heap_region(p);
+            free(p);
+            if ours {
+                return "mimalloc";
+            }
+        }
+    }
+    "system"
+}
+
 /// The version string of the linked libtensorflow, e.g. `"2.21.0"`.
 pub fn tf_version() -> String {
     tensorflow::version().unwrap_or_else(|_| "unknown".to_string())
