@@ -12,10 +12,14 @@
 //! weights scaled by 1000/N, T = 1000 ms, dt = 0.1); (c) the basal-ganglia
 //! model of the examples.
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
-//! jumps), bare session runs of the same graph's step target (no feeds, no
-//! fetches: the floor for our own overhead), the same with 10 steps per session run, TF per step with
-//! TensorFlow's default executor instead of `Executor::Auto`'s choice, TF per step with
-//! `Propagation::Dense`, and the native stepper.
+//! jumps and kernel traces), bare session runs of the same graph's step
+//! target (no feeds, no fetches: the floor for our own overhead; timed in
+//! blocks alternating with recorded per-step runs in the same process, whose
+//! ratio the row reports), TF with 10 steps per session run, TF per step
+//! with TensorFlow's default executor instead of `Executor::Auto`'s choice,
+//! TF per step with `Propagation::Dense`, and the native stepper.
+//!
+//!     cargo bench --bench network --features mimalloc   # the README's table
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
@@ -242,12 +246,22 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     }
     let mut sim = net.build_with(dt, o)?;
     if mode == "bare" {
-        // The same graph's step target alone: no feeds, no fetches.
-        let steps = (1000.0 / dt).round() as usize;
-        let wall = sim.time_bare_steps(steps)?;
+        // The same graph's step target alone (no feeds, no fetches),
+        // alternating in this process with per-step runs that record as
+        // usual: 10 blocks of 100 ms each, so the machine's noise falls on
+        // both alike. Prints the ratio per-step / bare.
+        let steps = (100.0 / dt).round() as usize;
+        let (mut bare, mut recorded) = (0.0, 0.0);
+        for _ in 0..10 {
+            bare += sim.time_bare_steps(steps)?.as_secs_f64();
+            let start = Instant::now();
+            sim.run(100.0)?;
+            recorded += start.elapsed().as_secs_f64();
+        }
+        println!("RATIO {}", recorded / bare);
         return Ok(Outcome {
-            wall_s: wall.as_secs_f64(),
-            steps,
+            wall_s: bare,
+            steps: 10 * steps,
             spikes: 0,
             neurons,
             t_ms: 1000.0,
@@ -345,12 +359,22 @@ fn main() -> R<()> {
                 .filter_map(|x| x.parse().ok())
                 .collect();
             let (wall, steps, spikes, neurons, t_ms, rss) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            let ratio = text
+                .lines()
+                .find_map(|l| l.strip_prefix("RATIO "))
+                .and_then(|r| r.trim().parse::<f64>().ok());
+            let bare_label = match ratio {
+                Some(r) => format!(
+                    "bare session.run of the same graph (auto); per-step runs took {r:.2}x this, alternating with it in one process"
+                ),
+                None => "bare session.run of the same graph (auto)".to_string(),
+            };
             println!(
                 "| {title} | {} | {:.2} s | {:.0} | {} | {} | {:.0} |",
                 match mode {
                     "auto" => "TF, one run per step (auto)",
                     "multi" => "TF, 10 steps per run (auto)",
-                    "bare" => "bare session.run of the same graph (auto)",
+                    "bare" => bare_label.as_str(),
                     "dense" => "TF, one run per step (dense)",
                     "tfexec" => "TF, one run per step (auto), TF's default executor",
                     _ => "native reference stepper",
