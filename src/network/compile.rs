@@ -24,8 +24,11 @@
 //! 5. **threshold** (`X/threshold`): `s = v' >= 30`; spiking neurons store
 //!    `v' = 30`; `s` is lag 0 for the synapses.
 //! 6. **synapses** (`pre->post/...`), with `S(j)` the presynaptic spikes at
-//!    lag `j` and `y(j) = S(j) · W` (event-driven: the rows of `W` of the
-//!    neurons that spiked, summed; or a matrix product; or a
+//!    lag `j` and `y(j) = S(j) · W` (event-driven through dense weights:
+//!    per presynaptic nucleus one gather of the ring rows at every lag its
+//!    connections read and one `Where`, giving (lag slot, neuron) pairs
+//!    (`X/events`), then per connection one `SparseSegmentSum` of `W`'s
+//!    rows into a segment per lag; or a matrix product; or a
 //!    gather/segment-sum for sparse weights):
 //!    - voltage jump: `I_syn = y(D)`;
 //!    - exponential kernel `c r^k` (recognised from its samples): a trace
@@ -34,7 +37,10 @@
 //!      previous `G`, `I_syn = c A`;
 //!    - the traces are linear in `y`, so all connections into one nucleus
 //!      with the same kernel (`c`, `r`, `K`) share one `G` (and `A`), fed
-//!      with the sum of their `y`s (`X/kernelJ/`);
+//!      with the sum of their terms (`X/kernelJ/`; each connection's
+//!      `y(D) - r^K y(D + K)` and `-K r^K y(D + K)` come from its lag sums
+//!      by one small coefficient `MatMul`); each new trace value is one
+//!      `AddN` in a fixed order;
 //!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
 //!
 //!    The traces are exact for the truncated window (the spikes leaving it
@@ -42,7 +48,8 @@
 //! 7. **input** (`X/input`): `I = Iext(t) + Σ I_syn` over afferents.
 //! 8. **write** (`X/write`): assign `v`, `u`, `I`, the traces, this step's
 //!    spikes into ring row `m mod L` (`ResourceScatterUpdate`, one row); the
-//!    `step` counter (which also keys the in-graph noise) increments.
+//!    `step` counter (which also keys the in-graph noise: a Box–Muller
+//!    transform of `StatelessRandomUniform` draws) increments.
 //!
 //! Large arrays (weights, sparse indices) enter their variables through
 //! placeholders fed once by the init run, never as constants in the GraphDef.
