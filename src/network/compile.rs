@@ -1241,9 +1241,11 @@ fn build_step(
                 }),
             }
         };
-        let slot = |lags: &[usize], lag: usize| lags.iter().position(|&l| l == lag);
-        let current: Operation = match (conn.form, &cst.w, event_lags(conn, dense)) {
-            (KernelForm::Unit, WeightOps::Dense(w), Some([lag, _])) => {
+        // Spikes through dense weights, event-driven: the [m, post] sums at
+        // every lag of the presynaptic nucleus's events, and the slots of
+        // this connection's lags among them.
+        let events = match (&cst.w, event_lags(conn, dense)) {
+            (WeightOps::Dense(w), Some(lags)) => {
                 let ev = ring.spike_events(
                     conn.pre,
                     &spike_lags[conn.pre],
@@ -1252,11 +1254,24 @@ fn build_step(
                     &mut reads,
                 )?;
                 let sums = event_sums(&mut s, "synapse", w, &ev)?;
-                let j = slot(&ev.lags, lag).ok_or_else(|| missing_lag(conn, lag))?;
+                let mut slots = [0; 2];
+                for (slot, lag) in slots.iter_mut().zip(lags) {
+                    *slot = ev
+                        .lags
+                        .iter()
+                        .position(|&l| l == lag)
+                        .ok_or_else(|| missing_lag(conn, lag))?;
+                }
+                Some((sums, ev.lags.len(), slots))
+            }
+            _ => None,
+        };
+        let current: Operation = match (conn.form, events) {
+            (KernelForm::Unit, Some((sums, _, [j, _]))) => {
                 let j = ops::constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
                 ops::gather(sums, j, &mut s.with_op_name("synapse")).map_err(&e)?
             }
-            (KernelForm::Unit | KernelForm::General, _, _) => {
+            (KernelForm::Unit | KernelForm::General, _) => {
                 let event_driven = match conn.propagation {
                     Propagation::Auto => unit_kernel,
                     Propagation::EventDriven => true,
@@ -1283,7 +1298,7 @@ fn build_step(
                     post_n,
                 )?
             }
-            (KernelForm::Exponential { r, .. } | KernelForm::Alpha { r, .. }, w, lags) => {
+            (KernelForm::Exponential { r, .. } | KernelForm::Alpha { r, .. }, events) => {
                 // This connection's terms of its group's traces (see below):
                 // y(m - D) - r^K y(m - D - K) for G, -K r^K y(m - D - K) for A.
                 let Some(j) = cst.group else {
@@ -1295,21 +1310,10 @@ fn build_step(
                 let alpha = matches!(conn.form, KernelForm::Alpha { .. });
                 let rk = r.powi(k as i32);
                 let (g_coef, a_coef) = (-rk as f32, (-(k as f64) * rk) as f32);
-                match (w, lags) {
-                    (WeightOps::Dense(w), Some([arrive, leave])) => {
+                match events {
+                    Some((sums, m, [ja, jl])) => {
                         // Both lags' input at once: a [1 or 2, m] coefficient
                         // matrix times the [m, post] sums.
-                        let ev = ring.spike_events(
-                            conn.pre,
-                            &spike_lags[conn.pre],
-                            pre_state,
-                            pre_step,
-                            &mut reads,
-                        )?;
-                        let sums = event_sums(&mut s, "synapse", w, &ev)?;
-                        let m = ev.lags.len();
-                        let ja = slot(&ev.lags, arrive).ok_or_else(|| missing_lag(conn, arrive))?;
-                        let jl = slot(&ev.lags, leave).ok_or_else(|| missing_lag(conn, leave))?;
                         let rows = if alpha { 2 } else { 1 };
                         let mut coef = vec![0f32; rows * m];
                         coef[ja] = 1.0;
@@ -1342,40 +1346,28 @@ fn build_step(
                             });
                         }
                     }
-                    _ => {
+                    None => {
                         let event_driven = conn.propagation != Propagation::Dense;
-                        let arriving = ring.row(
-                            root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
-                        )?;
-                        let leaving = ring.row(
-                            root,
-                            conn.pre,
-                            conn.delay + k as usize,
-                            pre_state,
-                            pre_step,
-                            pre_n,
-                            &mut reads,
-                        )?;
-                        let y_new = propagate(
-                            &mut s,
-                            "synapse",
-                            arriving,
-                            w,
-                            event_driven,
-                            true,
-                            pre_n,
-                            post_n,
-                        )?;
-                        let y_old = propagate(
-                            &mut s,
-                            "synapse_leaving",
-                            leaving,
-                            w,
-                            event_driven,
-                            true,
-                            pre_n,
-                            post_n,
-                        )?;
+                        // y(D) and y(D + K), each from its ring row.
+                        let mut y = Vec::with_capacity(2);
+                        for (lag, name) in [
+                            (conn.delay, "synapse"),
+                            (conn.delay + k as usize, "synapse_leaving"),
+                        ] {
+                            let row = ring
+                                .row(root, conn.pre, lag, pre_state, pre_step, pre_n, &mut reads)?;
+                            y.push(propagate(
+                                &mut s,
+                                name,
+                                row,
+                                &cst.w,
+                                event_driven,
+                                true,
+                                pre_n,
+                                post_n,
+                            )?);
+                        }
+                        let (y_new, y_old) = (y[0].clone(), y[1].clone());
                         let gc = scalar_f32(&mut s, "synapse/leaving_coefficient", g_coef)?;
                         let out = ops::mul(gc, y_old.clone(), &mut s).map_err(&e)?;
                         let g_term =
