@@ -525,6 +525,35 @@ fn normal_noise(s: &mut Scope, n: u64, key: Output, mean: f32, std: f32) -> Resu
         .into())
 }
 
+/// The rows `(m - lag) mod L` of the spike ring `hist` (length `ring`) for
+/// each of `lags`, as `[lags.len(), n]`, in one `ResourceGather` named
+/// `name` (a read: pushed to `reads`).
+fn ring_gather(
+    s: &mut Scope,
+    name: &str,
+    step: &Operation,
+    hist: &Var,
+    ring: usize,
+    lags: &[i64],
+    reads: &mut Vec<Operation>,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let lags_t = Tensor::new(&[lags.len() as u64])
+        .with_values(lags)
+        .map_err(&e)?;
+    let lags_c = ops::constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
+    let len =
+        ops::constant(ring as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
+    let back = ops::sub(step.clone(), lags_c, s).map_err(&e)?;
+    let at = ops::floor_mod(back, len, &mut s.with_op_name(&format!("{name}_rows"))).map_err(&e)?;
+    let g = ops::ResourceGather::new()
+        .dtype(DataType::Float)
+        .build(hist.handle.clone(), at, &mut s.with_op_name(name))
+        .map_err(&e)?;
+    reads.push(g.clone());
+    Ok(g)
+}
+
 /// A no-op that runs after all of `deps`.
 fn group(scope: &mut Scope, name: &str, deps: Vec<Operation>) -> Result<Operation> {
     deps.into_iter()
@@ -712,19 +741,7 @@ impl RingReads<'_> {
             })?;
             // Ring rows (m - lag) mod L of the past lags, in one gather.
             let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
-            let past_c = Tensor::new(&[past.len() as u64])
-                .with_values(&past)
-                .map_err(&e)?;
-            let past_c = ops::constant(past_c, &mut s.with_op_name("lags")).map_err(&e)?;
-            let len =
-                ops::constant(st.ring as i64, &mut s.with_op_name("ring_length")).map_err(&e)?;
-            let back = ops::sub(self.step.clone(), past_c, &mut s).map_err(&e)?;
-            let at = ops::floor_mod(back, len, &mut s.with_op_name("ring_rows")).map_err(&e)?;
-            let g = ops::ResourceGather::new()
-                .dtype(DataType::Float)
-                .build(hist.handle.clone(), at, &mut s.with_op_name("past"))
-                .map_err(&e)?;
-            reads.push(g.clone());
+            let g = ring_gather(&mut s, "past", self.step, hist, st.ring, &past, reads)?;
             let rows = if lags[0] == 0 {
                 let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
                 ops::ConcatV2::new()
@@ -1198,24 +1215,15 @@ fn build_step(
                         message: "no spike ring".into(),
                     })?;
                 let lags: Vec<i64> = (from..first + count).map(|j| j as i64).collect();
-                let lags = Tensor::new(&[lags.len() as u64])
-                    .with_values(&lags)
-                    .map_err(&e)?;
-                let lags = ops::constant(lags, &mut ps.with_op_name(&format!("{name}_lags")))
-                    .map_err(&e)?;
-                let len = ops::constant(
-                    pre_state.ring as i64,
-                    &mut ps.with_op_name(&format!("{name}_ring")),
-                )
-                .map_err(&e)?;
-                let back = ops::sub(step_read.clone(), lags, &mut ps).map_err(&e)?;
-                let at = ops::floor_mod(back, len, &mut ps.with_op_name(&format!("{name}_rows")))
-                    .map_err(&e)?;
-                let g = ops::ResourceGather::new()
-                    .dtype(DataType::Float)
-                    .build(hist.handle.clone(), at, &mut ps.with_op_name(name))
-                    .map_err(&e)?;
-                reads.push(g.clone());
+                let g = ring_gather(
+                    &mut ps,
+                    name,
+                    &step_read,
+                    hist,
+                    pre_state.ring,
+                    &lags,
+                    reads,
+                )?;
                 Some(g)
             } else {
                 None
