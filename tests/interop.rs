@@ -51,7 +51,7 @@ acc = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0})
 acc.Reload()
 g = acc.Graph()
 names = sorted(n.name for n in g.node)
-for want in ['CTX/v', 'CTX/reset/v', 'D1/input/I', 'CTX->D1/synapse', 'CTX->D1/weights', 'reads_done']:
+for want in ['CTX/v', 'neurons/reset/v', 'D1/input/I', 'CTX->D1/synapse', 'CTX->D1/weights', 'reads_done']:
     assert want in names, want
 tags = acc.Tags()['scalars']
 print(' '.join(sorted(tags)))

@@ -10,7 +10,7 @@ mod basal_ganglia;
 use common::{one_nucleus_reference, simulate, to_array, RefConn, RefNucleus, Rng};
 use snn::network::{
     Connection, Executor, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions,
-    StateVar, Weights,
+    Simulator, StateVar, Weights,
 };
 use snn::Error;
 
@@ -22,6 +22,31 @@ fn record_v() -> Record {
         v: Probe::All,
         ..Record::default()
     }
+}
+
+/// The shape of every state variable, from the manifest of an export.
+fn variable_shapes(
+    sim: &Simulator,
+    tag: &str,
+) -> Result<Vec<(String, Vec<u64>)>, Box<dyn std::error::Error>> {
+    let dir = common::tempdir(tag)?;
+    sim.export(&dir)?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
+    let vars = manifest["variables"].as_array().ok_or("no variables")?;
+    let mut out = Vec::new();
+    for v in vars {
+        let name = v["name"].as_str().ok_or("no name")?.to_string();
+        let shape = v["shape"]
+            .as_array()
+            .ok_or("no shape")?
+            .iter()
+            .map(|d| d.as_u64().ok_or("bad dim"))
+            .collect::<Result<Vec<u64>, _>>()?;
+        out.push((name, shape));
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(out)
 }
 
 fn opts() -> SimOptions {
@@ -347,11 +372,11 @@ fn connections_with_one_kernel_share_a_trace() -> R {
             .kernel(exp_k, 12.0),
     )?;
     let mut sim = net.build_with(dt, opts())?;
-    let names = sim.op_names();
-    assert!(names.iter().any(|n| n == "R/kernel0/trace"), "{names:?}");
+    // One trace (one row of R's trace bank) for both connections.
+    let shapes = variable_shapes(&sim, "shared_trace")?;
     assert!(
-        !names.iter().any(|n| n.starts_with("R/kernel1")),
-        "two traces: {names:?}"
+        shapes.contains(&("R/traces".to_string(), vec![1, nr as u64])),
+        "{shapes:?}"
     );
     let rec = sim.run(steps as f64 * dt)?;
     for k in 0..3 {
@@ -879,8 +904,12 @@ fn graph_scopes_mirror_the_model() -> R {
         "CTX/u",
         "CTX/I",
         "CTX/spikes",
-        "CTX/reset/v",
-        "CTX/threshold/fired",
+        "CTX/read/v",
+        "CTX/threshold/spike_index",
+        // The nuclei of one device are updated as one vector.
+        "neurons/read/v",
+        "neurons/reset/v",
+        "neurons/threshold/fired",
         "D1/input/I",
         "CTX->D1/synapse",
         "CTX->D1/weights",
@@ -987,14 +1016,14 @@ fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
         names.iter().any(|n| n == "A->B/kernel_sum"),
         "triangle: window product"
     );
+    let shapes = variable_shapes(&sim, "kernel_forms")?;
     assert!(
-        names.iter().any(|n| n == "A/kernel0/trace")
-            && !names.iter().any(|n| n == "A/kernel0/alpha_trace"),
-        "exponential: one trace"
+        shapes.contains(&("A/traces".to_string(), vec![1, na as u64])),
+        "exponential: one trace: {shapes:?}"
     );
     assert!(
-        names.iter().any(|n| n == "B/kernel1/alpha_trace"),
-        "alpha: two traces"
+        shapes.contains(&("B/traces".to_string(), vec![2, nb as u64])),
+        "alpha: two traces: {shapes:?}"
     );
     let mut sim = sim;
     let rec = sim.run(steps as f64 * dt)?;

@@ -15,13 +15,20 @@
 //!    sees only the state left by the previous one, whatever order
 //!    TensorFlow schedules ops in. (The original graph had no such ordering
 //!    and raced.)
-//! 2. **reset** (`X/reset`): neurons that spiked in the previous step get
+//!
+//! Steps 2-5 run once per *population*, the nuclei placed on one device
+//! (scope `neurons`, or the nucleus's own scope when it is alone there):
+//! the members' `v`, `u` and `I` are joined into one vector, updated by one
+//! set of ops with per-neuron parameters, and split back; the arithmetic per
+//! neuron is the same as a nucleus on its own would do.
+//!
+//! 2. **reset** (`neurons/reset`): neurons that spiked in the previous step get
 //!    `v = c`, `u = u + d`. They are the neurons with `v = 30`: a spiking
 //!    neuron stored exactly the peak, any other one less, and `c < 30` is
 //!    checked when planning.
-//! 3. **v** (`X/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
-//! 4. **u** (`X/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
-//! 5. **threshold** (`X/threshold`): `s = v' >= 30`; spiking neurons store
+//! 3. **v** (`neurons/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
+//! 4. **u** (`neurons/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
+//! 5. **threshold** (`neurons/threshold`): `s = v' >= 30`; spiking neurons store
 //!    `v' = 30`; `s` is lag 0 for the synapses.
 //! 6. **synapses** (`pre->post/...`), with `S(j)` the presynaptic spikes at
 //!    lag `j` and `y(j) = S(j) · W` (event-driven through dense weights:
@@ -37,10 +44,13 @@
 //!      previous `G`, `I_syn = c A`;
 //!    - the traces are linear in `y`, so all connections into one nucleus
 //!      with the same kernel (`c`, `r`, `K`) share one `G` (and `A`), fed
-//!      with the sum of their terms (`X/kernelJ/`; each connection's
-//!      `y(D) - r^K y(D + K)` and `-K r^K y(D + K)` come from its lag sums
-//!      by one small coefficient `MatMul`); each new trace value is one
-//!      `AddN` in a fixed order;
+//!      with the sum of their terms `y(D) - r^K y(D + K)` and
+//!      `-K r^K y(D + K)`; all traces of a nucleus are the rows of one
+//!      `[T, n]` variable `X/traces`, and one step of them is one `MatMul`
+//!      (`X/kernels/new`) of a constant coefficient matrix (decays and
+//!      every connection's term coefficients) with the old traces and the
+//!      connections' lag sums stacked; the current is `c · G` (or `c · A`)
+//!      summed over the rows by a second small `MatMul`;
 //!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
 //!
 //!    The traces are exact for the truncated window (the spikes leaving it
@@ -59,7 +69,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
 use crate::network::model::{Propagation, StateVar};
-use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanInput, PlanWeights};
+use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanInput, PlanNucleus, PlanWeights};
 
 /// A tensor fed once at initialisation.
 pub(crate) enum InitFeed {
@@ -127,22 +137,33 @@ fn other_err<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> crate::Error 
     }
 }
 
+/// A constant, without the control dependencies of `scope`: constants read
+/// no state, and identical control-free constants of different copies of
+/// the step are one node after Grappler's common-subgraph elimination, so a
+/// run of `K` steps executes each once, not `K` times.
+fn constant<T: tensorflow::TensorType, TT: Into<Tensor<T>>>(
+    value: TT,
+    scope: &mut Scope,
+) -> std::result::Result<Operation, tensorflow::Status> {
+    ops::constant(value, &mut scope.with_no_control_dependencies())
+}
+
 fn const_f32(scope: &mut Scope, name: &str, values: &[f32], dims: &[u64]) -> Result<Operation> {
     let t = Tensor::new(dims)
         .with_values(values)
         .map_err(tf_err(name))?;
-    ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+    constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
 }
 
 fn scalar_f32(scope: &mut Scope, name: &str, x: f32) -> Result<Operation> {
-    ops::constant(x, &mut scope.with_op_name(name)).map_err(tf_err(name))
+    constant(x, &mut scope.with_op_name(name)).map_err(tf_err(name))
 }
 
 fn const_i32(scope: &mut Scope, name: &str, values: &[i32], dims: &[u64]) -> Result<Operation> {
     let t = Tensor::new(dims)
         .with_values(values)
         .map_err(tf_err(name))?;
-    ops::constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+    constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
 }
 
 fn shape(dims: &[u64]) -> Shape {
@@ -265,9 +286,8 @@ fn checkpoint_ops(
         });
     }
     let save = {
-        let tensor_names =
-            ops::constant(&names[..], &mut s.with_op_name("save_names")).map_err(&e)?;
-        let shapes = ops::constant(&slices[..], &mut s.with_op_name("save_slices")).map_err(&e)?;
+        let tensor_names = constant(&names[..], &mut s.with_op_name("save_names")).map_err(&e)?;
+        let shapes = constant(&slices[..], &mut s.with_op_name("save_slices")).map_err(&e)?;
         let name = s.get_unique_name_for_op("save");
         let mut g = s.graph_mut();
         let mut nd = g
@@ -283,9 +303,8 @@ fn checkpoint_ops(
     };
     let restored = {
         let tensor_names =
-            ops::constant(&names[..], &mut s.with_op_name("restore_names")).map_err(&e)?;
-        let shapes =
-            ops::constant(&slices[..], &mut s.with_op_name("restore_slices")).map_err(&e)?;
+            constant(&names[..], &mut s.with_op_name("restore_names")).map_err(&e)?;
+        let shapes = constant(&slices[..], &mut s.with_op_name("restore_slices")).map_err(&e)?;
         ops::RestoreV2::new()
             .dtypes(dtypes.clone())
             .build(
@@ -414,8 +433,8 @@ fn propagate(
                 )
                 .map_err(&e)?
             };
-            let axis = ops::constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis")))
-                .map_err(&e)?;
+            let axis =
+                constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis"))).map_err(&e)?;
             ops::sum(rows, axis, &mut s.with_op_name(name)).map_err(&e)
         }
         WeightOps::Sparse { w, pre, post } => {
@@ -437,7 +456,7 @@ fn propagate(
                 &mut s.with_op_name(&format!("{name}/weighted")),
             )
             .map_err(&e)?;
-            let nseg = ops::constant(
+            let nseg = constant(
                 post_n as i32,
                 &mut s.with_op_name(&format!("{name}/post_n")),
             )
@@ -450,13 +469,13 @@ fn propagate(
 
 /// `y(lag) = S(lag) · W` at every lag of `ev`, as `[m, post]` (row `j` for
 /// `ev.lags[j]`): the weight rows of the neurons that spiked, summed by
-/// one `SparseSegmentSum` into one segment per lag, with no `[k, post]`
-/// gather in between.
+/// one `SparseSegmentSum` (named `name`) into one segment per lag, with no
+/// `[k, post]` gather in between.
 fn event_sums(s: &mut Scope, name: &str, w: &Operation, ev: &SpikeEvents) -> Result<Operation> {
     let e = tf_err(name);
-    let m = ops::constant(
+    let m = constant(
         ev.lags.len() as i32,
-        &mut s.with_op_name(&format!("{name}/lags")),
+        &mut s.with_op_name(&format!("{name}_lags")),
     )
     .map_err(&e)?;
     ops::SparseSegmentSumWithNumSegments::new()
@@ -465,7 +484,7 @@ fn event_sums(s: &mut Scope, name: &str, w: &Operation, ev: &SpikeEvents) -> Res
             ev.neurons.clone(),
             ev.slots.clone(),
             m,
-            &mut s.with_op_name(&format!("{name}/row_sums")),
+            &mut s.with_op_name(name),
         )
         .map_err(&e)
 }
@@ -541,9 +560,8 @@ fn ring_gather(
     let lags_t = Tensor::new(&[lags.len() as u64])
         .with_values(lags)
         .map_err(&e)?;
-    let lags_c = ops::constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
-    let len =
-        ops::constant(ring as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
+    let lags_c = constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
+    let len = constant(ring as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
     let back = ops::sub(step.clone(), lags_c, s).map_err(&e)?;
     let at = ops::floor_mod(back, len, &mut s.with_op_name(&format!("{name}_rows"))).map_err(&e)?;
     let g = ops::ResourceGather::new()
@@ -575,6 +593,16 @@ struct NucleusState {
     ring: usize,
 }
 
+/// The nuclei placed on one device (in model order), whose neurons one set
+/// of ops updates as one vector: each nucleus keeps its own variables,
+/// read and joined before the update and split after it.
+struct Population {
+    members: Vec<usize>,
+    /// The member's own scope if it is alone, else `neurons` (`neurons_1`,
+    /// ... for further devices) on the device.
+    scope: Scope,
+}
+
 /// A connection's weights, created once.
 struct ConnState {
     scope: Scope,
@@ -592,20 +620,38 @@ struct TraceGroup {
     c: f64,
     r: f64,
     k: usize,
+    alpha: bool,
+    /// Row of `G` in its nucleus's [`TraceBank`].
+    g_row: usize,
+    /// Row of `A` (alpha kernels).
+    a_row: Option<usize>,
+}
+
+/// The traces of every group into one nucleus, the rows of one `[T, n]`
+/// variable `X/traces`: one step is `new = M old + Σ terms` with the
+/// constant `[T, T]` decay matrix `M` (`r` on the diagonal, and `r` at
+/// `(A, G)` for the alpha kernels' `r G` term) and each afferent
+/// connection's `[T, n]` terms, and the current is `s · new` with the
+/// kernels' scales `c` at their `G` (exponential) or `A` (alpha) rows.
+struct TraceBank {
+    post: usize,
     scope: Scope,
-    g: Var,
-    /// `A`, for alpha kernels.
-    a: Option<Var>,
+    var: Var,
+    rows: usize,
+    /// `M`, row-major.
+    decay: Vec<f32>,
+    /// `s`, `[1, T]`.
+    scale: Vec<f32>,
 }
 
 /// What one copy of the step computed for a nucleus.
 struct NucleusStep {
-    v_new: Operation,
-    u_new: Operation,
+    v_new: Output,
+    u_new: Output,
     /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
     spike_index: Operation,
     /// This step's spikes as a `[n]` float vector (0 or 1).
-    spikes: Operation,
+    spikes: Output,
     /// The same as a `[1, n]` row (lag 0).
     new_row: Operation,
 }
@@ -650,9 +696,9 @@ impl RingReads<'_> {
         let e = tf_err("ring");
         let name = format!("L{ring}_lag{lag}");
         let lag_c =
-            ops::constant(lag as i64, &mut s.with_op_name(&format!("{name}/lag"))).map_err(&e)?;
-        let len = ops::constant(ring as i64, &mut s.with_op_name(&format!("{name}/length")))
-            .map_err(&e)?;
+            constant(lag as i64, &mut s.with_op_name(&format!("{name}/lag"))).map_err(&e)?;
+        let len =
+            constant(ring as i64, &mut s.with_op_name(&format!("{name}/length"))).map_err(&e)?;
         let back = ops::sub(self.step.clone(), lag_c, &mut s).map_err(&e)?;
         let at = ops::floor_mod(back, len, &mut s.with_op_name(&name)).map_err(&e)?;
         self.index.insert((ring, lag), at.clone());
@@ -743,7 +789,7 @@ impl RingReads<'_> {
             let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
             let g = ring_gather(&mut s, "past", self.step, hist, st.ring, &past, reads)?;
             let rows = if lags[0] == 0 {
-                let axis = ops::constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
+                let axis = constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
                 ops::ConcatV2::new()
                     .build_instance(
                         vec![step.new_row.clone().into(), g.into()],
@@ -792,7 +838,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
     let mut reg = Registry::default();
     let mut feeds = Vec::new();
 
-    let zero = ops::constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
+    let zero = constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
     let step_var = variable(
         &mut root,
         "step",
@@ -870,6 +916,29 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         });
     }
 
+    let mut populations: Vec<Population> = Vec::new();
+    for (k, nu) in plan.nuclei.iter().enumerate() {
+        match populations
+            .iter_mut()
+            .find(|p| plan.nuclei[p.members[0]].device == nu.device)
+        {
+            Some(p) => p.members.push(k),
+            None => populations.push(Population {
+                members: vec![k],
+                scope: nstates[k].scope.new_sub_scope(""),
+            }),
+        }
+    }
+    for p in &mut populations {
+        if p.members.len() > 1 {
+            let dev = &plan.nuclei[p.members[0]].device;
+            p.scope = match dev {
+                Some(dev) => root.new_sub_scope("neurons").with_device(dev),
+                None => root.new_sub_scope("neurons"),
+            };
+        }
+    }
+
     // Weights (fed once) of every connection, and the kernel traces.
     let mut cstates = Vec::with_capacity(plan.connections.len());
     let mut groups: Vec<TraceGroup> = Vec::new();
@@ -941,7 +1010,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                 let k = conn.kernel.len();
                 let found = groups.iter().position(|g: &TraceGroup| {
                     g.post == conn.post
-                        && g.a.is_some() == alpha
+                        && g.alpha == alpha
                         && g.c.to_bits() == c.to_bits()
                         && g.r.to_bits() == r.to_bits()
                         && g.k == k
@@ -949,39 +1018,20 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                 match found {
                     Some(j) => Some(j),
                     None => {
-                        let mut gs = nstates[conn.post]
-                            .scope
-                            .new_sub_scope(&format!("kernel{}", groups.len()));
-                        let zeros =
-                            const_f32(&mut gs, "trace/initial", &vec![0.0; post.n], &[post_n])?;
-                        let g = variable(
-                            &mut gs,
-                            "trace",
-                            DataType::Float,
-                            &[post_n],
-                            zeros.clone().into(),
-                            &mut reg,
-                        )?;
-                        let a = if alpha {
-                            Some(variable(
-                                &mut gs,
-                                "alpha_trace",
-                                DataType::Float,
-                                &[post_n],
-                                zeros.into(),
-                                &mut reg,
-                            )?)
-                        } else {
-                            None
-                        };
+                        // The next free rows of the nucleus's trace bank.
+                        let g_row = groups
+                            .iter()
+                            .filter(|g| g.post == conn.post)
+                            .map(|g| 1 + usize::from(g.alpha))
+                            .sum();
                         groups.push(TraceGroup {
                             post: conn.post,
                             c,
                             r,
                             k,
-                            scope: gs,
-                            g,
-                            a,
+                            alpha,
+                            g_row,
+                            a_row: alpha.then_some(g_row + 1),
                         });
                         Some(groups.len() - 1)
                     }
@@ -991,20 +1041,55 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         };
         cstates.push(ConnState { scope: s, w, group });
     }
+    // One trace bank per nucleus with kernel traces, in nucleus order.
+    let mut banks: Vec<TraceBank> = Vec::new();
+    for (post, nu) in plan.nuclei.iter().enumerate() {
+        let mine: Vec<&TraceGroup> = groups.iter().filter(|g| g.post == post).collect();
+        let rows: usize = mine.iter().map(|g| 1 + usize::from(g.alpha)).sum();
+        if rows == 0 {
+            continue;
+        }
+        let mut decay = vec![0f32; rows * rows];
+        let mut scale = vec![0f32; rows];
+        for g in &mine {
+            let r = g.r as f32;
+            decay[g.g_row * rows + g.g_row] = r;
+            match g.a_row {
+                Some(a) => {
+                    decay[a * rows + a] = r;
+                    decay[a * rows + g.g_row] = r;
+                    scale[a] = g.c as f32;
+                }
+                None => scale[g.g_row] = g.c as f32,
+            }
+        }
+        let ns = &mut nstates[post].scope;
+        let dims = [rows as u64, nu.n as u64];
+        let zeros = const_f32(ns, "traces/initial", &vec![0.0; rows * nu.n], &dims)?;
+        let var = variable(ns, "traces", DataType::Float, &dims, zeros.into(), &mut reg)?;
+        banks.push(TraceBank {
+            post,
+            scope: ns.new_sub_scope("kernels"),
+            var,
+            rows,
+            decay,
+            scale,
+        });
+    }
 
     let mut steps = Vec::with_capacity(copies);
     let mut all_copies = Vec::with_capacity(copies);
     let mut after: Option<Operation> = None;
     for _ in 0..copies.max(1) {
-        let (done, ops_of_copy) = build_step(
-            &mut root,
-            plan,
-            &step_var,
-            &nstates,
-            &cstates,
-            &groups,
-            after.as_ref(),
-        )?;
+        let state = GraphState {
+            step_var: &step_var,
+            nstates: &nstates,
+            populations: &populations,
+            cstates: &cstates,
+            groups: &groups,
+            banks: &banks,
+        };
+        let (done, ops_of_copy) = build_step(&mut root, plan, &state, after.as_ref())?;
         steps.push(done.clone());
         all_copies.push(ops_of_copy);
         after = Some(done);
@@ -1019,6 +1104,17 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
         copies: all_copies,
         checkpoint,
     })
+}
+
+/// What every copy of the step reads and writes: the variables and the
+/// structure built once.
+struct GraphState<'a> {
+    step_var: &'a Var,
+    nstates: &'a [NucleusState],
+    populations: &'a [Population],
+    cstates: &'a [ConnState],
+    groups: &'a [TraceGroup],
+    banks: &'a [TraceBank],
 }
 
 /// The lags at which a connection's spikes take [`event_sums`]: voltage
@@ -1050,12 +1146,17 @@ fn missing_lag(conn: &PlanConnection, lag: usize) -> crate::Error {
 fn build_step(
     root: &mut Scope,
     plan: &Plan,
-    step_var: &Var,
-    nstates: &[NucleusState],
-    cstates: &[ConnState],
-    groups: &[TraceGroup],
+    state: &GraphState,
     after: Option<&Operation>,
 ) -> Result<(Operation, Vec<NucleusOps>)> {
+    let GraphState {
+        step_var,
+        nstates,
+        populations,
+        cstates,
+        groups,
+        banks,
+    } = *state;
     let ctl = |s: &Scope| -> Scope {
         match after {
             Some(a) => s.with_control_dependencies(&[a.clone()]),
@@ -1068,16 +1169,60 @@ fn build_step(
     let step_read = step_var.read_in(&mut rs, "step/read")?;
     reads.push(step_read.clone());
 
-    // 1-5 per nucleus.
-    let mut nsteps: Vec<NucleusStep> = Vec::with_capacity(plan.nuclei.len());
-    for (nu, st) in plan.nuclei.iter().zip(nstates) {
-        let mut scope = ctl(&st.scope);
-        let n = nu.n as u64;
-        let e = tf_err(&nu.label);
-        let v_read = st.v.read_in(&mut scope, "read/v")?;
-        let u_read = st.u.read_in(&mut scope, "read/u")?;
-        let i_read = st.i.read_in(&mut scope, "read/I")?;
-        reads.extend([v_read.clone(), u_read.clone(), i_read.clone()]);
+    // 1-5 per population: the nuclei of one device as one vector (the same
+    // arithmetic per neuron, a fraction of the ops per step).
+    let mut nsteps: Vec<Option<NucleusStep>> = plan.nuclei.iter().map(|_| None).collect();
+    for pop in populations {
+        let mut scope = ctl(&pop.scope);
+        let members: Vec<(&PlanNucleus, &NucleusState)> = pop
+            .members
+            .iter()
+            .map(|&k| (&plan.nuclei[k], &nstates[k]))
+            .collect();
+        let sizes: Vec<i32> = members.iter().map(|(nu, _)| nu.n as i32).collect();
+        let n: u64 = members.iter().map(|(nu, _)| nu.n as u64).sum();
+        let param = |f: fn(&PlanNucleus) -> &Vec<f32>| -> Vec<f32> {
+            members
+                .iter()
+                .flat_map(|(nu, _)| f(nu).iter().copied())
+                .collect()
+        };
+        let (a, b, c, d) = (
+            param(|nu| &nu.a),
+            param(|nu| &nu.b),
+            param(|nu| &nu.c),
+            param(|nu| &nu.d),
+        );
+        let e = tf_err("neurons");
+        // Each member's v, u, I read in its own scope, then joined.
+        let mut parts: [Vec<Output>; 3] = Default::default();
+        for (_, st) in &members {
+            let mut ns = ctl(&st.scope);
+            for (part, (var, name)) in
+                parts
+                    .iter_mut()
+                    .zip([(&st.v, "read/v"), (&st.u, "read/u"), (&st.i, "read/I")])
+            {
+                let read = var.read_in(&mut ns, name)?;
+                reads.push(read.clone());
+                part.push(read.into());
+            }
+        }
+        let axis = constant(0i32, &mut scope.with_op_name("axis")).map_err(&e)?;
+        let [v_read, u_read, i_read] = parts;
+        let join = |p: Vec<Output>, name: &str, s: &mut Scope| -> Result<Output> {
+            if p.len() == 1 {
+                return Ok(p[0].clone());
+            }
+            Ok(ops::ConcatV2::new()
+                .build_instance(p, axis.clone().into(), &mut s.with_op_name(name))
+                .map_err(tf_err(name))?
+                .op
+                .into())
+        };
+        let v_read = join(v_read, "read/v", &mut scope)?;
+        let u_read = join(u_read, "read/u", &mut scope)?;
+        let i_read = join(i_read, "read/I", &mut scope)?;
         // 2. reset: a neuron that spiked stored v = 30 (the peak), and only
         // such a neuron (c < 30 is checked by the plan): no spike history
         // needs reading.
@@ -1087,8 +1232,8 @@ fn build_step(
             let prev =
                 ops::greater_equal(v_read.clone(), peak.clone(), &mut s.with_op_name("spiked"))
                     .map_err(&e)?;
-            let c = const_f32(&mut s, "c", &nu.c, &[n])?;
-            let d = const_f32(&mut s, "d", &nu.d, &[n])?;
+            let c = const_f32(&mut s, "c", &c, &[n])?;
+            let d = const_f32(&mut s, "d", &d, &[n])?;
             let v_r = ops::select_v2(prev.clone(), c, v_read.clone(), &mut s.with_op_name("v"))
                 .map_err(&e)?;
             let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
@@ -1120,45 +1265,81 @@ fn build_step(
         // 4. u
         let u_new = {
             let mut s = scope.new_sub_scope("u_update");
-            let dta: Vec<f32> = nu.a.iter().map(|a| dt * a).collect();
+            let dta: Vec<f32> = a.iter().map(|a| dt * a).collect();
             let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
-            let b = const_f32(&mut s, "b", &nu.b, &[n])?;
+            let b = const_f32(&mut s, "b", &b, &[n])?;
             let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
             let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
             let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
             ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
         };
-        // 5. threshold
+        // 5. threshold, and the members' parts of the new state.
         // (Ops nothing fetches are pruned by TensorFlow at run time, so the
-        // float forms below cost nothing where no connection uses them.)
-        let (v_new, spike_index, spikes, new_row) = {
-            let mut s = scope.new_sub_scope("threshold");
-            let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
-                .map_err(&e)?;
-            let v_new =
-                ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
-            let index =
-                ops::where_(fired.clone(), &mut s.with_op_name("spike_index")).map_err(&e)?;
-            let sf = ops::Cast::new()
-                .DstT(DataType::Float)
-                .build(fired, &mut s.with_op_name("spikes"))
-                .map_err(&e)?;
-            let row = ops::reshape(
-                sf.clone(),
-                const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
+        // forms below cost nothing where nothing uses them.)
+        let mut s = scope.new_sub_scope("threshold");
+        let fired = ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired"))
+            .map_err(&e)?;
+        let v_new =
+            ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+        let spikes = ops::Cast::new()
+            .DstT(DataType::Float)
+            .build(fired, &mut s.with_op_name("spikes"))
+            .map_err(&e)?;
+        let sizes_c = const_i32(&mut s, "sizes", &sizes, &[sizes.len() as u64])?;
+        let split = |x: Operation, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
+            if sizes.len() == 1 {
+                return Ok(vec![x.into()]);
+            }
+            let op = ops::SplitV::new()
+                .num_split(sizes.len() as i64)
+                .build(x, sizes_c.clone(), axis.clone(), &mut s.with_op_name(name))
+                .map_err(tf_err(name))?;
+            Ok((0..sizes.len())
+                .map(|k| Output {
+                    operation: op.clone(),
+                    index: k as i32,
+                })
+                .collect())
+        };
+        let v_parts = split(v_new, "split_v", &mut s)?;
+        let u_parts = split(u_new, "split_u", &mut s)?;
+        let spike_parts = split(spikes, "split_spikes", &mut s)?;
+        for (k, (&idx, ((v_new, u_new), spikes))) in pop
+            .members
+            .iter()
+            .zip(v_parts.into_iter().zip(u_parts).zip(spike_parts))
+            .enumerate()
+        {
+            let (nu, st) = members[k];
+            let mut s = ctl(&st.scope).new_sub_scope("threshold");
+            let e = tf_err(&nu.label);
+            let spike_index =
+                ops::where_(spikes.clone(), &mut s.with_op_name("spike_index")).map_err(&e)?;
+            let new_row = ops::reshape(
+                spikes.clone(),
+                const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
                 &mut s.with_op_name("row"),
             )
             .map_err(&e)?;
-            (v_new, index, sf, row)
-        };
-        nsteps.push(NucleusStep {
-            v_new,
-            u_new,
-            spike_index,
-            spikes,
-            new_row,
-        });
+            nsteps[idx] = Some(NucleusStep {
+                v_new,
+                u_new,
+                spike_index,
+                spikes,
+                new_row,
+            });
+        }
     }
+    let nsteps: Vec<NucleusStep> = nsteps
+        .into_iter()
+        .enumerate()
+        .map(|(k, st)| {
+            st.ok_or_else(|| crate::Error::TensorFlow {
+                context: "building the graph".into(),
+                message: format!("nucleus {k} in no population"),
+            })
+        })
+        .collect::<Result<_>>()?;
 
     // 6. synapses, grouped by postsynaptic nucleus.
     let mut spike_lags: Vec<Vec<usize>> = vec![Vec::new(); plan.nuclei.len()];
@@ -1180,7 +1361,9 @@ fn build_step(
     };
     let mut synaptic: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     // Per trace group: the arriving and the leaving input of its connections.
-    let mut group_terms: Vec<(Vec<Output>, Vec<Output>)> = vec![Default::default(); groups.len()];
+    // Per trace bank: its afferent connections' [m, n] inputs at their lags,
+    // with the [T, m] coefficients that make them the connection's terms.
+    let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); banks.len()];
     let mut trace_writes: Vec<(Operation, Operation, Scope)> = Vec::new();
     for (conn, cst) in plan.connections.iter().zip(cstates) {
         let post = &plan.nuclei[conn.post];
@@ -1232,7 +1415,7 @@ fn build_step(
                 (false, Some(g)) => Ok(g),
                 (true, None) => Ok(pre_step.new_row.clone()),
                 (true, Some(g)) => {
-                    let axis = ops::constant(0i32, &mut ps.with_op_name(&format!("{name}_axis")))
+                    let axis = constant(0i32, &mut ps.with_op_name(&format!("{name}_axis")))
                         .map_err(&e)?;
                     Ok(ops::ConcatV2::new()
                         .build_instance(
@@ -1261,7 +1444,13 @@ fn build_step(
                     pre_step,
                     &mut reads,
                 )?;
-                let sums = event_sums(&mut s, "synapse", w, &ev)?;
+                // A voltage jump takes its lag's row of the sums (named
+                // `synapse`); a trace takes them all.
+                let name = match conn.form {
+                    KernelForm::Unit => "synapse/lag_sums",
+                    _ => "synapse",
+                };
+                let sums = event_sums(&mut s, name, w, &ev)?;
                 let mut slots = [0; 2];
                 for (slot, lag) in slots.iter_mut().zip(lags) {
                     *slot = ev
@@ -1276,7 +1465,7 @@ fn build_step(
         };
         let current: Operation = match (conn.form, events) {
             (KernelForm::Unit, Some((sums, _, [j, _]))) => {
-                let j = ops::constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
+                let j = constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
                 ops::gather(sums, j, &mut s.with_op_name("synapse")).map_err(&e)?
             }
             (KernelForm::Unit | KernelForm::General, _) => {
@@ -1315,133 +1504,121 @@ fn build_step(
                         message: "trace group missing".into(),
                     });
                 };
-                let alpha = matches!(conn.form, KernelForm::Alpha { .. });
+                let grp = &groups[j];
+                let bank = banks
+                    .iter()
+                    .position(|b| b.post == conn.post)
+                    .ok_or_else(|| crate::Error::TensorFlow {
+                        context: conn.name.clone(),
+                        message: "trace bank missing".into(),
+                    })?;
+                let rows = banks[bank].rows;
                 let rk = r.powi(k as i32);
                 let (g_coef, a_coef) = (-rk as f32, (-(k as f64) * rk) as f32);
-                match events {
+                // The [T, n] terms are a [T, m] coefficient block (zero but
+                // at this group's rows) times the [m, n] input at the lags;
+                // the bank multiplies all its blocks at once.
+                let (coef, m, y) = match events {
                     Some((sums, m, [ja, jl])) => {
-                        // Both lags' input at once: a [1 or 2, m] coefficient
-                        // matrix times the [m, post] sums.
-                        let rows = if alpha { 2 } else { 1 };
                         let mut coef = vec![0f32; rows * m];
-                        coef[ja] = 1.0;
-                        coef[jl] = g_coef;
-                        if alpha {
-                            coef[m + jl] = a_coef;
+                        coef[grp.g_row * m + ja] = 1.0;
+                        coef[grp.g_row * m + jl] = g_coef;
+                        if let Some(a) = grp.a_row {
+                            coef[a * m + jl] = a_coef;
                         }
-                        let coef = const_f32(
-                            &mut s,
-                            "synapse/trace_coefficients",
-                            &coef,
-                            &[rows as u64, m as u64],
-                        )?;
-                        let terms =
-                            ops::mat_mul(coef, sums, &mut s.with_op_name("synapse/trace_terms"))
-                                .map_err(&e)?;
-                        let pair = ops::Unpack::new()
-                            .num(rows as i64)
-                            .axis(0)
-                            .build(terms, &mut s.with_op_name("synapse"))
-                            .map_err(&e)?;
-                        group_terms[j].0.push(Output {
-                            operation: pair.clone(),
-                            index: 0,
-                        });
-                        if alpha {
-                            group_terms[j].1.push(Output {
-                                operation: pair,
-                                index: 1,
-                            });
-                        }
+                        (coef, m, sums)
                     }
                     None => {
                         let event_driven = conn.propagation != Propagation::Dense;
                         // y(D) and y(D + K), each from its ring row.
-                        let mut y = Vec::with_capacity(2);
+                        let mut y: Vec<Output> = Vec::with_capacity(2);
                         for (lag, name) in [
-                            (conn.delay, "synapse"),
+                            (conn.delay, "synapse_arriving"),
                             (conn.delay + k as usize, "synapse_leaving"),
                         ] {
                             let row = ring
                                 .row(root, conn.pre, lag, pre_state, pre_step, pre_n, &mut reads)?;
-                            y.push(propagate(
-                                &mut s,
-                                name,
-                                row,
-                                &cst.w,
-                                event_driven,
-                                true,
-                                pre_n,
-                                post_n,
-                            )?);
+                            y.push(
+                                propagate(
+                                    &mut s,
+                                    name,
+                                    row,
+                                    &cst.w,
+                                    event_driven,
+                                    true,
+                                    pre_n,
+                                    post_n,
+                                )?
+                                .into(),
+                            );
                         }
-                        let (y_new, y_old) = (y[0].clone(), y[1].clone());
-                        let gc = scalar_f32(&mut s, "synapse/leaving_coefficient", g_coef)?;
-                        let out = ops::mul(gc, y_old.clone(), &mut s).map_err(&e)?;
-                        let g_term =
-                            ops::add(y_new, out, &mut s.with_op_name("synapse/trace_term"))
-                                .map_err(&e)?;
-                        group_terms[j].0.push(g_term.into());
-                        if alpha {
-                            let ac = scalar_f32(&mut s, "synapse/alpha_coefficient", a_coef)?;
-                            let a_term =
-                                ops::mul(ac, y_old, &mut s.with_op_name("synapse/alpha_term"))
-                                    .map_err(&e)?;
-                            group_terms[j].1.push(a_term.into());
+                        let pair = ops::Pack::new()
+                            .axis(0)
+                            .build_instance(y, &mut s.with_op_name("synapse"))
+                            .map_err(&e)?
+                            .op;
+                        let mut coef = vec![0f32; rows * 2];
+                        coef[grp.g_row * 2] = 1.0;
+                        coef[grp.g_row * 2 + 1] = g_coef;
+                        if let Some(a) = grp.a_row {
+                            coef[a * 2 + 1] = a_coef;
                         }
+                        (coef, 2, pair)
                     }
-                }
+                };
+                bank_terms[bank].push((y.into(), coef, m));
                 continue;
             }
         };
         synaptic[conn.post].push(current.into());
     }
 
-    // The kernel traces, one per group (exact, see the module docs):
+    // The kernel traces of each nucleus (exact, see the module docs):
     //   G_m = r G_{m-1} + sum [y(m - D) - r^K y(m - D - K)]
     //   A_m = r A_{m-1} + r G_{m-1} + sum [-K r^K y(m - D - K)]
-    // with the sums over the group's connections (their terms above).
-    for (grp, (g_terms, a_terms)) in groups.iter().zip(group_terms) {
-        let mut s = ctl(&grp.scope);
-        let e = tf_err("kernel trace");
-        // Each new trace value is one AddN of leaves in a fixed order (no
-        // chain of adds for Grappler's arithmetic optimizer to regroup, which
-        // it did differently in different copies of the step).
-        let add_n = |terms: Vec<Output>, name: &str, s: &mut Scope| -> Result<Operation> {
-            Ok(ops::AddN::new()
-                .build_instance(terms, &mut s.with_op_name(name))
-                .map_err(tf_err(name))?
-                .op)
-        };
-        let g_read = grp.g.read_in(&mut s, "read/trace")?;
-        reads.push(g_read.clone());
-        let rr = scalar_f32(&mut s, "decay", grp.r as f32)?;
-        let g_decayed = ops::mul(rr, g_read, &mut s.with_op_name("trace_decayed")).map_err(&e)?;
-        let mut g_sum = vec![g_decayed.clone().into()];
-        g_sum.extend(g_terms);
-        let g_new = add_n(g_sum, "trace_new", &mut s)?;
+    // with the sums over a group's connections (their terms above), all
+    // groups of the nucleus as the rows of its bank.
+    for (bank, terms) in banks.iter().zip(bank_terms) {
+        let mut s = ctl(&bank.scope);
+        let e = tf_err("kernel traces");
+        let old = bank.var.read_in(&mut s, "read")?;
+        reads.push(old.clone());
+        // new = [M | C_1 | C_2 ...] [old; y_1; y_2 ...]: the decay and every
+        // connection's terms in one product, summed in one fixed order.
+        let t = bank.rows;
+        let width = t + terms.iter().map(|(_, _, m)| m).sum::<usize>();
+        let mut coef = vec![0f32; t * width];
+        let mut col = 0;
+        for (block, cols) in
+            std::iter::once((&bank.decay, t)).chain(terms.iter().map(|(_, c, m)| (c, *m)))
+        {
+            for row in 0..t {
+                coef[row * width + col..row * width + col + cols]
+                    .copy_from_slice(&block[row * cols..(row + 1) * cols]);
+            }
+            col += cols;
+        }
+        let mut parts: Vec<Output> = vec![old.into()];
+        parts.extend(terms.into_iter().map(|(y, _, _)| y));
+        let axis = constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
+        let stacked = ops::ConcatV2::new()
+            .build_instance(parts, axis.into(), &mut s.with_op_name("inputs"))
+            .map_err(&e)?
+            .op;
+        let coef = const_f32(&mut s, "coefficients", &coef, &[t as u64, width as u64])?;
+        let new = ops::mat_mul(coef, stacked, &mut s.with_op_name("new")).map_err(&e)?;
+        let t = t as u64;
         trace_writes.push((
-            grp.g.handle.clone(),
-            g_new.clone(),
+            bank.var.handle.clone(),
+            new.clone(),
             s.new_sub_scope("write"),
         ));
-        let value = match &grp.a {
-            Some(av) => {
-                let a_read = av.read_in(&mut s, "read/alpha_trace")?;
-                reads.push(a_read.clone());
-                let rr = scalar_f32(&mut s, "alpha_decay", grp.r as f32)?;
-                let a_decayed = ops::mul(rr, a_read, &mut s).map_err(&e)?;
-                let mut a_sum = vec![a_decayed.into(), g_decayed.into()];
-                a_sum.extend(a_terms);
-                let a_new = add_n(a_sum, "alpha_trace_new", &mut s)?;
-                trace_writes.push((av.handle.clone(), a_new.clone(), s.new_sub_scope("write")));
-                a_new
-            }
-            None => g_new,
-        };
-        let cc = scalar_f32(&mut s, "scale", grp.c as f32)?;
-        let current = ops::mul(cc, value, &mut s.with_op_name("current")).map_err(&e)?;
-        synaptic[grp.post].push(current.into());
+        let scale = const_f32(&mut s, "scale", &bank.scale, &[1, t])?;
+        let current = ops::mat_mul(scale, new, &mut s.with_op_name("scaled")).map_err(&e)?;
+        let n = plan.nuclei[bank.post].n as i32;
+        let flat = const_i32(&mut s, "flat", &[n], &[1])?;
+        let current = ops::reshape(current, flat, &mut s.with_op_name("current")).map_err(&e)?;
+        synaptic[bank.post].push(current.into());
     }
 
     // 7. input; 8. writes after all reads.
@@ -1452,8 +1629,8 @@ fn build_step(
         writes.push(
             ops::AssignVariableOp::new()
                 .dtype(DataType::Float)
-                .build(handle, value, &mut w.with_op_name("trace"))
-                .map_err(tf_err("trace"))?,
+                .build(handle, value, &mut w.with_op_name("traces"))
+                .map_err(tf_err("traces"))?,
         );
     }
     let mut nuclei_ops = Vec::with_capacity(plan.nuclei.len());
@@ -1477,9 +1654,9 @@ fn build_step(
             PlanInput::Noise { mean, std, seed } => {
                 // Keyed by (seed, step): a resumed run draws the same noise.
                 let key = Tensor::new(&[2]).with_values(&[*seed, 0i64]).map_err(&e)?;
-                let key = ops::constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
+                let key = constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
                 let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
-                let sel = ops::constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
+                let sel = constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
                 let counter = ops::mul(sel, step_read.clone(), &mut s).map_err(&e)?;
                 let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
                 normal_noise(&mut s, n, key.into(), *mean, *std)?
@@ -1488,14 +1665,15 @@ fn build_step(
         // One AddN over the external and every synaptic input.
         let mut terms = vec![iext];
         terms.append(&mut synaptic[idx]);
-        let i_new = if terms.len() == 1 {
+        let i_new: Output = if terms.len() == 1 {
             ops::identity(terms.remove(0), &mut s.with_op_name("I")).map_err(&e)?
         } else {
             ops::AddN::new()
                 .build_instance(terms, &mut s.with_op_name("I"))
                 .map_err(&e)?
                 .op
-        };
+        }
+        .into();
 
         let w = scope
             .new_sub_scope("write")
@@ -1556,7 +1734,7 @@ fn build_step(
             host_input,
         });
     }
-    let one = ops::constant(1i64, &mut rs.with_op_name("step/one")).map_err(tf_err("step"))?;
+    let one = constant(1i64, &mut rs.with_op_name("step/one")).map_err(tf_err("step"))?;
     writes.push(
         ops::AssignAddVariableOp::new()
             .dtype(DataType::Int64)
