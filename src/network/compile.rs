@@ -550,7 +550,7 @@ fn normal_noise(s: &mut Scope, n: u64, key: Output, mean: f32, std: f32) -> Resu
 fn ring_gather(
     s: &mut Scope,
     name: &str,
-    step: &Operation,
+    step: &Output,
     hist: &Var,
     ring: usize,
     lags: &[i64],
@@ -673,7 +673,7 @@ struct SpikeEvents {
 /// Rows of the spike rings, and their indices `(m - lag) mod L`, each built
 /// once per step.
 struct RingReads<'a> {
-    step: &'a Operation,
+    step: &'a Output,
     after: Option<&'a Operation>,
     index: std::collections::HashMap<(usize, usize), Operation>,
     /// `[1, n]` float rows (0 or 1) of the presynaptic spikes per
@@ -1079,8 +1079,10 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
 
     let mut steps = Vec::with_capacity(copies);
     let mut all_copies = Vec::with_capacity(copies);
+    let copies = copies.max(1);
     let mut after: Option<Operation> = None;
-    for _ in 0..copies.max(1) {
+    let mut step0: Option<Output> = None;
+    for copy in 0..copies {
         let state = GraphState {
             step_var: &step_var,
             nstates: &nstates,
@@ -1089,10 +1091,17 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             groups: &groups,
             banks: &banks,
         };
-        let (done, ops_of_copy) = build_step(&mut root, plan, &state, after.as_ref())?;
-        steps.push(done.clone());
-        all_copies.push(ops_of_copy);
-        after = Some(done);
+        let chained = Chain {
+            after: after.as_ref(),
+            copy,
+            step0: step0.as_ref(),
+            last: copy + 1 == copies,
+        };
+        let built = build_step(&mut root, plan, &state, chained)?;
+        steps.push(built.target);
+        all_copies.push(built.fetches);
+        after = built.done;
+        step0.get_or_insert(built.step);
     }
     let checkpoint = checkpoint_ops(&mut root, &step_var, &reg.vars)?;
     let init = group(&mut root, "init", reg.inits)?;
@@ -1147,8 +1156,9 @@ fn build_step(
     root: &mut Scope,
     plan: &Plan,
     state: &GraphState,
-    after: Option<&Operation>,
-) -> Result<(Operation, Vec<NucleusOps>)> {
+    chain: Chain,
+) -> Result<BuiltStep> {
+    let after = chain.after;
     let GraphState {
         step_var,
         nstates,
@@ -1166,8 +1176,21 @@ fn build_step(
     let dt = plan.dt as f32;
     let mut reads: Vec<Operation> = Vec::new();
     let mut rs = ctl(root);
-    let step_read = step_var.read_in(&mut rs, "step/read")?;
-    reads.push(step_read.clone());
+    // The step counter is read once per run (copy 0); copy j takes m + j.
+    let step_read: Output = match chain.step0 {
+        None => {
+            let read = step_var.read_in(&mut rs, "step/read")?;
+            reads.push(read.clone());
+            read.into()
+        }
+        Some(m) => {
+            let j = constant(chain.copy as i64, &mut rs.with_op_name("step/copy"))
+                .map_err(tf_err("step"))?;
+            ops::add(m.clone(), j, &mut rs.with_op_name("step/now"))
+                .map_err(tf_err("step"))?
+                .into()
+        }
+    };
 
     // 1-5 per population: the nuclei of one device as one vector (the same
     // arithmetic per neuron, a fraction of the ops per step).
@@ -1283,7 +1306,7 @@ fn build_step(
             ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
         let spikes = ops::Cast::new()
             .DstT(DataType::Float)
-            .build(fired, &mut s.with_op_name("spikes"))
+            .build(fired.clone(), &mut s.with_op_name("spikes"))
             .map_err(&e)?;
         let sizes_c = const_i32(&mut s, "sizes", &sizes, &[sizes.len() as u64])?;
         let split = |x: Operation, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
@@ -1313,8 +1336,14 @@ fn build_step(
             let (nu, st) = members[k];
             let mut s = ctl(&st.scope).new_sub_scope("threshold");
             let e = tf_err(&nu.label);
-            let spike_index =
-                ops::where_(spikes.clone(), &mut s.with_op_name("spike_index")).map_err(&e)?;
+            // A nucleus alone takes its indices from `fired` itself: no
+            // cast runs unless a ring or a synapse needs the float form.
+            let flags: Output = if sizes.len() == 1 {
+                fired.clone().into()
+            } else {
+                spikes.clone()
+            };
+            let spike_index = ops::where_(flags, &mut s.with_op_name("spike_index")).map_err(&e)?;
             let new_row = ops::reshape(
                 spikes.clone(),
                 const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
@@ -1734,19 +1763,55 @@ fn build_step(
             host_input,
         });
     }
-    let one = constant(1i64, &mut rs.with_op_name("step/one")).map_err(tf_err("step"))?;
+    // The next copy runs after this one's writes; a run ending with this
+    // copy also advances the counter by the copies it ran (after copy 0's
+    // read of it, on which every copy's reads depend).
+    let done = if chain.last {
+        None
+    } else {
+        Some(group(&mut rs, "step/copy_done", writes.clone())?)
+    };
+    let by =
+        constant(chain.copy as i64 + 1, &mut rs.with_op_name("step/by")).map_err(tf_err("step"))?;
     writes.push(
         ops::AssignAddVariableOp::new()
             .dtype(DataType::Int64)
             .build(
                 step_var.handle.clone(),
-                one,
+                by,
                 &mut rs
                     .with_control_dependencies(&[reads_done])
                     .with_op_name("step/increment"),
             )
             .map_err(tf_err("step"))?,
     );
-    let done = group(&mut rs, "step/run", writes)?;
-    Ok((done, nuclei_ops))
+    let target = group(&mut rs, "step/run", writes)?;
+    Ok(BuiltStep {
+        done,
+        target,
+        fetches: nuclei_ops,
+        step: step_read,
+    })
+}
+
+/// Where a copy of the step sits in the chain of a multi-step run.
+struct Chain<'a> {
+    /// The previous copy's writes (none for copy 0).
+    after: Option<&'a Operation>,
+    copy: usize,
+    /// Copy 0's read of the step counter.
+    step0: Option<&'a Output>,
+    last: bool,
+}
+
+/// One copy of the step.
+struct BuiltStep {
+    /// The no-op after its writes, for the next copy (none for the last).
+    done: Option<Operation>,
+    /// The target that runs the copies up to this one and advances the
+    /// step counter by their number.
+    target: Operation,
+    fetches: Vec<NucleusOps>,
+    /// The step number this copy computes.
+    step: Output,
 }
