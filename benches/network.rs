@@ -300,10 +300,12 @@ fn child(case: &str, mode: &str) -> R<()> {
     }
     let out = match case {
         "a" => case_simple(mode)?,
-        "b1000" => case_izhikevich(1000, mode)?,
-        "b4000" => case_izhikevich(4000, mode)?,
-        "b10000" => case_izhikevich(10000, mode)?,
         "c" => case_basal_ganglia(mode)?,
+        // b1000, b4000, b10000 in the table; any other size by hand.
+        b if b.starts_with('b') => match b[1..].parse::<usize>() {
+            Ok(n) if n >= 5 => case_izhikevich(n, mode)?,
+            _ => return Err(format!("unknown case {b}").into()),
+        },
         other => return Err(format!("unknown case {other}").into()),
     };
     println!(

@@ -159,9 +159,10 @@ pub enum Executor {
     /// [`SingleThreaded`](Executor::SingleThreaded) for a local session
     /// whose nuclei all run on the CPU and number at most
     /// [`SINGLE_THREADED_UP_TO`] neurons together, [`Default`](Executor::Default)
-    /// otherwise: on this project's benchmarks the single-threaded executor
-    /// halves the time of a 1000-neuron network and loses a little at 10^4
-    /// neurons, where the parallel scheduling of large ops pays.
+    /// otherwise: on this project's benchmarks (2 cores) the single-threaded
+    /// executor takes about two thirds of the time at 1000 neurons, breaks
+    /// even near 3000 and loses from 4000 on (the basal-ganglia model's 3800
+    /// neurons included), where the parallel scheduling of larger ops pays.
     #[default]
     Auto,
     /// TensorFlow's default executor: ops are scheduled on the inter-op
@@ -174,8 +175,8 @@ pub enum Executor {
 }
 
 /// The size up to which [`Executor::Auto`] picks the single-threaded
-/// executor: 5000 neurons in all.
-pub const SINGLE_THREADED_UP_TO: usize = 5000;
+/// executor: 3000 neurons in all.
+pub const SINGLE_THREADED_UP_TO: usize = 3000;
 
 /// The deadline of each session run with a remote target, unless
 /// [`SimOptions::run_timeout_ms`] says otherwise: 120 s.
