@@ -19,6 +19,13 @@
 //! with TensorFlow's default executor instead of `Executor::Auto`'s choice,
 //! TF per step with `Propagation::Dense`, and the native stepper.
 //!
+//! Every TF line first builds the simulator and runs [`WARMUP_STEPS`]
+//! steps (the first session run of a step target is where TensorFlow
+//! builds its executor and Grappler optimises the step graph), timed apart
+//! as "setup"; the timed run is the 1000 ms after them, and its spikes are
+//! counted. The native line simulates the warm-up steps too and counts the
+//! spikes after them (its time covers all steps).
+//!
 //!     cargo bench --bench network --features mimalloc   # the README's table
 
 #[path = "../tests/common/mod.rs"]
@@ -39,7 +46,13 @@ use snn::network::{Connection, Executor, Input, Network, Nucleus, Propagation, S
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Steps run before the timed 1000 ms (one session run of 10 steps with
+/// `steps_per_run(10)`).
+const WARMUP_STEPS: usize = 10;
+
 struct Outcome {
+    /// Building the simulator and its first `WARMUP_STEPS` steps.
+    setup_s: f64,
     wall_s: f64,
     steps: usize,
     spikes: u64,
@@ -89,11 +102,12 @@ fn case_simple(mode: &str) -> R<Outcome> {
             kernel: vec![1.0],
         }];
         let start = Instant::now();
-        let r = common::simulate_opts(&mut nu, &conns, 0.1, 10_000, false);
+        let r = common::simulate_opts(&mut nu, &conns, 0.1, WARMUP_STEPS + 10_000, false);
         return Ok(Outcome {
+            setup_s: 0.0,
             wall_s: start.elapsed().as_secs_f64(),
             steps: 10_000,
-            spikes: r.spikes[0].len() as u64,
+            spikes: after_warmup(&r.spikes[0]),
             neurons: 1000,
             t_ms: 1000.0,
         });
@@ -190,9 +204,10 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
             },
         ];
         let start = Instant::now();
-        let r = common::simulate_opts(&mut nu, &conns, 0.1, 10_000, false);
-        let spikes = (r.spikes[0].len() + r.spikes[1].len()) as u64;
+        let r = common::simulate_opts(&mut nu, &conns, 0.1, WARMUP_STEPS + 10_000, false);
+        let spikes = after_warmup(&r.spikes[0]) + after_warmup(&r.spikes[1]);
         return Ok(Outcome {
+            setup_s: 0.0,
             wall_s: start.elapsed().as_secs_f64(),
             steps: 10_000,
             spikes,
@@ -234,7 +249,13 @@ fn case_basal_ganglia(mode: &str) -> R<Outcome> {
     timed_run(net, 0.2, basal_ganglia::SIZES.iter().sum(), mode)
 }
 
-/// Build with the benchmark's options, run 1000 ms, time the run.
+/// The native stepper's spikes after the warm-up steps.
+fn after_warmup(spikes: &[(usize, usize)]) -> u64 {
+    spikes.iter().filter(|(m, _)| *m >= WARMUP_STEPS).count() as u64
+}
+
+/// Build with the benchmark's options, run the warm-up steps (timed with
+/// the build as setup), then run 1000 ms and time that.
 fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     let mut o = opts().steps_per_run(steps_per_run(mode));
     if let Ok(t) = std::env::var("SNN_BENCH_THREADS") {
@@ -244,13 +265,17 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     if mode == "tfexec" {
         o = o.executor(Executor::Default);
     }
+    let setup = Instant::now();
     let mut sim = net.build_with(dt, o)?;
+    sim.run(WARMUP_STEPS as f64 * dt)?;
+    let setup_s = setup.elapsed().as_secs_f64();
     if mode == "bare" {
         // The same graph's step target alone (no feeds, no fetches),
         // alternating in this process with per-step runs that record as
         // usual: 10 blocks of 100 ms each, so the machine's noise falls on
         // both alike. Prints the ratio per-step / bare.
         let steps = (100.0 / dt).round() as usize;
+        sim.time_bare_steps(WARMUP_STEPS)?;
         let (mut bare, mut recorded) = (0.0, 0.0);
         for _ in 0..10 {
             bare += sim.time_bare_steps(steps)?.as_secs_f64();
@@ -260,6 +285,7 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
         }
         println!("RATIO {}", recorded / bare);
         return Ok(Outcome {
+            setup_s,
             wall_s: bare,
             steps: 10 * steps,
             spikes: 0,
@@ -271,6 +297,7 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     let rec = sim.run(1000.0)?;
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
     Ok(Outcome {
+        setup_s,
         wall_s: start.elapsed().as_secs_f64(),
         steps: rec.steps,
         spikes,
@@ -309,13 +336,14 @@ fn child(case: &str, mode: &str) -> R<()> {
         other => return Err(format!("unknown case {other}").into()),
     };
     println!(
-        "RESULT {} {} {} {} {} {}",
+        "RESULT {} {} {} {} {} {} {}",
         out.wall_s,
         out.steps,
         out.spikes,
         out.neurons,
         out.t_ms,
-        peak_rss_mb()
+        peak_rss_mb(),
+        out.setup_s
     );
     Ok(())
 }
@@ -341,8 +369,8 @@ fn main() -> R<()> {
         ]
     };
     let exe = std::env::current_exe()?;
-    println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) | setup: build + first {WARMUP_STEPS} steps |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
         for mode in ["auto", "bare", "multi", "tfexec", "dense", "native"] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
@@ -350,7 +378,7 @@ fn main() -> R<()> {
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
                 let why = String::from_utf8_lossy(&out.stderr);
                 println!(
-                    "| {title} | {mode} | - | - | - | - | - ({}) |",
+                    "| {title} | {mode} | - | - | - | - | - ({}) | - |",
                     why.lines().last().unwrap_or("failed")
                 );
                 continue;
@@ -360,7 +388,8 @@ fn main() -> R<()> {
                 .skip(1)
                 .filter_map(|x| x.parse().ok())
                 .collect();
-            let (wall, steps, spikes, neurons, t_ms, rss) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            let (wall, steps, spikes, neurons, t_ms, rss, setup) =
+                (f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
             let ratio = text
                 .lines()
                 .find_map(|l| l.strip_prefix("RATIO "))
@@ -372,7 +401,7 @@ fn main() -> R<()> {
                 None => "bare session.run of the same graph (auto)".to_string(),
             };
             println!(
-                "| {title} | {} | {:.2} s | {:.0} | {} | {} | {:.0} |",
+                "| {title} | {} | {:.2} s | {:.0} | {} | {} | {:.0} | {} |",
                 match mode {
                     "auto" => "TF, one run per step (auto)",
                     "multi" => "TF, 10 steps per run (auto)",
@@ -393,7 +422,12 @@ fn main() -> R<()> {
                 } else {
                     format!("{:.1}", 1000.0 * spikes / (t_ms * neurons))
                 },
-                rss
+                rss,
+                if mode == "native" {
+                    "-".to_string()
+                } else {
+                    format!("{setup:.2} s")
+                }
             );
         }
     }
