@@ -29,7 +29,6 @@
 //!     cargo bench --bench network --features mimalloc   # the README's table
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 #[path = "../examples/basal_ganglia.rs"]

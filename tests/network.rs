@@ -24,11 +24,11 @@ fn record_v() -> Record {
     }
 }
 
+/// A variable's name and shape.
+type Shape = (String, Vec<u64>);
+
 /// The shape of every state variable, from the manifest of an export.
-fn variable_shapes(
-    sim: &Simulator,
-    tag: &str,
-) -> Result<Vec<(String, Vec<u64>)>, Box<dyn std::error::Error>> {
+fn variable_shapes(sim: &Simulator, tag: &str) -> Result<Vec<Shape>, Box<dyn std::error::Error>> {
     let dir = common::tempdir(tag)?;
     sim.export(&dir)?;
     let manifest: serde_json::Value =

@@ -689,7 +689,7 @@ impl RingReads<'_> {
             return Ok(op.clone());
         }
         let mut s = match self.after {
-            Some(a) => root.with_control_dependencies(&[a.clone()]),
+            Some(a) => root.with_control_dependencies(std::slice::from_ref(a)),
             None => root.with_control_dependencies(&[]),
         }
         .new_sub_scope("ring");
@@ -730,7 +730,7 @@ impl RingReads<'_> {
         })?;
         let at = self.index(root, st.ring, lag)?;
         let mut s = match self.after {
-            Some(a) => st.scope.with_control_dependencies(&[a.clone()]),
+            Some(a) => st.scope.with_control_dependencies(std::slice::from_ref(a)),
             None => st.scope.with_control_dependencies(&[]),
         }
         .new_sub_scope(&format!("lag{lag}"));
@@ -764,7 +764,7 @@ impl RingReads<'_> {
         }
         let e = tf_err("spike events");
         let mut s = match self.after {
-            Some(a) => st.scope.with_control_dependencies(&[a.clone()]),
+            Some(a) => st.scope.with_control_dependencies(std::slice::from_ref(a)),
             None => st.scope.with_control_dependencies(&[]),
         }
         .new_sub_scope("events");
@@ -1169,7 +1169,7 @@ fn build_step(
     } = *state;
     let ctl = |s: &Scope| -> Scope {
         match after {
-            Some(a) => s.with_control_dependencies(&[a.clone()]),
+            Some(a) => s.with_control_dependencies(std::slice::from_ref(a)),
             None => s.with_control_dependencies(&[]),
         }
     };
@@ -1654,7 +1654,7 @@ fn build_step(
     let reads_done = group(&mut rs, "reads_done", reads)?;
     let mut writes = Vec::new();
     for (handle, value, w) in trace_writes {
-        let w = w.with_control_dependencies(&[reads_done.clone()]);
+        let w = w.with_control_dependencies(std::slice::from_ref(&reads_done));
         writes.push(
             ops::AssignVariableOp::new()
                 .dtype(DataType::Float)
@@ -1706,7 +1706,7 @@ fn build_step(
 
         let w = scope
             .new_sub_scope("write")
-            .with_control_dependencies(&[reads_done.clone()]);
+            .with_control_dependencies(std::slice::from_ref(&reads_done));
         for (var, value, name) in [
             (&st.v, &g.v_new, "v"),
             (&st.u, &g.u_new, "u"),
