@@ -221,6 +221,7 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
     };
     let (w_ee, w_ei) = (mat(ne, ne, 0.5), mat(ne, ni, 0.5));
     let (w_ie, w_ii) = (mat(ni, ne, -1.0), mat(ni, ni, -1.0));
+    stage("weights made (float32 arrays)");
     let mut net = Network::new();
     let e = net.add(
         Nucleus::new("E", ne)
@@ -266,6 +267,7 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     }
     let setup = Instant::now();
     let mut sim = net.build_with(dt, o)?;
+    stage("simulator built (weights in their variables)");
     sim.run(WARMUP_STEPS as f64 * dt)?;
     let setup_s = setup.elapsed().as_secs_f64();
     if mode == "bare" {
@@ -294,6 +296,7 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     }
     let start = Instant::now();
     let rec = sim.run(1000.0)?;
+    stage("1000 ms run");
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
     Ok(Outcome {
         setup_s,
@@ -305,19 +308,36 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     })
 }
 
-fn peak_rss_mb() -> f64 {
+/// A field of `/proc/self/status` in MB (`VmHWM`: peak resident memory,
+/// `VmRSS`: resident now).
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|k| k.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Memory at a stage of the child's run, for the main process's memory
+/// table: `MEM <stage> <resident MB> <peak MB>`.
+fn stage(name: &str) {
+    println!(
+        "MEM {name} {:.0} {:.0}",
+        status_mb("VmRSS:"),
+        status_mb("VmHWM:")
+    );
+}
+
 fn child(case: &str, mode: &str) -> R<()> {
+    stage("TensorFlow loaded, nothing built");
     if case == "b10000" && mode == "dense" {
         return Err(
             "skipped: 10^8 multiply-adds per step (about 5 minutes per simulated second here)"
@@ -368,12 +388,20 @@ fn main() -> R<()> {
         ]
     };
     let exe = std::env::current_exe()?;
+    let mut stages: Vec<String> = Vec::new();
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) | setup: build + first {WARMUP_STEPS} steps |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
         for mode in ["auto", "bare", "multi", "tfexec", "dense", "native"] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
+            if (*case, mode) == ("b10000", "auto") {
+                stages = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("MEM "))
+                    .map(String::from)
+                    .collect();
+            }
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
                 let why = String::from_utf8_lossy(&out.stderr);
                 println!(
@@ -428,6 +456,20 @@ fn main() -> R<()> {
                     format!("{setup:.2} s")
                 }
             );
+        }
+    }
+    if !stages.is_empty() {
+        println!();
+        println!("Memory of (b) at N = 10000, one run per step (auto), by stage:");
+        println!();
+        println!("| stage | resident (MB) | peak so far (MB) |");
+        println!("| --- | --- | --- |");
+        for line in &stages {
+            // "<stage words> <resident> <peak>"
+            let mut words: Vec<&str> = line.split_whitespace().collect();
+            let peak = words.pop().unwrap_or("-");
+            let resident = words.pop().unwrap_or("-");
+            println!("| {} | {resident} | {peak} |", words.join(" "));
         }
     }
     Ok(())

@@ -111,6 +111,19 @@ pub fn allocator() -> &'static str {
     "system"
 }
 
+/// Hands memory freed by this thread back to the operating system now.
+/// mimalloc keeps freed pages for a while before returning them, so a large
+/// array freed while building a network (a weight matrix copied into its
+/// TensorFlow tensor) would otherwise still count while the next one is
+/// copied; glibc returns such large blocks at once, and this does nothing.
+pub(crate) fn return_freed_memory() {
+    #[cfg(feature = "mimalloc")]
+    // SAFETY: mi_collect only walks and trims mimalloc's own heaps.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
+}
+
 /// The version string of the linked libtensorflow, e.g. `"2.21.0"`.
 pub fn tf_version() -> String {
     tensorflow::version().unwrap_or_else(|_| "unknown".to_string())

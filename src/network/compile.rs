@@ -240,6 +240,13 @@ fn fed_variable<T: tensorflow::TensorType>(
     let t = Tensor::new(dims)
         .with_values(&values)
         .map_err(tf_err(name))?;
+    // The host copy goes before the next array is copied (a 10^8-synapse
+    // network is then held about once, not twice, while it is built).
+    let big = std::mem::size_of_val(&values[..]) >= 1 << 24;
+    drop(values);
+    if big {
+        crate::runtime::return_freed_memory();
+    }
     feeds.push(wrap(ph.clone(), t));
     variable(scope, name, T::data_type(), dims, ph.into(), reg)
 }

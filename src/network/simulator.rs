@@ -323,6 +323,7 @@ impl Network {
         }
         // The init feeds were only needed once: free the host copies.
         compiled.init_feeds.clear();
+        crate::runtime::return_freed_memory();
 
         let host_tensors = (0..compiled.copies.len())
             .map(|_| {
