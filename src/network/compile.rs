@@ -360,10 +360,10 @@ enum WeightOps {
 }
 
 /// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
-/// Event-driven: the rows of active neurons gathered, weighted (unless
-/// `unit`: the activity is 0/1) and summed; or a matrix product. Sparse
-/// weights gather per synapse and segment-sum. (Spikes through dense
-/// weights take [`event_sums`] instead.)
+/// Event-driven: the rows of active neurons gathered, weighted by their
+/// activity and summed (a windowed kernel's row); or a matrix product.
+/// Sparse weights gather per synapse and segment-sum. (Spikes through dense
+/// weights, event-driven, take [`event_sums`] instead.)
 #[allow(clippy::too_many_arguments)]
 fn propagate(
     s: &mut Scope,
@@ -371,7 +371,6 @@ fn propagate(
     x: Operation,
     w: &WeightOps,
     event_driven: bool,
-    unit: bool,
     pre_n: u64,
     post_n: u64,
 ) -> Result<Operation> {
@@ -417,29 +416,25 @@ fn propagate(
                 &mut s.with_op_name(&format!("{name}/rows")),
             )
             .map_err(&e)?;
-            let rows = if unit {
-                rows
-            } else {
-                let coef = ops::gather(
-                    flat,
-                    idx,
-                    &mut s.with_op_name(&format!("{name}/activity_of_active")),
-                )
-                .map_err(&e)?;
-                let column = const_i32(s, &format!("{name}/column"), &[-1, 1], &[2])?;
-                let coef = ops::reshape(
-                    coef,
-                    column,
-                    &mut s.with_op_name(&format!("{name}/coefficients")),
-                )
-                .map_err(&e)?;
-                ops::mul(
-                    rows,
-                    coef,
-                    &mut s.with_op_name(&format!("{name}/weighted_rows")),
-                )
-                .map_err(&e)?
-            };
+            let coef = ops::gather(
+                flat,
+                idx,
+                &mut s.with_op_name(&format!("{name}/activity_of_active")),
+            )
+            .map_err(&e)?;
+            let column = const_i32(s, &format!("{name}/column"), &[-1, 1], &[2])?;
+            let coef = ops::reshape(
+                coef,
+                column,
+                &mut s.with_op_name(&format!("{name}/coefficients")),
+            )
+            .map_err(&e)?;
+            let rows = ops::mul(
+                rows,
+                coef,
+                &mut s.with_op_name(&format!("{name}/weighted_rows")),
+            )
+            .map_err(&e)?;
             let axis =
                 constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis"))).map_err(&e)?;
             ops::sum(rows, axis, &mut s.with_op_name(name)).map_err(&e)
@@ -577,6 +572,49 @@ fn ring_gather(
         .map_err(&e)?;
     reads.push(g.clone());
     Ok(g)
+}
+
+/// The spikes of a nucleus at `lags` (ascending, not empty) as
+/// `[lags.len(), n]` float rows: lag 0 is this step's row, the past lags
+/// one [`ring_gather`] (named `name`) of the nucleus's ring, the two joined
+/// by `{name}_with_now` when both occur.
+fn spike_rows(
+    s: &mut Scope,
+    name: &str,
+    lags: &[usize],
+    st: &NucleusState,
+    now: &NucleusStep,
+    step: &Output,
+    reads: &mut Vec<Operation>,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
+    if past.is_empty() {
+        return match lags {
+            [0] => Ok(now.new_row.clone()),
+            _ => Err(crate::Error::TensorFlow {
+                context: format!("building the graph ({name})"),
+                message: format!("bad spike lags {lags:?}"),
+            }),
+        };
+    }
+    let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
+        context: format!("building the graph ({name})"),
+        message: format!("no spike ring for lags {lags:?}"),
+    })?;
+    let g = ring_gather(s, name, step, hist, st.ring, &past, reads)?;
+    if past.len() == lags.len() {
+        return Ok(g);
+    }
+    let axis = constant(0i32, &mut s.with_op_name(&format!("{name}_axis"))).map_err(&e)?;
+    Ok(ops::ConcatV2::new()
+        .build_instance(
+            vec![now.new_row.clone().into(), g.into()],
+            axis.into(),
+            &mut s.with_op_name(&format!("{name}_with_now")),
+        )
+        .map_err(&e)?
+        .op)
 }
 
 /// A no-op that runs after all of `deps`.
@@ -788,26 +826,9 @@ impl RingReads<'_> {
                 ops::zeros_like(neurons.clone(), &mut s.with_op_name("slots")).map_err(&e)?;
             (neurons.into(), slots.into())
         } else {
-            let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
-                context: "building the graph".into(),
-                message: format!("nucleus {pre} has no spike ring for lags {lags:?}"),
-            })?;
-            // Ring rows (m - lag) mod L of the past lags, in one gather.
-            let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
-            let g = ring_gather(&mut s, "past", self.step, hist, st.ring, &past, reads)?;
-            let rows = if lags[0] == 0 {
-                let axis = constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
-                ops::ConcatV2::new()
-                    .build_instance(
-                        vec![step.new_row.clone().into(), g.into()],
-                        axis.into(),
-                        &mut s.with_op_name("rows"),
-                    )
-                    .map_err(&e)?
-                    .op
-            } else {
-                g
-            };
+            // Ring rows (m - lag) mod L of the past lags in one gather, with
+            // this step's row first if lag 0 is among them.
+            let rows = spike_rows(&mut s, "past", lags, st, step, self.step, reads)?;
             let half = scalar_f32(&mut s, "half", 0.5)?;
             let fired = ops::greater(rows, half, &mut s.with_op_name("fired")).map_err(&e)?;
             let at = ops::where_(fired, &mut s.with_op_name("where")).map_err(&e)?;
@@ -1423,50 +1444,8 @@ fn build_step(
                         reads: &mut Vec<Operation>|
          -> Result<Operation> {
             let mut ps = ctl(&pre_state.scope).new_sub_scope(&format!("to_{post_label}"));
-            let from = if first == 0 { 1 } else { first };
-            let n_ring = first + count - from;
-            let gathered = if n_ring > 0 {
-                let hist = pre_state
-                    .hist
-                    .as_ref()
-                    .ok_or_else(|| crate::Error::TensorFlow {
-                        context: format!("building {name}"),
-                        message: "no spike ring".into(),
-                    })?;
-                let lags: Vec<i64> = (from..first + count).map(|j| j as i64).collect();
-                let g = ring_gather(
-                    &mut ps,
-                    name,
-                    &step_read,
-                    hist,
-                    pre_state.ring,
-                    &lags,
-                    reads,
-                )?;
-                Some(g)
-            } else {
-                None
-            };
-            match (first == 0, gathered) {
-                (false, Some(g)) => Ok(g),
-                (true, None) => Ok(pre_step.new_row.clone()),
-                (true, Some(g)) => {
-                    let axis = constant(0i32, &mut ps.with_op_name(&format!("{name}_axis")))
-                        .map_err(&e)?;
-                    Ok(ops::ConcatV2::new()
-                        .build_instance(
-                            vec![pre_step.new_row.clone().into(), g.into()],
-                            axis.into(),
-                            &mut ps.with_op_name(&format!("{name}_window")),
-                        )
-                        .map_err(&e)?
-                        .op)
-                }
-                (false, None) => Err(crate::Error::TensorFlow {
-                    context: format!("building {name}"),
-                    message: "empty window".into(),
-                }),
-            }
+            let lags: Vec<usize> = (first..first + count).collect();
+            spike_rows(&mut ps, name, &lags, pre_state, pre_step, &step_read, reads)
         };
         // Spikes through dense weights, event-driven: the [m, post] sums at
         // every lag of the presynaptic nucleus's events, and the slots of
@@ -1520,16 +1499,7 @@ fn build_step(
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
                     ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
                 };
-                propagate(
-                    &mut s,
-                    "synapse",
-                    x,
-                    &cst.w,
-                    event_driven,
-                    unit_kernel,
-                    pre_n,
-                    post_n,
-                )?
+                propagate(&mut s, "synapse", x, &cst.w, event_driven, pre_n, post_n)?
             }
             (KernelForm::Exponential { r, .. } | KernelForm::Alpha { r, .. }, events) => {
                 // This connection's terms of its group's traces (see below):
@@ -1575,17 +1545,8 @@ fn build_step(
                             let row = ring
                                 .row(root, conn.pre, lag, pre_state, pre_step, pre_n, &mut reads)?;
                             y.push(
-                                propagate(
-                                    &mut s,
-                                    name,
-                                    row,
-                                    &cst.w,
-                                    event_driven,
-                                    true,
-                                    pre_n,
-                                    post_n,
-                                )?
-                                .into(),
+                                propagate(&mut s, name, row, &cst.w, event_driven, pre_n, post_n)?
+                                    .into(),
                             );
                         }
                         let pair = ops::Pack::new()
