@@ -715,12 +715,13 @@ struct SpikeEvents {
     slots: Output,
 }
 
-/// Rows of the spike rings, and their indices `(m - lag) mod L`, each built
-/// once per step.
+/// Rows of the spike rings and the spike events, each built once per step,
+/// and the ring rows this step writes.
 struct RingReads<'a> {
     step: &'a Output,
     after: Option<&'a Operation>,
-    index: std::collections::HashMap<(usize, usize), Operation>,
+    /// `m mod L` per ring length `L`.
+    index: std::collections::HashMap<usize, Operation>,
     /// `[1, n]` float rows (0 or 1) of the presynaptic spikes per
     /// (nucleus, lag).
     rows: std::collections::HashMap<(usize, usize), Operation>,
@@ -728,38 +729,33 @@ struct RingReads<'a> {
 }
 
 impl RingReads<'_> {
-    /// `(m - lag) mod ring`, an int64 scalar.
-    fn index(&mut self, root: &Scope, ring: usize, lag: usize) -> Result<Operation> {
-        if let Some(op) = self.index.get(&(ring, lag)) {
+    /// `m mod ring`, an int64 scalar: the ring row this step's spikes go to.
+    fn write_index(&mut self, root: &Scope, ring: usize) -> Result<Operation> {
+        if let Some(op) = self.index.get(&ring) {
             return Ok(op.clone());
         }
-        let mut s = match self.after {
+        let s = match self.after {
             Some(a) => root.with_control_dependencies(std::slice::from_ref(a)),
             None => root.with_control_dependencies(&[]),
         }
         .new_sub_scope("ring");
         let e = tf_err("ring");
-        let name = format!("L{ring}_lag{lag}");
-        let lag_c =
-            constant(lag as i64, &mut s.with_op_name(&format!("{name}/lag"))).map_err(&e)?;
+        let name = format!("L{ring}_now");
         let len =
             constant(ring as i64, &mut s.with_op_name(&format!("{name}/length"))).map_err(&e)?;
-        let back = ops::sub(self.step.clone(), lag_c, &mut s).map_err(&e)?;
-        let at = ops::floor_mod(back, len, &mut s.with_op_name(&name)).map_err(&e)?;
-        self.index.insert((ring, lag), at.clone());
+        let at = ops::floor_mod(self.step.clone(), len, &mut s.with_op_name(&name)).map_err(&e)?;
+        self.index.insert(ring, at.clone());
         Ok(at)
     }
 
-    /// The spikes of nucleus `pre` `lag` steps ago (lag 0: this step's).
-    #[allow(clippy::too_many_arguments)]
+    /// The spikes of nucleus `pre` `lag` steps ago (lag 0: this step's), a
+    /// `[1, n]` row.
     fn row(
         &mut self,
-        root: &Scope,
         pre: usize,
         lag: usize,
         st: &NucleusState,
         step: &NucleusStep,
-        n: u64,
         reads: &mut Vec<Operation>,
     ) -> Result<Operation> {
         if lag == 0 {
@@ -768,28 +764,12 @@ impl RingReads<'_> {
         if let Some(r) = self.rows.get(&(pre, lag)) {
             return Ok(r.clone());
         }
-        let e = tf_err("spike ring");
-        let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
-            context: "building the graph".into(),
-            message: format!("nucleus {pre} has no spike ring for lag {lag}"),
-        })?;
-        let at = self.index(root, st.ring, lag)?;
         let mut s = match self.after {
             Some(a) => st.scope.with_control_dependencies(std::slice::from_ref(a)),
             None => st.scope.with_control_dependencies(&[]),
         }
         .new_sub_scope(&format!("lag{lag}"));
-        let g = ops::ResourceGather::new()
-            .dtype(DataType::Float)
-            .build(hist.handle.clone(), at, &mut s.with_op_name("spikes"))
-            .map_err(&e)?;
-        reads.push(g.clone());
-        let row = ops::reshape(
-            g,
-            const_i32(&mut s, "row_shape", &[1, n as i32], &[2])?,
-            &mut s.with_op_name("row"),
-        )
-        .map_err(&e)?;
+        let row = spike_rows(&mut s, "spikes", &[lag], st, step, self.step, reads)?;
         self.rows.insert((pre, lag), row.clone());
         Ok(row)
     }
@@ -1491,9 +1471,7 @@ fn build_step(
                 };
                 // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
                 let x = if unit_kernel {
-                    ring.row(
-                        root, conn.pre, conn.delay, pre_state, pre_step, pre_n, &mut reads,
-                    )?
+                    ring.row(conn.pre, conn.delay, pre_state, pre_step, &mut reads)?
                 } else {
                     let window = lag_rows(conn.delay, k as usize, "window", &mut reads)?;
                     let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
@@ -1542,8 +1520,7 @@ fn build_step(
                             (conn.delay, "synapse_arriving"),
                             (conn.delay + k as usize, "synapse_leaving"),
                         ] {
-                            let row = ring
-                                .row(root, conn.pre, lag, pre_state, pre_step, pre_n, &mut reads)?;
+                            let row = ring.row(conn.pre, lag, pre_state, pre_step, &mut reads)?;
                             y.push(
                                 propagate(&mut s, name, row, &cst.w, event_driven, pre_n, post_n)?
                                     .into(),
@@ -1689,7 +1666,7 @@ fn build_step(
         }
         // This step's spikes into their ring row, `step mod L`.
         if let Some(hist) = &st.hist {
-            let at = ring.index(root, st.ring, 0)?;
+            let at = ring.write_index(root, st.ring)?;
             writes.push(
                 ops::resource_scatter_update(
                     hist.handle.clone(),
