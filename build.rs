@@ -79,6 +79,11 @@ fn main() {
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
+    // Without the `network` feature nothing links libtensorflow: the
+    // single-neuron toolkit alone needs no provisioning.
+    if env::var_os("CARGO_FEATURE_NETWORK").is_none() {
+        return;
+    }
     // Other targets keep tensorflow-sys's own behaviour (the override in
     // .cargo/config.toml only names x86_64 Linux).
     if env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu") {
@@ -393,10 +398,23 @@ fn emit(dir: &Path) -> Res<()> {
     let out =
         PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?).join("tflib");
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for (target, name) in [
-        (&main, "libtensorflow.so"),
-        (&framework, "libtensorflow_framework.so"),
-    ] {
+    // The link names, and the names the binaries ask the loader for (the
+    // libraries' sonames, e.g. libtensorflow_cc.so.2). Cargo puts search
+    // paths inside the target directory on the loader path of `cargo run`
+    // and `cargo test`, in this package and in any crate depending on it, so
+    // this folder alone lets their binaries start.
+    let mut links = vec![
+        (main.clone(), "libtensorflow.so".to_string()),
+        (framework.clone(), "libtensorflow_framework.so".to_string()),
+    ];
+    let entries = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("libtensorflow") && name.contains(".so.") {
+            links.push((entry.path(), name));
+        }
+    }
+    for (target, name) in &links {
         let link = out.join(name);
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(target, &link)

@@ -155,6 +155,7 @@ pub enum Error {
     },
     /// A network run stopped early; everything recorded before `step` is in
     /// `recording`.
+    #[cfg(feature = "network")]
     #[error("run stopped at step {step}: {reason} (the {recorded_steps} steps recorded before are kept in the error's recording)")]
     RunInterrupted {
         /// The step that failed.
@@ -166,12 +167,68 @@ pub enum Error {
         /// What was recorded up to then.
         recording: Box<crate::network::Recording>,
     },
-    /// Writing a file (plot, export, TensorBoard event file) failed.
-    #[error("writing {path}: {message}")]
+    /// Reading or writing a file (plot, export, TensorBoard event file,
+    /// checkpoint, stream) failed; the operating system's error is the source.
+    #[error("{action} {path}: {source}")]
     Io {
-        /// The file.
+        /// The file or folder.
         path: String,
-        /// What went wrong.
+        /// Reading or writing.
+        action: IoAction,
+        /// What went wrong (an encoder's error is wrapped as
+        /// [`std::io::ErrorKind::Other`]).
+        #[source]
+        source: std::io::Error,
+    },
+    /// A recording or history that would not fit in the memory allowed for
+    /// it: nothing was allocated.
+    #[error("{what} would take {bytes} bytes, over the limit of {limit} bytes; {ways_out}")]
+    MemoryLimit {
+        /// What (the nucleus and its traces, a single-neuron history, a
+        /// connection's spike ring).
+        what: String,
+        /// The bytes it would take.
+        bytes: u64,
+        /// The limit in force.
+        limit: u64,
+        /// How to get under it.
+        ways_out: String,
+    },
+    /// A state variable of a nucleus turned NaN or infinite during a run.
+    #[error("variable {variable} of nucleus {nucleus:?} became {value} at neuron {neuron}, found at step {step} (t = {t_ms} ms; all finite at step {last_finite_step})")]
+    NetworkDiverged {
+        /// The nucleus.
+        nucleus: String,
+        /// The first neuron found non-finite.
+        neuron: usize,
+        /// `v`, `u` or `I`.
+        variable: String,
+        /// Its value.
+        value: f32,
+        /// The step after which the check found it.
+        step: usize,
+        /// Its time (ms).
+        t_ms: f64,
+        /// The last step the check found every state finite (or the run's
+        /// first step).
+        last_finite_step: usize,
+    },
+    /// An option (of the network's `SimOptions`,
+    /// [`SimulationOptions`](crate::single::SimulationOptions), a
+    /// checkpointing schedule) that cannot be used.
+    #[error("option {option}: {problem}")]
+    InvalidOption {
+        /// The option.
+        option: String,
+        /// What is wrong and what would do.
+        problem: String,
+    },
+    /// A broken invariant inside snn: a bug, not the user's input.
+    #[error("internal error while {context}: {message} (a bug in snn; please report it)")]
+    Internal {
+        /// What snn was doing.
+        context: String,
+        /// What did not hold.
         message: String,
     },
     /// An expression that does not parse.
@@ -302,10 +359,12 @@ fn caret(expr: &str, pos: usize, message: &str) -> String {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Attach what snn was doing to a TensorFlow status.
+#[cfg(feature = "network")]
 pub(crate) trait TfContext<T> {
     fn tf(self, context: impl FnOnce() -> String) -> Result<T>;
 }
 
+#[cfg(feature = "network")]
 impl<T> TfContext<T> for std::result::Result<T, tensorflow::Status> {
     fn tf(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|status| Error::TensorFlow {
@@ -315,10 +374,55 @@ impl<T> TfContext<T> for std::result::Result<T, tensorflow::Status> {
     }
 }
 
-/// Attach a file path to an I/O-like error.
-pub(crate) fn io_err(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+/// Whether a failed file operation was reading or writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoAction {
+    /// Opening, reading, listing, verifying.
+    Reading,
+    /// Creating, writing, renaming, removing, syncing.
+    Writing,
+}
+
+impl std::fmt::Display for IoAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IoAction::Reading => "reading",
+            IoAction::Writing => "writing",
+        })
+    }
+}
+
+/// An error of any kind as an `std::io::Error`: itself if it is one, else
+/// wrapped (so the original stays reachable as the source's inner error).
+fn as_io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = e.into();
+    match boxed.downcast::<std::io::Error>() {
+        Ok(io) => *io,
+        Err(other) => std::io::Error::other(other),
+    }
+}
+
+/// A failure writing `path` (creating, writing, renaming, removing).
+pub(crate) fn write_err(
+    path: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
     Error::Io {
         path: path.display().to_string(),
-        message: e.to_string(),
+        action: IoAction::Writing,
+        source: as_io(e),
+    }
+}
+
+/// A failure reading `path` (opening, reading, listing).
+#[cfg_attr(not(feature = "network"), allow(dead_code))]
+pub(crate) fn read_err(
+    path: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        action: IoAction::Reading,
+        source: as_io(e),
     }
 }

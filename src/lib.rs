@@ -21,12 +21,21 @@
 //!
 //! [`runtime`] is the TensorFlow runtime the crate links (version, devices,
 //! quiet logging). Errors of every kind are one [`Error`] enum naming the
-//! culprit; fallible functions return [`Result`].
+//! culprit; fallible functions return [`Result`]. [`memory`] says how much a
+//! recording may take.
+//!
+//! The `network` feature (on by default) brings the TensorFlow half:
+//! without it (`default-features = false, features = ["jit"]`) the crate
+//! builds with no TensorFlow crate and no libtensorflow, and is the
+//! single-neuron toolkit alone.
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod error;
+pub mod memory;
+#[cfg(feature = "network")]
 pub mod network;
 mod plotting;
+#[cfg(feature = "network")]
 pub mod runtime;
 pub mod single;
 

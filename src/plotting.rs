@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::RGBColor;
 
-use crate::error::{io_err, Result};
+use crate::error::{write_err, Result};
 
 pub(crate) const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -65,7 +65,7 @@ pub(crate) fn is_svg(path: &Path) -> bool {
 
 pub(crate) fn ensure_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
     }
     Ok(())
 }
@@ -92,7 +92,7 @@ macro_rules! render {
                 .and_then(|_| $body)
                 .and_then(|_| $area.present().map_err(|e| e.to_string()))
         };
-        outcome.map_err(|e| $crate::error::io_err(path, e))
+        outcome.map_err(|e| $crate::error::write_err(path, e))
     }};
 }
 

@@ -1,12 +1,13 @@
 //! The TensorFlow runtime snn links: version, devices, logging.
 //!
 //! TensorFlow's C++ logging (oneDNN banners, CPU feature notices) goes to
-//! stderr, some of it while the library loads, before `main`. snn silences
-//! INFO and WARNING messages by setting `TF_CPP_MIN_LOG_LEVEL=2` before any
-//! shared library is initialised (an ELF `.preinit_array` entry in every
-//! program that links snn's runtime), unless the user has set
-//! `TF_CPP_MIN_LOG_LEVEL` already; errors still show. Set
-//! `TF_CPP_MIN_LOG_LEVEL=0` to see everything.
+//! stderr, some of it while the library loads, before `main`. TensorFlow
+//! 2.21 logs through Abseil, which does not read `TF_CPP_MIN_LOG_LEVEL`
+//! itself; snn sets Abseil's threshold from it before any shared library is
+//! initialised (an ELF `.preinit_array` entry in every program that links
+//! snn's runtime): `0` shows everything, `1` warnings and errors, `2` errors,
+//! `3` only fatal messages. Unset (or not one of those), snn uses `2`: errors
+//! still show, INFO banners and warnings do not.
 
 use std::ffi::c_char;
 use std::sync::Once;
@@ -19,15 +20,25 @@ static QUIET: Once = Once::new();
 
 /// Runs before the initialisers of libtensorflow, which log while loading:
 /// `.preinit_array` entries of the executable run before those of any shared
-/// library. TensorFlow 2.21 logs through Abseil, whose threshold is a plain
-/// global that its (already relocated) `absl::SetMinLogLevel` sets; the
-/// symbol is looked up by name and skipped if this libtensorflow lacks it.
-/// Only when the user has not set `TF_CPP_MIN_LOG_LEVEL`.
+/// library. Abseil's threshold is a plain global that its (already
+/// relocated) `absl::SetMinLogLevel` sets; the symbol is looked up by name
+/// and skipped if this libtensorflow lacks it.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[used]
 #[link_section = ".preinit_array"]
 static QUIET_BEFORE_LOAD: extern "C" fn(i32, *const *const c_char, *const *const c_char) =
     quiet_before_load;
+
+/// The Abseil threshold for a `TF_CPP_MIN_LOG_LEVEL` value: `0`–`3` as
+/// given, anything else (or unset) `2`.
+pub fn log_level_for(value: Option<&[u8]>) -> i32 {
+    match value {
+        Some(b"0") => 0,
+        Some(b"1") => 1,
+        Some(b"3") => 3,
+        _ => 2,
+    }
+}
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" fn quiet_before_load(
@@ -35,31 +46,52 @@ extern "C" fn quiet_before_load(
     _argv: *const *const c_char,
     envp: *const *const c_char,
 ) {
+    const KEY: &[u8] = b"TF_CPP_MIN_LOG_LEVEL=";
     // SAFETY: glibc passes the process's NULL-terminated environment array;
     // each entry is a NUL-terminated string.
     unsafe {
         if envp.is_null() {
             return;
         }
+        let mut value = None;
         let mut p = envp;
         while !(*p).is_null() {
-            if std::ffi::CStr::from_ptr(*p)
-                .to_bytes()
-                .starts_with(b"TF_CPP_MIN_LOG_LEVEL=")
-            {
-                return;
+            let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+            if let Some(v) = entry.strip_prefix(KEY) {
+                value = Some(v);
             }
             p = p.add(1);
         }
         let f = dlsym(std::ptr::null_mut(), ABSL_SET_MIN_LOG_LEVEL.as_ptr());
         if !f.is_null() {
             // SAFETY: `void absl::SetMinLogLevel(absl::LogSeverityAtLeast)`,
-            // an int-sized enum; 2 is kError.
+            // an int-sized enum: 0 info, 1 warning, 2 error, 3 fatal.
             let set: extern "C" fn(i32) = std::mem::transmute(f);
-            set(2);
+            set(log_level_for(value.map(|v| v.trim_ascii())));
         }
     }
 }
+
+/// The threshold TensorFlow's logging (Abseil's) has now: 0 info, 1
+/// warning, 2 error, 3 fatal; `None` if this libtensorflow does not say.
+pub fn log_level() -> Option<i32> {
+    quiet_tensorflow();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `absl::LogSeverityAtLeast absl::MinLogLevel()`, an int-sized
+    // enum, looked up by name and called only if present.
+    unsafe {
+        let f = dlsym(std::ptr::null_mut(), ABSL_MIN_LOG_LEVEL.as_ptr());
+        if !f.is_null() {
+            let get: extern "C" fn() -> i32 = std::mem::transmute(f);
+            return Some(get());
+        }
+    }
+    None
+}
+
+/// `absl::lts_20250814::MinLogLevel()`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ABSL_MIN_LOG_LEVEL: &std::ffi::CStr = c"_ZN4absl12lts_2025081411MinLogLevelEv";
 
 /// `absl::lts_20250814::SetMinLogLevel(absl::lts_20250814::LogSeverityAtLeast)`,
 /// the Abseil release TensorFlow 2.21 is built with.
@@ -72,8 +104,8 @@ extern "C" {
     fn dlsym(handle: *mut std::ffi::c_void, name: *const c_char) -> *mut std::ffi::c_void;
 }
 
-/// Make sure TensorFlow's INFO/WARNING logging is silenced in this program
-/// (see the module docs).
+/// Make sure TensorFlow's logging follows `TF_CPP_MIN_LOG_LEVEL` (quiet
+/// when unset) in this program (see the module docs).
 ///
 /// The silencing itself happens before `main`; this function only guarantees
 /// that the code doing it is linked into the program. snn's entry points call

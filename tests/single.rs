@@ -236,10 +236,68 @@ fn history_layout() -> R {
     let opts = SimulationOptions {
         keep: Some(vec!["v".into()]),
         start: vec![("v".into(), 1.0)],
+        ..Default::default()
     };
     let h = m.simulation_with(10.0, 0.1, &opts)?;
     assert_eq!(h.columns.len(), 1);
     assert_eq!(h.column("v")?[0], 1.0);
+    Ok(())
+}
+
+/// A history over the memory limit is refused before anything is
+/// allocated (10^9 steps of FitzHugh–Nagumo: 8 GB a column); keeping every
+/// k-th row keeps rows 0, k, 2k, ... of the full history, and every spike.
+#[test]
+fn history_memory_limit_and_stride() -> R {
+    let m = fitzhugh_nagumo();
+    match m.simulation_with(
+        1e8,
+        0.1,
+        &SimulationOptions {
+            memory_limit: Some(1 << 30),
+            ..Default::default()
+        },
+    ) {
+        Err(Error::MemoryLimit {
+            bytes,
+            limit,
+            ways_out,
+            ..
+        }) => {
+            // t, v, w and the four parameters: 7 columns of 10^9 + 1 rows.
+            assert_eq!(bytes, 7 * 8 * 1_000_000_001);
+            assert_eq!(limit, 1 << 30);
+            assert!(ways_out.contains("every"), "{ways_out}");
+        }
+        other => return Err(format!("expected MemoryLimit, got {other:?}").into()),
+    }
+    // With the default limit (half the available memory) too.
+    assert!(matches!(
+        m.simulation(1e9, 0.1),
+        Err(Error::MemoryLimit { .. })
+    ));
+    let mut m = fitzhugh_nagumo();
+    m.set("I", 0.5)?;
+    m.set("b", 0.8)?;
+    let full = m.simulation(200.0, 0.1)?;
+    let sparse = m.simulation_with(
+        200.0,
+        0.1,
+        &SimulationOptions {
+            every: 7,
+            ..Default::default()
+        },
+    )?;
+    for name in ["t", "v", "w", "I"] {
+        let f = full.column(name)?;
+        let s = sparse.column(name)?;
+        assert_eq!(s.len(), 2000 / 7 + 1, "{name}");
+        for (r, x) in s.iter().enumerate() {
+            assert_eq!(*x, f[7 * r], "{name} row {r}");
+        }
+    }
+    assert!(!full.spikes.is_empty());
+    assert_eq!(sparse.spikes, full.spikes);
     Ok(())
 }
 

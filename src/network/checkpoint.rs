@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{read_err, write_err, Error, Result};
 
 /// File name prefix that `SaveV2` writes under in a checkpoint folder.
 pub(crate) const STATE_PREFIX: &str = "state";
@@ -70,6 +70,10 @@ pub(crate) struct Manifest {
     /// Length of the run's `spikes.csv` when this checkpoint was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spike_stream_bytes: Option<u64>,
+    /// Rows of each file of the run's trace stream (`traces/`) when this
+    /// checkpoint was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_rows: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Manifest {
@@ -83,6 +87,7 @@ impl Manifest {
             variables,
             files: Vec::new(),
             spike_stream_bytes: None,
+            trace_rows: None,
         }
     }
 
@@ -145,12 +150,12 @@ fn problem(path: &Path, problem: impl Into<String>) -> Error {
 /// FNV-1a (64 bit) of a file and its length. Any single changed byte changes
 /// the hash (each step is a bijection of the running hash).
 fn fnv1a64(path: &Path) -> Result<(u64, u64)> {
-    let mut file = File::open(path).map_err(|e| io_err(path, e))?;
+    let mut file = File::open(path).map_err(|e| read_err(path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut len = 0u64;
     loop {
-        let k = file.read(&mut buf).map_err(|e| io_err(path, e))?;
+        let k = file.read(&mut buf).map_err(|e| read_err(path, e))?;
         if k == 0 {
             break;
         }
@@ -167,16 +172,16 @@ fn fnv1a64(path: &Path) -> Result<(u64, u64)> {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = sibling(path, "tmp");
     write_synced(&tmp, bytes)?;
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    fs::rename(&tmp, path).map_err(|e| write_err(path, e))?;
     sync_parent(path);
     Ok(())
 }
 
 /// Write `bytes` to `path` and sync them to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = File::create(path).map_err(|e| io_err(path, e))?;
-    f.write_all(bytes).map_err(|e| io_err(path, e))?;
-    f.sync_all().map_err(|e| io_err(path, e))
+    let mut f = File::create(path).map_err(|e| write_err(path, e))?;
+    f.write_all(bytes).map_err(|e| write_err(path, e))?;
+    f.sync_all().map_err(|e| write_err(path, e))
 }
 
 /// `.<name>.<what>-<pid>` in the same folder as `path`.
@@ -205,13 +210,13 @@ fn sync_parent(path: &Path) {
 /// A fresh, empty staging folder for a checkpoint that will become `target`.
 pub(crate) fn staging(target: &Path) -> Result<PathBuf> {
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
     }
     let dir = sibling(target, "tmp");
     if dir.exists() {
-        fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        fs::remove_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
     }
-    fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+    fs::create_dir(&dir).map_err(|e| write_err(&dir, e))?;
     Ok(dir)
 }
 
@@ -220,14 +225,14 @@ pub(crate) fn staging(target: &Path) -> Result<PathBuf> {
 /// removed only once the new checkpoint is in place.
 pub(crate) fn commit(staging: &Path, target: &Path, mut manifest: Manifest) -> Result<()> {
     let mut files = Vec::new();
-    for entry in fs::read_dir(staging).map_err(|e| io_err(staging, e))? {
-        let entry = entry.map_err(|e| io_err(staging, e))?;
+    for entry in fs::read_dir(staging).map_err(|e| write_err(staging, e))? {
+        let entry = entry.map_err(|e| write_err(staging, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(STATE_PREFIX) {
             let path = entry.path();
             File::open(&path)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| io_err(&path, e))?;
+                .map_err(|e| write_err(&path, e))?;
             let (h, bytes) = fnv1a64(&path)?;
             files.push(FileEntry {
                 name,
@@ -241,7 +246,7 @@ pub(crate) fn commit(staging: &Path, target: &Path, mut manifest: Manifest) -> R
         return Err(problem(staging, "TensorFlow wrote no state.index"));
     }
     manifest.files = files;
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err(staging, e))?;
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| write_err(staging, e))?;
     let mpath = staging.join(MANIFEST);
     write_synced(&mpath, &json)?;
     sync_parent(&mpath);
@@ -249,14 +254,14 @@ pub(crate) fn commit(staging: &Path, target: &Path, mut manifest: Manifest) -> R
     let replacing = target.exists();
     if replacing {
         if old.exists() {
-            fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
+            fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
         }
-        fs::rename(target, &old).map_err(|e| io_err(target, e))?;
+        fs::rename(target, &old).map_err(|e| write_err(target, e))?;
     }
-    fs::rename(staging, target).map_err(|e| io_err(target, e))?;
+    fs::rename(staging, target).map_err(|e| write_err(target, e))?;
     sync_parent(target);
     if replacing {
-        fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
+        fs::remove_dir_all(&old).map_err(|e| write_err(&old, e))?;
     }
     Ok(())
 }
@@ -348,6 +353,13 @@ impl Checkpointing {
         self.dir.join(SPIKES)
     }
 
+    /// The trace stream: the recorded traces of a checkpointed run as
+    /// growing `.npy` files (see
+    /// [`Recording::read_streamed`](crate::network::Recording::read_streamed)).
+    pub fn trace_dir(&self) -> PathBuf {
+        self.dir.join("traces")
+    }
+
     pub(crate) fn every(&self) -> f64 {
         self.every_ms
     }
@@ -364,7 +376,7 @@ impl Checkpointing {
                 Ok(Some(self.dir.join(name)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&path, e)),
+            Err(e) => Err(read_err(&path, e)),
         }
     }
 
@@ -380,12 +392,12 @@ impl Checkpointing {
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| problem(folder, "no folder name"))?;
         write_atomic(&self.dir.join(LATEST), name.as_bytes())?;
-        for entry in fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))? {
-            let entry = entry.map_err(|e| io_err(&self.dir, e))?;
+        for entry in fs::read_dir(&self.dir).map_err(|e| write_err(&self.dir, e))? {
+            let entry = entry.map_err(|e| write_err(&self.dir, e))?;
             let other = entry.file_name().to_string_lossy().into_owned();
             if other.starts_with("step-") && other != name {
                 let p = entry.path();
-                fs::remove_dir_all(&p).map_err(|e| io_err(&p, e))?;
+                fs::remove_dir_all(&p).map_err(|e| write_err(&p, e))?;
             }
         }
         Ok(())
@@ -411,25 +423,25 @@ impl SpikeStream {
                     .write(true)
                     .open(path)
                     .map_err(|e| problem(path, format!("the spike stream is gone: {e}")))?;
-                let have = f.metadata().map_err(|e| io_err(path, e))?.len();
+                let have = f.metadata().map_err(|e| read_err(path, e))?.len();
                 if have < len {
                     return Err(problem(
                         path,
                         format!("{have} bytes, but the checkpoint saw {len}: spikes were lost"),
                     ));
                 }
-                f.set_len(len).map_err(|e| io_err(path, e))?;
+                f.set_len(len).map_err(|e| write_err(path, e))?;
                 f
             }
             None => {
-                let mut f = File::create(path).map_err(|e| io_err(path, e))?;
+                let mut f = File::create(path).map_err(|e| write_err(path, e))?;
                 f.write_all(header.as_bytes())
-                    .map_err(|e| io_err(path, e))?;
+                    .map_err(|e| write_err(path, e))?;
                 f
             }
         };
         let mut out = BufWriter::new(file);
-        std::io::Seek::seek(&mut out, std::io::SeekFrom::End(0)).map_err(|e| io_err(path, e))?;
+        std::io::Seek::seek(&mut out, std::io::SeekFrom::End(0)).map_err(|e| write_err(path, e))?;
         Ok(SpikeStream {
             path: path.to_path_buf(),
             out,
@@ -437,15 +449,15 @@ impl SpikeStream {
     }
 
     pub(crate) fn spike(&mut self, step: usize, nucleus: &str, neuron: usize) -> Result<()> {
-        writeln!(self.out, "{step},{nucleus},{neuron}").map_err(|e| io_err(&self.path, e))
+        writeln!(self.out, "{step},{nucleus},{neuron}").map_err(|e| write_err(&self.path, e))
     }
 
     /// Flush and sync; the stream's length.
     pub(crate) fn sync(&mut self) -> Result<u64> {
-        self.out.flush().map_err(|e| io_err(&self.path, e))?;
+        self.out.flush().map_err(|e| write_err(&self.path, e))?;
         let f = self.out.get_ref();
-        f.sync_data().map_err(|e| io_err(&self.path, e))?;
-        Ok(f.metadata().map_err(|e| io_err(&self.path, e))?.len())
+        f.sync_data().map_err(|e| write_err(&self.path, e))?;
+        Ok(f.metadata().map_err(|e| write_err(&self.path, e))?.len())
     }
 }
 
@@ -460,10 +472,10 @@ pub(crate) fn stream_header(dt: f64, nuclei: &[(String, usize)]) -> String {
 
 /// Rows `(step, nucleus, neuron)` of a spike stream.
 pub(crate) fn read_stream(path: &Path) -> Result<Vec<(usize, String, usize)>> {
-    let f = File::open(path).map_err(|e| io_err(path, e))?;
+    let f = File::open(path).map_err(|e| read_err(path, e))?;
     let mut rows = Vec::new();
     for (k, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| io_err(path, e))?;
+        let line = line.map_err(|e| read_err(path, e))?;
         if line.starts_with('#') || line == "step,nucleus,neuron" || line.is_empty() {
             continue;
         }

@@ -85,6 +85,12 @@ pub(crate) struct NucleusOps {
     pub traces: Vec<(StateVar, Operation)>,
     /// Placeholder for a host input function, if any.
     pub host_input: Option<Operation>,
+    /// Scalar bool: every `v`, `u` and `I` of the nucleus is finite after
+    /// this copy's step (fetched only on the steps the run checks).
+    pub finite: Operation,
+    /// The variables `v`, `u`, `I` as they are between runs (read when a
+    /// check failed, to name the neuron).
+    pub state: Vec<(StateVar, Operation)>,
 }
 
 pub(crate) struct Compiled {
@@ -592,13 +598,13 @@ fn spike_rows(
     if past.is_empty() {
         return match lags {
             [0] => Ok(now.new_row.clone()),
-            _ => Err(crate::Error::TensorFlow {
+            _ => Err(crate::Error::Internal {
                 context: format!("building the graph ({name})"),
                 message: format!("bad spike lags {lags:?}"),
             }),
         };
     }
-    let hist = st.hist.as_ref().ok_or_else(|| crate::Error::TensorFlow {
+    let hist = st.hist.as_ref().ok_or_else(|| crate::Error::Internal {
         context: format!("building the graph ({name})"),
         message: format!("no spike ring for lags {lags:?}"),
     })?;
@@ -1151,7 +1157,7 @@ fn event_lags(conn: &PlanConnection, dense: bool) -> Option<[usize; 2]> {
 }
 
 fn missing_lag(conn: &PlanConnection, lag: usize) -> crate::Error {
-    crate::Error::TensorFlow {
+    crate::Error::Internal {
         context: format!("building {}", conn.name),
         message: format!("lag {lag} missing from the presynaptic spike events"),
     }
@@ -1371,7 +1377,7 @@ fn build_step(
         .into_iter()
         .enumerate()
         .map(|(k, st)| {
-            st.ok_or_else(|| crate::Error::TensorFlow {
+            st.ok_or_else(|| crate::Error::Internal {
                 context: "building the graph".into(),
                 message: format!("nucleus {k} in no population"),
             })
@@ -1483,7 +1489,7 @@ fn build_step(
                 // This connection's terms of its group's traces (see below):
                 // y(m - D) - r^K y(m - D - K) for G, -K r^K y(m - D - K) for A.
                 let Some(j) = cst.group else {
-                    return Err(crate::Error::TensorFlow {
+                    return Err(crate::Error::Internal {
                         context: conn.name.clone(),
                         message: "trace group missing".into(),
                     });
@@ -1492,7 +1498,7 @@ fn build_step(
                 let bank = banks
                     .iter()
                     .position(|b| b.post == conn.post)
-                    .ok_or_else(|| crate::Error::TensorFlow {
+                    .ok_or_else(|| crate::Error::Internal {
                         context: conn.name.clone(),
                         message: "trace bank missing".into(),
                     })?;
@@ -1702,10 +1708,43 @@ fn build_step(
             };
             traces.push((*var, op));
         }
+        // Divergence check: one is-finite reduction over the new state.
+        let all_new = ops::ConcatV2::new()
+            .build_instance(
+                vec![g.v_new.clone(), g.u_new.clone(), i_new.clone()],
+                constant(0i32, &mut r.with_op_name("state_axis"))
+                    .map_err(&e)?
+                    .into(),
+                &mut r.with_op_name("state"),
+            )
+            .map_err(&e)?
+            .op;
+        let is_finite = ops::is_finite(all_new, &mut r.with_op_name("is_finite")).map_err(&e)?;
+        let finite = ops::all(
+            is_finite,
+            constant(0i32, &mut r.with_op_name("finite_axis")).map_err(&e)?,
+            &mut r.with_op_name("finite"),
+        )
+        .map_err(&e)?;
+        let inspect = st.scope.new_sub_scope("inspect");
+        let mut state = Vec::with_capacity(3);
+        for (var, handle) in [
+            (StateVar::V, &st.v.handle),
+            (StateVar::U, &st.u.handle),
+            (StateVar::I, &st.i.handle),
+        ] {
+            let read = ops::ReadVariableOp::new()
+                .dtype(DataType::Float)
+                .build(handle.clone(), &mut inspect.with_op_name(var.name()))
+                .map_err(&e)?;
+            state.push((var, read));
+        }
         nuclei_ops.push(NucleusOps {
             spikes,
             traces,
             host_input,
+            finite,
+            state,
         });
     }
     // The next copy runs after this one's writes; a run ending with this

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{io_err, Result};
+use crate::error::{write_err, Result};
 use crate::network::checkpoint::VarEntry;
 
 /// Format tag of `manifest.json`.
@@ -79,7 +79,7 @@ pub(crate) struct TraceFetch {
 impl ExportManifest {
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("manifest.json");
-        let json = serde_json::to_vec_pretty(self).map_err(|e| io_err(&path, e))?;
-        std::fs::write(&path, json).map_err(|e| io_err(&path, e))
+        let json = serde_json::to_vec_pretty(self).map_err(|e| write_err(&path, e))?;
+        std::fs::write(&path, json).map_err(|e| write_err(&path, e))
     }
 }

@@ -30,6 +30,7 @@ pub mod plot;
 mod proto;
 mod recording;
 mod simulator;
+mod stream;
 mod tensorboard;
 
 pub use checkpoint::Checkpointing;

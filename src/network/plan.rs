@@ -226,7 +226,11 @@ pub(crate) fn run_steps(t: f64, dt: f64) -> Result<usize> {
 }
 
 impl Plan {
-    pub(crate) fn new(mut net: Network, dt: f64) -> Result<Plan> {
+    /// `limit`: the most bytes one tensor of the model (a spike ring, a
+    /// kernel window, a weight matrix made here) may take; anything larger
+    /// is [`Error::MemoryLimit`] before it is allocated, here or by
+    /// TensorFlow.
+    pub(crate) fn new(mut net: Network, dt: f64, limit: u64) -> Result<Plan> {
         check_dt(dt)?;
         let mut rounded = Vec::new();
         let mut connections = Vec::with_capacity(net.connections.len());
@@ -246,6 +250,13 @@ impl Plan {
                 None => vec![1.0],
                 Some((f, window)) => {
                     let k = steps(*window, dt, "window", &name, c.round, &mut rounded)?.max(1);
+                    check_size(
+                        || format!("the kernel window of connection {name} ({k} steps of f64)"),
+                        k as u64,
+                        8,
+                        limit,
+                        "a shorter window (howfar), or a larger dt",
+                    )?;
                     (0..k)
                         .map(|i| {
                             let lag = i as f64 * dt;
@@ -266,6 +277,16 @@ impl Plan {
             let form = kernel_form(&kernel64);
             let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
+            if matches!(user_weights, Weights::Scalar(_) | Weights::Dense(_)) {
+                check_size(
+                    || format!("the dense weights of connection {name} ({pre_n} x {post_n} f32)"),
+                    (pre_n as u64).saturating_mul(post_n as u64),
+                    4,
+                    limit,
+                    "sparse weights (Weights::Csr or triplets) for a sparse connection, \
+                     or smaller nuclei",
+                )?;
+            }
             let weights = plan_weights(user_weights, pre_n, post_n, &name)?;
             connections.push(PlanConnection {
                 name,
@@ -332,16 +353,40 @@ impl Plan {
                     traces.push((var, idx_list));
                 }
             }
+            let rows_for = |c: &PlanConnection| match c.form {
+                // Recursive traces also read the spikes leaving the window.
+                KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
+                    c.delay + c.kernel.len() + 1
+                }
+                _ => c.delay + c.kernel.len(),
+            };
+            if let Some(c) = connections
+                .iter()
+                .filter(|c| c.pre == idx)
+                .max_by_key(|c| rows_for(c))
+            {
+                let rows = rows_for(c);
+                check_size(
+                    || {
+                        format!(
+                            "the spike ring of nucleus {label:?} ({rows} steps x {n} neurons of f32, \
+                             twice while its initial value is set; for connection {}: delay {} + \
+                             window {} steps)",
+                            c.name,
+                            c.delay,
+                            c.kernel.len()
+                        )
+                    },
+                    (rows as u64).saturating_mul(n as u64),
+                    8,
+                    limit,
+                    "a shorter delay or window on that connection, or a larger dt",
+                )?;
+            }
             let history = connections
                 .iter()
                 .filter(|c| c.pre == idx)
-                .map(|c| match c.form {
-                    // Recursive traces also read the spikes leaving the window.
-                    KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
-                        c.delay + c.kernel.len() + 1
-                    }
-                    _ => c.delay + c.kernel.len(),
-                })
+                .map(rows_for)
                 .max()
                 .unwrap_or(1)
                 .max(1);
@@ -377,6 +422,26 @@ impl Plan {
             rounded,
         })
     }
+}
+
+/// `count` elements of `elem` bytes each: within `limit`.
+fn check_size(
+    what: impl FnOnce() -> String,
+    count: u64,
+    elem: u64,
+    limit: u64,
+    ways_out: &str,
+) -> Result<()> {
+    let bytes = count.saturating_mul(elem);
+    if bytes > limit {
+        return Err(Error::MemoryLimit {
+            what: what(),
+            bytes,
+            limit,
+            ways_out: format!("{ways_out}; or raise SimOptions::memory_limit"),
+        });
+    }
+    Ok(())
 }
 
 /// A dense matrix must be `(pre.n, post.n)`.

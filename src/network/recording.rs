@@ -9,7 +9,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzWriter;
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{write_err, Error, Result};
 use crate::network::model::{NucleusId, StateVar};
 
 /// Traces of one state variable of one nucleus.
@@ -81,8 +81,10 @@ impl Recording {
         self.steps as f64 * self.dt
     }
 
-    /// Append a recording of the same network that continues this one.
-    pub(crate) fn append(&mut self, later: Recording) {
+    /// Append a recording of the same network that continues this one
+    /// (the next run of the same simulator): its steps, spikes and trace
+    /// rows follow this one's.
+    pub fn append(&mut self, later: Recording) {
         self.steps += later.steps;
         for (mine, theirs) in self.nuclei.iter_mut().zip(later.nuclei) {
             mine.spikes.extend(theirs.spikes);
@@ -143,41 +145,41 @@ impl Recording {
     /// `<label>_<var>_neurons`.
     pub fn write_npz(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let file = File::create(path).map_err(|e| io_err(path, e))?;
+        let file = File::create(path).map_err(|e| write_err(path, e))?;
         let mut npz = NpzWriter::new(file);
         for r in &self.nuclei {
             let (t, i) = spike_arrays(r, self.dt);
             let i: Array1<i64> = i.mapv(|x| x as i64);
             npz.add_array(format!("{}_spike_times", r.label), &t)
-                .map_err(|e| io_err(path, e))?;
+                .map_err(|e| write_err(path, e))?;
             npz.add_array(format!("{}_spike_neurons", r.label), &i)
-                .map_err(|e| io_err(path, e))?;
+                .map_err(|e| write_err(path, e))?;
             for (var, tr) in &r.traces {
                 npz.add_array(format!("{}_{}", r.label, var), &tr.values())
-                    .map_err(|e| io_err(path, e))?;
+                    .map_err(|e| write_err(path, e))?;
                 npz.add_array(format!("{}_{}_times", r.label, var), &tr.times())
-                    .map_err(|e| io_err(path, e))?;
+                    .map_err(|e| write_err(path, e))?;
                 let neurons: Array1<i64> = tr.neurons.iter().map(|&j| j as i64).collect();
                 npz.add_array(format!("{}_{}_neurons", r.label, var), &neurons)
-                    .map_err(|e| io_err(path, e))?;
+                    .map_err(|e| write_err(path, e))?;
             }
         }
-        npz.finish().map_err(|e| io_err(path, e))?;
+        npz.finish().map_err(|e| write_err(path, e))?;
         Ok(())
     }
 
     /// Write all spikes as CSV: `nucleus,time_ms,neuron`.
     pub fn write_spikes_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let mut w = BufWriter::new(File::create(path).map_err(|e| io_err(path, e))?);
-        writeln!(w, "nucleus,time_ms,neuron").map_err(|e| io_err(path, e))?;
+        let mut w = BufWriter::new(File::create(path).map_err(|e| write_err(path, e))?);
+        writeln!(w, "nucleus,time_ms,neuron").map_err(|e| write_err(path, e))?;
         for r in &self.nuclei {
             for &(step, neuron) in &r.spikes {
                 writeln!(w, "{},{},{}", r.label, step as f64 * self.dt, neuron)
-                    .map_err(|e| io_err(path, e))?;
+                    .map_err(|e| write_err(path, e))?;
             }
         }
-        w.flush().map_err(|e| io_err(path, e))
+        w.flush().map_err(|e| write_err(path, e))
     }
 
     /// Write one trace as CSV: `time_ms,<neuron>,<neuron>,...`.
@@ -189,18 +191,18 @@ impl Recording {
     ) -> Result<()> {
         let path = path.as_ref();
         let tr = self.trace(id, var)?;
-        let mut w = BufWriter::new(File::create(path).map_err(|e| io_err(path, e))?);
+        let mut w = BufWriter::new(File::create(path).map_err(|e| write_err(path, e))?);
         let head: Vec<String> = tr.neurons.iter().map(|j| format!("neuron_{j}")).collect();
-        writeln!(w, "time_ms,{}", head.join(",")).map_err(|e| io_err(path, e))?;
+        writeln!(w, "time_ms,{}", head.join(",")).map_err(|e| write_err(path, e))?;
         let width = tr.neurons.len();
         for (r, t) in tr.times.iter().enumerate() {
             let row: Vec<String> = tr.values[r * width..(r + 1) * width]
                 .iter()
                 .map(|x| x.to_string())
                 .collect();
-            writeln!(w, "{t},{}", row.join(",")).map_err(|e| io_err(path, e))?;
+            writeln!(w, "{t},{}", row.join(",")).map_err(|e| write_err(path, e))?;
         }
-        w.flush().map_err(|e| io_err(path, e))
+        w.flush().map_err(|e| write_err(path, e))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tensorflow::{Session, SessionOptions, SessionRunArgs, Tensor};
 
-use crate::error::{io_err, Error, Result, TfContext};
+use crate::error::{write_err, Error, Result, TfContext};
 use crate::network::checkpoint::{self, Checkpointing, Manifest, SpikeStream};
 use crate::network::compile::{compile, Compiled, InitFeed};
 use crate::network::export::{
@@ -18,8 +18,12 @@ use crate::network::model::{InputFn, Network, StateVar};
 use crate::network::plan::{run_steps, Plan, PlanInput, RoundingNote};
 use crate::network::proto::{bytes_field, varint_field};
 use crate::network::recording::{rate_hz, NucleusRecording, Recording, Trace};
+use crate::network::stream::RecordingStream;
+
+mod guards;
 use crate::network::tensorboard::EventWriter;
 use crate::runtime::quiet_tensorflow;
+use guards::check_every;
 
 /// How a network is simulated. Defaults: progress bar on (shown only on a
 /// terminal, for runs longer than 2 s), TensorBoard events into
@@ -55,6 +59,26 @@ pub struct SimOptions {
     /// where an unreachable or stalled worker would otherwise block a run
     /// for ever.
     pub run_timeout_ms: u64,
+    /// The most bytes a run's in-memory recording, and any one tensor of
+    /// the model (a spike ring, a kernel window, a dense weight matrix), may
+    /// take; `None`, the default, is
+    /// [`memory::default_limit`](crate::memory::default_limit) (half the
+    /// memory available when the network is built or a run starts). A run
+    /// whose traces would take more is [`Error::MemoryLimit`] before it
+    /// starts; one whose spikes grow past it stops with
+    /// [`Error::RunInterrupted`], keeping what it recorded. Streaming
+    /// ([`SimOptions::stream`]) lifts the limit for recordings.
+    pub memory_limit: Option<u64>,
+    /// Stream what every run records into this folder instead of memory
+    /// (see [`Recording::read_streamed`] for the files, which NumPy reads):
+    /// runs return recordings with the spike counts and steps, and no spike
+    /// list or trace. `None`, the default, records in memory.
+    pub stream: Option<PathBuf>,
+    /// Simulated ms between checks that every `v`, `u` and `I` is finite; a
+    /// failed check stops the run with [`Error::RunInterrupted`] whose
+    /// reason is [`Error::NetworkDiverged`]. 0 turns the check off; default
+    /// 1 ms.
+    pub finite_check_ms: f64,
 }
 
 impl Default for SimOptions {
@@ -69,6 +93,9 @@ impl Default for SimOptions {
             target: None,
             executor: Executor::Auto,
             run_timeout_ms: 0,
+            memory_limit: None,
+            stream: None,
+            finite_check_ms: 1.0,
         }
     }
 }
@@ -105,6 +132,26 @@ impl SimOptions {
         self.run_timeout_ms = ms;
         self
     }
+    /// The memory limit in bytes (see [`SimOptions::memory_limit`]).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+    /// Stream recordings into `dir` (see [`SimOptions::stream`]).
+    pub fn stream_to(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.stream = Some(dir.into());
+        self
+    }
+    /// The finite-state check's interval (see [`SimOptions::finite_check_ms`]).
+    pub fn finite_check_ms(mut self, ms: f64) -> Self {
+        self.finite_check_ms = ms;
+        self
+    }
+    /// The memory limit in force (bytes).
+    fn limit(&self) -> u64 {
+        self.memory_limit
+            .unwrap_or_else(crate::memory::default_limit)
+    }
     /// TensorFlow thread pools.
     pub fn threads(mut self, intra_op: u32, inter_op: u32) -> Self {
         self.intra_op_threads = intra_op;
@@ -140,6 +187,12 @@ pub struct Simulator {
     /// Serialized `RunOptions` of every step run, if any.
     run_options: Option<Vec<u8>>,
     events: Option<EventWriter>,
+    /// Where runs stream their recordings, if they do.
+    stream: Option<RecordingStream>,
+    /// Steps between finite-state checks (0: none).
+    check_every: usize,
+    /// The last step a check found finite (or the first step simulated).
+    last_finite_step: usize,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -264,7 +317,8 @@ impl Network {
         quiet_tensorflow();
         let network = self.id;
         let name = self.name.clone();
-        let mut plan = Plan::new(self, dt)?;
+        let check_every = check_every(options.finite_check_ms, dt)?;
+        let mut plan = Plan::new(self, dt, options.limit())?;
         let mut compiled = compile(&mut plan, options.steps_per_run.max(1))?;
         let mut session_options = SessionOptions::new();
         let on_cpu = plan.nuclei.iter().all(|nu| {
@@ -275,8 +329,9 @@ impl Network {
         let single_threaded = match options.executor {
             Executor::Default => false,
             Executor::SingleThreaded if options.target.is_some() => {
-                return Err(Error::InvalidModel {
-                    message: "the single-threaded executor runs local sessions only; \
+                return Err(Error::InvalidOption {
+                    option: "SimOptions::executor".into(),
+                    problem: "the single-threaded executor runs local sessions only; \
                               use Executor::Default or Auto with a target"
                         .into(),
                 })
@@ -294,8 +349,9 @@ impl Network {
             probe(target)?;
             session_options
                 .set_target(target)
-                .map_err(|_| Error::InvalidModel {
-                    message: format!("session target {target:?} contains a NUL byte"),
+                .map_err(|_| Error::InvalidOption {
+                    option: "SimOptions::target".into(),
+                    problem: format!("session target {target:?} contains a NUL byte"),
                 })?;
         }
         if !config.is_empty() {
@@ -367,9 +423,15 @@ impl Network {
             step: 0,
             rounded: plan.rounded,
             run_options: step_run_options,
+            check_every,
             options,
             events: None,
+            stream: None,
+            last_finite_step: 0,
         };
+        if let Some(dir) = sim.options.stream.clone() {
+            sim.stream = Some(sim.open_stream(&dir, true, None)?);
+        }
         if let Some(dir) = sim.event_dir() {
             let w = EventWriter::new(&dir)?;
             w.graph(&sim.graph_def()?)?;
@@ -500,19 +562,33 @@ impl Simulator {
     /// [`run`](Self::run) for a number of steps.
     fn run_steps(&mut self, steps: usize) -> Result<Recording> {
         let first = self.step;
-        let mut rec = self.empty_recording(steps);
+        let limit = self.options.limit();
+        let per_run = self.compiled.copies.len();
+        let (traces, capacity) = if self.stream.is_some() {
+            (0, per_run.min(steps))
+        } else {
+            (self.trace_bytes(steps, limit)?, steps)
+        };
+        let mut rec = self.empty_recording(capacity);
         let summary_every = ((self.options.summary_every_ms / self.dt).round() as usize).max(1);
         let started = Instant::now();
         let mut bar: Option<ProgressBar> = None;
-        let per_run = self.compiled.copies.len();
         let mut k = 0;
         while k < steps {
             let m = first + k;
             let want = per_run.min(steps - k);
             // Steps run before a failure are recorded and counted.
-            let (done, failure) = self.run_chunk(m, want, &mut rec, summary_every);
+            let (done, mut failure) = self.run_chunk(m, want, &mut rec, summary_every);
             k += done;
+            if let Err(e) = self.after_chunk(&mut rec, done, traces, limit) {
+                failure.get_or_insert(e);
+            }
             if let Some(reason) = failure {
+                if let Some(stream) = &mut self.stream {
+                    // What was recorded is on disk; a failed flush is the
+                    // lesser news.
+                    let _ = stream.flush();
+                }
                 return Err(Error::RunInterrupted {
                     step: first + k,
                     recorded_steps: rec.steps,
@@ -539,6 +615,9 @@ impl Simulator {
         }
         if let Some(b) = bar {
             b.finish_and_clear();
+        }
+        if let Some(stream) = &mut self.stream {
+            stream.flush()?;
         }
         if let Some(w) = &self.events {
             w.flush()?;
@@ -599,19 +678,23 @@ impl Simulator {
             return (0, failure);
         }
         match self.session_run(m, count, rec, summary_every) {
-            Ok(()) => (count, failure),
+            Ok(None) => (count, failure),
+            Ok(Some(idx)) => (count, Some(self.diverged(idx, m + count - 1))),
             Err(e) => (0, Some(e)),
         }
     }
 
-    /// One session run of `count` steps from step `m`; records them.
+    /// One session run of `count` steps from step `m`; records them. Returns
+    /// the first nucleus a finite-state check found NaN or infinite in, if
+    /// the run checked (at the end of a chunk that reaches a multiple of the
+    /// check interval).
     fn session_run(
         &mut self,
         m: usize,
         count: usize,
         rec: &mut Recording,
         summary_every: usize,
-    ) -> Result<()> {
+    ) -> Result<Option<usize>> {
         let mut args = SessionRunArgs::new();
         for j in 0..count {
             for (ops, tensor) in self.compiled.copies[j].iter().zip(&self.host_tensors[j]) {
@@ -636,6 +719,15 @@ impl Simulator {
                 }
             }
         }
+        let check = self.check_every > 0 && (m + count) / self.check_every > m / self.check_every;
+        let finite_tokens: Vec<_> = if check {
+            self.compiled.copies[count - 1]
+                .iter()
+                .map(|ops| args.request_fetch(&ops.finite, 0))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let range = if count == 1 {
             format!("step {m}")
         } else {
@@ -651,6 +743,18 @@ impl Simulator {
                 .fetch(token)
                 .tf(|| format!("fetching the spikes of step {}", m + j))?;
             fired_of.push((j, idx, fired));
+        }
+        let mut diverged = None;
+        for (idx, token) in finite_tokens.into_iter().enumerate() {
+            let ok: Tensor<bool> = args
+                .fetch(token)
+                .tf(|| format!("fetching the finite-state check of step {}", m + count - 1))?;
+            if !ok.first().copied().unwrap_or(true) && diverged.is_none() {
+                diverged = Some(idx);
+            }
+        }
+        if check && diverged.is_none() {
+            self.last_finite_step = m + count - 1;
         }
         let mut values_of = Vec::with_capacity(trace_tokens.len());
         for (j, idx, var, token) in trace_tokens {
@@ -684,7 +788,7 @@ impl Simulator {
                 self.summaries(step + 1, summary_every)?;
             }
         }
-        Ok(())
+        Ok(diverged)
     }
 
     /// Firing rate of each nucleus over the last window, as TensorBoard
@@ -734,9 +838,9 @@ impl Simulator {
     /// [`SimOptions::steps_per_run`] is more than 1).
     pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         let graph = dir.join("graph.pb");
-        std::fs::write(&graph, self.graph_def()?).map_err(|e| io_err(&graph, e))?;
+        std::fs::write(&graph, self.graph_def()?).map_err(|e| write_err(&graph, e))?;
         self.save_checkpoint(dir.join("variables"))?;
         let ck = &self.compiled.checkpoint;
         let copy = &self.compiled.copies[0];
@@ -798,10 +902,15 @@ impl Simulator {
     /// `path`. The folder appears complete or not at all; an existing one is
     /// replaced.
     pub fn save_checkpoint(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.save_checkpoint_with(path.as_ref(), None)
+        self.save_checkpoint_with(path.as_ref(), None, None)
     }
 
-    fn save_checkpoint_with(&self, path: &Path, stream_bytes: Option<u64>) -> Result<()> {
+    fn save_checkpoint_with(
+        &self,
+        path: &Path,
+        stream_bytes: Option<u64>,
+        trace_rows: Option<std::collections::BTreeMap<String, u64>>,
+    ) -> Result<()> {
         let staging = checkpoint::staging(path)?;
         let prefix = staging.join(checkpoint::STATE_PREFIX);
         let prefix = Tensor::from(prefix.to_string_lossy().into_owned());
@@ -820,6 +929,7 @@ impl Simulator {
         let mut manifest =
             Manifest::new(&self.name, self.dt, self.step as u64, ops.variables.clone());
         manifest.spike_stream_bytes = stream_bytes;
+        manifest.trace_rows = trace_rows;
         checkpoint::commit(&staging, path, manifest)
     }
 
@@ -889,15 +999,16 @@ impl Simulator {
     pub fn run_checkpointed(&mut self, until_ms: f64, ck: &Checkpointing) -> Result<Recording> {
         let total = run_steps(until_ms, self.dt)?;
         if !ck.every().is_finite() || ck.every() <= 0.0 {
-            return Err(Error::InvalidModel {
-                message: format!(
+            return Err(Error::InvalidOption {
+                option: "Checkpointing::every_ms".into(),
+                problem: format!(
                     "checkpoint interval {} ms: it must be a positive number of ms",
                     ck.every()
                 ),
             });
         }
         let every = ((ck.every() / self.dt).round() as usize).max(1);
-        std::fs::create_dir_all(ck.dir()).map_err(|e| io_err(ck.dir(), e))?;
+        std::fs::create_dir_all(ck.dir()).map_err(|e| write_err(ck.dir(), e))?;
         let header = checkpoint::stream_header(
             self.dt,
             &self
@@ -907,7 +1018,7 @@ impl Simulator {
                 .map(|nu| (nu.label.clone(), nu.n))
                 .collect::<Vec<_>>(),
         );
-        let mut stream = match ck.latest()? {
+        let (mut stream, mut traces) = match ck.latest()? {
             Some(latest) => {
                 let manifest = self.restore_manifest(&latest)?;
                 let keep = manifest
@@ -917,18 +1028,31 @@ impl Simulator {
                         problem: "was not written by a checkpointed run (no spike stream length)"
                             .into(),
                     })?;
-                SpikeStream::open(&ck.spike_file(), Some(keep), &header)?
+                let spikes = SpikeStream::open(&ck.spike_file(), Some(keep), &header)?;
+                let rows = manifest.trace_rows.ok_or_else(|| Error::Checkpoint {
+                    path: latest.display().to_string(),
+                    problem: "was not written by a checkpointed run (no trace stream lengths)"
+                        .into(),
+                })?;
+                (
+                    spikes,
+                    self.open_stream(&ck.trace_dir(), false, Some(&rows))?,
+                )
             }
             None => {
                 let mut s = SpikeStream::open(&ck.spike_file(), None, &header)?;
-                self.checkpoint_run(ck, s.sync()?)?;
-                s
+                let mut t = self.open_stream(&ck.trace_dir(), false, None)?;
+                self.checkpoint_run(ck, s.sync()?, &mut t)?;
+                (s, t)
             }
         };
-        let mut rec = self.empty_recording(total.saturating_sub(self.step));
+        // The spikes go to `spikes.csv` and the traces to `traces/`: the
+        // recording returned keeps counts and steps, so memory stays bounded
+        // however long the run.
+        let mut rec = self.empty_recording(0);
         while self.step < total {
             let next = ((self.step / every + 1) * every).min(total);
-            let chunk = match self.run_steps(next - self.step) {
+            let mut chunk = match self.run_steps(next - self.step) {
                 Ok(chunk) => chunk,
                 Err(Error::RunInterrupted {
                     step,
@@ -954,22 +1078,35 @@ impl Simulator {
             for (step, idx, i) in by_step {
                 stream.spike(step, &self.nuclei[idx].label, i)?;
             }
+            let steps = chunk.steps;
+            traces.drain(&mut chunk, steps)?;
+            for r in &mut chunk.nuclei {
+                r.spikes = Vec::new();
+            }
             rec.append(chunk);
-            self.checkpoint_run(ck, stream.sync()?)?;
+            self.checkpoint_run(ck, stream.sync()?, &mut traces)?;
         }
         Ok(rec)
     }
 
     /// A checkpointed run's checkpoint at the current step, recording that the
     /// spike stream is `stream_bytes` long, made the latest.
-    fn checkpoint_run(&self, ck: &Checkpointing, stream_bytes: u64) -> Result<()> {
+    fn checkpoint_run(
+        &self,
+        ck: &Checkpointing,
+        stream_bytes: u64,
+        traces: &mut RecordingStream,
+    ) -> Result<()> {
+        traces.flush()?;
         let folder = ck.folder_for(self.step);
-        self.save_checkpoint_with(&folder, Some(stream_bytes))?;
+        self.save_checkpoint_with(&folder, Some(stream_bytes), Some(traces.rows()))?;
         ck.set_latest(&folder)
     }
 
     /// Everything a checkpointed run in `ck`'s folder streamed, up to its
-    /// last checkpoint, as a recording of spikes (no traces) from step 0.
+    /// last checkpoint, as a recording from step 0: the spikes of
+    /// `spikes.csv` and the traces of `traces/` (all in memory: for runs
+    /// whose recording fits; NumPy reads `traces/` as it is).
     pub fn streamed_spikes(&self, ck: &Checkpointing) -> Result<Recording> {
         let latest = ck.latest()?.ok_or_else(|| Error::Checkpoint {
             path: ck.dir().display().to_string(),
@@ -983,6 +1120,23 @@ impl Simulator {
         rec.steps = steps;
         for r in &mut rec.nuclei {
             r.traces.clear();
+        }
+        if ck.trace_dir().join("stream.json").is_file() {
+            let streamed = Recording::read_streamed(ck.trace_dir())?;
+            for (r, s) in rec.nuclei.iter_mut().zip(streamed.nuclei) {
+                for (var, mut tr) in s.traces {
+                    // Rows after the checkpoint (a crash between a flush
+                    // and the next checkpoint) are not part of it.
+                    let keep = tr
+                        .times
+                        .iter()
+                        .take_while(|&&t| ((t / self.dt).round() as usize) < steps)
+                        .count();
+                    tr.times.truncate(keep);
+                    tr.values.truncate(keep * tr.neurons.len());
+                    r.traces.insert(var, tr);
+                }
+            }
         }
         for (step, label, neuron) in rows.into_iter().filter(|r| r.0 < steps) {
             let Some(r) = rec.nuclei.iter_mut().find(|r| r.label == label) else {

@@ -9,7 +9,7 @@ use tensorflow::{
     ops, DataType, Operation, Scope, Session, SessionOptions, SessionRunArgs, Tensor,
 };
 
-use crate::error::{io_err, Result, TfContext};
+use crate::error::{write_err, Result, TfContext};
 
 /// Writes one run's events into `dir`.
 pub(crate) struct EventWriter {
@@ -37,7 +37,7 @@ impl EventWriter {
     /// A writer into `dir`; earlier `events.out.tfevents.*` files there are
     /// removed (one run per folder, so TensorBoard shows one graph).
     pub(crate) fn new(dir: &Path) -> Result<EventWriter> {
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
                 if entry
@@ -129,7 +129,7 @@ impl EventWriter {
     /// Write the model's serialized GraphDef as the run's graph.
     pub(crate) fn graph(&self, graph_def: &[u8]) -> Result<()> {
         let tmp = self.dir.join(".graph_def.pb");
-        std::fs::write(&tmp, graph_def).map_err(|e| io_err(&tmp, e))?;
+        std::fs::write(&tmp, graph_def).map_err(|e| write_err(&tmp, e))?;
         let path = Tensor::from(tmp.to_string_lossy().to_string());
         let step = Tensor::from(0i64);
         let mut args = SessionRunArgs::new();

@@ -120,6 +120,15 @@ pub struct SimulationOptions {
     pub keep: Option<Vec<String>>,
     /// Start values overriding variables' initial values.
     pub start: Vec<(String, f64)>,
+    /// Keep every `every`-th row of the history (steps `0, k, 2k, ...`; 0
+    /// and 1, the default, keep every row). Spikes are all kept whatever
+    /// the stride: they are detected on every step.
+    pub every: usize,
+    /// The most bytes the history may take; `None`, the default, is
+    /// [`memory::default_limit`](crate::memory::default_limit) (half the
+    /// memory available when the simulation starts). A history that would
+    /// take more is [`Error::MemoryLimit`] before anything is allocated.
+    pub memory_limit: Option<u64>,
 }
 
 /// The random generator behind `rand()` and `randn()`.
@@ -598,6 +607,7 @@ impl Model {
                 .collect::<Result<_>>()?,
         };
         let steps = (t_end / dt + 1e-9).floor() as usize;
+        let every = options.every.max(1);
         let n = c.nvars;
         let tab = self.method.tableau();
         if steps >= NATIVE_FROM_STEPS {
@@ -622,10 +632,29 @@ impl Model {
             })
             .map(|(i, &slot)| (i, slot))
             .collect();
+        let rows = steps / every + 1;
+        let bytes = crate::memory::bytes(rows as u64, keep.len() as u64, 8);
+        let limit = options
+            .memory_limit
+            .unwrap_or_else(crate::memory::default_limit);
+        if bytes > limit {
+            return Err(Error::MemoryLimit {
+                what: format!(
+                    "the history of {steps} steps ({rows} rows x {} columns of f64)",
+                    keep.len()
+                ),
+                bytes,
+                limit,
+                ways_out: "keep fewer names (SimulationOptions::keep), keep every k-th row \
+                           (SimulationOptions::every), simulate less time, or raise \
+                           SimulationOptions::memory_limit"
+                    .into(),
+            });
+        }
         let mut cols: Vec<Vec<f64>> = (0..keep.len())
             .map(|i| {
                 if varying.iter().any(|v| v.0 == i) {
-                    Vec::with_capacity(steps + 1)
+                    Vec::with_capacity(rows)
                 } else {
                     Vec::new()
                 }
@@ -670,7 +699,7 @@ impl Model {
                     .zip(x.iter().copied())
                     .collect();
                 let history = Box::new(History {
-                    columns: columns(&c, &keep, cols, m),
+                    columns: columns(&c, &keep, cols, (m - 1) / every + 1),
                     spikes,
                 });
                 return Err(Error::Diverged {
@@ -685,7 +714,9 @@ impl Model {
             std::mem::swap(&mut x, &mut next);
             c.set_state(t, &x);
             c.update_params();
-            record(&c, &mut cols);
+            if m % every == 0 {
+                record(&c, &mut cols);
+            }
             before_prev = prev_cond;
             prev_cond = c.spiking_prepared();
         }
@@ -694,7 +725,7 @@ impl Model {
             spikes.push(steps as f64 * dt);
         }
         Ok(History {
-            columns: columns(&c, &keep, cols, steps + 1),
+            columns: columns(&c, &keep, cols, rows),
             spikes,
         })
     }

@@ -244,6 +244,7 @@ impl Model {
             let opts = SimulationOptions {
                 keep: Some(vec![xn.clone(), yn.clone()]),
                 start: vec![(xn.clone(), sx), (yn.clone(), sy)],
+                ..Default::default()
             };
             let h = match self.simulation_with(spec.duration, spec.dt, &opts) {
                 Ok(h) => h,
@@ -354,7 +355,7 @@ impl Model {
                 dt,
                 &SimulationOptions {
                     keep: Some(vec!["t".into()]),
-                    start: Vec::new(),
+                    ..Default::default()
                 },
             )?;
             let count = h.spikes.iter().filter(|&&t| t >= transient).count();

@@ -8,7 +8,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{write_err, Error, Result};
 use crate::plotting::{ensure_parent, legend, range_of, render, COLORS};
 use crate::single::model::{History, Model};
 use crate::single::phase::{FixedPointKind, PhasePlaneData};
@@ -295,7 +295,7 @@ pub fn phase_plane_gif(
     ensure_parent(path)?;
     let frames = frames.clamp(2, 500);
     let root = BitMapBackend::gif(path, (640, 560), 60)
-        .map_err(|e| io_err(path, e))?
+        .map_err(|e| write_err(path, e))?
         .into_drawing_area();
     for f in 0..frames {
         let k = (f * (tr.len().saturating_sub(1))) / (frames - 1);
@@ -317,7 +317,7 @@ pub fn phase_plane_gif(
             }
             root.present().map_err(|e| e.to_string())
         };
-        draw().map_err(|e| io_err(path, e))?;
+        draw().map_err(|e| write_err(path, e))?;
     }
     Ok(())
 }

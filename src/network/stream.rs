@@ -1,0 +1,727 @@
+//! Recordings streamed to disk while a run goes on: `.npy` files that grow
+//! (NumPy's format, version 1.0, with room in the header for any row count)
+//! and a `stream.json` manifest, so a run of any length holds bounded
+//! memory; and the reader that loads such a folder back as a [`Recording`].
+//! TensorFlow-free.
+//!
+//! Files of a folder, per nucleus `<label>` (the names of
+//! [`Recording::write_npz`]'s arrays, with the spikes as steps):
+//! `<label>_spike_steps.npy` and `<label>_spike_neurons.npy` (int64, one
+//! entry per spike, in step order), and per recorded variable `<var>`:
+//! `<label>_<var>.npy` (float32, recorded steps x recorded neurons),
+//! `<label>_<var>_times.npy` (float64, ms) and `<label>_<var>_neurons.npy`
+//! (int64). The headers and the manifest are brought up to date at the end
+//! of every run (and every [`FLUSH_EVERY_STEPS`] steps during one), so a
+//! folder is readable whenever no run is writing to it.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{read_err, write_err, Error, Result};
+use crate::network::model::StateVar;
+use crate::network::recording::{NucleusRecording, Recording, Trace};
+
+/// Steps between two header/manifest updates during a long streamed run.
+pub const FLUSH_EVERY_STEPS: usize = 10_000;
+
+/// The header of every `.npy` file written here takes this many bytes
+/// (magic, version, length, the dictionary padded with spaces): enough for
+/// any shape of two 20-digit numbers, and a multiple of 64 as NumPy asks.
+const HEADER_BYTES: usize = 128;
+
+/// Element types written and read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dtype {
+    F32,
+    F64,
+    I64,
+}
+
+impl Dtype {
+    fn descr(self) -> &'static str {
+        match self {
+            Dtype::F32 => "<f4",
+            Dtype::F64 => "<f8",
+            Dtype::I64 => "<i8",
+        }
+    }
+    fn size(self) -> u64 {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        }
+    }
+    fn from_descr(d: &str) -> Option<Dtype> {
+        match d {
+            "<f4" => Some(Dtype::F32),
+            "<f8" => Some(Dtype::F64),
+            "<i8" => Some(Dtype::I64),
+            _ => None,
+        }
+    }
+}
+
+/// The header for `rows` rows of `width` columns (`None`: a 1-D array).
+fn header(dtype: Dtype, rows: u64, width: Option<usize>) -> Vec<u8> {
+    let shape = match width {
+        Some(w) => format!("({rows}, {w})"),
+        None => format!("({rows},)"),
+    };
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+        dtype.descr()
+    );
+    let mut out = Vec::with_capacity(HEADER_BYTES);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&((HEADER_BYTES - 10) as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(HEADER_BYTES - 1, b' ');
+    out.push(b'\n');
+    out
+}
+
+/// One `.npy` file that grows by rows.
+#[derive(Debug)]
+pub(crate) struct NpyWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    dtype: Dtype,
+    width: Option<usize>,
+    rows: u64,
+}
+
+impl NpyWriter {
+    /// A new, empty file (an existing one is replaced).
+    pub(crate) fn create(path: &Path, dtype: Dtype, width: Option<usize>) -> Result<NpyWriter> {
+        let file = File::create(path).map_err(|e| write_err(path, e))?;
+        let mut w = NpyWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            dtype,
+            width,
+            rows: 0,
+        };
+        w.out
+            .write_all(&header(dtype, 0, width))
+            .map_err(|e| write_err(path, e))?;
+        Ok(w)
+    }
+
+    /// An existing file written here, cut back to its first `rows` rows
+    /// (a checkpointed run resuming), to be appended to.
+    pub(crate) fn reopen(
+        path: &Path,
+        dtype: Dtype,
+        width: Option<usize>,
+        rows: u64,
+    ) -> Result<NpyWriter> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| read_err(path, e))?;
+        let row_bytes = dtype.size() * width.unwrap_or(1) as u64;
+        let len = HEADER_BYTES as u64 + rows * row_bytes;
+        let have = file.metadata().map_err(|e| read_err(path, e))?.len();
+        if have < len {
+            return Err(Error::Checkpoint {
+                path: path.display().to_string(),
+                problem: format!(
+                    "holds {have} bytes, fewer than the {len} of its {rows} checkpointed rows"
+                ),
+            });
+        }
+        file.set_len(len).map_err(|e| write_err(path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| write_err(path, e))?;
+        let mut w = NpyWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            dtype,
+            width,
+            rows,
+        };
+        w.flush()?;
+        Ok(w)
+    }
+
+    /// Rows written so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn check(&self, dtype: Dtype, len: usize) -> Result<()> {
+        let w = self.width.unwrap_or(1);
+        if dtype != self.dtype || (w > 0 && !len.is_multiple_of(w)) || (w == 0 && len != 0) {
+            return Err(Error::Internal {
+                context: format!("streaming {}", self.path.display()),
+                message: format!("{len} values of {dtype:?} for rows of {w} {:?}", self.dtype),
+            });
+        }
+        Ok(())
+    }
+
+    fn push_rows(&mut self, len: usize) {
+        self.rows += match self.width {
+            Some(0) => 1,
+            Some(w) => (len / w) as u64,
+            None => len as u64,
+        };
+    }
+
+    pub(crate) fn append_f32(&mut self, values: &[f32]) -> Result<()> {
+        self.check(Dtype::F32, values.len())?;
+        for x in values {
+            self.out
+                .write_all(&x.to_le_bytes())
+                .map_err(|e| write_err(&self.path, e))?;
+        }
+        self.push_rows(values.len());
+        Ok(())
+    }
+
+    pub(crate) fn append_f64(&mut self, values: &[f64]) -> Result<()> {
+        self.check(Dtype::F64, values.len())?;
+        for x in values {
+            self.out
+                .write_all(&x.to_le_bytes())
+                .map_err(|e| write_err(&self.path, e))?;
+        }
+        self.push_rows(values.len());
+        Ok(())
+    }
+
+    pub(crate) fn append_i64(&mut self, values: impl IntoIterator<Item = i64>) -> Result<()> {
+        self.check(Dtype::I64, 0)?;
+        let mut count = 0;
+        for x in values {
+            self.out
+                .write_all(&x.to_le_bytes())
+                .map_err(|e| write_err(&self.path, e))?;
+            count += 1;
+        }
+        self.check(Dtype::I64, count)?;
+        self.push_rows(count);
+        Ok(())
+    }
+
+    /// Write out what is buffered and bring the header's row count up to
+    /// date.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let path = &self.path;
+        self.out.flush().map_err(|e| write_err(path, e))?;
+        let f = self.out.get_mut();
+        f.seek(SeekFrom::Start(0)).map_err(|e| write_err(path, e))?;
+        f.write_all(&header(self.dtype, self.rows, self.width))
+            .map_err(|e| write_err(path, e))?;
+        f.seek(SeekFrom::End(0)).map_err(|e| write_err(path, e))?;
+        Ok(())
+    }
+}
+
+/// An array read from a `.npy` file: its shape and values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NpyData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+/// Read a version-1 `.npy` file of one of the element types above, C order;
+/// `(shape, values)`. Values past the header's shape (a run that stopped
+/// between two header updates) are ignored.
+pub(crate) fn read_npy(path: &Path) -> Result<(Vec<u64>, NpyData)> {
+    let bad = |problem: String| Error::Io {
+        path: path.display().to_string(),
+        action: crate::error::IoAction::Reading,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, problem),
+    };
+    let file = File::open(path).map_err(|e| read_err(path, e))?;
+    let mut r = BufReader::new(file);
+    let mut pre = [0u8; 10];
+    r.read_exact(&mut pre).map_err(|e| read_err(path, e))?;
+    if &pre[..6] != b"\x93NUMPY" || pre[6] != 1 {
+        return Err(bad("not a version-1 .npy file".into()));
+    }
+    let hlen = u16::from_le_bytes([pre[8], pre[9]]) as usize;
+    let mut head = vec![0u8; hlen];
+    r.read_exact(&mut head).map_err(|e| read_err(path, e))?;
+    let head = String::from_utf8_lossy(&head);
+    let field = |key: &str| -> Option<String> {
+        let at = head.find(&format!("'{key}':"))? + key.len() + 3;
+        Some(head[at..].trim_start().to_string())
+    };
+    let descr = field("descr")
+        .and_then(|d| {
+            d.strip_prefix('\'')
+                .and_then(|d| d.split('\'').next())
+                .map(str::to_string)
+        })
+        .ok_or_else(|| bad(format!("no descr in header {head:?}")))?;
+    let dtype = Dtype::from_descr(&descr).ok_or_else(|| {
+        bad(format!(
+            "element type {descr:?}: only <f4, <f8 and <i8 are read"
+        ))
+    })?;
+    if field("fortran_order").is_none_or(|f| !f.starts_with("False")) {
+        return Err(bad("not in C order".into()));
+    }
+    let shape_text = field("shape")
+        .and_then(|s| {
+            s.strip_prefix('(')
+                .and_then(|s| s.split(')').next())
+                .map(str::to_string)
+        })
+        .ok_or_else(|| bad(format!("no shape in header {head:?}")))?;
+    let shape: Vec<u64> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad(format!("shape {shape_text:?}"))))
+        .collect::<Result<_>>()?;
+    let count = shape.iter().product::<u64>();
+    let bytes = count
+        .checked_mul(dtype.size())
+        .ok_or_else(|| bad(format!("shape {shape:?} too large")))?;
+    let mut raw = Vec::new();
+    r.take(bytes)
+        .read_to_end(&mut raw)
+        .map_err(|e| read_err(path, e))?;
+    if raw.len() as u64 != bytes {
+        return Err(bad(format!(
+            "holds {} bytes of data, its shape {shape:?} needs {bytes}",
+            raw.len()
+        )));
+    }
+    let data = match dtype {
+        Dtype::F32 => NpyData::F32(
+            raw.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        Dtype::F64 => NpyData::F64(
+            raw.chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+        Dtype::I64 => NpyData::I64(
+            raw.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+    };
+    Ok((shape, data))
+}
+
+/// `stream.json`: what a streamed folder holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StreamManifest {
+    format: String,
+    network: String,
+    /// The in-process id of the network, so that its [`NucleusId`]s
+    /// (crate::network::NucleusId) work on a recording read back in the
+    /// process that wrote it.
+    network_id: u64,
+    dt: f64,
+    first_step: usize,
+    steps: usize,
+    nuclei: Vec<StreamedNucleus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StreamedNucleus {
+    label: String,
+    n: usize,
+    spikes: bool,
+    spike_count: u64,
+    traces: Vec<String>,
+}
+
+const FORMAT: &str = "snn-stream-1";
+const MANIFEST: &str = "stream.json";
+
+/// The files of one recorded variable.
+#[derive(Debug)]
+struct TraceFiles {
+    var: &'static str,
+    values: NpyWriter,
+    times: NpyWriter,
+}
+
+#[derive(Debug)]
+struct NucleusFiles {
+    spikes: Option<(NpyWriter, NpyWriter)>,
+    traces: Vec<TraceFiles>,
+}
+
+/// A folder a run streams its recording into.
+#[derive(Debug)]
+pub(crate) struct RecordingStream {
+    dir: PathBuf,
+    manifest: StreamManifest,
+    files: Vec<NucleusFiles>,
+    since_flush: usize,
+}
+
+/// What one nucleus records, for a new stream.
+pub(crate) struct StreamLayout<'a> {
+    pub label: &'a str,
+    pub n: usize,
+    pub spikes: bool,
+    pub traces: Vec<(StateVar, &'a [usize])>,
+}
+
+fn file(dir: &Path, label: &str, what: &str) -> PathBuf {
+    dir.join(format!("{label}_{what}.npy"))
+}
+
+impl RecordingStream {
+    /// A new stream into `dir` (created; files of an earlier stream there
+    /// are replaced), starting at `first_step`. With `rows`, the files exist
+    /// already and are cut back to those rows (a checkpointed run resuming,
+    /// see [`RecordingStream::rows`]).
+    pub(crate) fn open(
+        dir: &Path,
+        network: (&str, u64),
+        dt: f64,
+        first_step: usize,
+        layout: &[StreamLayout<'_>],
+        rows: Option<&BTreeMap<String, u64>>,
+    ) -> Result<RecordingStream> {
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+        let open = |path: PathBuf, dtype: Dtype, width: Option<usize>| -> Result<NpyWriter> {
+            match rows {
+                None => NpyWriter::create(&path, dtype, width),
+                Some(rows) => {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let r = rows.get(&name).copied().ok_or_else(|| Error::Checkpoint {
+                        path: path.display().to_string(),
+                        problem: "its length is not in the checkpoint".into(),
+                    })?;
+                    NpyWriter::reopen(&path, dtype, width, r)
+                }
+            }
+        };
+        let mut files = Vec::with_capacity(layout.len());
+        let mut nuclei = Vec::with_capacity(layout.len());
+        for nu in layout {
+            let spikes = if nu.spikes {
+                Some((
+                    open(file(dir, nu.label, "spike_steps"), Dtype::I64, None)?,
+                    open(file(dir, nu.label, "spike_neurons"), Dtype::I64, None)?,
+                ))
+            } else {
+                None
+            };
+            let mut traces = Vec::with_capacity(nu.traces.len());
+            for (var, neurons) in &nu.traces {
+                let name = var.name();
+                let mut idx = NpyWriter::create(
+                    &file(dir, nu.label, &format!("{name}_neurons")),
+                    Dtype::I64,
+                    None,
+                )?;
+                idx.append_i64(neurons.iter().map(|&j| j as i64))?;
+                idx.flush()?;
+                traces.push(TraceFiles {
+                    var: name,
+                    values: open(file(dir, nu.label, name), Dtype::F32, Some(neurons.len()))?,
+                    times: open(
+                        file(dir, nu.label, &format!("{name}_times")),
+                        Dtype::F64,
+                        None,
+                    )?,
+                });
+            }
+            let spike_count = spikes.as_ref().map_or(0, |(s, _)| s.rows());
+            nuclei.push(StreamedNucleus {
+                label: nu.label.to_string(),
+                n: nu.n,
+                spikes: nu.spikes,
+                spike_count,
+                traces: nu
+                    .traces
+                    .iter()
+                    .map(|(v, _)| v.name().to_string())
+                    .collect(),
+            });
+            files.push(NucleusFiles { spikes, traces });
+        }
+        let (first_step, steps) = match rows {
+            Some(rows) => {
+                // Resuming: the stream started where its manifest says.
+                let path = dir.join(MANIFEST);
+                let text = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
+                let old: StreamManifest =
+                    serde_json::from_slice(&text).map_err(|e| read_err(&path, e))?;
+                (
+                    old.first_step,
+                    rows.get(MANIFEST).copied().unwrap_or(0) as usize,
+                )
+            }
+            None => (first_step, 0),
+        };
+        let mut stream = RecordingStream {
+            dir: dir.to_path_buf(),
+            manifest: StreamManifest {
+                format: FORMAT.into(),
+                network: network.0.to_string(),
+                network_id: network.1,
+                dt,
+                first_step,
+                steps,
+                nuclei,
+            },
+            files,
+            since_flush: 0,
+        };
+        stream.flush()?;
+        Ok(stream)
+    }
+
+    /// Move what `rec` holds of spikes and traces into the files (`rec`
+    /// keeps its counts and steps, and empty lists), flushing every
+    /// [`FLUSH_EVERY_STEPS`] steps.
+    pub(crate) fn drain(&mut self, rec: &mut Recording, steps: usize) -> Result<()> {
+        for ((r, f), m) in rec
+            .nuclei
+            .iter_mut()
+            .zip(&mut self.files)
+            .zip(&mut self.manifest.nuclei)
+        {
+            if let Some((st, ne)) = &mut f.spikes {
+                st.append_i64(r.spikes.iter().map(|&(s, _)| s as i64))?;
+                ne.append_i64(r.spikes.iter().map(|&(_, i)| i as i64))?;
+                m.spike_count += r.spikes.len() as u64;
+            }
+            r.spikes.clear();
+            for tf in &mut f.traces {
+                if let Some(tr) = r.traces.get_mut(tf.var) {
+                    tf.values.append_f32(&tr.values)?;
+                    tf.times.append_f64(&tr.times)?;
+                    tr.values.clear();
+                    tr.times.clear();
+                }
+            }
+        }
+        self.manifest.steps += steps;
+        self.since_flush += steps;
+        if self.since_flush >= FLUSH_EVERY_STEPS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Headers and manifest up to date.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        for f in &mut self.files {
+            if let Some((a, b)) = &mut f.spikes {
+                a.flush()?;
+                b.flush()?;
+            }
+            for t in &mut f.traces {
+                t.values.flush()?;
+                t.times.flush()?;
+            }
+        }
+        let path = self.dir.join(MANIFEST);
+        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| write_err(&path, e))?;
+        let tmp = self.dir.join(format!("{MANIFEST}.tmp"));
+        std::fs::write(&tmp, json).map_err(|e| write_err(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| write_err(&path, e))?;
+        self.since_flush = 0;
+        Ok(())
+    }
+
+    /// Rows of every growing file by file name, and the steps streamed
+    /// under the manifest's name: what a checkpoint keeps to resume the
+    /// stream with [`RecordingStream::open`].
+    pub(crate) fn rows(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        let mut put = |w: &NpyWriter| {
+            if let Some(name) = w.path.file_name() {
+                out.insert(name.to_string_lossy().into_owned(), w.rows());
+            }
+        };
+        for f in &self.files {
+            if let Some((a, b)) = &f.spikes {
+                put(a);
+                put(b);
+            }
+            for t in &f.traces {
+                put(&t.values);
+                put(&t.times);
+            }
+        }
+        out.insert(MANIFEST.into(), self.manifest.steps as u64);
+        out
+    }
+}
+
+fn ints(path: &Path, data: NpyData) -> Result<Vec<i64>> {
+    match data {
+        NpyData::I64(v) => Ok(v),
+        _ => Err(Error::Io {
+            path: path.display().to_string(),
+            action: crate::error::IoAction::Reading,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "expected int64"),
+        }),
+    }
+}
+
+impl Recording {
+    /// Load a folder a run streamed into ([`SimOptions::stream`](crate::network::SimOptions::stream),
+    /// or a checkpointed run's `traces/`) as one recording, every spike and
+    /// trace in memory: for folders that fit. NumPy reads the same files
+    /// (`numpy.load`, with `mmap_mode="r"` for the large ones).
+    pub fn read_streamed(dir: impl AsRef<Path>) -> Result<Recording> {
+        let dir = dir.as_ref();
+        let path = dir.join(MANIFEST);
+        let text = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
+        let m: StreamManifest = serde_json::from_slice(&text).map_err(|e| read_err(&path, e))?;
+        if m.format != FORMAT {
+            return Err(read_err(
+                &path,
+                format!("format {:?}, expected {FORMAT:?}", m.format),
+            ));
+        }
+        let mut nuclei = Vec::with_capacity(m.nuclei.len());
+        for nu in &m.nuclei {
+            let mut spikes = Vec::new();
+            if nu.spikes {
+                let sp = file(dir, &nu.label, "spike_steps");
+                let np = file(dir, &nu.label, "spike_neurons");
+                let steps = ints(&sp, read_npy(&sp)?.1)?;
+                let neurons = ints(&np, read_npy(&np)?.1)?;
+                spikes = steps
+                    .into_iter()
+                    .zip(neurons)
+                    .map(|(s, i)| (s as usize, i as usize))
+                    .collect();
+            }
+            let mut traces = BTreeMap::new();
+            for name in &nu.traces {
+                let Some(var) = StateVar::ALL.into_iter().find(|v| v.name() == name) else {
+                    return Err(read_err(&path, format!("unknown variable {name:?}")));
+                };
+                let vp = file(dir, &nu.label, name);
+                let tp = file(dir, &nu.label, &format!("{name}_times"));
+                let ip = file(dir, &nu.label, &format!("{name}_neurons"));
+                let NpyData::F32(values) = read_npy(&vp)?.1 else {
+                    return Err(read_err(&vp, "expected float32"));
+                };
+                let NpyData::F64(times) = read_npy(&tp)?.1 else {
+                    return Err(read_err(&tp, "expected float64"));
+                };
+                let neurons = ints(&ip, read_npy(&ip)?.1)?
+                    .into_iter()
+                    .map(|j| j as usize)
+                    .collect();
+                traces.insert(
+                    var.name(),
+                    Trace {
+                        neurons,
+                        times,
+                        values,
+                    },
+                );
+            }
+            nuclei.push(NucleusRecording {
+                label: nu.label.clone(),
+                n: nu.n,
+                spike_count: if nu.spikes {
+                    spikes.len() as u64
+                } else {
+                    nu.spike_count
+                },
+                spikes,
+                traces,
+            });
+        }
+        Ok(Recording {
+            network: m.network_id,
+            dt: m.dt,
+            first_step: m.first_step,
+            steps: m.steps,
+            nuclei,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("snn-stream-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap_or(());
+        d
+    }
+
+    #[test]
+    fn a_growing_npy_reads_back_with_its_rows() -> Result<()> {
+        let d = tempdir("npy");
+        let p = d.join("x.npy");
+        let mut w = NpyWriter::create(&p, Dtype::F32, Some(3))?;
+        w.append_f32(&[1.0, 2.0, 3.0])?;
+        w.flush()?;
+        assert_eq!(
+            read_npy(&p)?,
+            (vec![1, 3], NpyData::F32(vec![1.0, 2.0, 3.0]))
+        );
+        w.append_f32(&[4.0, 5.0, 6.0, 7.0, 8.0, 9.0])?;
+        w.flush()?;
+        let (shape, data) = read_npy(&p)?;
+        assert_eq!(shape, vec![3, 3]);
+        assert_eq!(data, NpyData::F32((1..=9).map(|x| x as f32).collect()));
+        // A header is 128 bytes whatever the count, and NumPy's layout.
+        let bytes = std::fs::read(&p).map_err(|e| read_err(&p, e))?;
+        assert_eq!(bytes.len(), HEADER_BYTES + 9 * 4);
+        assert_eq!(bytes[HEADER_BYTES - 1], b'\n');
+        assert!(String::from_utf8_lossy(&bytes[10..HEADER_BYTES]).contains("'shape': (3, 3)"));
+        // Cut back to one row, as a resumed checkpointed run does.
+        drop(w);
+        let mut w = NpyWriter::reopen(&p, Dtype::F32, Some(3), 1)?;
+        w.append_f32(&[0.5, 0.25, 0.125])?;
+        w.flush()?;
+        assert_eq!(
+            read_npy(&p)?,
+            (
+                vec![2, 3],
+                NpyData::F32(vec![1.0, 2.0, 3.0, 0.5, 0.25, 0.125])
+            )
+        );
+        let _ = std::fs::remove_dir_all(&d);
+        Ok(())
+    }
+
+    #[test]
+    fn one_dimensional_int_arrays() -> Result<()> {
+        let d = tempdir("ints");
+        let p = d.join("i.npy");
+        let mut w = NpyWriter::create(&p, Dtype::I64, None)?;
+        w.flush()?;
+        assert_eq!(read_npy(&p)?, (vec![0], NpyData::I64(vec![])));
+        w.append_i64([3, -1, i64::MAX])?;
+        w.flush()?;
+        assert_eq!(
+            read_npy(&p)?,
+            (vec![3], NpyData::I64(vec![3, -1, i64::MAX]))
+        );
+        let text = String::from_utf8_lossy(
+            &std::fs::read(&p).map_err(|e| read_err(&p, e))?[..HEADER_BYTES],
+        )
+        .into_owned();
+        assert!(text.contains("'shape': (3,)"), "{text}");
+        let _ = std::fs::remove_dir_all(&d);
+        Ok(())
+    }
+}
