@@ -265,6 +265,9 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     if mode == "tfexec" {
         o = o.executor(Executor::Default);
     }
+    if let (Ok(ms), false) = (std::env::var("SNN_BENCH_CHECK_MS"), mode == "check") {
+        o = o.finite_check_ms(ms.parse()?);
+    }
     let setup = Instant::now();
     let mut sim = net.build_with(dt, o)?;
     stage("simulator built (weights in their variables)");
@@ -290,6 +293,40 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
             wall_s: bare,
             steps: 10 * steps,
             spikes: 0,
+            neurons,
+            t_ms: 1000.0,
+        });
+    }
+    if mode == "check" {
+        // The finite-state check (at its default interval, or every
+        // SNN_BENCH_CHECK_MS) against none,
+        // alternating 100 ms blocks on the same simulator: 10 blocks each.
+        // Prints the ratio checked / unchecked.
+        let every_ms = match std::env::var("SNN_BENCH_CHECK_MS") {
+            Ok(ms) => ms.parse()?,
+            Err(_) => SimOptions::default().finite_check_ms,
+        };
+        let (mut on, mut off) = (0.0, 0.0);
+        let mut spikes = 0;
+        for block in 0..20 {
+            // Checked first in even blocks, unchecked first in odd ones.
+            let checked = (block % 2 == 0) == (block / 2 % 2 == 0);
+            sim.set_finite_check_ms(if checked { every_ms } else { 0.0 })?;
+            let start = Instant::now();
+            let rec = sim.run(100.0)?;
+            if checked {
+                on += start.elapsed().as_secs_f64();
+                spikes += rec.nuclei.iter().map(|r| r.spike_count).sum::<u64>();
+            } else {
+                off += start.elapsed().as_secs_f64();
+            }
+        }
+        println!("RATIO {}", on / off);
+        return Ok(Outcome {
+            setup_s,
+            wall_s: on,
+            steps: (1000.0 / dt).round() as usize,
+            spikes,
             neurons,
             t_ms: 1000.0,
         });
@@ -392,7 +429,9 @@ fn main() -> R<()> {
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) | setup: build + first {WARMUP_STEPS} steps |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
-        for mode in ["auto", "bare", "multi", "tfexec", "dense", "native"] {
+        for mode in [
+            "auto", "bare", "check", "multi", "tfexec", "dense", "native",
+        ] {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
             if (*case, mode) == ("b10000", "auto") {
@@ -427,12 +466,19 @@ fn main() -> R<()> {
                 ),
                 None => "bare session.run of the same graph (auto)".to_string(),
             };
+            let check_label = match ratio {
+                Some(r) => format!(
+                    "TF, one run per step (auto), finite-state check every 1 ms; {r:.3}x the time without it, alternating in one process"
+                ),
+                None => "TF, one run per step (auto), finite-state check every 1 ms".to_string(),
+            };
             println!(
                 "| {title} | {} | {:.2} s | {:.0} | {} | {} | {:.0} | {} |",
                 match mode {
                     "auto" => "TF, one run per step (auto)",
                     "multi" => "TF, 10 steps per run (auto)",
                     "bare" => bare_label.as_str(),
+                    "check" => check_label.as_str(),
                     "dense" => "TF, one run per step (dense)",
                     "tfexec" => "TF, one run per step (auto), TF's default executor",
                     _ => "native reference stepper",
