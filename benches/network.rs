@@ -41,7 +41,9 @@ use std::time::Instant;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use snn::network::{Connection, Executor, Input, Network, Nucleus, Propagation, SimOptions};
+use snn::network::{
+    Connection, Executor, Input, Network, Nucleus, Propagation, SimOptions, WeightValue, Weights,
+};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -241,6 +243,60 @@ fn case_izhikevich(n: usize, mode: &str) -> R<Outcome> {
     timed_run(net, 0.1, n, mode)
 }
 
+/// Case (f): the Izhikevich (2003) network of case (b) (same neurons,
+/// parameters and noise), but each neuron receives a fixed number `k` of
+/// random inputs, 80% from excitatory and 20% from inhibitory neurons
+/// (weights 0.5 rand 1000/k and -rand 1000/k), generated as compressed rows
+/// (`Weights::fixed_in_degree`). The twin is `benches/brian2_sparse.py`.
+fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
+    // "auto" (the default), or the layout forced: "events" (compressed
+    // rows), "dense" (a dense matrix multiplied every step).
+    let p = match mode {
+        "auto" => Propagation::Auto,
+        "events" => Propagation::EventDriven,
+        "dense" => Propagation::Dense,
+        _ => return Err("modes of case (f): auto, events, dense".into()),
+    };
+    let ne = n * 4 / 5;
+    let ni = n - ne;
+    let (ke, ki) = (k * 4 / 5, k - k * 4 / 5);
+    let scale = 1000.0 / k as f64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2003);
+    let re: Vec<f64> = (0..ne).map(|_| rng.random::<f64>()).collect();
+    let ri: Vec<f64> = (0..ni).map(|_| rng.random::<f64>()).collect();
+    let ce: Vec<f64> = re.iter().map(|r| -65.0 + 15.0 * r * r).collect();
+    let de: Vec<f64> = re.iter().map(|r| 8.0 - 6.0 * r * r).collect();
+    let ai: Vec<f64> = ri.iter().map(|r| 0.02 + 0.08 * r).collect();
+    let bi: Vec<f64> = ri.iter().map(|r| 0.25 - 0.05 * r).collect();
+    let (se, si) = (5.0 * 10f64.sqrt(), 2.0 * 10f64.sqrt());
+    let mut net = Network::new();
+    let e = net.add(
+        Nucleus::new("E", ne)
+            .abcd(vec![0.02; ne], vec![0.2; ne], ce, de)
+            .input(Input::noise(0.0, se, 1)),
+    )?;
+    let i = net.add(
+        Nucleus::new("I", ni)
+            .abcd(ai, bi, vec![-65.0; ni], vec![2.0; ni])
+            .input(Input::noise(0.0, si, 2)),
+    )?;
+    let exc = WeightValue::Uniform(0.0, 0.5 * scale);
+    let inh = WeightValue::Uniform(-scale, 0.0);
+    for (pre, post, k, w, seed) in [
+        (e, e, ke, exc, 11),
+        (e, i, ke, exc, 12),
+        (i, e, ki, inh, 13),
+        (i, i, ki, inh, 14),
+    ] {
+        net.connect_with(
+            Connection::new(pre, post, Weights::fixed_in_degree(k, w, seed)).propagation(p),
+        )?;
+    }
+    stage("network described (synapses not made yet)");
+    // timed_run's modes are those of the other cases.
+    timed_run(net, 0.1, n, "auto")
+}
+
 fn case_basal_ganglia(mode: &str) -> R<Outcome> {
     if mode == "native" {
         return Err("no native line: the reference stepper has no in-graph noise".into());
@@ -384,6 +440,11 @@ fn child(case: &str, mode: &str) -> R<()> {
     let out = match case {
         "a" => case_simple(mode)?,
         "c" => case_basal_ganglia(mode)?,
+        // f<N>k<K>: case (f) at N neurons with in-degree K.
+        f if f.starts_with('f') => {
+            let (n, k) = f[1..].split_once('k').ok_or("case f<N>k<K>")?;
+            case_sparse(n.parse()?, k.parse()?, mode)?
+        }
         // b1000, b4000, b10000 in the table; any other size by hand.
         b if b.starts_with('b') => match b[1..].parse::<usize>() {
             Ok(n) if n >= 5 => case_izhikevich(n, mode)?,
@@ -422,24 +483,43 @@ fn main() -> R<()> {
             ("b4000", "(b) Izhikevich 2003, N = 4000"),
             ("b10000", "(b) Izhikevich 2003, N = 10000"),
             ("c", "(c) basal ganglia, N = 3800"),
+            (
+                "f10000k1000",
+                "(f) sparse, N = 10^4, K = 1000 (10^7 synapses)",
+            ),
+            (
+                "f100000k100",
+                "(f) sparse, N = 10^5, K = 100 (10^7 synapses)",
+            ),
+            (
+                "f100000k1000",
+                "(f) sparse, N = 10^5, K = 1000 (10^8 synapses)",
+            ),
         ]
     };
     let exe = std::env::current_exe()?;
-    let mut stages: Vec<String> = Vec::new();
+    let mut stages: Vec<(String, Vec<String>)> = Vec::new();
     println!("| case | mode | wall per simulated s | steps/s | spikes | mean rate (Hz) | peak memory (MB) | setup: build + first {WARMUP_STEPS} steps |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (case, title) in cases {
-        for mode in [
-            "auto", "bare", "check", "multi", "tfexec", "dense", "native",
-        ] {
+        let modes: &[&str] = if case.starts_with('f') {
+            &["auto"]
+        } else {
+            &[
+                "auto", "bare", "check", "multi", "tfexec", "dense", "native",
+            ]
+        };
+        for &mode in modes {
             let out = Command::new(&exe).args(["--child", case, mode]).output()?;
             let text = String::from_utf8_lossy(&out.stdout);
-            if (*case, mode) == ("b10000", "auto") {
-                stages = text
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("MEM "))
-                    .map(String::from)
-                    .collect();
+            if matches!((*case, mode), ("b10000" | "f100000k1000", "auto")) {
+                stages.push((
+                    title.to_string(),
+                    text.lines()
+                        .filter_map(|l| l.strip_prefix("MEM "))
+                        .map(String::from)
+                        .collect(),
+                ));
             }
             let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
                 let why = String::from_utf8_lossy(&out.stderr);
@@ -504,13 +584,13 @@ fn main() -> R<()> {
             );
         }
     }
-    if !stages.is_empty() {
+    for (title, lines) in &stages {
         println!();
-        println!("Memory of (b) at N = 10000, one run per step (auto), by stage:");
+        println!("Memory of {title}, one run per step (auto), by stage:");
         println!();
         println!("| stage | resident (MB) | peak so far (MB) |");
         println!("| --- | --- | --- |");
-        for line in &stages {
+        for line in lines {
             // "<stage words> <resident> <peak>"
             let mut words: Vec<&str> = line.split_whitespace().collect();
             let peak = words.pop().unwrap_or("-");

@@ -10,7 +10,7 @@ mod basal_ganglia;
 use common::{one_nucleus_reference, simulate, to_array, RefConn, RefNucleus, Rng};
 use snn::network::{
     Connection, Executor, Input, Network, Nucleus, Probe, Propagation, Record, SimOptions,
-    Simulator, StateVar, Weights,
+    Simulator, StateVar, WeightLayout, Weights,
 };
 use snn::Error;
 
@@ -418,11 +418,31 @@ fn sparse_weights_match_reference() -> R {
         indices: triplets.iter().map(|t| t.1).collect(),
         values: triplets.iter().map(|t| t.2).collect(),
     };
-    for weights in [Weights::Triplets(triplets.clone()), csr] {
+    // Auto makes them dense (30% of pairs); EventDriven keeps compressed rows.
+    for (weights, propagation, layout) in [
+        (
+            Weights::Triplets(triplets.clone()),
+            Propagation::Auto,
+            WeightLayout::Dense,
+        ),
+        (csr.clone(), Propagation::Auto, WeightLayout::Dense),
+        (
+            Weights::Triplets(triplets.clone()),
+            Propagation::EventDriven,
+            WeightLayout::Sparse,
+        ),
+        (csr, Propagation::EventDriven, WeightLayout::Sparse),
+    ] {
         let mut net = Network::new();
         let a = net.add(Nucleus::new("S", n).input(inputs.clone()))?;
-        net.connect_with(Connection::new(a, a, weights).delay(1.0))?;
-        let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;
+        net.connect_with(
+            Connection::new(a, a, weights)
+                .delay(1.0)
+                .propagation(propagation),
+        )?;
+        let mut sim = net.build_with(dt, opts())?;
+        assert_eq!(sim.propagation()[0].layout, layout);
+        let rec = sim.run(steps as f64 * dt)?;
         assert_eq!(engine_spikes(&rec, 0), reference.spikes[0]);
     }
     Ok(())

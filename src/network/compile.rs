@@ -75,6 +75,7 @@ use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanInput, PlanNucl
 pub(crate) enum InitFeed {
     F32(Operation, Tensor<f32>),
     I32(Operation, Tensor<i32>),
+    I64(Operation, Tensor<i64>),
 }
 
 /// Fetches of one nucleus in every step.
@@ -358,10 +359,14 @@ fn checkpoint_ops(
 /// The weights of a connection in the graph.
 enum WeightOps {
     Dense(Operation),
-    Sparse {
+    /// Compressed rows by presynaptic neuron (see [`PlanWeights::Csr`]).
+    Csr {
+        /// int64 `[pre.n + 1]`.
+        indptr: Operation,
+        /// int32 `[nnz]`.
+        cols: Operation,
+        /// float32 `[nnz]`.
         w: Operation,
-        pre: Operation,
-        post: Operation,
     },
 }
 
@@ -445,34 +450,167 @@ fn propagate(
                 constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis"))).map_err(&e)?;
             ops::sum(rows, axis, &mut s.with_op_name(name)).map_err(&e)
         }
-        WeightOps::Sparse { w, pre, post } => {
+        WeightOps::Csr { .. } => {
+            // The neurons with activity and their activity, through their
+            // rows only.
             let flat = ops::reshape(
                 x,
                 flat_pre,
                 &mut s.with_op_name(&format!("{name}/activity")),
             )
             .map_err(&e)?;
-            let g = ops::gather(
+            let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
+            let active = ops::not_equal(
+                flat.clone(),
+                zero,
+                &mut s.with_op_name(&format!("{name}/active")),
+            )
+            .map_err(&e)?;
+            let idx = ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index")))
+                .map_err(&e)?;
+            let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
+            let idx = ops::reshape(
+                idx,
+                minus_one,
+                &mut s.with_op_name(&format!("{name}/active_neurons")),
+            )
+            .map_err(&e)?;
+            let coef = ops::gather(
                 flat,
-                pre.clone(),
-                &mut s.with_op_name(&format!("{name}/gather")),
+                idx.clone(),
+                &mut s.with_op_name(&format!("{name}/activity_of_active")),
             )
             .map_err(&e)?;
-            let contrib = ops::mul(
-                g,
-                w.clone(),
-                &mut s.with_op_name(&format!("{name}/weighted")),
-            )
-            .map_err(&e)?;
-            let nseg = constant(
-                post_n as i32,
-                &mut s.with_op_name(&format!("{name}/post_n")),
-            )
-            .map_err(&e)?;
-            ops::unsorted_segment_sum(contrib, post.clone(), nseg, &mut s.with_op_name(name))
-                .map_err(&e)
+            csr_sums(s, name, w, idx.into(), Some(coef.into()), None, post_n)
         }
     }
+}
+
+/// `Σ_e coef_e · W[neuron_e, :]` over events `e` through CSR weights, as
+/// `[post.n]`; with `slots` (and `m` of them), each event's row goes to its
+/// slot's segment and the result is `[m, post.n]`. The rows of the events'
+/// neurons are expanded by one `RaggedRange` into synapse ids, whose columns
+/// and weights are gathered and summed by one `UnsortedSegmentSum`: the cost
+/// is the events' synapses, not all of them. Within a segment the sum runs
+/// over the events in order (the dense rows' `SparseSegmentSum` adds the
+/// same numbers in the same order, but in groups of 8 rows, so the two may
+/// differ in the last bit when more than 8 spikes arrive at once).
+fn csr_sums(
+    s: &mut Scope,
+    name: &str,
+    w: &WeightOps,
+    neurons: Output,
+    coef: Option<Output>,
+    slots: Option<(Output, usize)>,
+    post_n: u64,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let WeightOps::Csr { indptr, cols, w } = w else {
+        return Err(crate::Error::Internal {
+            context: format!("building {name}"),
+            message: "CSR sums of dense weights".into(),
+        });
+    };
+    let op = |what: &str| format!("{name}/{what}");
+    let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
+    let next = ops::add(
+        neurons.clone(),
+        one.clone(),
+        &mut s.with_op_name(&op("next_neuron")),
+    )
+    .map_err(&e)?;
+    let starts = ops::gather(
+        indptr.clone(),
+        neurons,
+        &mut s.with_op_name(&op("row_starts")),
+    )
+    .map_err(&e)?;
+    let limits =
+        ops::gather(indptr.clone(), next, &mut s.with_op_name(&op("row_ends"))).map_err(&e)?;
+    let rows = ops::RaggedRange::new()
+        .build(
+            starts,
+            limits,
+            one.clone(),
+            &mut s.with_op_name(&op("synapses")),
+        )
+        .map_err(&e)?;
+    let (splits, ids) = (
+        Output {
+            operation: rows.clone(),
+            index: 0,
+        },
+        Output {
+            operation: rows,
+            index: 1,
+        },
+    );
+    let targets = ops::gather(
+        cols.clone(),
+        ids.clone(),
+        &mut s.with_op_name(&op("targets")),
+    )
+    .map_err(&e)?;
+    let mut values: Output =
+        ops::gather(w.clone(), ids.clone(), &mut s.with_op_name(&op("weights")))
+            .map_err(&e)?
+            .into();
+    if coef.is_none() && slots.is_none() {
+        let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
+        return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
+            .map_err(&e);
+    }
+    // The event each synapse comes from: the number of row ends
+    // (splits[1:]) at or before its position.
+    let begin = const_i32(s, &op("ends_begin"), &[1], &[1])?;
+    let size = const_i32(s, &op("ends_size"), &[-1], &[1])?;
+    let ends = ops::slice(splits, begin, size, &mut s.with_op_name(&op("ends"))).map_err(&e)?;
+    let batch = const_i32(s, &op("batch"), &[1, -1], &[2])?;
+    let ends =
+        ops::reshape(ends, batch.clone(), &mut s.with_op_name(&op("ends_row"))).map_err(&e)?;
+    let count = ops::Size::new()
+        .out_type(DataType::Int64)
+        .build(ids, &mut s.with_op_name(&op("count")))
+        .map_err(&e)?;
+    let zero = constant(0i64, &mut s.with_op_name(&op("zero"))).map_err(&e)?;
+    let at = ops::range(zero, count, one, &mut s.with_op_name(&op("positions"))).map_err(&e)?;
+    let at = ops::reshape(at, batch, &mut s.with_op_name(&op("positions_row"))).map_err(&e)?;
+    let event = ops::UpperBound::new()
+        .out_type(DataType::Int64)
+        .build(ends, at, &mut s.with_op_name(&op("event_of")))
+        .map_err(&e)?;
+    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
+    let event = ops::reshape(event, flat, &mut s.with_op_name(&op("event"))).map_err(&e)?;
+    if let Some(coef) = coef {
+        let c = ops::gather(coef, event.clone(), &mut s.with_op_name(&op("coefficient")))
+            .map_err(&e)?;
+        values = ops::mul(values, c, &mut s.with_op_name(&op("weighted")))
+            .map_err(&e)?
+            .into();
+    }
+    let Some((slots, m)) = slots else {
+        let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
+        return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
+            .map_err(&e);
+    };
+    // Segment slot * post.n + column, then [m, post.n].
+    let slot = ops::gather(slots, event, &mut s.with_op_name(&op("slot"))).map_err(&e)?;
+    let width = constant(post_n as i64, &mut s.with_op_name(&op("width"))).map_err(&e)?;
+    let base = ops::mul(slot, width, &mut s.with_op_name(&op("slot_base"))).map_err(&e)?;
+    let col = ops::Cast::new()
+        .DstT(DataType::Int64)
+        .build(targets, &mut s.with_op_name(&op("column")))
+        .map_err(&e)?;
+    let seg = ops::add(base, col, &mut s.with_op_name(&op("segment"))).map_err(&e)?;
+    let n = constant(
+        m as i64 * post_n as i64,
+        &mut s.with_op_name(&op("segments")),
+    )
+    .map_err(&e)?;
+    let sums =
+        ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
+    let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
+    ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
 }
 
 /// `y(lag) = S(lag) · W` at every lag of `ev`, as `[m, post]` (row `j` for
@@ -978,11 +1116,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                 // Weights never change: one read serves every copy of the step.
                 WeightOps::Dense(wv.read_in(&mut s, "read/weights")?)
             }
-            PlanWeights::Sparse {
-                pre,
-                post: post_idx,
-                w,
-            } => {
+            PlanWeights::Csr { indptr, cols, w } => {
                 let nnz = w.len() as u64;
                 let wv = fed_variable(
                     &mut s,
@@ -993,28 +1127,28 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
                     &mut reg,
                     &mut feeds,
                 )?;
+                let cv = fed_variable(
+                    &mut s,
+                    "columns",
+                    cols,
+                    &[nnz],
+                    InitFeed::I32,
+                    &mut reg,
+                    &mut feeds,
+                )?;
                 let pv = fed_variable(
                     &mut s,
-                    "pre_index",
-                    pre,
-                    &[nnz],
-                    InitFeed::I32,
+                    "row_pointers",
+                    indptr,
+                    &[pre_n + 1],
+                    InitFeed::I64,
                     &mut reg,
                     &mut feeds,
                 )?;
-                let qv = fed_variable(
-                    &mut s,
-                    "post_index",
-                    post_idx,
-                    &[nnz],
-                    InitFeed::I32,
-                    &mut reg,
-                    &mut feeds,
-                )?;
-                WeightOps::Sparse {
+                WeightOps::Csr {
                     w: wv.read_in(&mut s, "read/weights")?,
-                    pre: pv.read_in(&mut s, "read/pre_index")?,
-                    post: qv.read_in(&mut s, "read/post_index")?,
+                    cols: cv.read_in(&mut s, "read/columns")?,
+                    indptr: pv.read_in(&mut s, "read/row_pointers")?,
                 }
             }
         };
@@ -1140,14 +1274,15 @@ struct GraphState<'a> {
     banks: &'a [TraceBank],
 }
 
-/// The lags at which a connection's spikes take [`event_sums`]: voltage
-/// jumps (`D`) and kernel traces (`D`, `D + K`) that run event-driven
-/// through dense weights; `None` for the rest.
-fn event_lags(conn: &PlanConnection, dense: bool) -> Option<[usize; 2]> {
+/// The lags at which a connection's spikes are taken as events
+/// ([`event_sums`] through dense weights, [`csr_sums`] through sparse
+/// ones): voltage jumps (`D`) and kernel traces (`D`, `D + K`) that run
+/// event-driven; `None` for the rest.
+fn event_lags(conn: &PlanConnection, w: &WeightOps) -> Option<[usize; 2]> {
     let k = conn.kernel.len();
+    let csr = matches!(w, WeightOps::Csr { .. });
     match (conn.form, conn.propagation) {
-        (_, Propagation::Dense) => None,
-        _ if !dense => None,
+        (_, Propagation::Dense) if !csr => None,
         (KernelForm::Unit, _) => Some([conn.delay, conn.delay]),
         (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, _) => {
             Some([conn.delay, conn.delay + k])
@@ -1387,7 +1522,7 @@ fn build_step(
     // 6. synapses, grouped by postsynaptic nucleus.
     let mut spike_lags: Vec<Vec<usize>> = vec![Vec::new(); plan.nuclei.len()];
     for (conn, cst) in plan.connections.iter().zip(cstates) {
-        if let Some(lags) = event_lags(conn, matches!(cst.w, WeightOps::Dense(_))) {
+        if let Some(lags) = event_lags(conn, &cst.w) {
             spike_lags[conn.pre].extend(lags);
         }
     }
@@ -1416,7 +1551,6 @@ fn build_step(
         let e = tf_err(&conn.name);
         let k = conn.kernel.len() as u64;
         let unit_kernel = conn.form == KernelForm::Unit;
-        let dense = matches!(cst.w, WeightOps::Dense(_));
         let pre_state = &nstates[conn.pre];
         let pre_step = &nsteps[conn.pre];
         let post_label = post.label.clone();
@@ -1436,8 +1570,8 @@ fn build_step(
         // Spikes through dense weights, event-driven: the [m, post] sums at
         // every lag of the presynaptic nucleus's events, and the slots of
         // this connection's lags among them.
-        let events = match (&cst.w, event_lags(conn, dense)) {
-            (WeightOps::Dense(w), Some(lags)) => {
+        let events = match event_lags(conn, &cst.w) {
+            Some(lags) => {
                 let ev = ring.spike_events(
                     conn.pre,
                     &spike_lags[conn.pre],
@@ -1451,7 +1585,18 @@ fn build_step(
                     KernelForm::Unit => "synapse/lag_sums",
                     _ => "synapse",
                 };
-                let sums = event_sums(&mut s, name, w, &ev)?;
+                let sums = match &cst.w {
+                    WeightOps::Dense(w) => event_sums(&mut s, name, w, &ev)?,
+                    csr => csr_sums(
+                        &mut s,
+                        name,
+                        csr,
+                        ev.neurons.clone(),
+                        None,
+                        Some((ev.slots.clone(), ev.lags.len())),
+                        post_n,
+                    )?,
+                };
                 let mut slots = [0; 2];
                 for (slot, lag) in slots.iter_mut().zip(lags) {
                     *slot = ev
@@ -1462,7 +1607,7 @@ fn build_step(
                 }
                 Some((sums, ev.lags.len(), slots))
             }
-            _ => None,
+            None => None,
         };
         let current: Operation = match (conn.form, events) {
             (KernelForm::Unit, Some((sums, _, [j, _]))) => {

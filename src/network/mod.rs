@@ -23,6 +23,7 @@
 mod checkpoint;
 mod cluster;
 mod compile;
+mod connectivity;
 mod export;
 mod model;
 mod plan;
@@ -35,12 +36,14 @@ mod tensorboard;
 
 pub use checkpoint::Checkpointing;
 pub use cluster::{ClusterSpec, Server};
+pub use connectivity::{Connectivity, RandomWeights, WeightValue};
 pub use model::{
     Connection, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe, Propagation,
     Record, StateVar, SynapseKind, Weights,
 };
-pub use plan::RoundingNote;
+pub use plan::{PropagationChoice, RoundingNote, WeightLayout, DENSE_FROM_DENSITY};
 pub use recording::{NucleusRecording, Recording, Trace};
 pub use simulator::{
-    Executor, SimOptions, Simulator, REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
+    Executor, SimOptions, Simulator, ONE_INTRA_OP_THREAD_FROM, REMOTE_RUN_TIMEOUT_MS,
+    SINGLE_THREADED_UP_TO,
 };

@@ -333,6 +333,22 @@ pub enum Weights {
         /// Weights.
         values: Vec<f64>,
     },
+    /// Compressed sparse rows as the graph holds them (8 bytes a synapse:
+    /// `u32` columns, `f32` weights), handed over without a copy: what the
+    /// connectivity generators ([`Weights::random`] and the others) make,
+    /// for networks of 10^8 synapses.
+    CsrF32 {
+        /// Row pointers, length `pre.n + 1`.
+        indptr: Vec<usize>,
+        /// Column (postsynaptic) indices.
+        indices: Vec<u32>,
+        /// Weights.
+        values: Vec<f32>,
+    },
+    /// A random connectivity, generated when the network is built (see
+    /// [`Weights::random`], [`Weights::fixed_in_degree`],
+    /// [`Weights::fixed_out_degree`]).
+    Random(crate::network::connectivity::RandomWeights),
 }
 
 impl From<f64> for Weights {
@@ -366,21 +382,32 @@ pub enum SynapseKind {
     Kernel,
 }
 
-/// How a dense connection turns presynaptic activity into input, per step.
+/// How a connection turns presynaptic activity into input, per step, and
+/// how its weights are held ([`Simulator::propagation`] reports the
+/// choice).
+///
+/// [`Simulator::propagation`]: crate::network::Simulator::propagation
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Propagation {
-    /// Event-driven for one-step kernels (voltage jump), where few
-    /// presynaptic neurons are active in a step; dense for kernels with a
-    /// window, where most neurons that fired in the window are active
-    /// (measured: event-driven made the basal-ganglia model 4x slower).
+    /// Weights given dense stay a dense matrix: event-driven for one-step
+    /// kernels (voltage jump) and exponential/alpha traces, where few
+    /// presynaptic neurons are active in a step; a matrix product for
+    /// other kernels with a window, where most neurons that fired in the
+    /// window are active (measured: event-driven made the basal-ganglia
+    /// model 4x slower). Weights given sparse (triplets, CSR, a generated
+    /// connectivity) stay compressed rows, event-driven, below a density of
+    /// [`DENSE_FROM_DENSITY`](crate::network::DENSE_FROM_DENSITY), and
+    /// become a dense matrix from it on if that fits the memory limit.
     /// The default.
     #[default]
     Auto,
-    /// Gather the weight rows of the presynaptic neurons with activity in
-    /// the kernel's window and sum them: cost proportional to the number
-    /// of active neurons, not to `pre.n`.
+    /// Take the weights of the presynaptic neurons with activity (the
+    /// spikes that arrive, or the activity in the kernel's window) and sum
+    /// them: cost proportional to the active neurons' synapses, not to
+    /// `pre.n` or to all synapses. Sparse weights stay compressed rows.
     EventDriven,
-    /// Multiply the whole weight matrix by the activity vector every step.
+    /// A dense weight matrix (sparse weights are expanded) multiplied by
+    /// the activity vector every step.
     Dense,
 }
 

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::network::model::{Input, InputFn, Network, Param, Propagation, StateVar, Weights};
+pub use weights::{PropagationChoice, WeightLayout, DENSE_FROM_DENSITY};
 
 /// A delay or window rounded to whole steps at the user's request.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,16 +54,9 @@ pub(crate) struct PlanNucleus {
     pub history: usize,
 }
 
-pub(crate) enum PlanWeights {
-    /// Row-major `pre.n x post.n`.
-    Dense(Vec<f32>),
-    /// Parallel arrays, one entry per synapse.
-    Sparse {
-        pre: Vec<i32>,
-        post: Vec<i32>,
-        w: Vec<f32>,
-    },
-}
+mod weights;
+use weights::plan_weights;
+pub(crate) use weights::PlanWeights;
 
 /// A kernel's shape, recognised from its samples, for the cheapest exact
 /// update.
@@ -121,6 +115,8 @@ pub(crate) struct PlanConnection {
     pub kernel: Vec<f32>,
     pub weights: PlanWeights,
     pub propagation: Propagation,
+    /// How the weights are held and applied (reported to the user).
+    pub layout: PropagationChoice,
     /// How the kernel is applied.
     pub form: KernelForm,
 }
@@ -132,7 +128,7 @@ pub(crate) struct Plan {
     pub rounded: Vec<RoundingNote>,
 }
 
-fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
+pub(crate) fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
     if value.is_finite() {
         Ok(value as f32)
     } else {
@@ -277,17 +273,8 @@ impl Plan {
             let form = kernel_form(&kernel64);
             let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
-            if matches!(user_weights, Weights::Scalar(_) | Weights::Dense(_)) {
-                check_size(
-                    || format!("the dense weights of connection {name} ({pre_n} x {post_n} f32)"),
-                    (pre_n as u64).saturating_mul(post_n as u64),
-                    4,
-                    limit,
-                    "sparse weights (Weights::Csr or triplets) for a sparse connection, \
-                     or smaller nuclei",
-                )?;
-            }
-            let weights = plan_weights(user_weights, pre_n, post_n, &name)?;
+            let (weights, layout) =
+                plan_weights(user_weights, pre_n, post_n, &name, c.propagation, limit)?;
             connections.push(PlanConnection {
                 name,
                 pre: c.pre.index,
@@ -296,6 +283,7 @@ impl Plan {
                 kernel,
                 weights,
                 propagation: c.propagation,
+                layout,
                 form,
             });
         }
@@ -425,7 +413,7 @@ impl Plan {
 }
 
 /// `count` elements of `elem` bytes each: within `limit`.
-fn check_size(
+pub(crate) fn check_size(
     what: impl FnOnce() -> String,
     count: u64,
     elem: u64,
@@ -442,121 +430,4 @@ fn check_size(
         });
     }
     Ok(())
-}
-
-/// A dense matrix must be `(pre.n, post.n)`.
-fn check_dims(got: (usize, usize), pre_n: usize, post_n: usize, name: &str) -> Result<()> {
-    if got == (pre_n, post_n) {
-        Ok(())
-    } else {
-        Err(Error::WeightShape {
-            connection: name.into(),
-            expected: (pre_n, post_n),
-            got,
-        })
-    }
-}
-
-fn plan_weights(w: Weights, pre_n: usize, post_n: usize, name: &str) -> Result<PlanWeights> {
-    let what = |i: usize, j: usize| move || format!("weight {i}->{j} of connection {name}");
-    match w {
-        Weights::Scalar(x) => Ok(PlanWeights::Dense(vec![
-            finite(x, || format!(
-                "weight of connection {name}"
-            ))?;
-            pre_n * post_n
-        ])),
-        Weights::Dense(m) => {
-            check_dims(m.dim(), pre_n, post_n, name)?;
-            let mut out = Vec::with_capacity(pre_n * post_n);
-            for ((i, j), x) in m.indexed_iter() {
-                out.push(finite(*x, what(i, j))?);
-            }
-            Ok(PlanWeights::Dense(out))
-        }
-        Weights::DenseF32(m) => {
-            check_dims(m.dim(), pre_n, post_n, name)?;
-            if let Some(((i, j), x)) = m.indexed_iter().find(|(_, x)| !x.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: what(i, j)(),
-                    value: *x as f64,
-                });
-            }
-            // Row-major data moves over as it is; other layouts are copied.
-            let out = if m.is_standard_layout() {
-                let (data, offset) = m.into_raw_vec_and_offset();
-                match offset {
-                    Some(0) | None => data,
-                    Some(o) => data[o..o + pre_n * post_n].to_vec(),
-                }
-            } else {
-                m.iter().copied().collect()
-            };
-            Ok(PlanWeights::Dense(out))
-        }
-        Weights::Triplets(t) => {
-            let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-            for (i, j, x) in t {
-                if i >= pre_n || j >= post_n {
-                    return Err(Error::SparseWeights {
-                        connection: name.into(),
-                        problem: format!(
-                            "triplet ({i}, {j}) outside the {pre_n} x {post_n} matrix"
-                        ),
-                    });
-                }
-                pre.push(i as i32);
-                post.push(j as i32);
-                ws.push(finite(x, what(i, j))?);
-            }
-            Ok(PlanWeights::Sparse { pre, post, w: ws })
-        }
-        Weights::Csr {
-            indptr,
-            indices,
-            values,
-        } => {
-            let bad = |problem: String| Error::SparseWeights {
-                connection: name.into(),
-                problem,
-            };
-            if indptr.len() != pre_n + 1 {
-                return Err(bad(format!(
-                    "indptr has {} entries, expected pre.n + 1 = {}",
-                    indptr.len(),
-                    pre_n + 1
-                )));
-            }
-            if indices.len() != values.len() {
-                return Err(bad(format!(
-                    "{} indices but {} values",
-                    indices.len(),
-                    values.len()
-                )));
-            }
-            if indptr[0] != 0
-                || indptr.windows(2).any(|p| p[0] > p[1])
-                || indptr[pre_n] != indices.len()
-            {
-                return Err(bad(
-                    "indptr must start at 0, never decrease and end at the number of values".into(),
-                ));
-            }
-            let (mut pre, mut post, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-            for i in 0..pre_n {
-                for k in indptr[i]..indptr[i + 1] {
-                    let j = indices[k];
-                    if j >= post_n {
-                        return Err(bad(format!(
-                            "column index {j} in row {i} is >= post.n = {post_n}"
-                        )));
-                    }
-                    pre.push(i as i32);
-                    post.push(j as i32);
-                    ws.push(finite(values[k], what(i, j))?);
-                }
-            }
-            Ok(PlanWeights::Sparse { pre, post, w: ws })
-        }
-    }
 }

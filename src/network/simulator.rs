@@ -15,7 +15,7 @@ use crate::network::export::{
     self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
 use crate::network::model::{InputFn, Network, StateVar};
-use crate::network::plan::{run_steps, Plan, PlanInput, RoundingNote};
+use crate::network::plan::{run_steps, Plan, PlanInput, PropagationChoice, RoundingNote};
 use crate::network::proto::{bytes_field, varint_field};
 use crate::network::recording::{rate_hz, NucleusRecording, Recording, Trace};
 use crate::network::stream::RecordingStream;
@@ -38,7 +38,9 @@ pub struct SimOptions {
     pub tensorboard: Option<PathBuf>,
     /// Simulated ms between firing-rate summaries.
     pub summary_every_ms: f64,
-    /// TensorFlow's intra-op thread pool size (0: TensorFlow's default).
+    /// TensorFlow's intra-op thread pool size (0: TensorFlow's default,
+    /// or 1 for a local network of [`ONE_INTRA_OP_THREAD_FROM`] neurons or
+    /// more when `inter_op_threads` is 0 too).
     pub intra_op_threads: u32,
     /// TensorFlow's inter-op thread pool size (0: TensorFlow's default).
     pub inter_op_threads: u32,
@@ -193,6 +195,8 @@ pub struct Simulator {
     check_every: usize,
     /// The last step a check found finite (or the first step simulated).
     last_finite_step: usize,
+    /// How each connection's weights are held, in connection order.
+    propagation: Vec<PropagationChoice>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -230,6 +234,15 @@ pub enum Executor {
 /// The size up to which [`Executor::Auto`] picks the single-threaded
 /// executor: 3000 neurons in all.
 pub const SINGLE_THREADED_UP_TO: usize = 3000;
+
+/// From this many neurons in all, a local network whose
+/// [`SimOptions::threads`] are left at 0 runs each op on one thread (the
+/// ops of a step still run in parallel on the inter-op pool). Measured on
+/// this project's 2-core machine: the sparse 10^5-neuron networks of bench
+/// case (f) take 0.55-0.65x the time (TensorFlow's intra-op sharding of
+/// 10^5-element ops cost more than it gained); 10^4 neurons were the same
+/// either way, and 3800 (case (c)) slower with one thread.
+pub const ONE_INTRA_OP_THREAD_FROM: usize = 50_000;
 
 /// The deadline of each session run with a remote target, unless
 /// [`SimOptions::run_timeout_ms`] says otherwise: 120 s.
@@ -272,10 +285,15 @@ fn probe(target: &str) -> Result<()> {
 
 /// Minimal `ConfigProto`: the two thread-pool sizes (fields 2 and 5), for
 /// remote sessions `isolate_session_state` (15), and the executor type.
-fn config_proto(options: &SimOptions, single_threaded: bool) -> Vec<u8> {
+fn config_proto(options: &SimOptions, single_threaded: bool, neurons: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    if options.intra_op_threads > 0 {
-        varint_field(&mut out, 2, options.intra_op_threads as u64);
+    let intra = match (options.intra_op_threads, options.inter_op_threads) {
+        // Neither pool set: one intra-op thread for large local networks.
+        (0, 0) if options.target.is_none() && neurons >= ONE_INTRA_OP_THREAD_FROM => 1,
+        (intra, _) => intra,
+    };
+    if intra > 0 {
+        varint_field(&mut out, 2, intra as u64);
     }
     if options.inter_op_threads > 0 {
         varint_field(&mut out, 5, options.inter_op_threads as u64);
@@ -343,7 +361,8 @@ impl Network {
                     && plan.nuclei.iter().map(|nu| nu.n).sum::<usize>() <= SINGLE_THREADED_UP_TO
             }
         };
-        let config = config_proto(&options, single_threaded);
+        let neurons: usize = plan.nuclei.iter().map(|nu| nu.n).sum();
+        let config = config_proto(&options, single_threaded, neurons);
         let step_run_options = run_options(options.timeout_ms());
         if let Some(target) = &options.target {
             probe(target)?;
@@ -367,6 +386,7 @@ impl Network {
                 match feed {
                     InitFeed::F32(op, t) => args.add_feed(op, 0, t),
                     InitFeed::I32(op, t) => args.add_feed(op, 0, t),
+                    InitFeed::I64(op, t) => args.add_feed(op, 0, t),
                 }
             }
             if let Some(o) = &step_run_options {
@@ -381,6 +401,7 @@ impl Network {
         compiled.init_feeds.clear();
         crate::runtime::return_freed_memory();
 
+        let propagation = plan.connections.iter().map(|c| c.layout.clone()).collect();
         let host_tensors = (0..compiled.copies.len())
             .map(|_| {
                 plan.nuclei
@@ -428,6 +449,7 @@ impl Network {
             events: None,
             stream: None,
             last_finite_step: 0,
+            propagation,
         };
         if let Some(dir) = sim.options.stream.clone() {
             sim.stream = Some(sim.open_stream(&dir, true, None)?);
@@ -447,6 +469,13 @@ impl Simulator {
     /// [`Connection::round_to_step`](crate::network::Connection::round_to_step)).
     pub fn rounded(&self) -> &[RoundingNote] {
         &self.rounded
+    }
+
+    /// How each connection's weights are held and applied (dense matrix or
+    /// compressed rows), in the order the connections were made, and why:
+    /// what [`Propagation`](crate::network::Propagation) chose.
+    pub fn propagation(&self) -> &[PropagationChoice] {
+        &self.propagation
     }
 
     /// The time step (ms).

@@ -1,0 +1,295 @@
+//! Sparse networks: compressed rows, event-driven, give the dense path's
+//! spikes and state bit for bit (delays, voltage jumps, exponential and
+//! alpha traces); generated connectivity has the asked statistics and is
+//! the same for the same seed.
+
+mod common;
+
+use common::Rng;
+use snn::network::{
+    Connection, Input, Network, Nucleus, Propagation, Record, Recording, SimOptions, Simulator,
+    WeightLayout, WeightValue, Weights,
+};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const DT: f64 = 0.1;
+
+/// A random `pre x post` matrix with about `p` of its entries non-zero.
+fn sparse_matrix(
+    rng: &mut Rng,
+    pre: usize,
+    post: usize,
+    p: f64,
+    lo: f64,
+    hi: f64,
+) -> Vec<Vec<f64>> {
+    (0..pre)
+        .map(|_| {
+            (0..post)
+                .map(|_| {
+                    if rng.next_f64() < p {
+                        lo + (hi - lo) * rng.next_f64()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn as_dense(w: &[Vec<f64>]) -> Weights {
+    Weights::Dense(common::to_array(w))
+}
+
+fn as_triplets(w: &[Vec<f64>]) -> Weights {
+    let mut t = Vec::new();
+    for (i, row) in w.iter().enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            if x != 0.0 {
+                t.push((i, j, x));
+            }
+        }
+    }
+    Weights::Triplets(t)
+}
+
+/// Three noisy nuclei; voltage jumps with and without delay, an
+/// exponential and an alpha kernel with delays, all through weights made
+/// by `weights` with `propagation`.
+fn network(
+    weights: fn(&[Vec<f64>]) -> Weights,
+    propagation: Propagation,
+) -> snn::Result<Simulator> {
+    let mut rng = Rng(7);
+    let mut net = Network::new().named("sparse");
+    let a = net.add(
+        Nucleus::new("A", 300)
+            .input(Input::noise(5.0, 3.0, 1))
+            .record(Record::everything()),
+    )?;
+    let b = net.add(
+        Nucleus::new("B", 200)
+            .input(Input::noise(4.0, 3.0, 2))
+            .record(Record::everything()),
+    )?;
+    let c = net.add(
+        Nucleus::new("C", 100)
+            .input(Input::noise(4.5, 2.0, 3))
+            .record(Record::everything()),
+    )?;
+    let conns = [
+        (a, b, 300, 200, 0.05, 0.0, 6.0, 0.0, None),
+        (a, a, 300, 300, 0.03, -1.0, 4.0, 1.5, None),
+        (b, c, 200, 100, 0.08, 0.0, 3.0, 2.0, Some(false)),
+        (c, a, 100, 300, 0.05, -3.0, 1.0, 0.5, Some(true)),
+        (b, b, 200, 200, 0.02, 0.0, 5.0, 0.0, Some(false)),
+    ];
+    for (pre, post, np, nq, p, lo, hi, delay, kernel) in conns {
+        let w = sparse_matrix(&mut rng, np, nq, p, lo, hi);
+        let mut conn = Connection::new(pre, post, weights(&w))
+            .delay(delay)
+            .propagation(propagation);
+        conn = match kernel {
+            Some(false) => conn.kernel(|t| 2.0 * (-t / 3.0).exp(), 6.0),
+            Some(true) => conn.kernel(|t| t * (-t / 2.0).exp(), 8.0),
+            None => conn,
+        };
+        net.connect_with(conn)?;
+    }
+    net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+}
+
+#[test]
+fn compressed_rows_give_the_dense_run_bit_for_bit() -> R {
+    let mut dense = network(as_dense, Propagation::Auto)?;
+    let mut sparse = network(as_triplets, Propagation::EventDriven)?;
+    for c in dense.propagation() {
+        assert_eq!(c.layout, WeightLayout::Dense, "{c:?}");
+    }
+    for c in sparse.propagation() {
+        assert_eq!(c.layout, WeightLayout::Sparse, "{c:?}");
+        assert!(c.density < 0.1, "{c:?}");
+    }
+    let d: Recording = dense.run(300.0)?;
+    let s: Recording = sparse.run(300.0)?;
+    for (x, y) in d.nuclei.iter().zip(&s.nuclei) {
+        assert!(x.spike_count > 100, "{} fires: {}", x.label, x.spike_count);
+        assert_eq!(x.spikes, y.spikes, "spikes of {}", x.label);
+        // v, u and I of every neuron at every step: the same to float32
+        // rounding (the dense rows are summed by SparseSegmentSum in groups
+        // of 8, the compressed rows one after another, so a sum of more
+        // than 8 arriving spikes may round differently in its last bit).
+        for (var, tx) in &x.traces {
+            let (a, b) = (tx.values(), y.traces[var].values());
+            assert_eq!(a.dim(), b.dim());
+            let worst = a
+                .iter()
+                .zip(b.iter())
+                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-5,
+                "{var} of {}: relative difference {worst}",
+                x.label
+            );
+        }
+    }
+    Ok(())
+}
+
+fn csr(w: Weights) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
+    match w {
+        Weights::CsrF32 {
+            indptr,
+            indices,
+            values,
+        } => (indptr, indices, values),
+        other => panic!("not CSR: {other:?}"),
+    }
+}
+
+fn generate(w: Weights, pre: usize, post: usize) -> snn::Result<(Vec<usize>, Vec<u32>, Vec<f32>)> {
+    match w {
+        Weights::Random(r) => Ok(csr(r.generate(pre, post, "A->B")?)),
+        other => panic!("not random: {other:?}"),
+    }
+}
+
+/// Fixed in-degree: every column holds exactly k distinct presynaptic
+/// neurons; the same seed gives the same synapses, another seed others.
+#[test]
+fn fixed_in_degree_is_exact_and_seeded() -> R {
+    let (pre, post, k) = (500, 300, 40);
+    let (indptr, idx, val) = generate(
+        Weights::fixed_in_degree(k, WeightValue::Uniform(-1.0, 2.0), 3),
+        pre,
+        post,
+    )?;
+    assert_eq!(indptr.len(), pre + 1);
+    assert_eq!(idx.len(), post * k);
+    let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); post];
+    for i in 0..pre {
+        for s in indptr[i]..indptr[i + 1] {
+            incoming[idx[s] as usize].push(i);
+        }
+    }
+    for (j, from) in incoming.iter_mut().enumerate() {
+        assert_eq!(from.len(), k, "in-degree of {j}");
+        from.sort_unstable();
+        from.dedup();
+        assert_eq!(from.len(), k, "distinct presynaptic neurons of {j}");
+    }
+    // Uniform weights: in range, mean 0.5 within 5 standard errors.
+    assert!(val.iter().all(|&w| (-1.0..2.0).contains(&w)));
+    let mean = val.iter().map(|&w| w as f64).sum::<f64>() / val.len() as f64;
+    let se = 3.0 / 12f64.sqrt() / (val.len() as f64).sqrt();
+    assert!((mean - 0.5).abs() < 5.0 * se, "mean {mean}");
+    // Out-degrees spread as Binomial(post * k, 1 / pre) would: mean 24.
+    let out: Vec<f64> = (0..pre)
+        .map(|i| (indptr[i + 1] - indptr[i]) as f64)
+        .collect();
+    let m = out.iter().sum::<f64>() / pre as f64;
+    assert!((m - (post * k) as f64 / pre as f64).abs() < 1e-9);
+    let again = generate(
+        Weights::fixed_in_degree(k, WeightValue::Uniform(-1.0, 2.0), 3),
+        pre,
+        post,
+    )?;
+    assert_eq!(again, (indptr.clone(), idx.clone(), val.clone()));
+    let other = generate(
+        Weights::fixed_in_degree(k, WeightValue::Uniform(-1.0, 2.0), 4),
+        pre,
+        post,
+    )?;
+    assert_ne!(other.1, idx);
+    Ok(())
+}
+
+/// Bernoulli p: the number of synapses, and of each row, is binomial: mean
+/// and variance within 5 standard errors; every column is reached about
+/// equally; the same seed gives the same synapses.
+#[test]
+fn bernoulli_has_the_binomial_statistics() -> R {
+    let (n, p) = (2000usize, 0.02);
+    let (indptr, idx, val) = generate(Weights::random(p, 1.5, 11), n, n)?;
+    let pairs = (n * n) as f64;
+    let nnz = idx.len() as f64;
+    let sd = (pairs * p * (1.0 - p)).sqrt();
+    assert!((nnz - pairs * p).abs() < 5.0 * sd, "{nnz} synapses");
+    assert!(val.iter().all(|&w| w == 1.5));
+    let rows: Vec<f64> = (0..n).map(|i| (indptr[i + 1] - indptr[i]) as f64).collect();
+    let mean = rows.iter().sum::<f64>() / n as f64;
+    let var = rows.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let expected_var = n as f64 * p * (1.0 - p);
+    // Standard error of a sample variance: var * sqrt(2 / (n - 1)).
+    assert!(
+        (var - expected_var).abs() < 5.0 * expected_var * (2.0 / (n - 1) as f64).sqrt(),
+        "row variance {var}, expected {expected_var}"
+    );
+    // Columns strictly increasing within a row (no pair twice).
+    for i in 0..n {
+        assert!(idx[indptr[i]..indptr[i + 1]]
+            .windows(2)
+            .all(|w| w[0] < w[1]));
+    }
+    // Columns: counts binomial too.
+    let mut cols = vec![0f64; n];
+    for &j in &idx {
+        cols[j as usize] += 1.0;
+    }
+    let cvar = cols.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    assert!(
+        (cvar - expected_var).abs() < 5.0 * expected_var * (2.0 / (n - 1) as f64).sqrt(),
+        "column variance {cvar}"
+    );
+    assert_eq!(generate(Weights::random(p, 1.5, 11), n, n)?.1, idx);
+    // p = 0 and p = 1.
+    assert!(generate(Weights::random(0.0, 1.0, 1), 10, 10)?.1.is_empty());
+    assert_eq!(generate(Weights::random(1.0, 1.0, 1), 10, 10)?.1.len(), 100);
+    Ok(())
+}
+
+#[test]
+fn fixed_out_degree_is_exact() -> R {
+    let (indptr, idx, _) = generate(Weights::fixed_out_degree(9, 1.0, 2), 100, 50)?;
+    for i in 0..100 {
+        let mut row = idx[indptr[i]..indptr[i + 1]].to_vec();
+        assert_eq!(row.len(), 9);
+        row.sort_unstable();
+        row.dedup();
+        assert_eq!(row.len(), 9);
+    }
+    Ok(())
+}
+
+/// A network wired by a generator runs on compressed rows (Auto: 2% of
+/// pairs) and fires exactly as the same synapses given as a dense matrix.
+#[test]
+fn a_generated_network_runs_sparse_as_its_dense_twin() -> R {
+    let n = 1000;
+    let run = |weights: Weights| -> snn::Result<(Vec<(usize, usize)>, WeightLayout)> {
+        let mut net = Network::new();
+        let a = net.add(Nucleus::new("A", n).input(Input::noise(4.0, 4.0, 9)))?;
+        net.connect_with(Connection::new(a, a, weights).delay(0.5))?;
+        let mut sim = net.build_with(DT, SimOptions::default().quiet().tensorboard(None))?;
+        let layout = sim.propagation()[0].layout;
+        Ok((sim.run(200.0)?.nuclei[0].spikes.clone(), layout))
+    };
+    let generated = Weights::fixed_in_degree(20, WeightValue::Uniform(0.0, 3.0), 5);
+    let (indptr, idx, val) = generate(generated.clone(), n, n)?;
+    let mut dense = ndarray::Array2::<f32>::zeros((n, n));
+    for i in 0..n {
+        for s in indptr[i]..indptr[i + 1] {
+            dense[[i, idx[s] as usize]] += val[s];
+        }
+    }
+    let (sparse_spikes, layout) = run(generated)?;
+    assert_eq!(layout, WeightLayout::Sparse);
+    let (dense_spikes, layout) = run(Weights::DenseF32(dense))?;
+    assert_eq!(layout, WeightLayout::Dense);
+    assert!(sparse_spikes.len() > 1000, "{} spikes", sparse_spikes.len());
+    assert_eq!(sparse_spikes, dense_spikes);
+    Ok(())
+}
