@@ -399,28 +399,7 @@ fn propagate(
             ops::reshape(y, flat, &mut s.with_op_name(name)).map_err(&e)
         }
         WeightOps::Dense(wv) => {
-            let flat = ops::reshape(
-                x,
-                flat_pre,
-                &mut s.with_op_name(&format!("{name}/activity")),
-            )
-            .map_err(&e)?;
-            let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
-            let active = ops::not_equal(
-                flat.clone(),
-                zero,
-                &mut s.with_op_name(&format!("{name}/active")),
-            )
-            .map_err(&e)?;
-            let idx = ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index")))
-                .map_err(&e)?;
-            let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
-            let idx = ops::reshape(
-                idx,
-                minus_one,
-                &mut s.with_op_name(&format!("{name}/active_neurons")),
-            )
-            .map_err(&e)?;
+            let (flat, idx) = active_neurons(s, name, x, flat_pre)?;
             let rows = ops::gather(
                 wv.clone(),
                 idx.clone(),
@@ -453,28 +432,7 @@ fn propagate(
         WeightOps::Csr { .. } => {
             // The neurons with activity and their activity, through their
             // rows only.
-            let flat = ops::reshape(
-                x,
-                flat_pre,
-                &mut s.with_op_name(&format!("{name}/activity")),
-            )
-            .map_err(&e)?;
-            let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
-            let active = ops::not_equal(
-                flat.clone(),
-                zero,
-                &mut s.with_op_name(&format!("{name}/active")),
-            )
-            .map_err(&e)?;
-            let idx = ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index")))
-                .map_err(&e)?;
-            let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
-            let idx = ops::reshape(
-                idx,
-                minus_one,
-                &mut s.with_op_name(&format!("{name}/active_neurons")),
-            )
-            .map_err(&e)?;
+            let (flat, idx) = active_neurons(s, name, x, flat_pre)?;
             let coef = ops::gather(
                 flat,
                 idx.clone(),
@@ -484,6 +442,40 @@ fn propagate(
             csr_sums(s, name, w, idx.into(), Some(coef.into()), None, post_n)
         }
     }
+}
+
+/// The activity row `x` flattened to `[pre.n]`, and the int64 indices of
+/// its non-zero entries (the neurons with activity).
+fn active_neurons(
+    s: &mut Scope,
+    name: &str,
+    x: Operation,
+    flat_pre: Operation,
+) -> Result<(Operation, Operation)> {
+    let e = tf_err(name);
+    let flat = ops::reshape(
+        x,
+        flat_pre,
+        &mut s.with_op_name(&format!("{name}/activity")),
+    )
+    .map_err(&e)?;
+    let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
+    let active = ops::not_equal(
+        flat.clone(),
+        zero,
+        &mut s.with_op_name(&format!("{name}/active")),
+    )
+    .map_err(&e)?;
+    let idx =
+        ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index"))).map_err(&e)?;
+    let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
+    let idx = ops::reshape(
+        idx,
+        minus_one,
+        &mut s.with_op_name(&format!("{name}/active_neurons")),
+    )
+    .map_err(&e)?;
+    Ok((flat, idx))
 }
 
 /// `Σ_e coef_e · W[neuron_e, :]` over events `e` through CSR weights, as

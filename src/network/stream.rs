@@ -174,21 +174,25 @@ impl NpyWriter {
     }
 
     pub(crate) fn append_f32(&mut self, values: &[f32]) -> Result<()> {
-        self.check(Dtype::F32, values.len())?;
-        for x in values {
-            self.out
-                .write_all(&x.to_le_bytes())
-                .map_err(|e| write_err(&self.path, e))?;
-        }
-        self.push_rows(values.len());
-        Ok(())
+        self.append(Dtype::F32, values, |x| x.to_le_bytes())
     }
 
     pub(crate) fn append_f64(&mut self, values: &[f64]) -> Result<()> {
-        self.check(Dtype::F64, values.len())?;
-        for x in values {
+        self.append(Dtype::F64, values, |x| x.to_le_bytes())
+    }
+
+    /// Rows of `values` of type `dtype`, each written as its little-endian
+    /// bytes.
+    fn append<T: Copy, const B: usize>(
+        &mut self,
+        dtype: Dtype,
+        values: &[T],
+        bytes: fn(T) -> [u8; B],
+    ) -> Result<()> {
+        self.check(dtype, values.len())?;
+        for &x in values {
             self.out
-                .write_all(&x.to_le_bytes())
+                .write_all(&bytes(x))
                 .map_err(|e| write_err(&self.path, e))?;
         }
         self.push_rows(values.len());
