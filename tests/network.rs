@@ -449,7 +449,7 @@ fn sparse_weights_match_reference() -> R {
 }
 
 /// One neuron with constant input 10: its spike steps equal those of the
-/// SPEC update written out here as scalar arithmetic, and its rate is in
+/// update of docs/semantics.md §1.3 written out here as scalar arithmetic, and its rate is in
 /// the tonic range of a regular-spiking Izhikevich neuron.
 #[test]
 fn single_neuron_spike_times_are_the_spec_update() -> R {

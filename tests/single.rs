@@ -56,7 +56,7 @@ fn izhikevich_regular_spiking() -> R {
 /// potential (the original counted every step above threshold).
 ///
 /// With the original's parameters the limit cycle peaks at 28.4 mV, below
-/// the shipped condition V >= 30 (SPEC §2), which therefore sees only the
+/// the shipped condition V >= 30 (docs/semantics.md §2.4), which therefore sees only the
 /// first action potential (it peaks at 40 mV); this test counts with V >= 0.
 #[test]
 fn hodgkin_huxley_fires_periodically() -> R {

@@ -1,7 +1,7 @@
 //! The graph compiler: a [`Plan`] becomes a TensorFlow graph whose one run is
 //! one time step.
 //!
-//! # Step order (SPEC §1), written down once
+//! # Step order (docs/semantics.md §1.3), written down once
 //!
 //! Every nucleus `X` has resource variables `X/v`, `X/u`, `X/I` (input for
 //! the next update) and, if a connection reads its past spikes, `X/spikes`,
@@ -54,7 +54,7 @@
 //!    - any other kernel: `x = Σ_k kernel[k] S(D + k)`, `I_syn = x · W`.
 //!
 //!    The traces are exact for the truncated window (the spikes leaving it
-//!    are subtracted), so every form computes SPEC's sum.
+//!    are subtracted), so every form computes the sum of semantics §1.4.
 //! 7. **input** (`X/input`): `I = Iext(t) + Σ I_syn` over afferents.
 //! 8. **write** (`X/write`): assign `v`, `u`, `I`, the traces, this step's
 //!    spikes into ring row `m mod L` (`ResourceScatterUpdate`, one row); the

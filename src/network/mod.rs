@@ -4,7 +4,7 @@
 //! [`Connection`], what to [`Record`]) is compiled by [`Network::build`] into
 //! a TensorFlow graph owned by a [`Simulator`], which steps it one session run
 //! per time step and returns a [`Recording`] (plain arrays); [`plot`] reads
-//! recordings. What one step computes is SPEC §1; the order is written down in
+//! recordings. What one step computes is docs/semantics.md §1; the order is written down in
 //! the compiler's module docs.
 //!
 //! ```no_run

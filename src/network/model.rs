@@ -372,7 +372,8 @@ impl From<Vec<(usize, usize, f64)>> for Weights {
     }
 }
 
-/// The closed set of synapse models (SPEC §1: both are the kernel form).
+/// The closed set of synapse models (docs/semantics.md §1.4: both are the
+/// kernel form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynapseKind {
     /// The original's `voltage_jump`: a spike adds `w` to `I` for one step

@@ -1,5 +1,5 @@
 //! The expression language of model strings: Python's expression syntax
-//! (SPEC §2), parsed by recursive descent into an [`Expr`] tree, printed as
+//! (docs/semantics.md §2.2), parsed by recursive descent into an [`Expr`] tree, printed as
 //! S-expressions for tests, and compiled once into a flat stack [`Program`]
 //! whose names are resolved to slots, so evaluation neither looks up names nor
 //! allocates.

@@ -7,7 +7,7 @@
 //! are compiled once into flat programs over slots, and for long
 //! simulations into native code (feature `jit`, Cranelift; identical
 //! results). [`Model::simulation`]
-//! integrates the whole system (SPEC §2); [`phase`] computes phase planes,
+//! integrates the whole system (docs/semantics.md §2.3); [`phase`] computes phase planes,
 //! fixed points and f–I curves; [`plot`] draws them.
 //!
 //! ```

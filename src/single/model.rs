@@ -1,5 +1,5 @@
 //! Single-neuron models written as ODE strings, and their simulation
-//! (SPEC §2).
+//! (docs/semantics.md §2).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The usual models, with the numbers of the original library (SPEC §2).
+//! The usual models, with the numbers of the original library (docs/semantics.md §2.4).
 
 use crate::single::integrate::Method;
 use crate::single::model::{Model, Variable};

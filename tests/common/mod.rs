@@ -1,4 +1,4 @@
-//! An independent reference stepper: SPEC §1 line by line, in f64, on plain
+//! An independent reference stepper: docs/semantics.md §1 line by line, in f64, on plain
 //! vectors. It shares no code with the engine.
 #![allow(dead_code)]
 
