@@ -1,7 +1,7 @@
 //! Sparse networks: compressed rows, event-driven, give the dense path's
-//! spikes and state bit for bit (delays, voltage jumps, exponential and
-//! alpha traces); generated connectivity has the asked statistics and is
-//! the same for the same seed.
+//! spikes, and its state to float32 rounding (delays, voltage jumps,
+//! exponential and alpha traces), and checkpoint like it; generated
+//! connectivity has the asked statistics and is the same for the same seed.
 
 mod common;
 
@@ -102,7 +102,7 @@ fn network(
 }
 
 #[test]
-fn compressed_rows_give_the_dense_run_bit_for_bit() -> R {
+fn compressed_rows_give_the_dense_runs_spikes_and_state() -> R {
     let mut dense = network(as_dense, Propagation::Auto)?;
     let mut sparse = network(as_triplets, Propagation::EventDriven)?;
     for c in dense.propagation() {
@@ -291,5 +291,28 @@ fn a_generated_network_runs_sparse_as_its_dense_twin() -> R {
     assert_eq!(layout, WeightLayout::Dense);
     assert!(sparse_spikes.len() > 1000, "{} spikes", sparse_spikes.len());
     assert_eq!(sparse_spikes, dense_spikes);
+    Ok(())
+}
+
+/// Compressed rows are variables like the dense weights: a checkpoint taken
+/// half way and restored into a new simulator continues exactly as the
+/// uninterrupted run.
+#[test]
+fn compressed_rows_checkpoint_and_resume() -> R {
+    let dir = common::tempdir("sparse-ckpt")?;
+    let mut whole = network(as_triplets, Propagation::EventDriven)?;
+    let all = whole.run(100.0)?;
+    let mut first = network(as_triplets, Propagation::EventDriven)?;
+    let head = first.run(50.0)?;
+    first.save_checkpoint(dir.join("half"))?;
+    drop(first);
+    let mut second = network(as_triplets, Propagation::EventDriven)?;
+    second.restore_checkpoint(dir.join("half"))?;
+    let tail = second.run(50.0)?;
+    for ((a, h), t) in all.nuclei.iter().zip(&head.nuclei).zip(&tail.nuclei) {
+        let joined: Vec<_> = h.spikes.iter().chain(&t.spikes).copied().collect();
+        assert_eq!(a.spikes, joined, "{}", a.label);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
