@@ -310,3 +310,38 @@ fn a_diverging_nucleus_stops_the_run_naming_the_neuron() -> R {
     ));
     Ok(())
 }
+
+/// A streaming simulator restored to an earlier checkpoint drops what it
+/// streamed after it and goes on from there: the folder then holds exactly
+/// an uninterrupted run. A fresh simulator restored and streaming starts
+/// its stream at the checkpoint.
+#[test]
+fn a_stream_follows_a_restored_checkpoint() -> R {
+    let dir = tempdir("stream-restore")?;
+    let (mut sim, _, _) = network(options().stream_to(dir.join("a")))?;
+    sim.run(30.0)?;
+    sim.save_checkpoint(dir.join("ck"))?;
+    sim.run(25.0)?; // streamed, then undone by the restore
+    sim.restore_checkpoint(dir.join("ck"))?;
+    sim.run(40.0)?;
+    let (mut memory, _, _) = network(options())?;
+    let whole = memory.run(70.0)?;
+    assert_same(&Recording::read_streamed(dir.join("a"))?, &whole);
+
+    let (mut fresh, _, _) = network(options().stream_to(dir.join("b")))?;
+    fresh.restore_checkpoint(dir.join("ck"))?;
+    fresh.run(40.0)?;
+    let tail = memory_tail(70.0, 30.0)?;
+    assert_eq!(tail.first_step, 300);
+    let back = Recording::read_streamed(dir.join("b"))?;
+    assert_same(&back, &tail);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// What an in-memory run of [`network`] records from `from` ms to `to` ms.
+fn memory_tail(to: f64, from: f64) -> snn::Result<Recording> {
+    let (mut sim, _, _) = network(options())?;
+    sim.run(from)?;
+    sim.run(to - from)
+}

@@ -74,7 +74,9 @@ pub struct SimOptions {
     /// Stream what every run records into this folder instead of memory
     /// (see [`Recording::read_streamed`] for the files, which NumPy reads):
     /// runs return recordings with the spike counts and steps, and no spike
-    /// list or trace. `None`, the default, records in memory.
+    /// list or trace. Restoring a checkpoint cuts the files back to its step
+    /// (or starts an empty stream there). `None`, the default, records in
+    /// memory.
     pub stream: Option<PathBuf>,
     /// Simulated ms between checks that every `v`, `u` and `I` is finite; a
     /// failed check stops the run with [`Error::RunInterrupted`] whose
@@ -1007,6 +1009,9 @@ impl Simulator {
             });
         }
         self.step = manifest.step as usize;
+        if let Some(stream) = &mut self.stream {
+            stream.cut_back_to(self.step)?;
+        }
         for nu in &mut self.nuclei {
             nu.window_spikes = 0;
         }

@@ -544,6 +544,63 @@ impl RecordingStream {
         Ok(())
     }
 
+    /// Drop everything streamed for steps `step` and later (a simulator
+    /// restored to an earlier checkpoint goes on from `step`): spikes of
+    /// those steps and trace rows at their times. If the stream started
+    /// after `step`, it starts again at `step`, empty.
+    pub(crate) fn cut_back_to(&mut self, step: usize) -> Result<()> {
+        let (first, end) = (
+            self.manifest.first_step,
+            self.manifest.first_step + self.manifest.steps,
+        );
+        if step >= end {
+            if self.manifest.steps == 0 {
+                // Nothing streamed yet: the stream starts where the run does.
+                self.manifest.first_step = step;
+                return self.flush();
+            }
+            if step == end {
+                return Ok(());
+            }
+            return Err(Error::InvalidOption {
+                option: "SimOptions::stream".into(),
+                problem: format!(
+                    "the stream in {} holds steps {first}..{end}; going on from step {step} \
+                     would leave a gap in it: stream into another folder",
+                    self.dir.display()
+                ),
+            });
+        }
+        self.flush()?;
+        let dt = self.manifest.dt;
+        for (f, m) in self.files.iter_mut().zip(&mut self.manifest.nuclei) {
+            if let Some((steps, neurons)) = &mut f.spikes {
+                let keep = match read_npy(&steps.path)?.1 {
+                    NpyData::I64(v) => v.iter().take_while(|&&s| (s as usize) < step).count(),
+                    _ => 0,
+                } as u64;
+                *steps = NpyWriter::reopen(&steps.path.clone(), Dtype::I64, None, keep)?;
+                *neurons = NpyWriter::reopen(&neurons.path.clone(), Dtype::I64, None, keep)?;
+                m.spike_count = keep;
+            }
+            for t in &mut f.traces {
+                let keep = match read_npy(&t.times.path)?.1 {
+                    NpyData::F64(v) => v
+                        .iter()
+                        .take_while(|&&x| ((x / dt).round() as usize) < step)
+                        .count(),
+                    _ => 0,
+                } as u64;
+                let width = t.values.width;
+                t.values = NpyWriter::reopen(&t.values.path.clone(), Dtype::F32, width, keep)?;
+                t.times = NpyWriter::reopen(&t.times.path.clone(), Dtype::F64, None, keep)?;
+            }
+        }
+        self.manifest.first_step = first.min(step);
+        self.manifest.steps = step - self.manifest.first_step;
+        self.flush()
+    }
+
     /// Rows of every growing file by file name, and the steps streamed
     /// under the manifest's name: what a checkpoint keeps to resume the
     /// stream with [`RecordingStream::open`].
