@@ -431,3 +431,90 @@ pub(crate) fn check_size(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_forms_are_recognised_from_their_samples() {
+        assert_eq!(kernel_form(&[1.0]), KernelForm::Unit);
+        // A single sample that is not 1, and windows of two, stay general.
+        assert_eq!(kernel_form(&[2.0]), KernelForm::General);
+        assert_eq!(kernel_form(&[1.0, 0.5]), KernelForm::General);
+        // c r^k with c = 2, r = 0.8.
+        let exp: Vec<f64> = (0..20).map(|k| 2.0 * 0.8f64.powi(k)).collect();
+        match kernel_form(&exp) {
+            KernelForm::Exponential { c, r } => {
+                assert_eq!(c, 2.0);
+                assert!((r - 0.8).abs() < 1e-15);
+            }
+            other => panic!("{other:?}"),
+        }
+        // c k r^k with c = 3, r = 0.9.
+        let alpha: Vec<f64> = (0..20).map(|k| 3.0 * k as f64 * 0.9f64.powi(k)).collect();
+        match kernel_form(&alpha) {
+            KernelForm::Alpha { c, r } => {
+                assert!((c - 3.0).abs() < 1e-12 && (r - 0.9).abs() < 1e-12);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Growing (r >= 1), off by more than 1e-9 of the largest sample, or
+        // all zero: general.
+        let grow: Vec<f64> = (0..5).map(|k| 1.1f64.powi(k)).collect();
+        assert_eq!(kernel_form(&grow), KernelForm::General);
+        let mut off = exp.clone();
+        off[7] += 1e-6;
+        assert_eq!(kernel_form(&off), KernelForm::General);
+        assert_eq!(kernel_form(&[0.0; 5]), KernelForm::General);
+    }
+
+    #[test]
+    fn delays_and_windows_become_whole_steps_or_errors() {
+        let mut notes = Vec::new();
+        assert_eq!(
+            steps(1.5, 0.1, "delay", "A->B", false, &mut notes).ok(),
+            Some(15)
+        );
+        assert_eq!(
+            steps(0.0, 0.1, "delay", "A->B", false, &mut notes).ok(),
+            Some(0)
+        );
+        // Within 1e-6 relative of a whole number: no rounding note.
+        assert_eq!(
+            steps(0.3, 0.1, "delay", "A->B", false, &mut notes).ok(),
+            Some(3)
+        );
+        assert!(notes.is_empty());
+        assert!(matches!(
+            steps(0.16, 0.1, "delay", "A->B", false, &mut notes),
+            Err(Error::NotMultipleOfDt { rounded: 2, .. })
+        ));
+        assert_eq!(
+            steps(0.14, 0.1, "window", "A->B", true, &mut notes).ok(),
+            Some(1)
+        );
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].steps, 1);
+        assert!(matches!(
+            steps(-1.0, 0.1, "delay", "A->B", false, &mut notes),
+            Err(Error::Negative { .. })
+        ));
+        assert!(matches!(
+            steps(f64::NAN, 0.1, "delay", "A->B", false, &mut notes),
+            Err(Error::NonFinite { .. })
+        ));
+        // Runs: floor(T / dt + 1e-9), at least one step.
+        assert_eq!(run_steps(1.0, 0.1).ok(), Some(10));
+        assert_eq!(run_steps(0.1, 0.1).ok(), Some(1));
+        assert_eq!(run_steps(0.35, 0.1).ok(), Some(3));
+        assert!(matches!(
+            run_steps(0.05, 0.1),
+            Err(Error::InvalidDuration { .. })
+        ));
+        assert!(matches!(
+            run_steps(f64::INFINITY, 0.1),
+            Err(Error::InvalidDuration { .. })
+        ));
+    }
+}
