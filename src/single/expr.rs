@@ -634,15 +634,62 @@ pub struct Program {
     pub(crate) min_slots: usize,
 }
 
+impl Op {
+    /// The slots this instruction reads or writes (at most two). Every
+    /// variant is listed: a new instruction that touches slots must say so
+    /// here, or `min_slots`, which the unchecked slot accesses of
+    /// [`Program::eval`] and the native code rely on, would miss it.
+    fn slots(&self) -> [Option<usize>; 2] {
+        match *self {
+            Op::Load(s)
+            | Op::AddL(s)
+            | Op::SubL(s)
+            | Op::MulL(s)
+            | Op::DivL(s)
+            | Op::NegL(s)
+            | Op::SquareL(s)
+            | Op::CubeL(s)
+            | Op::Store(s) => [Some(s), None],
+            Op::AddLL(a, b) | Op::SubLL(a, b) | Op::MulLL(a, b) | Op::DivLL(a, b) => {
+                [Some(a), Some(b)]
+            }
+            Op::Const(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::AddC(_)
+            | Op::SubC(_)
+            | Op::MulC(_)
+            | Op::DivC(_)
+            | Op::RSubC(_)
+            | Op::RDivC(_)
+            | Op::Square
+            | Op::Cube
+            | Op::PowI(_)
+            | Op::Pow
+            | Op::Mod
+            | Op::And
+            | Op::Or
+            | Op::Neg
+            | Op::Not
+            | Op::Exp
+            | Op::Cmp(_)
+            | Op::CmpKeep(_)
+            | Op::AndBool
+            | Op::Call(..)
+            | Op::JumpIfZero(_)
+            | Op::Jump(_) => [None, None],
+        }
+    }
+}
+
 /// One more than the largest slot `ops` touch.
 fn min_slots(ops: &[Op]) -> usize {
     ops.iter()
-        .filter_map(|op| match *op {
-            Op::Load(s) | Op::AddL(s) | Op::SubL(s) | Op::MulL(s) | Op::DivL(s) | Op::Store(s) => {
-                Some(s + 1)
-            }
-            _ => None,
-        })
+        .flat_map(|op| op.slots())
+        .flatten()
+        .map(|s| s + 1)
         .max()
         .unwrap_or(0)
 }
@@ -709,6 +756,15 @@ impl Program {
         if stack.len() < self.max_stack || slots.len() < self.min_slots {
             return f64::NAN;
         }
+        debug_assert!(
+            self.ops
+                .iter()
+                .flat_map(Op::slots)
+                .flatten()
+                .all(|s| s < self.min_slots),
+            "min_slots {} does not cover the program's slots",
+            self.min_slots
+        );
         let ops = &self.ops;
         let mut acc = f64::NAN;
         let mut depth = 0usize;
@@ -1238,6 +1294,16 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_slots_covers_every_slot_reading_instruction() {
+        assert_eq!(min_slots(&[]), 0);
+        assert_eq!(min_slots(&[Op::Const(1.0), Op::Add]), 0);
+        assert_eq!(min_slots(&[Op::AddLL(2, 7), Op::SquareL(3)]), 8);
+        assert_eq!(min_slots(&[Op::NegL(5), Op::Load(1)]), 6);
+        assert_eq!(min_slots(&[Op::CubeL(9), Op::Store(4)]), 10);
+        assert_eq!(min_slots(&[Op::DivLL(11, 0)]), 12);
+    }
 
     fn sx(s: &str) -> String {
         match parse(s) {
