@@ -32,5 +32,5 @@ pub mod plot;
 pub mod usual_models;
 
 pub use integrate::Method;
-pub use model::{History, Model, Rhs, SimulationOptions, Value, Variable};
+pub use model::{Engine, History, Model, Rhs, SimulationOptions, Value, Variable};
 pub use phase::{FixedPoint, FixedPointKind, PhasePlane, PhasePlaneData};

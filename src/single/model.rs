@@ -98,6 +98,25 @@ pub struct History {
     pub columns: BTreeMap<String, Array1<f64>>,
     /// Times of spikes (rising edges of the spike condition).
     pub spikes: Vec<f64>,
+    /// Which engine integrated the steps.
+    pub engine: Engine,
+}
+
+/// Who runs a simulation's steps. Both give the same numbers bit for bit
+/// (tested); they differ in speed and in the cost of starting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Native code for simulations of 5 000 steps or more (translating
+    /// costs about as much as interpreting that many steps), the
+    /// interpreter below. The default.
+    #[default]
+    Auto,
+    /// The interpreter of compiled expression programs.
+    Interpreter,
+    /// Native code (Cranelift, feature `jit`) whatever the length; the
+    /// interpreter where the host or the build has no native code
+    /// ([`History::engine`] says which ran).
+    Native,
 }
 
 impl History {
@@ -129,6 +148,8 @@ pub struct SimulationOptions {
     /// memory available when the simulation starts). A history that would
     /// take more is [`Error::MemoryLimit`] before anything is allocated.
     pub memory_limit: Option<u64>,
+    /// Who integrates (default [`Engine::Auto`]).
+    pub engine: Engine,
 }
 
 /// The random generator behind `rand()` and `randn()`.
@@ -203,6 +224,18 @@ impl Compiled {
     /// not possible the interpreter stays). Results do not change.
     /// With a tableau, also one whole integration step as native code
     /// ([`Compiled::native_step`]).
+    /// Whether the derivatives run as native code.
+    pub(crate) fn runs_native(&self) -> bool {
+        #[cfg(feature = "jit")]
+        {
+            self.ddt.native.is_some()
+        }
+        #[cfg(not(feature = "jit"))]
+        {
+            false
+        }
+    }
+
     pub(crate) fn translate_native(&mut self, tab: Option<&Tableau>) {
         #[cfg(feature = "jit")]
         {
@@ -610,9 +643,19 @@ impl Model {
         let every = options.every.max(1);
         let n = c.nvars;
         let tab = self.method.tableau();
-        if steps >= NATIVE_FROM_STEPS {
+        let native = match options.engine {
+            Engine::Auto => steps >= NATIVE_FROM_STEPS,
+            Engine::Native => true,
+            Engine::Interpreter => false,
+        };
+        if native {
             c.translate_native(Some(tab));
         }
+        let engine = if c.runs_native() {
+            Engine::Native
+        } else {
+            Engine::Interpreter
+        };
         let mut ws = Workspace::new(n, tab.b.len());
         let mut x: Vec<f64> = c.slots[1..=n].to_vec();
         let mut next = vec![0.0; n];
@@ -701,6 +744,7 @@ impl Model {
                 let history = Box::new(History {
                     columns: columns(&c, &keep, cols, (m - 1) / every + 1),
                     spikes,
+                    engine,
                 });
                 return Err(Error::Diverged {
                     variable: self.variables[i].name.clone(),
@@ -727,6 +771,7 @@ impl Model {
         Ok(History {
             columns: columns(&c, &keep, cols, rows),
             spikes,
+            engine,
         })
     }
 }
