@@ -326,9 +326,9 @@ pub(crate) fn read_npy(path: &Path) -> Result<(Vec<u64>, NpyData)> {
 struct StreamManifest {
     format: String,
     network: String,
-    /// The in-process id of the network, so that its [`NucleusId`]s
-    /// (crate::network::NucleusId) work on a recording read back in the
-    /// process that wrote it.
+    /// The in-process id of the network, so that its
+    /// [`NucleusId`](crate::network::NucleusId)s work on a recording read
+    /// back in the process that wrote it.
     network_id: u64,
     dt: f64,
     first_step: usize,
