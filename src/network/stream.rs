@@ -239,11 +239,7 @@ pub(crate) enum NpyData {
 /// `(shape, values)`. Values past the header's shape (a run that stopped
 /// between two header updates) are ignored.
 pub(crate) fn read_npy(path: &Path) -> Result<(Vec<u64>, NpyData)> {
-    let bad = |problem: String| Error::Io {
-        path: path.display().to_string(),
-        action: crate::error::IoAction::Reading,
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, problem),
-    };
+    let bad = |problem: String| malformed(path, problem);
     let file = File::open(path).map_err(|e| read_err(path, e))?;
     let mut r = BufReader::new(file);
     let mut pre = [0u8; 10];
@@ -626,14 +622,18 @@ impl RecordingStream {
     }
 }
 
+/// Reading `path` found something that is not what was written there.
+fn malformed(path: &Path, problem: impl Into<String>) -> Error {
+    read_err(
+        path,
+        std::io::Error::new(std::io::ErrorKind::InvalidData, problem.into()),
+    )
+}
+
 fn ints(path: &Path, data: NpyData) -> Result<Vec<i64>> {
     match data {
         NpyData::I64(v) => Ok(v),
-        _ => Err(Error::Io {
-            path: path.display().to_string(),
-            action: crate::error::IoAction::Reading,
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "expected int64"),
-        }),
+        _ => Err(malformed(path, "expected int64")),
     }
 }
 

@@ -69,15 +69,18 @@ pub(crate) fn plan_weights(
     limit: u64,
 ) -> Result<(PlanWeights, PropagationChoice)> {
     let pairs = (pre_n as u64).saturating_mul(post_n as u64);
+    let density = |synapses: u64| {
+        if pairs == 0 {
+            0.0
+        } else {
+            synapses as f64 / pairs as f64
+        }
+    };
     let choice = |layout, synapses: u64, reason| PropagationChoice {
         connection: name.to_string(),
         layout,
         synapses,
-        density: if pairs == 0 {
-            0.0
-        } else {
-            synapses as f64 / pairs as f64
-        },
+        density: density(synapses),
         reason,
     };
     let dense_size = || {
@@ -158,15 +161,10 @@ pub(crate) fn plan_weights(
     };
     let synapses = w.len() as u64;
     let csr = PlanWeights::Csr { indptr, cols, w };
-    let density = if pairs == 0 {
-        0.0
-    } else {
-        synapses as f64 / pairs as f64
-    };
     let (go_dense, reason) = match propagation {
         Propagation::Dense => (true, "Propagation::Dense asked for a dense matrix"),
         Propagation::EventDriven => (false, "Propagation::EventDriven on sparse weights"),
-        Propagation::Auto if density < DENSE_FROM_DENSITY => {
+        Propagation::Auto if density(synapses) < DENSE_FROM_DENSITY => {
             (false, "Auto: sparse weights below the dense density")
         }
         Propagation::Auto if dense_size().is_err() => (
