@@ -10,8 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = Network::new().named("synapses");
     let n1 = net.add(
         Nucleus::new("N1", n)
-            .input(Input::function(move |t| {
-                vec![if t < 15.0 { 5.0 } else { 0.0 }; n]
+            .input(Input::function(|t, out| {
+                out.fill(if t < 15.0 { 5.0 } else { 0.0 })
             }))
             .record(Record::traces(&[0])),
     )?;

@@ -139,20 +139,6 @@ pub enum Error {
         /// The nucleus size.
         n: usize,
     },
-    /// A host input function returned a vector of the wrong length.
-    #[error("external input of nucleus {nucleus:?} at step {step} (t = {t_ms} ms) returned {got} values, expected {expected}")]
-    InputLength {
-        /// The nucleus.
-        nucleus: String,
-        /// The step.
-        step: usize,
-        /// Its time.
-        t_ms: f64,
-        /// The nucleus size.
-        expected: usize,
-        /// The length returned.
-        got: usize,
-    },
     /// A network run stopped early; everything recorded before `step` is in
     /// `recording`.
     #[cfg(feature = "network")]

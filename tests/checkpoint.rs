@@ -46,13 +46,13 @@ fn network_dying_at(die_at: f64) -> snn::Result<Simulator> {
     let b = net.add(
         Nucleus::new("B", 20)
             .abcd(0.1, 0.2, -65.0, 2.0)
-            .input(Input::function(move |t| {
+            .input(Input::function(move |t, out| {
                 if t >= die_at {
                     std::process::abort();
                 }
-                (0..20)
-                    .map(|i| 3.0 + 0.1 * i as f64 + (t / 10.0).sin())
-                    .collect()
+                for (i, x) in out.iter_mut().enumerate() {
+                    *x = 3.0 + 0.1 * i as f64 + (t / 10.0).sin();
+                }
             }))
             .record(Record::spikes()),
     )?;
@@ -280,6 +280,47 @@ fn corrupt_truncated_and_foreign_checkpoints_are_refused() -> R {
         assert!(err.to_string().contains("checkpoint interval"), "{err}");
     }
     assert!(!dir.join("never").exists(), "a refused run wrote files");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `run(t)` and `run_checkpointed(until)` turn milliseconds into steps the
+/// same way, `floor(t/dt)` (docs/design.md, "Time arguments"): `run` counts
+/// from the current step, `run_checkpointed` from step 0 (so a program
+/// started again after a crash asks for the same end); both refuse a time
+/// shorter than one step.
+#[test]
+fn run_and_run_checkpointed_read_their_time_alike() -> R {
+    let dir = tempdir("ckpt-time")?;
+    let quiet = || SimOptions::default().quiet().tensorboard(None);
+    let one = || -> snn::Result<Simulator> {
+        let mut net = Network::new().named("time");
+        net.add(Nucleus::new("A", 4).input(10.0))?;
+        net.build_with(DT, quiet())
+    };
+    // 10.05 ms at dt = 0.1 ms: 100 steps (not 101) either way.
+    let mut a = one()?;
+    assert_eq!(a.run(10.05)?.steps, 100);
+    let mut b = one()?;
+    let ck = Checkpointing::new(dir.join("b")).every_ms(3.0);
+    assert_eq!(b.run_checkpointed(10.05, &ck)?.steps, 100);
+    assert_eq!(b.steps_done(), 100);
+    // After 5 ms of `run`, "until 10.05 ms" is 50 more steps.
+    let mut c = one()?;
+    c.run(5.0)?;
+    let ck = Checkpointing::new(dir.join("c")).every_ms(3.0);
+    assert_eq!(c.run_checkpointed(10.05, &ck)?.steps, 50);
+    assert_eq!(c.steps_done(), 100);
+    // Less than one step: the same typed error.
+    let ck = Checkpointing::new(dir.join("d"));
+    assert!(matches!(
+        one()?.run(0.05),
+        Err(Error::InvalidDuration { .. })
+    ));
+    assert!(matches!(
+        one()?.run_checkpointed(0.05, &ck),
+        Err(Error::InvalidDuration { .. })
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

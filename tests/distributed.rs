@@ -29,7 +29,7 @@ const DT: f64 = 0.1;
 /// and an exponential kernel; `host` is GPe's external input.
 fn network(
     devices: Option<(&str, &str)>,
-    host: impl FnMut(f64) -> Vec<f64> + Send + 'static,
+    mut host: impl FnMut(f64) -> Vec<f64> + Send + 'static,
 ) -> snn::Result<Network> {
     let place = |nu: Nucleus, task: usize| match devices {
         Some((d0, d1)) => nu.device(if task == 0 { d0 } else { d1 }),
@@ -49,7 +49,7 @@ fn network(
     let gpe = net.add(place(
         Nucleus::new("GPe", 20)
             .abcd(0.1, 0.2, -65.0, 2.0)
-            .input(Input::function(host))
+            .input(Input::function(move |t, out| out.copy_from_slice(&host(t))))
             .record(Record::spikes()),
         1,
     ))?;

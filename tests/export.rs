@@ -47,7 +47,9 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
     let b = net.add(
         Nucleus::new("B", 8)
             .abcd(0.1, 0.2, -65.0, 2.0)
-            .input(Input::function(host_input))
+            .input(Input::function(|t, out| {
+                out.copy_from_slice(&host_input(t))
+            }))
             .record(Record::everything()),
     )?;
     net.connect_with(Connection::new(a, b, to_array(&Rng(21).matrix(12, 8, 0.0, 5.0))).delay(1.5))?;

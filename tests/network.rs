@@ -187,7 +187,9 @@ fn two_nuclei_with_delays_match_reference() -> R {
     let mut net = Network::new();
     let a = net.add(
         Nucleus::new("A", na)
-            .input(Input::function(input_a))
+            .input(Input::function(move |t, out| {
+                out.copy_from_slice(&input_a(t))
+            }))
             .record(Record::everything()),
     )?;
     let b = net.add(
@@ -613,7 +615,7 @@ fn both_executors_give_the_same_run() -> R {
         let b = net.add(
             Nucleus::new("B", 20)
                 .abcd(0.1, 0.2, -65.0, 2.0)
-                .input(Input::function(|t| vec![4.0 + (t / 5.0).sin(); 20]))
+                .input(Input::function(|t, out| out.fill(4.0 + (t / 5.0).sin())))
                 .record(Record::everything()),
         )?;
         net.connect_with(Connection::new(a, b, 0.6).delay(1.0))?;
@@ -646,18 +648,17 @@ fn both_executors_give_the_same_run() -> R {
     Ok(())
 }
 
-/// A host input that returns the wrong length at t = 5 ms stops the run with
-/// an error naming the nucleus and step, and the 50 steps before are kept.
+/// A host input that writes NaN at t = 5 ms stops the run with an error
+/// naming the nucleus, neuron and step, and the 50 steps before are kept.
 #[test]
-fn wrong_input_length_mid_run_keeps_the_recording() -> R {
+fn bad_input_mid_run_keeps_the_recording() -> R {
     let mut net = Network::new();
     let a = net.add(
         Nucleus::new("Host", 3)
-            .input(Input::function(|t| {
-                if t < 5.0 {
-                    vec![10.0; 3]
-                } else {
-                    vec![10.0; 2]
+            .input(Input::function(|t, out| {
+                out.fill(10.0);
+                if t >= 5.0 {
+                    out[1] = f64::NAN;
                 }
             }))
             .record(Record::traces(&[0, 2])),
@@ -673,7 +674,8 @@ fn wrong_input_length_mid_run_keeps_the_recording() -> R {
             assert_eq!(step, 50);
             assert_eq!(recorded_steps, 50);
             assert!(
-                matches!(*reason, Error::InputLength { ref nucleus, step: 50, expected: 3, got: 2, .. } if nucleus == "Host")
+                matches!(*reason, Error::NonFinite { ref what, value } if value.is_nan()
+                    && what == "external input of nucleus \"Host\", neuron 1, at step 50")
             );
             assert_eq!(recording.steps, 50);
             assert_eq!(recording.trace(a, StateVar::V)?.times.len(), 50);
@@ -1065,10 +1067,10 @@ fn several_steps_per_run_give_the_same_results() -> R {
         let mut net = Network::new();
         let a = net.add(
             Nucleus::new("A", 12)
-                .input(Input::function(|t| {
-                    (0..12)
-                        .map(|i| if t < 10.0 { 8.0 + i as f64 * 0.2 } else { 4.0 })
-                        .collect()
+                .input(Input::function(|t, out| {
+                    for (i, x) in out.iter_mut().enumerate() {
+                        *x = if t < 10.0 { 8.0 + i as f64 * 0.2 } else { 4.0 };
+                    }
                 }))
                 .record(Record::traces(&[0, 3]).every(3)),
         )?;
@@ -1151,18 +1153,17 @@ fn basal_ganglia_is_bitwise_the_same_with_several_steps_per_run() -> R {
     Ok(())
 }
 
-/// With 8 steps per run, a host input that fails at step 50 (inside the
+/// With 8 steps per run, a host input that fails (NaN) at step 50 (inside the
 /// chunk 48..55) still runs and records steps 48 and 49 first.
 #[test]
 fn failure_inside_a_chunk_keeps_the_steps_before() -> R {
     let mut net = Network::new();
     net.add(
         Nucleus::new("Host", 3)
-            .input(Input::function(|t| {
-                if t < 5.0 {
-                    vec![10.0; 3]
-                } else {
-                    vec![10.0; 2]
+            .input(Input::function(|t, out| {
+                out.fill(10.0);
+                if t >= 5.0 {
+                    out[1] = f64::NAN;
                 }
             }))
             .record(Record::traces(&[0])),

@@ -27,6 +27,8 @@
 //! and the checkpoint records the stream's length, so resuming cuts off
 //! whatever a crash left after it.
 
+mod simulator;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};

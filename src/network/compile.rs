@@ -69,7 +69,9 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
 use crate::network::model::{Propagation, StateVar};
-use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanInput, PlanNucleus, PlanWeights};
+use crate::network::plan::{
+    Kept, KernelForm, Plan, PlanConnection, PlanInput, PlanNucleus, PlanWeights,
+};
 
 /// A tensor fed once at initialisation.
 pub(crate) enum InitFeed {
@@ -977,7 +979,10 @@ impl RingReads<'_> {
 
 /// Build the graph: state once, then `copies` chained copies of the step
 /// (1 for one session run per step).
-pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
+/// Compile `plan` into a graph of `copies` chained steps; the plan's large
+/// arrays move into the init feeds, what the simulator needs of the rest is
+/// returned beside the graph.
+pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)> {
     let mut root = Scope::new_root_scope();
     let mut reg = Registry::default();
     let mut feeds = Vec::new();
@@ -1237,7 +1242,7 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
             step0: step0.as_ref(),
             last: copy + 1 == copies,
         };
-        let built = build_step(&mut root, plan, &state, chained)?;
+        let built = build_step(&mut root, &plan, &state, chained)?;
         steps.push(built.target);
         all_copies.push(built.fetches);
         after = built.done;
@@ -1245,14 +1250,15 @@ pub(crate) fn compile(plan: &mut Plan, copies: usize) -> Result<Compiled> {
     }
     let checkpoint = checkpoint_ops(&mut root, &step_var, &reg.vars)?;
     let init = group(&mut root, "init", reg.inits)?;
-    Ok(Compiled {
+    let compiled = Compiled {
         scope: root,
         init,
         init_feeds: feeds,
         steps,
         copies: all_copies,
         checkpoint,
-    })
+    };
+    Ok((compiled, plan.keep()))
 }
 
 /// What every copy of the step reads and writes: the variables and the

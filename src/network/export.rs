@@ -14,6 +14,8 @@ use serde::Serialize;
 use crate::error::{write_err, Result};
 use crate::network::checkpoint::VarEntry;
 
+mod simulator;
+
 /// Format tag of `manifest.json`.
 pub(crate) const FORMAT: &str = "snn-export-1";
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
+use crate::network::simulator::{SimOptions, Simulator};
 
 static NEXT_NETWORK_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -45,8 +46,9 @@ impl Param {
     }
 }
 
-/// A host function of time (ms) giving one input value per neuron.
-pub type InputFn = Box<dyn FnMut(f64) -> Vec<f64> + Send>;
+/// A host function of time (ms) writing one input value per neuron into
+/// the slice it is given (see [`Input::function`]).
+pub type InputFn = Box<dyn FnMut(f64, &mut [f64]) + Send>;
 
 /// External input `Iext` of a nucleus.
 pub enum Input {
@@ -54,8 +56,9 @@ pub enum Input {
     Constant(f64),
     /// One constant current per neuron.
     PerNeuron(Vec<f64>),
-    /// A function of `t` (ms), evaluated on the host at every step and fed to
-    /// the graph. It must return one value per neuron.
+    /// A function of `t` (ms), called on the host at every step with a
+    /// slice of one value per neuron to fill; the values are fed to the
+    /// graph.
     Function(InputFn),
     /// `mean + std * N(0, 1)`, drawn per neuron per step inside the graph
     /// from a counter-based generator keyed by `seed` and the step number, so
@@ -95,8 +98,15 @@ impl From<Vec<f64>> for Input {
 }
 
 impl Input {
-    /// A host function of time (ms): `Input::function(|t| vec![if t < 15.0 { 5.0 } else { 0.0 }; 10])`.
-    pub fn function(f: impl FnMut(f64) -> Vec<f64> + Send + 'static) -> Self {
+    /// A host function of time (ms) that writes the input of every neuron
+    /// into the slice it gets, once per step:
+    /// `Input::function(|t, out| out.fill(if t < 15.0 { 5.0 } else { 0.0 }))`.
+    /// The slice is the same buffer every step and still holds what the
+    /// previous call wrote (zeros before the first call), so a function may
+    /// change only the neurons whose input changes. A value that is not
+    /// finite stops the run with [`Error::NonFinite`](crate::Error::NonFinite)
+    /// naming the nucleus, neuron and step.
+    pub fn function(f: impl FnMut(f64, &mut [f64]) + Send + 'static) -> Self {
         Input::Function(Box::new(f))
     }
     /// Gaussian noise drawn in the graph: `mean + std * N(0, 1)`.
@@ -506,6 +516,18 @@ impl Default for Network {
 }
 
 impl Network {
+    /// Compile for time step `dt` (ms) with default [`SimOptions`].
+    pub fn build(self, dt: f64) -> Result<Simulator> {
+        self.build_with(dt, SimOptions::default())
+    }
+
+    /// Compile for time step `dt` (ms) with these options: validates the
+    /// model, builds the graph, starts a session and initialises the state
+    /// (`v = c`, `u = b c`, `I = 0`, no spikes).
+    pub fn build_with(self, dt: f64, options: SimOptions) -> Result<Simulator> {
+        Simulator::new(self, dt, options)
+    }
+
     /// An empty network named `"snn"` (the name of its TensorBoard run folder).
     pub fn new() -> Self {
         Network {

@@ -128,6 +128,66 @@ pub(crate) struct Plan {
     pub rounded: Vec<RoundingNote>,
 }
 
+/// What the simulator keeps of a plan once it is compiled: per nucleus
+/// what its runs record and feed, and the notes on how the model was
+/// laid out.
+pub(crate) struct Kept {
+    pub nuclei: Vec<NucleusInfo>,
+    pub propagation: Vec<PropagationChoice>,
+    pub rounded: Vec<RoundingNote>,
+    /// Every nucleus runs on a CPU device (or none is named).
+    pub on_cpu: bool,
+}
+
+/// One nucleus as the run loop sees it.
+pub(crate) struct NucleusInfo {
+    pub label: String,
+    pub n: usize,
+    /// Its spike list is recorded.
+    pub spikes: bool,
+    /// Steps between recorded trace values.
+    pub every: usize,
+    pub traces: Vec<(StateVar, Vec<usize>)>,
+    /// The host input function, if its input is one.
+    pub host: Option<InputFn>,
+    /// Spikes since the last firing-rate summary.
+    pub window_spikes: u64,
+}
+
+impl Plan {
+    /// Consume the plan (after compiling it) into what the simulator keeps.
+    pub(crate) fn keep(self) -> Kept {
+        let on_cpu = self.nuclei.iter().all(|nu| {
+            nu.device
+                .as_deref()
+                .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
+        });
+        let propagation = self.connections.iter().map(|c| c.layout.clone()).collect();
+        let nuclei = self
+            .nuclei
+            .into_iter()
+            .map(|nu| NucleusInfo {
+                label: nu.label,
+                n: nu.n,
+                spikes: nu.spikes,
+                every: nu.every,
+                traces: nu.traces,
+                host: match nu.input {
+                    PlanInput::Host(f) => Some(f),
+                    _ => None,
+                },
+                window_spikes: 0,
+            })
+            .collect();
+        Kept {
+            nuclei,
+            propagation,
+            rounded: self.rounded,
+            on_cpu,
+        }
+    }
+}
+
 pub(crate) fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
     if value.is_finite() {
         Ok(value as f32)

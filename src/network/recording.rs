@@ -11,6 +11,7 @@ use ndarray_npy::NpzWriter;
 
 use crate::error::{write_err, Error, Result};
 use crate::network::model::{NucleusId, StateVar};
+use crate::network::plan::NucleusInfo;
 
 /// Traces of one state variable of one nucleus.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +77,66 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// A recording of `nuclei` with no steps yet, starting at step `first`,
+    /// with room for `steps` steps of traces.
+    pub(crate) fn empty(
+        network: u64,
+        dt: f64,
+        first: usize,
+        nuclei: &[NucleusInfo],
+        steps: usize,
+    ) -> Recording {
+        let nuclei = nuclei
+            .iter()
+            .map(|nu| NucleusRecording {
+                label: nu.label.clone(),
+                n: nu.n,
+                spikes: Vec::new(),
+                spike_count: 0,
+                traces: nu
+                    .traces
+                    .iter()
+                    .map(|(var, idx)| {
+                        let rows = steps / nu.every + 1;
+                        let trace = Trace {
+                            neurons: idx.clone(),
+                            times: Vec::with_capacity(rows),
+                            values: Vec::with_capacity(rows * idx.len()),
+                        };
+                        (var.name(), trace)
+                    })
+                    .collect(),
+            })
+            .collect();
+        Recording {
+            network,
+            dt,
+            first_step: first,
+            steps: 0,
+            nuclei,
+        }
+    }
+
+    /// Record the spikes of nucleus `idx` at `step` (`fired`: their neuron
+    /// indices): counted always, listed if `list`.
+    pub(crate) fn add_spikes(&mut self, idx: usize, step: usize, fired: &[i64], list: bool) {
+        let r = &mut self.nuclei[idx];
+        r.spike_count += fired.len() as u64;
+        if list {
+            r.spikes.extend(fired.iter().map(|&i| (step, i as usize)));
+        }
+    }
+
+    /// Record one row of trace `var` of nucleus `idx`: its recorded
+    /// neurons' `values` at `step`.
+    pub(crate) fn add_trace_row(&mut self, idx: usize, var: &str, step: usize, values: &[f32]) {
+        let dt = self.dt;
+        if let Some(tr) = self.nuclei[idx].traces.get_mut(var) {
+            tr.times.push(step as f64 * dt);
+            tr.values.extend_from_slice(values);
+        }
+    }
+
     /// Simulated duration covered (ms): `steps * dt`.
     pub fn duration_ms(&self) -> f64 {
         self.steps as f64 * self.dt

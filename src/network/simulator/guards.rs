@@ -46,7 +46,7 @@ impl Simulator {
 
     /// A stream of this simulator's recordings into `dir` from the current
     /// step; with `rows`, resuming files cut back to them.
-    pub(super) fn open_stream(
+    pub(in crate::network) fn open_stream(
         &self,
         dir: &Path,
         spikes: bool,

@@ -1,0 +1,95 @@
+//! [`Simulator::export`]: the graph, the variables and the manifest written
+//! for another TensorFlow runtime.
+
+use std::path::Path;
+
+use crate::error::{write_err, Error, Result};
+use crate::network::checkpoint;
+use crate::network::export::{
+    self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
+};
+use crate::network::simulator::Simulator;
+
+/// `op:0`, as TensorFlow 1's `Session.run` names an op's first output.
+fn tensor_name(op: &tensorflow::Operation) -> Result<String> {
+    Ok(format!("{}:0", op_name(op)?))
+}
+
+fn op_name(op: &tensorflow::Operation) -> Result<String> {
+    op.name().map_err(|e| Error::TensorFlow {
+        context: "naming an op for the export".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Export for other TensorFlow runtimes.
+impl Simulator {
+    /// Write the compiled network to the folder `dir` so that another
+    /// TensorFlow program (Python's `tf.compat.v1`, C, C++, Java) can load
+    /// and step the very same graph: `graph.pb` (the binary GraphDef),
+    /// `variables/` (the current value of every variable, saved with
+    /// TensorFlow's `SaveV2`: right after [`build`](Network::build), the
+    /// initial state) and `manifest.json` (dt, the step op, the host-input
+    /// placeholders with shapes, the spike and trace tensors of every
+    /// nucleus, its label and size, the restore op and its prefix
+    /// placeholder). The README shows a Python loader.
+    ///
+    /// The exported step is one time step per run (the first copy when
+    /// [`SimOptions::steps_per_run`] is more than 1).
+    pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+        let graph = dir.join("graph.pb");
+        std::fs::write(&graph, self.graph_def()?).map_err(|e| write_err(&graph, e))?;
+        self.save_checkpoint(dir.join("variables"))?;
+        let ck = &self.compiled.checkpoint;
+        let copy = &self.compiled.copies[0];
+        let mut inputs = Vec::new();
+        let mut nuclei = Vec::with_capacity(self.nuclei.len());
+        for (nu, ops) in self.nuclei.iter().zip(copy) {
+            if let Some(ph) = &ops.host_input {
+                inputs.push(InputFeed {
+                    nucleus: nu.label.clone(),
+                    tensor: tensor_name(ph)?,
+                    shape: vec![nu.n as u64],
+                    dtype: "float32",
+                });
+            }
+            let mut traces = std::collections::BTreeMap::new();
+            for ((var, op), (_, neurons)) in ops.traces.iter().zip(&nu.traces) {
+                traces.insert(
+                    var.name(),
+                    TraceFetch {
+                        tensor: tensor_name(op)?,
+                        neurons: neurons.clone(),
+                    },
+                );
+            }
+            nuclei.push(NucleusFetches {
+                label: nu.label.clone(),
+                n: nu.n,
+                spikes_tensor: tensor_name(&ops.spikes)?,
+                traces,
+            });
+        }
+        ExportManifest {
+            format: export::FORMAT,
+            network: self.name.clone(),
+            dt: self.dt,
+            step: self.step as u64,
+            graph: "graph.pb",
+            checkpoint: CheckpointNames {
+                prefix: format!("variables/{}", checkpoint::STATE_PREFIX),
+                prefix_tensor: tensor_name(&ck.prefix)?,
+                restore_op: op_name(&ck.restore)?,
+                save_op: op_name(&ck.save)?,
+            },
+            step_op: op_name(&self.compiled.steps[0])?,
+            step_tensor: tensor_name(&ck.step)?,
+            inputs,
+            nuclei,
+            variables: ck.variables.clone(),
+        }
+        .write(dir)
+    }
+}
