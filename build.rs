@@ -109,7 +109,7 @@ fn main() {
                 "    [target.x86_64-unknown-linux-gnu.tensorflow] table from .cargo/config.toml"
             );
             eprintln!("    and tensorflow-sys downloads libtensorflow itself.");
-            eprintln!("See README.md, \"Troubleshooting\".");
+            eprintln!("See docs/building.md, \"Troubleshooting\".");
             std::process::exit(1);
         }
     }

@@ -2,7 +2,7 @@
 network (1000 Izhikevich neurons, a = 0.02, b = 0.2, c = -65, d = 8,
 input 5, all-to-all weights N(0, 1) as a one-step current, dt = 0.1 ms,
 T = 1000 ms), for comparing loop times side by side with ours on the same
-machine at the same moment (see README, Performance).
+machine at the same moment (see docs/performance.md).
 
     python benches/brian2_simple.py [cython|numpy] [rounds]
 

@@ -26,7 +26,7 @@
 //! counted. The native line simulates the warm-up steps too and counts the
 //! spikes after them (its time covers all steps).
 //!
-//!     cargo bench --bench network --features mimalloc   # the README's table
+//!     cargo bench --bench network --features mimalloc   # docs/performance.md's table
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -1,5 +1,5 @@
 //! Export for other TensorFlow runtimes: Python's TensorFlow (`tensorflow-cpu`
-//! from PyPI, run by the README's own loader snippet) steps an exported
+//! from PyPI, run by the user guide's own loader snippet) steps an exported
 //! network and gets exactly the spikes of the Rust run.
 
 mod common;
@@ -14,13 +14,13 @@ type R = Result<(), Box<dyn std::error::Error>>;
 const STEPS: usize = 200;
 const DT: f64 = 0.5;
 
-/// The README's Python block under "Export for other TensorFlow runtimes".
-fn readme_loader() -> Result<String, Box<dyn std::error::Error>> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
-    let section = readme
-        .split("### Export for other TensorFlow runtimes")
+/// The user guide's Python block under "Export for other TensorFlow runtimes".
+fn guide_loader() -> Result<String, Box<dyn std::error::Error>> {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide.md"))?;
+    let section = guide
+        .split("#### Export for other TensorFlow runtimes")
         .nth(1)
-        .ok_or("README has no export section")?;
+        .ok_or("docs/guide.md has no export section")?;
     let block = section
         .split("```python\n")
         .nth(1)
@@ -84,7 +84,7 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
     w.finish()?;
 
     let script = dir.join("step_exported.py");
-    std::fs::write(&script, readme_loader()?)?;
+    std::fs::write(&script, guide_loader()?)?;
     let out = std::process::Command::new(python_with_tensorflow()?)
         .arg(&script)
         .arg(&export)

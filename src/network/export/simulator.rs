@@ -32,7 +32,7 @@ impl Simulator {
     /// initial state) and `manifest.json` (dt, the step op, the host-input
     /// placeholders with shapes, the spike and trace tensors of every
     /// nucleus, its label and size, the restore op and its prefix
-    /// placeholder). The README shows a Python loader.
+    /// placeholder). docs/guide.md shows a Python loader.
     ///
     /// The exported step is one time step per run (the first copy when
     /// [`SimOptions::steps_per_run`] is more than 1).
