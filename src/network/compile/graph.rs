@@ -1,0 +1,173 @@
+//! The small graph-building helpers every part of the emitter uses:
+//! error mapping, control-free constants, resource variables (plain and
+//! fed once), grouping no-ops, and the copy's control dependency.
+
+use tensorflow::{ops, DataType, Operation, Output, Scope, Shape, Tensor};
+
+use super::InitFeed;
+use crate::error::Result;
+
+/// Variables and their initialisers, as they are created.
+#[derive(Default)]
+pub(super) struct Registry {
+    pub(super) inits: Vec<Operation>,
+    pub(super) vars: Vec<(Var, Vec<u64>)>,
+}
+
+pub(super) fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {
+    move |status| crate::Error::TensorFlow {
+        context: format!("building the graph ({context})"),
+        message: status.to_string(),
+    }
+}
+
+/// Like [`tf_err`] for the graph API's other error types (names with NUL
+/// bytes, non-UTF-8 names).
+pub(super) fn other_err<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> crate::Error + '_ {
+    move |err| crate::Error::TensorFlow {
+        context: format!("building the graph ({context})"),
+        message: err.to_string(),
+    }
+}
+
+/// A constant, without the control dependencies of `scope`: constants read
+/// no state, and identical control-free constants of different copies of
+/// the step are one node after Grappler's common-subgraph elimination, so a
+/// run of `K` steps executes each once, not `K` times.
+pub(super) fn constant<T: tensorflow::TensorType, TT: Into<Tensor<T>>>(
+    value: TT,
+    scope: &mut Scope,
+) -> std::result::Result<Operation, tensorflow::Status> {
+    ops::constant(value, &mut scope.with_no_control_dependencies())
+}
+
+pub(super) fn const_f32(
+    scope: &mut Scope,
+    name: &str,
+    values: &[f32],
+    dims: &[u64],
+) -> Result<Operation> {
+    let t = Tensor::new(dims)
+        .with_values(values)
+        .map_err(tf_err(name))?;
+    constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+pub(super) fn scalar_f32(scope: &mut Scope, name: &str, x: f32) -> Result<Operation> {
+    constant(x, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+pub(super) fn const_i32(
+    scope: &mut Scope,
+    name: &str,
+    values: &[i32],
+    dims: &[u64],
+) -> Result<Operation> {
+    let t = Tensor::new(dims)
+        .with_values(values)
+        .map_err(tf_err(name))?;
+    constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+pub(super) fn shape(dims: &[u64]) -> Shape {
+    Shape::from(Some(
+        dims.iter().map(|&d| Some(d as i64)).collect::<Vec<_>>(),
+    ))
+}
+
+/// A resource variable (its initialiser is among the init ops).
+#[derive(Clone)]
+pub(super) struct Var {
+    pub(super) handle: Operation,
+    pub(super) dtype: DataType,
+}
+
+impl Var {
+    /// A fresh read in `scope` (which carries the copy's control dependency).
+    pub(super) fn read_in(&self, scope: &mut Scope, name: &str) -> Result<Operation> {
+        ops::ReadVariableOp::new()
+            .dtype(self.dtype)
+            .build(self.handle.clone(), &mut scope.with_op_name(name))
+            .map_err(tf_err(name))
+    }
+}
+
+pub(super) fn variable(
+    scope: &mut Scope,
+    name: &str,
+    dtype: DataType,
+    dims: &[u64],
+    init: Output,
+    reg: &mut Registry,
+) -> Result<Var> {
+    // Resource variables with an empty shared_name would all share one
+    // resource; give each its own.
+    let shared = format!("snn_{}_{}", reg.vars.len(), name);
+    let handle = ops::VarHandleOp::new()
+        .dtype(dtype)
+        .shared_name(shared)
+        .shape(shape(dims))
+        .build(&mut scope.with_op_name(name))
+        .map_err(tf_err(name))?;
+    let init_op = ops::AssignVariableOp::new()
+        .dtype(dtype)
+        .build(
+            handle.clone(),
+            init,
+            &mut scope.with_op_name(&format!("{name}/init")),
+        )
+        .map_err(tf_err(name))?;
+    reg.inits.push(init_op);
+    let var = Var { handle, dtype };
+    reg.vars.push((var.clone(), dims.to_vec()));
+    Ok(var)
+}
+
+/// A variable initialised from a placeholder fed once (for large arrays);
+/// `wrap` files the tensor among the init feeds.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn fed_variable<T: tensorflow::TensorType>(
+    scope: &mut Scope,
+    name: &str,
+    values: Vec<T>,
+    dims: &[u64],
+    wrap: fn(Operation, Tensor<T>) -> InitFeed,
+    reg: &mut Registry,
+    feeds: &mut Vec<InitFeed>,
+) -> Result<Var> {
+    let ph = ops::Placeholder::new()
+        .dtype(T::data_type())
+        .shape(shape(dims))
+        .build(&mut scope.with_op_name(&format!("{name}/value")))
+        .map_err(tf_err(name))?;
+    let t = Tensor::new(dims)
+        .with_values(&values)
+        .map_err(tf_err(name))?;
+    // The host copy goes before the next array is copied (a 10^8-synapse
+    // network is then held about once, not twice, while it is built).
+    let big = std::mem::size_of_val(&values[..]) >= 1 << 24;
+    drop(values);
+    if big {
+        crate::runtime::return_freed_memory();
+    }
+    feeds.push(wrap(ph.clone(), t));
+    variable(scope, name, T::data_type(), dims, ph.into(), reg)
+}
+
+/// A no-op that runs after all of `deps`.
+pub(super) fn group(scope: &mut Scope, name: &str, deps: Vec<Operation>) -> Result<Operation> {
+    deps.into_iter()
+        .fold(ops::NoOp::new(), |op, dep| op.add_control_input(dep))
+        .build(&mut scope.with_op_name(name))
+        .map_err(tf_err(name))
+}
+
+/// `scope` with the control dependency of one copy of the step on the
+/// previous copy's writes (`after`), or none: every op of a copy that reads
+/// state is built in such a scope, so it reads what the previous copy left.
+pub(super) fn after(scope: &Scope, after: Option<&Operation>) -> Scope {
+    match after {
+        Some(a) => scope.with_control_dependencies(std::slice::from_ref(a)),
+        None => scope.with_control_dependencies(&[]),
+    }
+}

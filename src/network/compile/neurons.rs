@@ -1,0 +1,197 @@
+//! Steps 2-5 of semantics §1.3 for one population (the nuclei placed on one
+//! device, in model order): the members' `v`, `u` and `I` are read in their
+//! own scopes and joined into one vector, reset, updated and thresholded by
+//! one set of ops with per-neuron parameters, and split back. The
+//! arithmetic per neuron is the same as a nucleus on its own would do.
+
+use tensorflow::{ops, DataType, Operation, Output, Scope};
+
+use super::graph::{after, const_f32, const_i32, constant, scalar_f32, tf_err};
+use super::state::NucleusState;
+use crate::error::Result;
+use crate::network::plan::{Plan, PlanNucleus};
+
+/// What one copy of the step computed for a nucleus.
+pub(super) struct NucleusStep {
+    pub(super) v_new: Output,
+    pub(super) u_new: Output,
+    /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
+    pub(super) spike_index: Operation,
+    /// This step's spikes as a `[n]` float vector (0 or 1).
+    pub(super) spikes: Output,
+    /// The same as a `[1, n]` row (lag 0).
+    pub(super) new_row: Operation,
+}
+
+/// The update of one population in `pop_scope`: returns each member's
+/// [`NucleusStep`] (in `members` order) and pushes the state reads to
+/// `reads`.
+pub(super) fn update_population(
+    pop_scope: &Scope,
+    members: &[usize],
+    plan: &Plan,
+    nuclei: &[NucleusState],
+    copy_after: Option<&Operation>,
+    reads: &mut Vec<Operation>,
+) -> Result<Vec<NucleusStep>> {
+    let dt = plan.dt as f32;
+    let mut scope = after(pop_scope, copy_after);
+    let members: Vec<(&PlanNucleus, &NucleusState)> = members
+        .iter()
+        .map(|&k| (&plan.nuclei[k], &nuclei[k]))
+        .collect();
+    let sizes: Vec<i32> = members.iter().map(|(nu, _)| nu.n as i32).collect();
+    let n: u64 = members.iter().map(|(nu, _)| nu.n as u64).sum();
+    let param = |f: fn(&PlanNucleus) -> &Vec<f32>| -> Vec<f32> {
+        members
+            .iter()
+            .flat_map(|(nu, _)| f(nu).iter().copied())
+            .collect()
+    };
+    let (a, b, c, d) = (
+        param(|nu| &nu.a),
+        param(|nu| &nu.b),
+        param(|nu| &nu.c),
+        param(|nu| &nu.d),
+    );
+    let e = tf_err("neurons");
+    // Each member's v, u, I read in its own scope, then joined.
+    let mut parts: [Vec<Output>; 3] = Default::default();
+    for (_, st) in &members {
+        let mut ns = after(&st.scope, copy_after);
+        for (part, (var, name)) in
+            parts
+                .iter_mut()
+                .zip([(&st.v, "read/v"), (&st.u, "read/u"), (&st.i, "read/I")])
+        {
+            let read = var.read_in(&mut ns, name)?;
+            reads.push(read.clone());
+            part.push(read.into());
+        }
+    }
+    let axis = constant(0i32, &mut scope.with_op_name("axis")).map_err(&e)?;
+    let [v_read, u_read, i_read] = parts;
+    let join = |p: Vec<Output>, name: &str, s: &mut Scope| -> Result<Output> {
+        if p.len() == 1 {
+            return Ok(p[0].clone());
+        }
+        Ok(ops::ConcatV2::new()
+            .build_instance(p, axis.clone().into(), &mut s.with_op_name(name))
+            .map_err(tf_err(name))?
+            .op
+            .into())
+    };
+    let v_read = join(v_read, "read/v", &mut scope)?;
+    let u_read = join(u_read, "read/u", &mut scope)?;
+    let i_read = join(i_read, "read/I", &mut scope)?;
+    // 2. reset: a neuron that spiked stored v = 30 (the peak), and only
+    // such a neuron (c < 30 is checked by the plan): no spike history
+    // needs reading.
+    let peak = scalar_f32(&mut scope, "peak", 30.0)?;
+    let (v_r, u_r) = {
+        let mut s = scope.new_sub_scope("reset");
+        let prev = ops::greater_equal(v_read.clone(), peak.clone(), &mut s.with_op_name("spiked"))
+            .map_err(&e)?;
+        let c = const_f32(&mut s, "c", &c, &[n])?;
+        let d = const_f32(&mut s, "d", &d, &[n])?;
+        let v_r = ops::select_v2(prev.clone(), c, v_read.clone(), &mut s.with_op_name("v"))
+            .map_err(&e)?;
+        let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
+        let u_r =
+            ops::select_v2(prev, u_d, u_read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
+        (v_r, u_r)
+    };
+    // 3. v
+    let v1 = {
+        let mut s = scope.new_sub_scope("v_update");
+        let k004 = scalar_f32(&mut s, "k0.04", 0.04)?;
+        let k5 = scalar_f32(&mut s, "k5", 5.0)?;
+        let k140 = scalar_f32(&mut s, "k140", 140.0)?;
+        let kdt = scalar_f32(&mut s, "dt", dt)?;
+        let sq = ops::mul(
+            ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?,
+            v_r.clone(),
+            &mut s,
+        )
+        .map_err(&e)?;
+        let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
+        let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
+        let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
+        let dv = ops::sub(dv, u_r.clone(), &mut s).map_err(&e)?;
+        let dv = ops::add(dv, i_read.clone(), &mut s.with_op_name("dv")).map_err(&e)?;
+        let step = ops::mul(kdt, dv, &mut s).map_err(&e)?;
+        ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
+    };
+    // 4. u
+    let u_new = {
+        let mut s = scope.new_sub_scope("u_update");
+        let dta: Vec<f32> = a.iter().map(|a| dt * a).collect();
+        let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
+        let b = const_f32(&mut s, "b", &b, &[n])?;
+        let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
+        let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
+        let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
+        ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
+    };
+    // 5. threshold, and the members' parts of the new state.
+    // (Ops nothing fetches are pruned by TensorFlow at run time, so the
+    // forms below cost nothing where nothing uses them.)
+    let mut s = scope.new_sub_scope("threshold");
+    let fired =
+        ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired")).map_err(&e)?;
+    let v_new = ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+    let spikes = ops::Cast::new()
+        .DstT(DataType::Float)
+        .build(fired.clone(), &mut s.with_op_name("spikes"))
+        .map_err(&e)?;
+    let sizes_c = const_i32(&mut s, "sizes", &sizes, &[sizes.len() as u64])?;
+    let split = |x: Operation, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
+        if sizes.len() == 1 {
+            return Ok(vec![x.into()]);
+        }
+        let op = ops::SplitV::new()
+            .num_split(sizes.len() as i64)
+            .build(x, sizes_c.clone(), axis.clone(), &mut s.with_op_name(name))
+            .map_err(tf_err(name))?;
+        Ok((0..sizes.len())
+            .map(|k| Output {
+                operation: op.clone(),
+                index: k as i32,
+            })
+            .collect())
+    };
+    let v_parts = split(v_new, "split_v", &mut s)?;
+    let u_parts = split(u_new, "split_u", &mut s)?;
+    let spike_parts = split(spikes, "split_spikes", &mut s)?;
+    let mut steps = Vec::with_capacity(members.len());
+    for ((&(nu, st), (v_new, u_new)), spikes) in members
+        .iter()
+        .zip(v_parts.into_iter().zip(u_parts))
+        .zip(spike_parts)
+    {
+        let mut s = after(&st.scope, copy_after).new_sub_scope("threshold");
+        let e = tf_err(&nu.label);
+        // A nucleus alone takes its indices from `fired` itself: no
+        // cast runs unless a ring or a synapse needs the float form.
+        let flags: Output = if sizes.len() == 1 {
+            fired.clone().into()
+        } else {
+            spikes.clone()
+        };
+        let spike_index = ops::where_(flags, &mut s.with_op_name("spike_index")).map_err(&e)?;
+        let new_row = ops::reshape(
+            spikes.clone(),
+            const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
+            &mut s.with_op_name("row"),
+        )
+        .map_err(&e)?;
+        steps.push(NucleusStep {
+            v_new,
+            u_new,
+            spike_index,
+            spikes,
+            new_row,
+        });
+    }
+    Ok(steps)
+}

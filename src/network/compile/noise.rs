@@ -1,0 +1,86 @@
+//! In-graph Gaussian noise keyed by (seed, step).
+
+use tensorflow::{ops, DataType, Output, Scope, Tensor};
+
+use super::graph::{const_f32, const_i32, constant, scalar_f32, tf_err};
+use crate::error::Result;
+
+/// `mean + std * Normal(0, 1)`, `n` values keyed by the two-word Philox
+/// `key`, by the Box–Muller transform of `StatelessRandomUniform` draws:
+/// `u1, u2` uniform on [0, 1) give the independent standard normals
+/// `sqrt(-2 ln(1 - u1)) * (cos 2πu2, sin 2πu2)`. TensorFlow's own
+/// `StatelessRandomNormal` does the same transform one scalar at a time
+/// (libm `logf`, `sincosf`); as whole-tensor ops Eigen vectorises them.
+pub(super) fn normal_noise(
+    s: &mut Scope,
+    n: u64,
+    key: Output,
+    mean: f32,
+    std: f32,
+) -> Result<Output> {
+    let e = tf_err("noise");
+    let h = n.div_ceil(2);
+    let dims = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?;
+    let u = ops::StatelessRandomUniform::new()
+        .dtype(DataType::Float)
+        .build(dims, key, &mut s.with_op_name("uniform"))
+        .map_err(&e)?;
+    let pair = ops::Unpack::new()
+        .num(2)
+        .axis(0)
+        .build(u, &mut s.with_op_name("uniform_pair"))
+        .map_err(&e)?;
+    let (u1, u2) = (
+        Output {
+            operation: pair.clone(),
+            index: 0,
+        },
+        Output {
+            operation: pair,
+            index: 1,
+        },
+    );
+    let one = scalar_f32(s, "one", 1.0)?;
+    let open = ops::sub(one, u1, &mut s.with_op_name("one_minus_u1")).map_err(&e)?;
+    let log = ops::log(open, &mut s.with_op_name("log")).map_err(&e)?;
+    let scale = scalar_f32(s, "minus_two_var", -2.0 * std * std)?;
+    let r2 = ops::mul(log, scale, &mut s.with_op_name("radius_squared")).map_err(&e)?;
+    let r = ops::sqrt(r2, &mut s.with_op_name("radius")).map_err(&e)?;
+    let two_pi = scalar_f32(s, "two_pi", std::f32::consts::TAU)?;
+    let angle = ops::mul(u2, two_pi, &mut s.with_op_name("angle")).map_err(&e)?;
+    // cos(θ - [0, π/2]) = [cos θ, sin θ], as a [2, h] pair.
+    let phase = const_f32(s, "phase", &[0.0, std::f32::consts::FRAC_PI_2], &[2, 1])?;
+    let angles = ops::sub(angle, phase, &mut s.with_op_name("angles")).map_err(&e)?;
+    let unit = ops::cos(angles, &mut s.with_op_name("cos")).map_err(&e)?;
+    let z = ops::mul(unit, r, &mut s.with_op_name("normal_pair")).map_err(&e)?;
+    let flat = const_i32(s, "flat", &[2 * h as i32], &[1])?;
+    let mut z = ops::reshape(z, flat, &mut s.with_op_name("normal")).map_err(&e)?;
+    if 2 * h != n {
+        let begin = const_i32(s, "begin", &[0], &[1])?;
+        let size = const_i32(s, "size", &[n as i32], &[1])?;
+        z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
+    }
+    let m = scalar_f32(s, "mean", mean)?;
+    Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
+        .map_err(&e)?
+        .into())
+}
+/// `Iext` of a noise input in scope `s`: `n` draws of `mean + std N(0, 1)`
+/// keyed by `(seed, step)`, so a resumed run draws the same noise.
+pub(super) fn noise_input(
+    s: &mut Scope,
+    n: u64,
+    step: &Output,
+    mean: f32,
+    std: f32,
+    seed: i64,
+) -> Result<Output> {
+    let e = tf_err("noise");
+    let key = Tensor::new(&[2]).with_values(&[seed, 0i64]).map_err(&e)?;
+    let key = constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
+    let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
+    let sel = constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
+    let counter = ops::mul(sel, step.clone(), s).map_err(&e)?;
+    let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
+    normal_noise(s, n, key.into(), mean, std)
+}

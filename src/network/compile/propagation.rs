@@ -1,0 +1,285 @@
+//! Presynaptic activity through a connection's weights: matrix products,
+//! event-driven dense rows (`SparseSegmentSum`) and compressed rows
+//! (`RaggedRange`, gathers, `UnsortedSegmentSum`).
+
+use tensorflow::{ops, DataType, Operation, Output, Scope};
+
+use super::graph::{const_i32, constant, scalar_f32, tf_err};
+use super::ring::SpikeEvents;
+use crate::error::Result;
+
+/// The weights of a connection in the graph.
+pub(super) enum WeightOps {
+    Dense(Operation),
+    /// Compressed rows by presynaptic neuron (see [`PlanWeights::Csr`]).
+    Csr {
+        /// int64 `[pre.n + 1]`.
+        indptr: Operation,
+        /// int32 `[nnz]`.
+        cols: Operation,
+        /// float32 `[nnz]`.
+        w: Operation,
+    },
+}
+
+/// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
+/// Event-driven: the rows of active neurons gathered, weighted by their
+/// activity and summed (a windowed kernel's row); or a matrix product.
+/// Sparse weights gather per synapse and segment-sum. (Spikes through dense
+/// weights, event-driven, take [`event_sums`] instead.)
+#[allow(clippy::too_many_arguments)]
+pub(super) fn propagate(
+    s: &mut Scope,
+    name: &str,
+    x: Operation,
+    w: &WeightOps,
+    event_driven: bool,
+    pre_n: u64,
+    post_n: u64,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let flat_pre = const_i32(s, &format!("{name}/flat_pre"), &[pre_n as i32], &[1])?;
+    match w {
+        WeightOps::Dense(wv) if !event_driven => {
+            let y = ops::mat_mul(
+                x,
+                wv.clone(),
+                &mut s.with_op_name(&format!("{name}/product")),
+            )
+            .map_err(&e)?;
+            let flat = const_i32(s, &format!("{name}/flat_post"), &[post_n as i32], &[1])?;
+            ops::reshape(y, flat, &mut s.with_op_name(name)).map_err(&e)
+        }
+        WeightOps::Dense(wv) => {
+            let (flat, idx) = active_neurons(s, name, x, flat_pre)?;
+            let rows = ops::gather(
+                wv.clone(),
+                idx.clone(),
+                &mut s.with_op_name(&format!("{name}/rows")),
+            )
+            .map_err(&e)?;
+            let coef = ops::gather(
+                flat,
+                idx,
+                &mut s.with_op_name(&format!("{name}/activity_of_active")),
+            )
+            .map_err(&e)?;
+            let column = const_i32(s, &format!("{name}/column"), &[-1, 1], &[2])?;
+            let coef = ops::reshape(
+                coef,
+                column,
+                &mut s.with_op_name(&format!("{name}/coefficients")),
+            )
+            .map_err(&e)?;
+            let rows = ops::mul(
+                rows,
+                coef,
+                &mut s.with_op_name(&format!("{name}/weighted_rows")),
+            )
+            .map_err(&e)?;
+            let axis =
+                constant(0i32, &mut s.with_op_name(&format!("{name}/sum_axis"))).map_err(&e)?;
+            ops::sum(rows, axis, &mut s.with_op_name(name)).map_err(&e)
+        }
+        WeightOps::Csr { .. } => {
+            // The neurons with activity and their activity, through their
+            // rows only.
+            let (flat, idx) = active_neurons(s, name, x, flat_pre)?;
+            let coef = ops::gather(
+                flat,
+                idx.clone(),
+                &mut s.with_op_name(&format!("{name}/activity_of_active")),
+            )
+            .map_err(&e)?;
+            csr_sums(s, name, w, idx.into(), Some(coef.into()), None, post_n)
+        }
+    }
+}
+
+/// The activity row `x` flattened to `[pre.n]`, and the int64 indices of
+/// its non-zero entries (the neurons with activity).
+pub(super) fn active_neurons(
+    s: &mut Scope,
+    name: &str,
+    x: Operation,
+    flat_pre: Operation,
+) -> Result<(Operation, Operation)> {
+    let e = tf_err(name);
+    let flat = ops::reshape(
+        x,
+        flat_pre,
+        &mut s.with_op_name(&format!("{name}/activity")),
+    )
+    .map_err(&e)?;
+    let zero = scalar_f32(s, &format!("{name}/zero"), 0.0)?;
+    let active = ops::not_equal(
+        flat.clone(),
+        zero,
+        &mut s.with_op_name(&format!("{name}/active")),
+    )
+    .map_err(&e)?;
+    let idx =
+        ops::where_(active, &mut s.with_op_name(&format!("{name}/active_index"))).map_err(&e)?;
+    let minus_one = const_i32(s, &format!("{name}/flat_index"), &[-1], &[1])?;
+    let idx = ops::reshape(
+        idx,
+        minus_one,
+        &mut s.with_op_name(&format!("{name}/active_neurons")),
+    )
+    .map_err(&e)?;
+    Ok((flat, idx))
+}
+
+/// `Σ_e coef_e · W[neuron_e, :]` over events `e` through CSR weights, as
+/// `[post.n]`; with `slots` (and `m` of them), each event's row goes to its
+/// slot's segment and the result is `[m, post.n]`. The rows of the events'
+/// neurons are expanded by one `RaggedRange` into synapse ids, whose columns
+/// and weights are gathered and summed by one `UnsortedSegmentSum`: the cost
+/// is the events' synapses, not all of them. Within a segment the sum runs
+/// over the events in order (the dense rows' `SparseSegmentSum` adds the
+/// same numbers in the same order, but in groups of 8 rows, so the two may
+/// differ in the last bit when more than 8 spikes arrive at once).
+pub(super) fn csr_sums(
+    s: &mut Scope,
+    name: &str,
+    w: &WeightOps,
+    neurons: Output,
+    coef: Option<Output>,
+    slots: Option<(Output, usize)>,
+    post_n: u64,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let WeightOps::Csr { indptr, cols, w } = w else {
+        return Err(crate::Error::Internal {
+            context: format!("building {name}"),
+            message: "CSR sums of dense weights".into(),
+        });
+    };
+    let op = |what: &str| format!("{name}/{what}");
+    let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
+    let next = ops::add(
+        neurons.clone(),
+        one.clone(),
+        &mut s.with_op_name(&op("next_neuron")),
+    )
+    .map_err(&e)?;
+    let starts = ops::gather(
+        indptr.clone(),
+        neurons,
+        &mut s.with_op_name(&op("row_starts")),
+    )
+    .map_err(&e)?;
+    let limits =
+        ops::gather(indptr.clone(), next, &mut s.with_op_name(&op("row_ends"))).map_err(&e)?;
+    let rows = ops::RaggedRange::new()
+        .build(
+            starts,
+            limits,
+            one.clone(),
+            &mut s.with_op_name(&op("synapses")),
+        )
+        .map_err(&e)?;
+    let (splits, ids) = (
+        Output {
+            operation: rows.clone(),
+            index: 0,
+        },
+        Output {
+            operation: rows,
+            index: 1,
+        },
+    );
+    let targets = ops::gather(
+        cols.clone(),
+        ids.clone(),
+        &mut s.with_op_name(&op("targets")),
+    )
+    .map_err(&e)?;
+    let mut values: Output =
+        ops::gather(w.clone(), ids.clone(), &mut s.with_op_name(&op("weights")))
+            .map_err(&e)?
+            .into();
+    if coef.is_none() && slots.is_none() {
+        let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
+        return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
+            .map_err(&e);
+    }
+    // The event each synapse comes from: the number of row ends
+    // (splits[1:]) at or before its position.
+    let begin = const_i32(s, &op("ends_begin"), &[1], &[1])?;
+    let size = const_i32(s, &op("ends_size"), &[-1], &[1])?;
+    let ends = ops::slice(splits, begin, size, &mut s.with_op_name(&op("ends"))).map_err(&e)?;
+    let batch = const_i32(s, &op("batch"), &[1, -1], &[2])?;
+    let ends =
+        ops::reshape(ends, batch.clone(), &mut s.with_op_name(&op("ends_row"))).map_err(&e)?;
+    let count = ops::Size::new()
+        .out_type(DataType::Int64)
+        .build(ids, &mut s.with_op_name(&op("count")))
+        .map_err(&e)?;
+    let zero = constant(0i64, &mut s.with_op_name(&op("zero"))).map_err(&e)?;
+    let at = ops::range(zero, count, one, &mut s.with_op_name(&op("positions"))).map_err(&e)?;
+    let at = ops::reshape(at, batch, &mut s.with_op_name(&op("positions_row"))).map_err(&e)?;
+    let event = ops::UpperBound::new()
+        .out_type(DataType::Int64)
+        .build(ends, at, &mut s.with_op_name(&op("event_of")))
+        .map_err(&e)?;
+    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
+    let event = ops::reshape(event, flat, &mut s.with_op_name(&op("event"))).map_err(&e)?;
+    if let Some(coef) = coef {
+        let c = ops::gather(coef, event.clone(), &mut s.with_op_name(&op("coefficient")))
+            .map_err(&e)?;
+        values = ops::mul(values, c, &mut s.with_op_name(&op("weighted")))
+            .map_err(&e)?
+            .into();
+    }
+    let Some((slots, m)) = slots else {
+        let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
+        return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
+            .map_err(&e);
+    };
+    // Segment slot * post.n + column, then [m, post.n].
+    let slot = ops::gather(slots, event, &mut s.with_op_name(&op("slot"))).map_err(&e)?;
+    let width = constant(post_n as i64, &mut s.with_op_name(&op("width"))).map_err(&e)?;
+    let base = ops::mul(slot, width, &mut s.with_op_name(&op("slot_base"))).map_err(&e)?;
+    let col = ops::Cast::new()
+        .DstT(DataType::Int64)
+        .build(targets, &mut s.with_op_name(&op("column")))
+        .map_err(&e)?;
+    let seg = ops::add(base, col, &mut s.with_op_name(&op("segment"))).map_err(&e)?;
+    let n = constant(
+        m as i64 * post_n as i64,
+        &mut s.with_op_name(&op("segments")),
+    )
+    .map_err(&e)?;
+    let sums =
+        ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
+    let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
+    ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
+}
+
+/// `y(lag) = S(lag) · W` at every lag of `ev`, as `[m, post]` (row `j` for
+/// `ev.lags[j]`): the weight rows of the neurons that spiked, summed by
+/// one `SparseSegmentSum` (named `name`) into one segment per lag, with no
+/// `[k, post]` gather in between.
+pub(super) fn event_sums(
+    s: &mut Scope,
+    name: &str,
+    w: &Operation,
+    ev: &SpikeEvents,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let m = constant(
+        ev.lags.len() as i32,
+        &mut s.with_op_name(&format!("{name}_lags")),
+    )
+    .map_err(&e)?;
+    ops::SparseSegmentSumWithNumSegments::new()
+        .build(
+            w.clone(),
+            ev.neurons.clone(),
+            ev.slots.clone(),
+            m,
+            &mut s.with_op_name(name),
+        )
+        .map_err(&e)
+}

@@ -1,0 +1,207 @@
+//! Reads of the spike rings: rows at given lags, and per presynaptic
+//! nucleus the spike events (neuron, lag slot) its event-driven
+//! connections share, each built once per step.
+
+use tensorflow::{ops, DataType, Operation, Output, Scope, Tensor};
+
+use super::graph::{after, const_i32, constant, scalar_f32, tf_err, Var};
+use super::neurons::NucleusStep;
+use super::state::NucleusState;
+use crate::error::Result;
+
+/// The rows `(m - lag) mod L` of the spike ring `hist` (length `ring`) for
+/// each of `lags`, as `[lags.len(), n]`, in one `ResourceGather` named
+/// `name` (a read: pushed to `reads`).
+pub(super) fn ring_gather(
+    s: &mut Scope,
+    name: &str,
+    step: &Output,
+    hist: &Var,
+    ring: usize,
+    lags: &[i64],
+    reads: &mut Vec<Operation>,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let lags_t = Tensor::new(&[lags.len() as u64])
+        .with_values(lags)
+        .map_err(&e)?;
+    let lags_c = constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
+    let len = constant(ring as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
+    let back = ops::sub(step.clone(), lags_c, s).map_err(&e)?;
+    let at = ops::floor_mod(back, len, &mut s.with_op_name(&format!("{name}_rows"))).map_err(&e)?;
+    let g = ops::ResourceGather::new()
+        .dtype(DataType::Float)
+        .build(hist.handle.clone(), at, &mut s.with_op_name(name))
+        .map_err(&e)?;
+    reads.push(g.clone());
+    Ok(g)
+}
+
+/// The spikes of a nucleus at `lags` (ascending, not empty) as
+/// `[lags.len(), n]` float rows: lag 0 is this step's row, the past lags
+/// one [`ring_gather`] (named `name`) of the nucleus's ring, the two joined
+/// by `{name}_with_now` when both occur.
+pub(super) fn spike_rows(
+    s: &mut Scope,
+    name: &str,
+    lags: &[usize],
+    st: &NucleusState,
+    now: &NucleusStep,
+    step: &Output,
+    reads: &mut Vec<Operation>,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
+    if past.is_empty() {
+        return match lags {
+            [0] => Ok(now.new_row.clone()),
+            _ => Err(crate::Error::Internal {
+                context: format!("building the graph ({name})"),
+                message: format!("bad spike lags {lags:?}"),
+            }),
+        };
+    }
+    let hist = st.hist.as_ref().ok_or_else(|| crate::Error::Internal {
+        context: format!("building the graph ({name})"),
+        message: format!("no spike ring for lags {lags:?}"),
+    })?;
+    let g = ring_gather(s, name, step, hist, st.ring, &past, reads)?;
+    if past.len() == lags.len() {
+        return Ok(g);
+    }
+    let axis = constant(0i32, &mut s.with_op_name(&format!("{name}_axis"))).map_err(&e)?;
+    Ok(ops::ConcatV2::new()
+        .build_instance(
+            vec![now.new_row.clone().into(), g.into()],
+            axis.into(),
+            &mut s.with_op_name(&format!("{name}_with_now")),
+        )
+        .map_err(&e)?
+        .op)
+}
+
+/// The spikes of one nucleus at every lag that event-driven connections
+/// with dense weights read from it, as `SparseSegmentSum` takes them: for
+/// each spike, the neuron and the slot `j` of its lag `lags[j]`. Built once
+/// per step (one ring gather, one `Where`) and shared by those connections.
+#[derive(Clone)]
+pub(super) struct SpikeEvents {
+    /// Ascending.
+    pub(super) lags: Vec<usize>,
+    /// int64 `[k]`.
+    pub(super) neurons: Output,
+    /// int64 `[k]`.
+    pub(super) slots: Output,
+}
+
+/// Rows of the spike rings and the spike events, each built once per step,
+/// and the ring rows this step writes.
+pub(super) struct RingReads<'a> {
+    pub(super) step: &'a Output,
+    pub(super) after: Option<&'a Operation>,
+    /// `m mod L` per ring length `L`.
+    pub(super) index: std::collections::HashMap<usize, Operation>,
+    /// `[1, n]` float rows (0 or 1) of the presynaptic spikes per
+    /// (nucleus, lag).
+    pub(super) rows: std::collections::HashMap<(usize, usize), Operation>,
+    pub(super) events: std::collections::HashMap<usize, SpikeEvents>,
+}
+
+impl RingReads<'_> {
+    /// `m mod ring`, an int64 scalar: the ring row this step's spikes go to.
+    pub(super) fn write_index(&mut self, root: &Scope, ring: usize) -> Result<Operation> {
+        if let Some(op) = self.index.get(&ring) {
+            return Ok(op.clone());
+        }
+        let s = after(root, self.after).new_sub_scope("ring");
+        let e = tf_err("ring");
+        let name = format!("L{ring}_now");
+        let len =
+            constant(ring as i64, &mut s.with_op_name(&format!("{name}/length"))).map_err(&e)?;
+        let at = ops::floor_mod(self.step.clone(), len, &mut s.with_op_name(&name)).map_err(&e)?;
+        self.index.insert(ring, at.clone());
+        Ok(at)
+    }
+
+    /// The spikes of nucleus `pre` `lag` steps ago (lag 0: this step's), a
+    /// `[1, n]` row.
+    pub(super) fn row(
+        &mut self,
+        pre: usize,
+        lag: usize,
+        st: &NucleusState,
+        step: &NucleusStep,
+        reads: &mut Vec<Operation>,
+    ) -> Result<Operation> {
+        if lag == 0 {
+            return Ok(step.new_row.clone());
+        }
+        if let Some(r) = self.rows.get(&(pre, lag)) {
+            return Ok(r.clone());
+        }
+        let mut s = after(&st.scope, self.after).new_sub_scope(&format!("lag{lag}"));
+        let row = spike_rows(&mut s, "spikes", &[lag], st, step, self.step, reads)?;
+        self.rows.insert((pre, lag), row.clone());
+        Ok(row)
+    }
+
+    /// [`SpikeEvents`] of nucleus `pre` at `lags` (ascending, not empty;
+    /// the same for every call with this `pre`).
+    pub(super) fn spike_events(
+        &mut self,
+        pre: usize,
+        lags: &[usize],
+        st: &NucleusState,
+        step: &NucleusStep,
+        reads: &mut Vec<Operation>,
+    ) -> Result<SpikeEvents> {
+        if let Some(ev) = self.events.get(&pre) {
+            return Ok(ev.clone());
+        }
+        let e = tf_err("spike events");
+        let mut s = after(&st.scope, self.after).new_sub_scope("events");
+        let (neurons, slots): (Output, Output) = if lags == [0] {
+            // This step's spikes only: one segment.
+            let flat = const_i32(&mut s, "flat", &[-1], &[1])?;
+            let neurons = ops::reshape(
+                step.spike_index.clone(),
+                flat,
+                &mut s.with_op_name("neurons"),
+            )
+            .map_err(&e)?;
+            let slots =
+                ops::zeros_like(neurons.clone(), &mut s.with_op_name("slots")).map_err(&e)?;
+            (neurons.into(), slots.into())
+        } else {
+            // Ring rows (m - lag) mod L of the past lags in one gather, with
+            // this step's row first if lag 0 is among them.
+            let rows = spike_rows(&mut s, "past", lags, st, step, self.step, reads)?;
+            let half = scalar_f32(&mut s, "half", 0.5)?;
+            let fired = ops::greater(rows, half, &mut s.with_op_name("fired")).map_err(&e)?;
+            let at = ops::where_(fired, &mut s.with_op_name("where")).map_err(&e)?;
+            // [k, 2] (slot, neuron) pairs, split.
+            let pair = ops::Unpack::new()
+                .num(2)
+                .axis(1)
+                .build(at, &mut s.with_op_name("slot_neuron"))
+                .map_err(&e)?;
+            (
+                Output {
+                    operation: pair.clone(),
+                    index: 1,
+                },
+                Output {
+                    operation: pair,
+                    index: 0,
+                },
+            )
+        };
+        let ev = SpikeEvents {
+            lags: lags.to_vec(),
+            neurons,
+            slots,
+        };
+        self.events.insert(pre, ev.clone());
+        Ok(ev)
+    }
+}

@@ -1,0 +1,297 @@
+//! The graph's state, created once before the copies of the step: every
+//! nucleus's variables and scope, the populations' scopes, the connections'
+//! weights (fed once), the trace banks, and TensorFlow's save and restore
+//! ops over all of them.
+
+use tensorflow::{ops, DataType, Output, Scope, Shape};
+
+use super::graph::{
+    const_f32, const_i32, constant, fed_variable, group, other_err, scalar_f32, tf_err, variable,
+    Registry, Var,
+};
+use super::layout::Layout;
+use super::propagation::WeightOps;
+use super::{CheckpointOps, InitFeed};
+use crate::error::Result;
+use crate::network::checkpoint::VarEntry;
+use crate::network::plan::{Plan, PlanWeights};
+
+/// A nucleus's state variables and scope, created once.
+pub(super) struct NucleusState {
+    pub(super) scope: Scope,
+    pub(super) v: Var,
+    pub(super) u: Var,
+    pub(super) i: Var,
+    /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step
+    /// `m - j` (none when no connection reads a past step).
+    pub(super) hist: Option<Var>,
+    /// Ring length `L` (0 without a ring).
+    pub(super) ring: usize,
+}
+
+/// A connection's weights, created once.
+pub(super) struct ConnState {
+    pub(super) scope: Scope,
+    pub(super) w: WeightOps,
+}
+
+/// A nucleus's trace bank variable (its layout is a
+/// [`BankLayout`](super::layout::BankLayout)).
+pub(super) struct TraceBank {
+    pub(super) scope: Scope,
+    pub(super) var: Var,
+}
+
+/// The step counter `step`, an int64 scalar starting at 0.
+pub(super) fn step_counter(root: &mut Scope, reg: &mut Registry) -> Result<Var> {
+    let zero = constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
+    variable(root, "step", DataType::Int64, &[], zero.into(), reg)
+}
+
+/// Every nucleus's `v = c`, `u = b c`, `I = 0` and spike ring (no spikes),
+/// in its own scope (on its device).
+pub(super) fn nuclei(
+    root: &mut Scope,
+    plan: &Plan,
+    layout: &Layout,
+    reg: &mut Registry,
+) -> Result<Vec<NucleusState>> {
+    let mut states = Vec::with_capacity(plan.nuclei.len());
+    for (nu, &ring) in plan.nuclei.iter().zip(&layout.rings) {
+        let mut scope = match &nu.device {
+            Some(dev) => root.new_sub_scope(&nu.label).with_device(dev),
+            None => root.new_sub_scope(&nu.label),
+        };
+        let n = nu.n as u64;
+        let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
+        let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
+        let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
+        let init_i = const_f32(&mut scope, "I/initial", &vec![0.0; nu.n], &[n])?;
+        let float = DataType::Float;
+        let v = variable(&mut scope, "v", float, &[n], init_v.into(), reg)?;
+        let u = variable(&mut scope, "u", float, &[n], init_u.into(), reg)?;
+        let i = variable(&mut scope, "I", float, &[n], init_i.into(), reg)?;
+        let hist = if ring > 0 {
+            let init_h = ops::Fill::new()
+                .build(
+                    const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
+                    scalar_f32(&mut scope, "spikes/zero", 0.0)?,
+                    &mut scope.with_op_name("spikes/initial"),
+                )
+                .map_err(tf_err(&nu.label))?;
+            let dims = [ring as u64, n];
+            Some(variable(
+                &mut scope,
+                "spikes",
+                float,
+                &dims,
+                init_h.into(),
+                reg,
+            )?)
+        } else {
+            None
+        };
+        states.push(NucleusState {
+            scope,
+            v,
+            u,
+            i,
+            hist,
+            ring,
+        });
+    }
+    Ok(states)
+}
+
+/// Each population's scope: its member's own when it is alone, else
+/// `neurons` (`neurons_1`, ... for further devices) on the device.
+pub(super) fn population_scopes(
+    root: &mut Scope,
+    plan: &Plan,
+    layout: &Layout,
+    nuclei: &[NucleusState],
+) -> Vec<Scope> {
+    layout
+        .populations
+        .iter()
+        .map(|members| match members[..] {
+            [only] => nuclei[only].scope.new_sub_scope(""),
+            _ => match &plan.nuclei[members[0]].device {
+                Some(dev) => root.new_sub_scope("neurons").with_device(dev),
+                None => root.new_sub_scope("neurons"),
+            },
+        })
+        .collect()
+}
+
+/// Every connection's weights in variables fed once by the init run (dense
+/// `[pre.n, post.n]`, or compressed rows), in its scope on the postsynaptic
+/// device; the plan's arrays move into the feeds.
+pub(super) fn connections(
+    root: &mut Scope,
+    plan: &mut Plan,
+    reg: &mut Registry,
+    feeds: &mut Vec<InitFeed>,
+) -> Result<Vec<ConnState>> {
+    let mut states = Vec::with_capacity(plan.connections.len());
+    for conn in &mut plan.connections {
+        let post = &plan.nuclei[conn.post];
+        let (pre_n, post_n) = (plan.nuclei[conn.pre].n as u64, post.n as u64);
+        let mut s = match &post.device {
+            Some(dev) => root.new_sub_scope(&conn.name).with_device(dev),
+            None => root.new_sub_scope(&conn.name),
+        };
+        let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
+        let w = match weights {
+            PlanWeights::Dense(w) => {
+                let dims = [pre_n, post_n];
+                let wv = fed_variable(&mut s, "weights", w, &dims, InitFeed::F32, reg, feeds)?;
+                // Weights never change: one read serves every copy of the step.
+                WeightOps::Dense(wv.read_in(&mut s, "read/weights")?)
+            }
+            PlanWeights::Csr { indptr, cols, w } => {
+                let nnz = w.len() as u64;
+                let wv = fed_variable(&mut s, "weights", w, &[nnz], InitFeed::F32, reg, feeds)?;
+                let cv = fed_variable(&mut s, "columns", cols, &[nnz], InitFeed::I32, reg, feeds)?;
+                let rows = [pre_n + 1];
+                let pv = fed_variable(
+                    &mut s,
+                    "row_pointers",
+                    indptr,
+                    &rows,
+                    InitFeed::I64,
+                    reg,
+                    feeds,
+                )?;
+                WeightOps::Csr {
+                    w: wv.read_in(&mut s, "read/weights")?,
+                    cols: cv.read_in(&mut s, "read/columns")?,
+                    indptr: pv.read_in(&mut s, "read/row_pointers")?,
+                }
+            }
+        };
+        states.push(ConnState { scope: s, w });
+    }
+    Ok(states)
+}
+
+/// One `[T, n]` variable `X/traces` (zeros) per bank of the layout, in
+/// the nucleus's scope.
+pub(super) fn trace_banks(
+    plan: &Plan,
+    layout: &Layout,
+    nuclei: &mut [NucleusState],
+    reg: &mut Registry,
+) -> Result<Vec<TraceBank>> {
+    let mut banks = Vec::with_capacity(layout.banks.len());
+    for bank in &layout.banks {
+        let ns = &mut nuclei[bank.post].scope;
+        let n = plan.nuclei[bank.post].n;
+        let dims = [bank.rows as u64, n as u64];
+        let zeros = const_f32(ns, "traces/initial", &vec![0.0; bank.rows * n], &dims)?;
+        let var = variable(ns, "traces", DataType::Float, &dims, zeros.into(), reg)?;
+        banks.push(TraceBank {
+            scope: ns.new_sub_scope("kernels"),
+            var,
+        });
+    }
+    Ok(banks)
+}
+
+fn dtype_name(dtype: DataType) -> &'static str {
+    match dtype {
+        DataType::Float => "float32",
+        DataType::Int32 => "int32",
+        DataType::Int64 => "int64",
+        _ => "other",
+    }
+}
+
+/// `checkpoint/save` (SaveV2) and `checkpoint/restore` (RestoreV2, then one
+/// assign per variable) over every variable, keyed by the variable's name.
+pub(super) fn checkpoint_ops(
+    root: &mut Scope,
+    step_var: &Var,
+    vars: &[(Var, Vec<u64>)],
+) -> Result<CheckpointOps> {
+    let e = tf_err("checkpoint");
+    let mut s = root.new_sub_scope("checkpoint");
+    let prefix = ops::Placeholder::new()
+        .dtype(DataType::String)
+        .shape(Shape::from(Some(Vec::new())))
+        .build(&mut s.with_op_name("prefix"))
+        .map_err(&e)?;
+    let mut variables = Vec::with_capacity(vars.len());
+    for (var, dims) in vars {
+        variables.push(VarEntry {
+            name: var.handle.name().map_err(other_err("checkpoint"))?,
+            dtype: dtype_name(var.dtype).into(),
+            shape: dims.clone(),
+        });
+    }
+    let names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
+    let slices: Vec<String> = vec![String::new(); names.len()];
+    let dtypes: Vec<DataType> = vars.iter().map(|(v, _)| v.dtype).collect();
+    let mut reads = Vec::with_capacity(vars.len());
+    for (k, (var, _)) in vars.iter().enumerate() {
+        reads.push(Output {
+            operation: var.read_in(&mut s, &format!("read{k}"))?,
+            index: 0,
+        });
+    }
+    let save = {
+        let tensor_names = constant(&names[..], &mut s.with_op_name("save_names")).map_err(&e)?;
+        let shapes = constant(&slices[..], &mut s.with_op_name("save_slices")).map_err(&e)?;
+        let name = s.get_unique_name_for_op("save");
+        let mut g = s.graph_mut();
+        let mut nd = g
+            .new_operation("SaveV2", &name)
+            .map_err(other_err("checkpoint"))?;
+        nd.add_input(prefix.clone());
+        nd.add_input(tensor_names);
+        nd.add_input(shapes);
+        nd.add_input_list(&reads);
+        nd.set_attr_type_list("dtypes", &dtypes)
+            .map_err(other_err("checkpoint"))?;
+        nd.finish().map_err(&e)?
+    };
+    let restored = {
+        let tensor_names =
+            constant(&names[..], &mut s.with_op_name("restore_names")).map_err(&e)?;
+        let shapes = constant(&slices[..], &mut s.with_op_name("restore_slices")).map_err(&e)?;
+        ops::RestoreV2::new()
+            .dtypes(dtypes.clone())
+            .build(
+                prefix.clone(),
+                tensor_names,
+                shapes,
+                &mut s.with_op_name("restored"),
+            )
+            .map_err(&e)?
+    };
+    let mut assigns = Vec::with_capacity(vars.len());
+    for (k, (var, _)) in vars.iter().enumerate() {
+        assigns.push(
+            ops::AssignVariableOp::new()
+                .dtype(var.dtype)
+                .build(
+                    var.handle.clone(),
+                    Output {
+                        operation: restored.clone(),
+                        index: k as i32,
+                    },
+                    &mut s.with_op_name(&format!("assign{k}")),
+                )
+                .map_err(&e)?,
+        );
+    }
+    let restore = group(&mut s, "restore", assigns)?;
+    let step = step_var.read_in(&mut s, "step")?;
+    Ok(CheckpointOps {
+        prefix,
+        save,
+        restore,
+        step,
+        variables,
+    })
+}

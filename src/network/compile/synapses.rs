@@ -1,0 +1,170 @@
+//! Step 6 of semantics §1.3: each connection's input to its postsynaptic
+//! nucleus for the next step, from the presynaptic spikes at its lags
+//! (this step's, or the ring's) through its weights: a current (voltage
+//! jumps, windowed kernels), or its terms of a kernel trace, which the
+//! trace bank of the postsynaptic nucleus sums ([`super::traces`]).
+
+use tensorflow::{ops, Operation, Output};
+
+use super::graph::{after, const_f32, constant, tf_err};
+use super::layout::{term_coefficients, Layout};
+use super::neurons::NucleusStep;
+use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
+use super::ring::{spike_rows, RingReads};
+use super::state::{ConnState, NucleusState};
+use crate::error::Result;
+use crate::network::model::Propagation;
+use crate::network::plan::{KernelForm, Plan};
+
+/// What the connections feed their postsynaptic nuclei in one copy of the
+/// step.
+pub(super) struct SynapticInputs {
+    /// Per nucleus, the currents of its afferent connections.
+    pub(super) currents: Vec<Vec<Output>>,
+    /// Per trace bank, its afferent connections' `[m, n]` inputs at their
+    /// lags with the `[T, m]` coefficients that make them the connection's
+    /// terms (and `m`).
+    pub(super) bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>>,
+}
+
+fn internal(context: &str, message: &str) -> crate::Error {
+    crate::Error::Internal {
+        context: context.into(),
+        message: message.into(),
+    }
+}
+
+/// Every connection's input in this copy of the step.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn connection_inputs(
+    plan: &Plan,
+    layout: &Layout,
+    nuclei: &[NucleusState],
+    steps: &[NucleusStep],
+    conns: &[ConnState],
+    ring: &mut RingReads,
+    copy_after: Option<&Operation>,
+    reads: &mut Vec<Operation>,
+) -> Result<SynapticInputs> {
+    let mut currents: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
+    let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); layout.banks.len()];
+    for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
+        let post = &plan.nuclei[conn.post];
+        let pre_n = plan.nuclei[conn.pre].n as u64;
+        let post_n = post.n as u64;
+        let mut s = after(&cst.scope, copy_after);
+        let e = tf_err(&conn.name);
+        let k = conn.kernel.len() as u64;
+        let unit_kernel = conn.form == KernelForm::Unit;
+        let pre_state = &nuclei[conn.pre];
+        let pre_step = &steps[conn.pre];
+        // Spikes through the weights, event-driven: the [m, post] sums at
+        // every lag of the presynaptic nucleus's events, and the slots of
+        // this connection's lags among them.
+        let events = match layout.event_lags[ci] {
+            Some(_) => {
+                let lags = &layout.spike_lags[conn.pre];
+                let ev = ring.spike_events(conn.pre, lags, pre_state, pre_step, reads)?;
+                // A voltage jump takes its lag's row of the sums (named
+                // `synapse`); a trace takes them all.
+                let name = match conn.form {
+                    KernelForm::Unit => "synapse/lag_sums",
+                    _ => "synapse",
+                };
+                let sums = match &cst.w {
+                    WeightOps::Dense(w) => event_sums(&mut s, name, w, &ev)?,
+                    csr => csr_sums(
+                        &mut s,
+                        name,
+                        csr,
+                        ev.neurons.clone(),
+                        None,
+                        Some((ev.slots.clone(), ev.lags.len())),
+                        post_n,
+                    )?,
+                };
+                let slots = layout.event_slots(ci, conn.pre).ok_or_else(|| {
+                    internal(&conn.name, "its lags are missing from the spike events")
+                })?;
+                Some((sums, ev.lags.len(), slots))
+            }
+            None => None,
+        };
+        let current: Operation = match (conn.form, events) {
+            (KernelForm::Unit, Some((sums, _, [j, _]))) => {
+                let j = constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
+                ops::gather(sums, j, &mut s.with_op_name("synapse")).map_err(&e)?
+            }
+            (KernelForm::Unit | KernelForm::General, _) => {
+                let event_driven = match conn.propagation {
+                    Propagation::Auto => unit_kernel,
+                    Propagation::EventDriven => true,
+                    Propagation::Dense => false,
+                };
+                // x[i] = sum_k kernel[k] * S(D + k)[i], as a [1, pre.n] row.
+                let x = if unit_kernel {
+                    ring.row(conn.pre, conn.delay, pre_state, pre_step, reads)?
+                } else {
+                    // Rows of the presynaptic spikes at lags D .. D + K, read
+                    // in the presynaptic nucleus's scope (on the ring's device).
+                    let mut ps = after(&pre_state.scope, copy_after)
+                        .new_sub_scope(&format!("to_{}", post.label));
+                    let lags: Vec<usize> = (conn.delay..conn.delay + k as usize).collect();
+                    let window = spike_rows(
+                        &mut ps, "window", &lags, pre_state, pre_step, ring.step, reads,
+                    )?;
+                    let kern = const_f32(&mut s, "kernel", &conn.kernel, &[1, k])?;
+                    ops::mat_mul(kern, window, &mut s.with_op_name("kernel_sum")).map_err(&e)?
+                };
+                propagate(&mut s, "synapse", x, &cst.w, event_driven, pre_n, post_n)?
+            }
+            (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, events) => {
+                // This connection's terms of its group's traces (see
+                // `traces`): y(m - D) - r^K y(m - D - K) for G, -K r^K
+                // y(m - D - K) for A.
+                let group = layout.conn_group[ci]
+                    .map(|j| &layout.groups[j])
+                    .ok_or_else(|| internal(&conn.name, "trace group missing"))?;
+                let bank = layout
+                    .bank_of(conn.post)
+                    .ok_or_else(|| internal(&conn.name, "trace bank missing"))?;
+                let rows = layout.banks[bank].rows;
+                // The [T, n] terms are a [T, m] coefficient block (zero but
+                // at this group's rows) times the [m, n] input at the lags;
+                // the bank multiplies all its blocks at once.
+                let (m, slots, y) = match events {
+                    Some((sums, m, slots)) => (m, slots, sums),
+                    None => {
+                        let event_driven = conn.propagation != Propagation::Dense;
+                        // y(D) and y(D + K), each from its ring row.
+                        let mut y: Vec<Output> = Vec::with_capacity(2);
+                        for (lag, name) in [
+                            (conn.delay, "synapse_arriving"),
+                            (conn.delay + k as usize, "synapse_leaving"),
+                        ] {
+                            let row = ring.row(conn.pre, lag, pre_state, pre_step, reads)?;
+                            y.push(
+                                propagate(&mut s, name, row, &cst.w, event_driven, pre_n, post_n)?
+                                    .into(),
+                            );
+                        }
+                        let pair = ops::Pack::new()
+                            .axis(0)
+                            .build_instance(y, &mut s.with_op_name("synapse"))
+                            .map_err(&e)?
+                            .op;
+                        (2, [0, 1], pair)
+                    }
+                };
+                let coef = term_coefficients(rows, group, m, slots);
+                bank_terms[bank].push((y.into(), coef, m));
+                continue;
+            }
+        };
+        currents[conn.post].push(current.into());
+    }
+    Ok(SynapticInputs {
+        currents,
+        bank_terms,
+    })
+}
