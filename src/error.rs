@@ -227,6 +227,23 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A neuron model written as equations that cannot run as written:
+    /// names the model, the item (an equation, the threshold, a reset
+    /// statement, a parameter, an `on_pre` statement), its text, and what is
+    /// wrong, with a caret under the culprit when it has a position.
+    #[error("{}", equation_message(.model, .item, .text, *.pos, .problem))]
+    Equation {
+        /// The model's name.
+        model: String,
+        /// What in the model: `equation dv/dt`, `threshold`, `reset`, ...
+        item: String,
+        /// Its text.
+        text: String,
+        /// Byte offset of the culprit in `text`, if it has one.
+        pos: Option<usize>,
+        /// What is wrong.
+        problem: String,
+    },
     /// A name that is not a variable, parameter, `t`, constant or function.
     #[error("unknown name {name:?} in {expr:?}{}; known: {}", .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(), .known.join(", "))]
     UnknownName {
@@ -332,6 +349,25 @@ pub enum Error {
         /// What was asked for.
         what: String,
     },
+}
+
+fn equation_message(
+    model: &str,
+    item: &str,
+    text: &str,
+    pos: Option<usize>,
+    problem: &str,
+) -> String {
+    let head = format!("model {model:?}, {item}: {problem}");
+    match pos {
+        Some(pos) => {
+            let col = text
+                .get(..pos.min(text.len()))
+                .map_or(pos, |p| p.chars().count());
+            format!("{head}\n    {text}\n    {}^", " ".repeat(col))
+        }
+        None => format!("{head}\n    {text}"),
+    }
 }
 
 fn caret(expr: &str, pos: usize, message: &str) -> String {

@@ -30,6 +30,7 @@
 //! single-neuron toolkit alone.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod equations;
 pub mod error;
 pub mod memory;
 #[cfg(feature = "network")]

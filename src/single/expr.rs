@@ -990,7 +990,7 @@ pub(crate) fn substitute(e: &Expr, constant: &dyn Fn(&str) -> Option<f64>) -> Ex
 
 /// Constant folding: a subtree of numbers (no names, no noise) becomes its
 /// value, computed with the same f64 operations evaluation would use.
-fn fold(e: &Expr) -> Expr {
+pub(crate) fn fold(e: &Expr) -> Expr {
     let num = |e: &Expr| if let Expr::Num(x) = e { Some(*x) } else { None };
     match e {
         Expr::Neg(x) => {

@@ -1,0 +1,141 @@
+//! Stepping a [`Lowered`] model in f64, one neuron after another: the
+//! reference the network engine is tested against, and the way to run a
+//! network's model on its own.
+
+use super::lower::Lowered;
+use crate::error::Result;
+use crate::single::expr::{self, Expr, Noise, Program};
+
+/// What [`Lowered::simulate`] recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulated {
+    /// `(step, neuron)` of every spike, in step order.
+    pub spikes: Vec<(usize, usize)>,
+    /// `state[m][i][k]`: state variable `i` of neuron `k` at the end of step
+    /// `m` (after the reset).
+    pub state: Vec<Vec<Vec<f64>>>,
+}
+
+/// Expressions of a lowered model read no random numbers.
+struct NoDraws;
+
+impl Noise for NoDraws {
+    fn uniform(&mut self) -> f64 {
+        f64::NAN
+    }
+    fn normal(&mut self) -> f64 {
+        f64::NAN
+    }
+}
+
+impl Lowered {
+    /// Step the model `steps` times from its initial state (docs/semantics.md
+    /// §3: update, threshold on the new state for neurons that are not
+    /// refractory, reset, refractory period), with `pulse(m, p, out)`
+    /// writing pulse input `p`'s value at step `m` for every neuron (read by
+    /// step `m`'s update).
+    pub fn simulate(
+        &self,
+        steps: usize,
+        mut pulse: impl FnMut(usize, usize, &mut [f64]),
+    ) -> Result<Simulated> {
+        let k = self.state.len();
+        // Slots: old state, pulses, parameters, t, __active, bindings, new state.
+        let mut names: Vec<String> = self.state.clone();
+        names.extend(self.pulses.iter().cloned());
+        names.extend(self.params.iter().map(|(p, _)| p.clone()));
+        names.extend(["t".to_string(), "__active".to_string()]);
+        let base = names.len();
+        names.extend(self.bindings.iter().map(|(b, _)| b.clone()));
+        let new_at = names.len();
+        let new_names: Vec<String> = self.state.iter().map(|x| format!("{x}__state")).collect();
+        names.extend(new_names.iter().cloned());
+        let resolve = |n: &str| names.iter().position(|k| k == n);
+        let compile = |e: &Expr| expr::compile(e, &e.to_string(), &resolve, &names);
+        let bindings: Vec<Program> = self
+            .bindings
+            .iter()
+            .map(|(_, e)| compile(e))
+            .collect::<Result<_>>()?;
+        // The threshold and resets read the new state.
+        let on_new = |e: &Expr| {
+            super::algebra::replace(e, &|n| {
+                self.state
+                    .iter()
+                    .position(|x| x == n)
+                    .map(|i| Expr::Name(new_names[i].clone()))
+            })
+        };
+        let threshold = compile(&on_new(&self.threshold))?;
+        let resets: Vec<(usize, Program)> = self
+            .reset
+            .iter()
+            .map(|(i, e)| Ok((*i, compile(&on_new(e))?)))
+            .collect::<Result<_>>()?;
+        let next: Vec<Option<usize>> = self
+            .next
+            .iter()
+            .map(|b| b.as_ref().and_then(|b| resolve(b)))
+            .collect();
+        let depth = bindings
+            .iter()
+            .chain([&threshold])
+            .chain(resets.iter().map(|(_, p)| p))
+            .map(|p| p.max_stack)
+            .max()
+            .unwrap_or(1);
+        let mut stack = vec![0.0; depth];
+        let mut slots = vec![0.0; names.len()];
+        let mut state: Vec<Vec<f64>> = self.init.clone();
+        let mut pulses = vec![vec![0.0; self.n]; self.pulses.len()];
+        let mut last = vec![i64::MIN / 2; self.n];
+        let mut out = Simulated {
+            spikes: Vec::new(),
+            state: Vec::with_capacity(steps),
+        };
+        for m in 0..steps {
+            for (p, values) in pulses.iter_mut().enumerate() {
+                pulse(m, p, values);
+            }
+            for i in 0..self.n {
+                for (x, values) in state.iter().enumerate() {
+                    slots[x] = values[i];
+                }
+                for (p, values) in pulses.iter().enumerate() {
+                    slots[k + p] = values[i];
+                }
+                let at = k + self.pulses.len();
+                for (j, (_, values)) in self.params.iter().enumerate() {
+                    slots[at + j] = values[i];
+                }
+                let refractory = self.refractory_steps(i).map(|r| r as i64);
+                // Active during this update if it was at the last threshold.
+                let active = refractory.is_none_or(|r| m as i64 - 1 - last[i] >= r);
+                slots[base - 2] = m as f64 * self.dt;
+                slots[base - 1] = if active { 1.0 } else { 0.0 };
+                for (j, program) in bindings.iter().enumerate() {
+                    slots[base + j] = program.eval(&mut slots, &mut stack, &mut NoDraws);
+                }
+                for x in 0..k {
+                    slots[new_at + x] = match next[x] {
+                        Some(b) => slots[b],
+                        None => slots[x],
+                    };
+                }
+                let may_fire = refractory.is_none_or(|r| m as i64 - last[i] >= r);
+                if may_fire && threshold.eval(&mut slots, &mut stack, &mut NoDraws) != 0.0 {
+                    out.spikes.push((m, i));
+                    for (x, program) in &resets {
+                        slots[new_at + x] = program.eval(&mut slots, &mut stack, &mut NoDraws);
+                    }
+                    last[i] = m as i64;
+                }
+                for (x, values) in state.iter_mut().enumerate() {
+                    values[i] = slots[new_at + x];
+                }
+            }
+            out.state.push(state.clone());
+        }
+        Ok(out)
+    }
+}
