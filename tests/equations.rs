@@ -279,3 +279,42 @@ fn bad_models_give_typed_errors_naming_the_culprit() {
         "{err}"
     );
 }
+
+/// A network model handed to the single-neuron toolkit runs there exactly
+/// as the same model written for it by hand, and draws a phase plane.
+#[test]
+fn a_model_runs_in_the_single_neuron_toolkit() -> R {
+    use snn::single::{Model, PhasePlane, Variable};
+    let fhn = NeuronModel::new()
+        .named("fhn")
+        .equation("v", "v - v**3/3 - w + I")
+        .equation("w", "(v + a - b*w) / tau")
+        .pulse("I")
+        .param("a", 0.7)
+        .param("b", 0.8)
+        .param("tau", 12.5)
+        .init("v", -1.0)
+        .method(Method::Rk4);
+    let mut single = fhn.to_single(0)?;
+    single.set("I", 0.5)?;
+    let by_hand = Model::new(vec![
+        Variable::new("v", "v - v**3/3 - w + I", -1.0),
+        Variable::new("w", "(v + a - b*w) / tau", 0.0),
+    ])
+    .param("a", 0.7)
+    .param("b", 0.8)
+    .param("tau", 12.5)
+    .param("I", 0.5);
+    let (h1, h2) = (
+        single.simulation(100.0, 0.1)?,
+        by_hand.simulation(100.0, 0.1)?,
+    );
+    assert_eq!(h1.column("v")?, h2.column("v")?);
+    assert_eq!(h1.column("w")?, h2.column("w")?);
+    let plane = single.phase_plane(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.0)))?;
+    assert!(!plane.fixed_points.is_empty());
+    // Refractoriness has no counterpart there.
+    let lif = NeuronModel::new().equation("v", "-v").refractory(2.0);
+    assert!(matches!(lif.to_single(0), Err(Error::Equation { .. })));
+    Ok(())
+}

@@ -32,6 +32,7 @@ mod eval;
 mod expm;
 mod lower;
 mod methods;
+mod to_single;
 
 pub use eval::Simulated;
 pub use lower::{Lowered, OnPre};
