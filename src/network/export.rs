@@ -69,7 +69,7 @@ pub(crate) struct NucleusFetches {
     /// int64 `[k, 1]`: indices of the neurons that spiked this step.
     pub spikes_tensor: String,
     /// float32 values after the step of the recorded neurons, per variable.
-    pub traces: BTreeMap<&'static str, TraceFetch>,
+    pub traces: BTreeMap<String, TraceFetch>,
 }
 
 #[derive(Debug, Serialize)]

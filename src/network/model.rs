@@ -172,6 +172,12 @@ pub struct Record {
     pub u: Probe,
     /// Neurons whose `I` is recorded.
     pub i: Probe,
+    /// Neurons whose every state variable is recorded, for a nucleus whose
+    /// model is written as equations (`v`, `u`, `i` serve Izhikevich nuclei).
+    pub all: Probe,
+    /// Further variables by name, each with its neurons (any variable of
+    /// the nucleus's model; `v`, `u`, `I` of an Izhikevich nucleus).
+    pub named: Vec<(String, Probe)>,
     /// Record the traces every `every` steps (1 = every step). Default 1.
     pub every: usize,
 }
@@ -183,6 +189,8 @@ impl Default for Record {
             v: Probe::None,
             u: Probe::None,
             i: Probe::None,
+            all: Probe::None,
+            named: Vec::new(),
             every: 1,
         }
     }
@@ -193,16 +201,24 @@ impl Record {
     pub fn spikes() -> Self {
         Record::default()
     }
-    /// Spikes, and `v`, `u`, `I` of these neurons every step.
+    /// Spikes, and `v`, `u`, `I` (every state variable, for a model
+    /// written as equations) of these neurons every step.
     pub fn traces(neurons: &[usize]) -> Self {
         let p = Probe::Neurons(neurons.to_vec());
         Record {
             spikes: true,
             v: p.clone(),
             u: p.clone(),
-            i: p,
+            i: p.clone(),
+            all: p,
+            named: Vec::new(),
             every: 1,
         }
+    }
+    /// Also record the variable `name` of these neurons.
+    pub fn var(mut self, name: impl Into<String>, neurons: Probe) -> Self {
+        self.named.push((name.into(), neurons));
+        self
     }
     /// Spikes and every state variable of every neuron, every step.
     pub fn everything() -> Self {
@@ -211,6 +227,8 @@ impl Record {
             v: Probe::All,
             u: Probe::All,
             i: Probe::All,
+            all: Probe::All,
+            named: Vec::new(),
             every: 1,
         }
     }

@@ -47,7 +47,7 @@ pub(crate) struct PlanNucleus {
     pub input: PlanInput,
     pub spikes: bool,
     /// Recorded neurons per state variable (empty: not recorded).
-    pub traces: Vec<(StateVar, Vec<usize>)>,
+    pub traces: Vec<(String, Vec<usize>)>,
     pub every: usize,
     pub device: Option<String>,
     /// Rows of spike history kept: max over outgoing connections of D + K, >= 1.
@@ -147,7 +147,7 @@ pub(crate) struct NucleusInfo {
     pub spikes: bool,
     /// Steps between recorded trace values.
     pub every: usize,
-    pub traces: Vec<(StateVar, Vec<usize>)>,
+    pub traces: Vec<(String, Vec<usize>)>,
     /// The host input function, if its input is one.
     pub host: Option<InputFn>,
     /// Spikes since the last firing-rate summary.
@@ -386,19 +386,36 @@ impl Plan {
                     seed,
                 },
             };
-            let mut traces = Vec::new();
-            for var in StateVar::ALL {
-                let idx_list = nu.record.probe(var).indices(n);
+            let mut traces: Vec<(String, Vec<usize>)> = Vec::new();
+            let probes = StateVar::ALL
+                .into_iter()
+                .map(|var| (var.name().to_string(), nu.record.probe(var)))
+                .chain(nu.record.named.iter().map(|(v, p)| (v.clone(), p)));
+            for (var, probe) in probes {
+                let idx_list = probe.indices(n);
                 if let Some(&bad) = idx_list.iter().find(|&&i| i >= n) {
                     return Err(Error::RecordIndex {
                         nucleus: label,
-                        variable: var.name().into(),
+                        variable: var,
                         index: bad,
                         n,
                     });
                 }
-                if !idx_list.is_empty() {
-                    traces.push((var, idx_list));
+                if !StateVar::ALL.iter().any(|s| s.name() == var) {
+                    return Err(Error::InvalidModel {
+                        message: format!(
+                            "recording {var:?} of nucleus {label:?}: an Izhikevich nucleus has v, u and I"
+                        ),
+                    });
+                }
+                match traces.iter_mut().find(|(v, _)| *v == var) {
+                    Some((_, list)) => {
+                        list.extend(idx_list);
+                        list.sort_unstable();
+                        list.dedup();
+                    }
+                    None if !idx_list.is_empty() => traces.push((var, idx_list)),
+                    None => {}
                 }
             }
             let rows_for = |c: &PlanConnection| match c.form {

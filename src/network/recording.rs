@@ -59,7 +59,7 @@ pub struct NucleusRecording {
     /// Total spikes (counted even when spikes are not recorded).
     pub spike_count: u64,
     /// Traces per state variable.
-    pub traces: BTreeMap<&'static str, Trace>,
+    pub traces: BTreeMap<String, Trace>,
 }
 
 /// What a run recorded.
@@ -103,7 +103,7 @@ impl Recording {
                             times: Vec::with_capacity(rows),
                             values: Vec::with_capacity(rows * idx.len()),
                         };
-                        (var.name(), trace)
+                        (var.clone(), trace)
                     })
                     .collect(),
             })
@@ -151,7 +151,7 @@ impl Recording {
             mine.spikes.extend(theirs.spikes);
             mine.spike_count += theirs.spike_count;
             for (var, tr) in theirs.traces {
-                if let Some(t) = mine.traces.get_mut(var) {
+                if let Some(t) = mine.traces.get_mut(&var) {
                     t.times.extend(tr.times);
                     t.values.extend(tr.values);
                 }
@@ -187,9 +187,15 @@ impl Recording {
 
     /// The trace of `var` of a nucleus.
     pub fn trace(&self, id: NucleusId, var: StateVar) -> Result<&Trace> {
+        self.trace_of(id, var.name())
+    }
+
+    /// The recorded trace of the state variable named `var` of a nucleus
+    /// (any model's variables; `v`, `u`, `I` for Izhikevich nuclei).
+    pub fn trace_of(&self, id: NucleusId, var: &str) -> Result<&Trace> {
         let r = self.nucleus(id)?;
-        r.traces.get(var.name()).ok_or_else(|| Error::NotRecorded {
-            what: format!("{} of nucleus {:?}", var.name(), r.label),
+        r.traces.get(var).ok_or_else(|| Error::NotRecorded {
+            what: format!("{var} of nucleus {:?}", r.label),
         })
     }
 

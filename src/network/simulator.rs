@@ -367,7 +367,7 @@ impl Simulator {
                 spike_tokens.push((j, idx, args.request_fetch(&ops.spikes, 0)));
                 if (m + j) % nu.every == 0 {
                     for (var, op) in &ops.traces {
-                        trace_tokens.push((j, idx, var.name(), args.request_fetch(op, 0)));
+                        trace_tokens.push((j, idx, var.clone(), args.request_fetch(op, 0)));
                     }
                 }
             }

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{read_err, write_err, Error, Result};
-use crate::network::model::StateVar;
 use crate::network::recording::{NucleusRecording, Recording, Trace};
 
 /// Steps between two header/manifest updates during a long streamed run.
@@ -347,7 +346,7 @@ const MANIFEST: &str = "stream.json";
 /// The files of one recorded variable.
 #[derive(Debug)]
 struct TraceFiles {
-    var: &'static str,
+    var: String,
     values: NpyWriter,
     times: NpyWriter,
 }
@@ -372,7 +371,7 @@ pub(crate) struct StreamLayout<'a> {
     pub label: &'a str,
     pub n: usize,
     pub spikes: bool,
-    pub traces: Vec<(StateVar, &'a [usize])>,
+    pub traces: Vec<(&'a str, &'a [usize])>,
 }
 
 fn file(dir: &Path, label: &str, what: &str) -> PathBuf {
@@ -421,8 +420,7 @@ impl RecordingStream {
                 None
             };
             let mut traces = Vec::with_capacity(nu.traces.len());
-            for (var, neurons) in &nu.traces {
-                let name = var.name();
+            for &(name, neurons) in &nu.traces {
                 let mut idx = NpyWriter::create(
                     &file(dir, nu.label, &format!("{name}_neurons")),
                     Dtype::I64,
@@ -431,7 +429,7 @@ impl RecordingStream {
                 idx.append_i64(neurons.iter().map(|&j| j as i64))?;
                 idx.flush()?;
                 traces.push(TraceFiles {
-                    var: name,
+                    var: name.to_string(),
                     values: open(file(dir, nu.label, name), Dtype::F32, Some(neurons.len()))?,
                     times: open(
                         file(dir, nu.label, &format!("{name}_times")),
@@ -449,7 +447,7 @@ impl RecordingStream {
                 traces: nu
                     .traces
                     .iter()
-                    .map(|(v, _)| v.name().to_string())
+                    .map(|(v, _)| v.to_string())
                     .collect(),
             });
             files.push(NucleusFiles { spikes, traces });
@@ -503,7 +501,7 @@ impl RecordingStream {
             }
             r.spikes.clear();
             for tf in &mut f.traces {
-                if let Some(tr) = r.traces.get_mut(tf.var) {
+                if let Some(tr) = r.traces.get_mut(&tf.var) {
                     tf.values.append_f32(&tr.values)?;
                     tf.times.append_f64(&tr.times)?;
                     tr.values.clear();
@@ -669,9 +667,6 @@ impl Recording {
             }
             let mut traces = BTreeMap::new();
             for name in &nu.traces {
-                let Some(var) = StateVar::ALL.into_iter().find(|v| v.name() == name) else {
-                    return Err(read_err(&path, format!("unknown variable {name:?}")));
-                };
                 let vp = file(dir, &nu.label, name);
                 let tp = file(dir, &nu.label, &format!("{name}_times"));
                 let ip = file(dir, &nu.label, &format!("{name}_neurons"));
@@ -686,7 +681,7 @@ impl Recording {
                     .map(|j| j as usize)
                     .collect();
                 traces.insert(
-                    var.name(),
+                    name.clone(),
                     Trace {
                         neurons,
                         times,

@@ -75,7 +75,6 @@ use tensorflow::{Operation, Scope, Tensor};
 
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
-use crate::network::model::StateVar;
 use crate::network::plan::{Kept, Plan};
 
 mod graph;
@@ -105,7 +104,7 @@ pub(crate) struct NucleusOps {
     /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
     pub spikes: Operation,
     /// Recorded neurons' values after the step, per state variable.
-    pub traces: Vec<(StateVar, Operation)>,
+    pub traces: Vec<(String, Operation)>,
     /// Placeholder for a host input function, if any.
     pub host_input: Option<Operation>,
     /// Scalar bool: every `v`, `u` and `I` of the nucleus is finite after
@@ -113,7 +112,7 @@ pub(crate) struct NucleusOps {
     pub finite: Operation,
     /// The variables `v`, `u`, `I` as they are between runs (read when a
     /// check failed, to name the neuron).
-    pub state: Vec<(StateVar, Operation)>,
+    pub state: Vec<(String, Operation)>,
 }
 
 pub(crate) struct Compiled {

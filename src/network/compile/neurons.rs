@@ -13,8 +13,8 @@ use crate::network::plan::{Plan, PlanNucleus};
 
 /// What one copy of the step computed for a nucleus.
 pub(super) struct NucleusStep {
-    pub(super) v_new: Output,
-    pub(super) u_new: Output,
+    /// The new value of each state variable (not the pulse input), by name.
+    pub(super) new: Vec<(String, Output)>,
     /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
     pub(super) spike_index: Operation,
     /// This step's spikes as a `[n]` float vector (0 or 1).
@@ -62,7 +62,7 @@ pub(super) fn update_population(
         for (part, (var, name)) in
             parts
                 .iter_mut()
-                .zip([(&st.v, "read/v"), (&st.u, "read/u"), (&st.i, "read/I")])
+                .zip([(st.var("v")?, "read/v"), (st.var("u")?, "read/u"), (st.var("I")?, "read/I")])
         {
             let read = var.read_in(&mut ns, name)?;
             reads.push(read.clone());
@@ -186,8 +186,7 @@ pub(super) fn update_population(
         )
         .map_err(&e)?;
         steps.push(NucleusStep {
-            v_new,
-            u_new,
+            new: vec![("v".into(), v_new), ("u".into(), u_new)],
             spike_index,
             spikes,
             new_row,

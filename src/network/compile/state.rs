@@ -19,14 +19,31 @@ use crate::network::plan::{Plan, PlanWeights};
 /// A nucleus's state variables and scope, created once.
 pub(super) struct NucleusState {
     pub(super) scope: Scope,
-    pub(super) v: Var,
-    pub(super) u: Var,
-    pub(super) i: Var,
+    /// Its variables by name (`X/<name>`): the state variables, then the
+    /// pulse input (`v`, `u`, `I` for an Izhikevich nucleus).
+    pub(super) vars: Vec<(String, Var)>,
+    /// The index in `vars` of the pulse input that takes the external
+    /// input and the synaptic currents.
+    pub(super) pulse: Option<usize>,
     /// Spike ring buffer: row `(m - j) mod L` holds the spikes of step
     /// `m - j` (none when no connection reads a past step).
     pub(super) hist: Option<Var>,
     /// Ring length `L` (0 without a ring).
     pub(super) ring: usize,
+}
+
+impl NucleusState {
+    /// The variable `name`.
+    pub(super) fn var(&self, name: &str) -> Result<&Var> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| crate::Error::Internal {
+                context: "building the graph".into(),
+                message: format!("no variable {name}"),
+            })
+    }
 }
 
 /// A connection's weights, created once.
@@ -93,9 +110,8 @@ pub(super) fn nuclei(
         };
         states.push(NucleusState {
             scope,
-            v,
-            u,
-            i,
+            vars: vec![("v".into(), v), ("u".into(), u), ("I".into(), i)],
+            pulse: Some(2),
             hist,
             ring,
         });

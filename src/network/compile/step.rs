@@ -14,7 +14,6 @@ use super::synapses::connection_inputs;
 use super::traces::step_bank;
 use super::NucleusOps;
 use crate::error::Result;
-use crate::network::model::StateVar;
 use crate::network::plan::{Plan, PlanInput, PlanNucleus};
 
 /// What every copy of the step reads and writes: the variables and the
@@ -208,15 +207,12 @@ impl NucleusOutputs<'_> {
         let w = scope
             .new_sub_scope("write")
             .with_control_dependencies(std::slice::from_ref(self.reads_done));
-        for (var, value, name) in [
-            (&st.v, &g.v_new, "v"),
-            (&st.u, &g.u_new, "u"),
-            (&st.i, &i_new, "I"),
-        ] {
+        let pulse = st.pulse.map(|k| (st.vars[k].0.clone(), i_new.clone()));
+        for (name, value) in g.new.iter().chain(&pulse) {
             writes.push(
                 ops::AssignVariableOp::new()
                     .dtype(DataType::Float)
-                    .build(var.handle.clone(), value.clone(), &mut w.with_op_name(name))
+                    .build(st.var(name)?.handle.clone(), value.clone(), &mut w.with_op_name(name))
                     .map_err(&e)?,
             );
         }
@@ -286,27 +282,32 @@ impl NucleusOutputs<'_> {
         let mut r = scope.new_sub_scope("record");
         let spikes = g.spike_index.clone();
         let mut traces = Vec::new();
+        let pulse = st.pulse.map(|k| (st.vars[k].0.clone(), i_new.clone()));
+        let after_step: Vec<&(String, Output)> = g.new.iter().chain(&pulse).collect();
         for (var, idx_list) in &nu.traces {
-            let value = match var {
-                StateVar::V => g.v_new.clone(),
-                StateVar::U => g.u_new.clone(),
-                StateVar::I => i_new.clone(),
-            };
+            let value = after_step
+                .iter()
+                .find(|(n, _)| n == var)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| crate::Error::Internal {
+                    context: format!("recording nucleus {:?}", nu.label),
+                    message: format!("no variable {var}"),
+                })?;
             let all = idx_list.len() == nu.n && idx_list.iter().enumerate().all(|(a, &b)| a == b);
             let op = if all {
-                ops::identity(value, &mut r.with_op_name(var.name())).map_err(&e)?
+                ops::identity(value, &mut r.with_op_name(var)).map_err(&e)?
             } else {
                 let ids: Vec<i32> = idx_list.iter().map(|&i| i as i32).collect();
-                let name = format!("{}_neurons", var.name());
+                let name = format!("{var}_neurons");
                 let ids = const_i32(&mut r, &name, &ids, &[ids.len() as u64])?;
-                ops::gather(value, ids, &mut r.with_op_name(var.name())).map_err(&e)?
+                ops::gather(value, ids, &mut r.with_op_name(var)).map_err(&e)?
             };
-            traces.push((*var, op));
+            traces.push((var.clone(), op));
         }
         // Divergence check: one is-finite reduction over the new state.
         let all_new = ops::ConcatV2::new()
             .build_instance(
-                vec![g.v_new.clone(), g.u_new.clone(), i_new],
+                after_step.iter().map(|(_, v)| v.clone()).collect(),
                 constant(0i32, &mut r.with_op_name("state_axis"))
                     .map_err(&e)?
                     .into(),
@@ -322,17 +323,13 @@ impl NucleusOutputs<'_> {
         )
         .map_err(&e)?;
         let inspect = st.scope.new_sub_scope("inspect");
-        let mut state = Vec::with_capacity(3);
-        for (var, handle) in [
-            (StateVar::V, &st.v.handle),
-            (StateVar::U, &st.u.handle),
-            (StateVar::I, &st.i.handle),
-        ] {
+        let mut state = Vec::with_capacity(st.vars.len());
+        for (var, v) in &st.vars {
             let read = ops::ReadVariableOp::new()
                 .dtype(DataType::Float)
-                .build(handle.clone(), &mut inspect.with_op_name(var.name()))
+                .build(v.handle.clone(), &mut inspect.with_op_name(var))
                 .map_err(&e)?;
-            state.push((var, read));
+            state.push((var.clone(), read));
         }
         Ok(NucleusOps {
             spikes,

@@ -58,7 +58,7 @@ impl Simulator {
             let mut traces = std::collections::BTreeMap::new();
             for ((var, op), (_, neurons)) in ops.traces.iter().zip(&nu.traces) {
                 traces.insert(
-                    var.name(),
+                    var.clone(),
                     TraceFetch {
                         tensor: tensor_name(op)?,
                         neurons: neurons.clone(),

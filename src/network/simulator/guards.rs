@@ -62,7 +62,7 @@ impl Simulator {
                 traces: nu
                     .traces
                     .iter()
-                    .map(|(v, idx)| (*v, idx.as_slice()))
+                    .map(|(v, idx)| (v.as_str(), idx.as_slice()))
                     .collect(),
             })
             .collect();
@@ -162,7 +162,7 @@ impl Simulator {
         let tokens: Vec<_> = self.compiled.copies[0][idx]
             .state
             .iter()
-            .map(|(var, op)| (*var, args.request_fetch(op, 0)))
+            .map(|(var, op)| (var.clone(), args.request_fetch(op, 0)))
             .collect();
         if let Err(e) = self
             .session
@@ -176,13 +176,13 @@ impl Simulator {
             match args.fetch::<f32>(token) {
                 Ok(values) => {
                     if let Some((i, x)) = values.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                        found = (var.name().to_string(), i, *x);
+                        found = (var.clone(), i, *x);
                         break;
                     }
                 }
                 Err(e) => {
                     return Error::TensorFlow {
-                        context: format!("reading {} of nucleus {:?}", var.name(), nu.label),
+                        context: format!("reading {var} of nucleus {:?}", nu.label),
                         message: e.to_string(),
                     }
                 }
