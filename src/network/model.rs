@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::Array2;
 
+use crate::equations::{NeuronModel, Value};
 use crate::error::{Error, Result};
 use crate::network::simulator::{SimOptions, Simulator};
 
@@ -261,6 +262,10 @@ pub struct Nucleus {
     pub(crate) input: Input,
     pub(crate) record: Record,
     pub(crate) device: Option<String>,
+    /// A model written as equations instead of the built-in Izhikevich
+    /// neuron, and initial values that override the model's.
+    pub(crate) model: Option<NeuronModel>,
+    pub(crate) inits: Vec<(String, Value)>,
 }
 
 impl Nucleus {
@@ -276,7 +281,25 @@ impl Nucleus {
             input: Input::Constant(0.0),
             record: Record::default(),
             device: None,
+            model: None,
+            inits: Vec::new(),
         }
+    }
+    /// `n` neurons of a model written as equations (docs/semantics.md §3).
+    /// The external input ([`Nucleus::input`]) and connections without an
+    /// `on_pre` statement feed the model's first pulse input.
+    pub fn with_model(label: impl Into<String>, n: usize, model: NeuronModel) -> Self {
+        let mut nucleus = Nucleus::new(label, n);
+        nucleus.model = Some(model);
+        nucleus
+    }
+    /// The initial value of a state variable of this nucleus's model (a
+    /// number, one per neuron, or an expression of the parameters,
+    /// `rand()` and `randn()` drawn from the network's seed), overriding
+    /// the model's.
+    pub fn init(mut self, var: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.inits.push((var.into(), value.into()));
+        self
     }
     /// The four Izhikevich parameters, each a number or a per-neuron vector.
     pub fn abcd(
@@ -455,6 +478,7 @@ pub struct Connection {
     pub(crate) kernel: Option<(KernelFn, f64)>,
     pub(crate) round: bool,
     pub(crate) propagation: Propagation,
+    pub(crate) on_pre: Option<String>,
 }
 
 impl fmt::Debug for Connection {
@@ -480,6 +504,7 @@ impl Connection {
             kernel: None,
             round: false,
             propagation: Propagation::default(),
+            on_pre: None,
         }
     }
     /// Transmission delay in ms (a whole number of steps unless
@@ -508,6 +533,15 @@ impl Connection {
         self.propagation = propagation;
         self
     }
+    /// What each arriving spike does to a postsynaptic nucleus whose model
+    /// is written as equations: `x += expr` with `expr` linear in the weight
+    /// `w` (`"ge += w"`, `"v += 0.5 * w"`), applied in the step the spike
+    /// arrives (docs/semantics.md §3). Without it a connection feeds the
+    /// model's first pulse input, as into an Izhikevich nucleus's `I`.
+    pub fn on_pre(mut self, statement: impl Into<String>) -> Self {
+        self.on_pre = Some(statement.into());
+        self
+    }
     /// Which synapse model this is.
     pub fn kind(&self) -> SynapseKind {
         if self.kernel.is_some() {
@@ -525,6 +559,7 @@ pub struct Network {
     pub(crate) nuclei: Vec<Nucleus>,
     pub(crate) connections: Vec<Connection>,
     pub(crate) name: String,
+    pub(crate) seed: u64,
 }
 
 impl Default for Network {
@@ -553,7 +588,16 @@ impl Network {
             nuclei: Vec::new(),
             connections: Vec::new(),
             name: "snn".to_string(),
+            seed: 0,
         }
+    }
+
+    /// The seed of the random initial values and parameters of models
+    /// written as equations (default 0); each nucleus draws its own stream
+    /// from it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// Name the network; runs write to `graphs/<name>/`.

@@ -2,6 +2,7 @@
 //! per-neuron `f32` vector, delays and windows in steps, kernels sampled,
 //! weights dense or sparse. TensorFlow-free; the compiler reads only this.
 
+use crate::equations::{Lowered, OnPre};
 use crate::error::{Error, Result};
 use crate::network::model::{Input, InputFn, Network, Param, Propagation, StateVar, Weights};
 pub use weights::{PropagationChoice, WeightLayout, DENSE_FROM_DENSITY};
@@ -52,8 +53,12 @@ pub(crate) struct PlanNucleus {
     pub device: Option<String>,
     /// Rows of spike history kept: max over outgoing connections of D + K, >= 1.
     pub history: usize,
+    /// The model written as equations, lowered (`None`: Izhikevich, `a` to
+    /// `d` above).
+    pub model: Option<Lowered>,
 }
 
+mod models;
 mod weights;
 use weights::plan_weights;
 pub(crate) use weights::PlanWeights;
@@ -119,6 +124,9 @@ pub(crate) struct PlanConnection {
     pub layout: PropagationChoice,
     /// How the kernel is applied.
     pub form: KernelForm,
+    /// What a spike does to a postsynaptic model written as equations
+    /// (`None`: it feeds the pulse input).
+    pub on_pre: Option<OnPre>,
 }
 
 pub(crate) struct Plan {
@@ -288,6 +296,7 @@ impl Plan {
     /// TensorFlow.
     pub(crate) fn new(mut net: Network, dt: f64, limit: u64) -> Result<Plan> {
         check_dt(dt)?;
+        let mut models = models::lower_models(&net, dt)?;
         let mut rounded = Vec::new();
         let mut connections = Vec::with_capacity(net.connections.len());
         // The weights are taken over one connection at a time, so each
@@ -335,7 +344,9 @@ impl Plan {
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
             let (weights, layout) =
                 plan_weights(user_weights, pre_n, post_n, &name, c.propagation, limit)?;
+            let on_pre = models::on_pre(c, &name, models[c.post.index].as_ref())?;
             connections.push(PlanConnection {
+                on_pre,
                 name,
                 pre: c.pre.index,
                 post: c.post.index,
@@ -349,10 +360,14 @@ impl Plan {
         }
 
         let mut nuclei = Vec::with_capacity(net.nuclei.len());
-        for (idx, nu) in net.nuclei.into_iter().enumerate() {
+        for (idx, mut nu) in net.nuclei.into_iter().enumerate() {
+            let model_traces = match &models[idx] {
+                Some(model) => models::traces(&nu, model)?,
+                None => Vec::new(),
+            };
             let label = nu.label.clone();
             let n = nu.n;
-            let input = match nu.input {
+            let input = match std::mem::replace(&mut nu.input, Input::Constant(0.0)) {
                 Input::Constant(x) => PlanInput::Const(vec![
                     finite(x, || format!(
                         "external input of nucleus {label:?}"
@@ -390,7 +405,9 @@ impl Plan {
             let probes = StateVar::ALL
                 .into_iter()
                 .map(|var| (var.name().to_string(), nu.record.probe(var)))
-                .chain(nu.record.named.iter().map(|(v, p)| (v.clone(), p)));
+                .chain(nu.record.named.iter().map(|(v, p)| (v.clone(), p)))
+                // A model nucleus's recording is planned with its model.
+                .filter(|_| models[idx].is_none());
             for (var, probe) in probes {
                 let idx_list = probe.indices(n);
                 if let Some(&bad) = idx_list.iter().find(|&&i| i >= n) {
@@ -457,6 +474,26 @@ impl Plan {
                 .max(1);
             // A neuron that spiked stores v = 30 (the peak); the reset tells
             // spikes from that, so a reset potential must lie below it.
+            let model = models[idx].take();
+            if let Some(model) = &model {
+                nuclei.push(PlanNucleus {
+                    a: Vec::new(),
+                    b: Vec::new(),
+                    c: Vec::new(),
+                    d: Vec::new(),
+                    traces: model_traces,
+                    label,
+                    n,
+                    input,
+                    spikes: nu.record.spikes,
+                    every: nu.record.every.max(1),
+                    device: nu.device,
+                    history,
+                    model: None,
+                });
+                nuclei.last_mut().expect("just pushed").model = Some(model.clone());
+                continue;
+            }
             let c = param(&nu.c, n, "c", &label)?;
             if let Some((i, x)) = c.iter().enumerate().find(|(_, &x)| x >= 30.0) {
                 return Err(Error::InvalidModel {
@@ -478,6 +515,7 @@ impl Plan {
                 every: nu.record.every.max(1),
                 device: nu.device,
                 history,
+                model: None,
             });
         }
         Ok(Plan {

@@ -444,11 +444,7 @@ impl RecordingStream {
                 n: nu.n,
                 spikes: nu.spikes,
                 spike_count,
-                traces: nu
-                    .traces
-                    .iter()
-                    .map(|(v, _)| v.to_string())
-                    .collect(),
+                traces: nu.traces.iter().map(|(v, _)| v.to_string()).collect(),
             });
             files.push(NucleusFiles { spikes, traces });
         }

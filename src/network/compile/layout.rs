@@ -11,8 +11,10 @@ use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanWeights};
 /// Every layout decision about a plan.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Layout {
-    /// The nuclei placed on one device, in model order, one list per device
-    /// in order of first appearance: each list is updated as one vector.
+    /// The Izhikevich nuclei placed on one device, in model order, one list
+    /// per device in order of first appearance: each list is updated as one
+    /// vector. A nucleus whose model is written as equations is a
+    /// population of its own.
     pub populations: Vec<Vec<usize>>,
     /// Per nucleus, the length `L` of its spike ring (0: nothing reads a
     /// past step of it, so it has no ring).
@@ -71,10 +73,10 @@ impl Layout {
     pub(crate) fn new(plan: &Plan) -> Layout {
         let mut populations: Vec<Vec<usize>> = Vec::new();
         for (k, nu) in plan.nuclei.iter().enumerate() {
-            match populations
-                .iter_mut()
-                .find(|p| plan.nuclei[p[0]].device == nu.device)
-            {
+            let izhikevich = |j: usize| plan.nuclei[j].model.is_none();
+            match populations.iter_mut().find(|p| {
+                izhikevich(k) && izhikevich(p[0]) && plan.nuclei[p[0]].device == nu.device
+            }) {
                 Some(p) => p.push(k),
                 None => populations.push(vec![k]),
             }

@@ -77,6 +77,7 @@ use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
 use crate::network::plan::{Kept, Plan};
 
+mod expr;
 mod graph;
 mod layout;
 mod neurons;

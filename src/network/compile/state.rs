@@ -3,7 +3,7 @@
 //! weights (fed once), the trace banks, and TensorFlow's save and restore
 //! ops over all of them.
 
-use tensorflow::{ops, DataType, Output, Scope, Shape};
+use tensorflow::{ops, DataType, Output, Scope, Shape, Tensor};
 
 use super::graph::{
     const_f32, const_i32, constant, fed_variable, group, other_err, scalar_f32, tf_err, variable,
@@ -12,6 +12,7 @@ use super::graph::{
 use super::layout::Layout;
 use super::propagation::WeightOps;
 use super::{CheckpointOps, InitFeed};
+use crate::equations::Lowered;
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
 use crate::network::plan::{Plan, PlanWeights};
@@ -30,6 +31,9 @@ pub(super) struct NucleusState {
     pub(super) hist: Option<Var>,
     /// Ring length `L` (0 without a ring).
     pub(super) ring: usize,
+    /// A model's step of each neuron's last spike (int64; models with a
+    /// refractory period).
+    pub(super) last: Option<Var>,
 }
 
 impl NucleusState {
@@ -80,6 +84,10 @@ pub(super) fn nuclei(
             None => root.new_sub_scope(&nu.label),
         };
         let n = nu.n as u64;
+        if let Some(model) = &nu.model {
+            states.push(model_state(scope, model, ring, reg)?);
+            continue;
+        }
         let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
         let init_u: Vec<f32> = nu.b.iter().zip(&nu.c).map(|(b, c)| b * c).collect();
         let init_u = const_f32(&mut scope, "u/initial", &init_u, &[n])?;
@@ -114,9 +122,92 @@ pub(super) fn nuclei(
             pulse: Some(2),
             hist,
             ring,
+            last: None,
         });
     }
     Ok(states)
+}
+
+/// The variables of a nucleus whose model is written as equations: its
+/// state variables from their initial values, its pulse inputs at 0, the
+/// step of each neuron's last spike (long ago) if it has a refractory
+/// period, and its spike ring.
+fn model_state(
+    mut scope: Scope,
+    model: &Lowered,
+    ring: usize,
+    reg: &mut Registry,
+) -> Result<NucleusState> {
+    let n = model.n as u64;
+    let float = DataType::Float;
+    let mut vars = Vec::with_capacity(model.state.len() + model.pulses.len());
+    for (name, init) in model.state.iter().zip(&model.init) {
+        let values: Vec<f32> = init.iter().map(|&x| x as f32).collect();
+        let initial = const_f32(&mut scope, &format!("{name}/initial"), &values, &[n])?;
+        vars.push((
+            name.clone(),
+            variable(&mut scope, name, float, &[n], initial.into(), reg)?,
+        ));
+    }
+    for name in &model.pulses {
+        let zeros = const_f32(
+            &mut scope,
+            &format!("{name}/initial"),
+            &vec![0.0; model.n],
+            &[n],
+        )?;
+        vars.push((
+            name.clone(),
+            variable(&mut scope, name, float, &[n], zeros.into(), reg)?,
+        ));
+    }
+    let pulse = (!model.pulses.is_empty()).then_some(model.state.len());
+    let last = match model.refractory {
+        Some(_) => {
+            let long_ago = Tensor::new(&[n])
+                .with_values(&vec![i64::MIN / 2; model.n])
+                .map_err(tf_err("lastspike"))?;
+            let long_ago = constant(long_ago, &mut scope.with_op_name("lastspike/initial"))
+                .map_err(tf_err("lastspike"))?;
+            Some(variable(
+                &mut scope,
+                "lastspike",
+                DataType::Int64,
+                &[n],
+                long_ago.into(),
+                reg,
+            )?)
+        }
+        None => None,
+    };
+    let hist = if ring > 0 {
+        let init_h = ops::Fill::new()
+            .build(
+                const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
+                scalar_f32(&mut scope, "spikes/zero", 0.0)?,
+                &mut scope.with_op_name("spikes/initial"),
+            )
+            .map_err(tf_err("spikes"))?;
+        let dims = [ring as u64, n];
+        Some(variable(
+            &mut scope,
+            "spikes",
+            float,
+            &dims,
+            init_h.into(),
+            reg,
+        )?)
+    } else {
+        None
+    };
+    Ok(NucleusState {
+        scope,
+        vars,
+        pulse,
+        hist,
+        ring,
+        last,
+    })
 }
 
 /// Each population's scope: its member's own when it is alone, else

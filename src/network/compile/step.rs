@@ -6,7 +6,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::graph::{after, const_f32, const_i32, constant, group, shape, tf_err, Var};
 use super::layout::Layout;
-use super::neurons::{update_population, NucleusStep};
+use super::neurons::{finish_model, update_model, update_population, NucleusStep};
 use super::noise::noise_input;
 use super::ring::RingReads;
 use super::state::{ConnState, NucleusState, TraceBank};
@@ -81,13 +81,23 @@ pub(super) fn build_step(
     // 1-5 per population: the nuclei of one device as one vector.
     let mut steps: Vec<Option<NucleusStep>> = plan.nuclei.iter().map(|_| None).collect();
     for (members, scope) in layout.populations.iter().zip(state.populations) {
-        let updated =
-            update_population(scope, members, plan, state.nuclei, copy_after, &mut reads)?;
+        let updated = match members[..] {
+            [k] if plan.nuclei[k].model.is_some() => vec![update_model(
+                scope,
+                k,
+                plan,
+                state.nuclei,
+                &step_read,
+                copy_after,
+                &mut reads,
+            )?],
+            _ => update_population(scope, members, plan, state.nuclei, copy_after, &mut reads)?,
+        };
         for (&k, st) in members.iter().zip(updated) {
             steps[k] = Some(st);
         }
     }
-    let steps: Vec<NucleusStep> = steps
+    let mut steps: Vec<NucleusStep> = steps
         .into_iter()
         .enumerate()
         .map(|(k, st)| {
@@ -117,6 +127,14 @@ pub(super) fn build_step(
         &mut reads,
     )?;
     let mut currents = inputs.currents;
+    // Models written as equations: on_pre increments, reset, last spikes.
+    let mut last_spikes: Vec<Option<Output>> = vec![None; plan.nuclei.len()];
+    for (k, increments) in inputs.on_pre.into_iter().enumerate() {
+        let scope = after(&state.nuclei[k].scope, copy_after);
+        let (last, to_pulse) = finish_model(&scope, &plan.nuclei[k], &mut steps[k], increments)?;
+        last_spikes[k] = last;
+        currents[k].extend(to_pulse);
+    }
     let mut trace_writes = Vec::new();
     for ((bank, var), terms) in layout.banks.iter().zip(state.banks).zip(inputs.bank_terms) {
         let n = plan.nuclei[bank.post].n;
@@ -147,6 +165,7 @@ pub(super) fn build_step(
             step_read: &step_read,
             copy_after,
             reads_done: &reads_done,
+            last_spike: last_spikes[idx].as_ref(),
         };
         fetches.push(out.build(root, synaptic, &mut ring, &mut writes)?);
     }
@@ -190,6 +209,8 @@ struct NucleusOutputs<'a> {
     step_read: &'a Output,
     copy_after: Option<&'a Operation>,
     reads_done: &'a Operation,
+    /// A model nucleus's new last-spike steps.
+    last_spike: Option<&'a Output>,
 }
 
 impl NucleusOutputs<'_> {
@@ -212,7 +233,23 @@ impl NucleusOutputs<'_> {
             writes.push(
                 ops::AssignVariableOp::new()
                     .dtype(DataType::Float)
-                    .build(st.var(name)?.handle.clone(), value.clone(), &mut w.with_op_name(name))
+                    .build(
+                        st.var(name)?.handle.clone(),
+                        value.clone(),
+                        &mut w.with_op_name(name),
+                    )
+                    .map_err(&e)?,
+            );
+        }
+        if let (Some(var), Some(value)) = (&st.last, self.last_spike) {
+            writes.push(
+                ops::AssignVariableOp::new()
+                    .dtype(DataType::Int64)
+                    .build(
+                        var.handle.clone(),
+                        value.clone(),
+                        &mut w.with_op_name("lastspike"),
+                    )
                     .map_err(&e)?,
             );
         }

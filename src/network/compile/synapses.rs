@@ -15,6 +15,7 @@ use super::state::{ConnState, NucleusState};
 use crate::error::Result;
 use crate::network::model::Propagation;
 use crate::network::plan::{KernelForm, Plan};
+use crate::single::expr::Expr;
 
 /// What the connections feed their postsynaptic nuclei in one copy of the
 /// step.
@@ -25,6 +26,9 @@ pub(super) struct SynapticInputs {
     /// lags with the `[T, m]` coefficients that make them the connection's
     /// terms (and `m`).
     pub(super) bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>>,
+    /// Per nucleus, the `on_pre` increments of its afferent connections:
+    /// target, coefficient of `w`, and `Σ w` over the arriving spikes.
+    pub(super) on_pre: Vec<Vec<(String, Expr, Output)>>,
 }
 
 fn internal(context: &str, message: &str) -> crate::Error {
@@ -48,6 +52,7 @@ pub(super) fn connection_inputs(
 ) -> Result<SynapticInputs> {
     let mut currents: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); layout.banks.len()];
+    let mut on_pre: Vec<Vec<(String, Expr, Output)>> = vec![Vec::new(); plan.nuclei.len()];
     for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
         let post = &plan.nuclei[conn.post];
         let pre_n = plan.nuclei[conn.pre].n as u64;
@@ -161,10 +166,16 @@ pub(super) fn connection_inputs(
                 continue;
             }
         };
-        currents[conn.post].push(current.into());
+        match &conn.on_pre {
+            Some(op) => {
+                on_pre[conn.post].push((op.target.clone(), op.coefficient.clone(), current.into()))
+            }
+            None => currents[conn.post].push(current.into()),
+        }
     }
     Ok(SynapticInputs {
         currents,
         bank_terms,
+        on_pre,
     })
 }
