@@ -151,6 +151,7 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
     let mut reg = Registry::default();
     let mut feeds = Vec::new();
     let step_var = state::step_counter(&mut root, &mut reg)?;
+    let dt_var = state::time_step(&mut root, plan.dt, &mut reg)?;
     let mut nuclei = state::nuclei(&mut root, &plan, &layout, &mut reg)?;
     let populations = state::population_scopes(&mut root, &plan, &layout, &nuclei);
     let conns = state::connections(&mut root, &mut plan, &mut reg, &mut feeds)?;
@@ -164,6 +165,7 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
     for copy in 0..copies {
         let state = GraphState {
             step_var: &step_var,
+            dt_var: &dt_var,
             layout: &layout,
             nuclei: &nuclei,
             populations: &populations,

@@ -29,15 +29,20 @@ pub(super) struct NucleusStep {
 /// The update of one population in `pop_scope`: returns each member's
 /// [`NucleusStep`] (in `members` order) and pushes the state reads to
 /// `reads`.
+/// `dt` is the time step read from its variable, and the products with it
+/// are `MulNoNan` (the same product for dt > 0): Grappler folds a constant
+/// into a chain of `Mul`s (`(a x) dt` into `x (a dt)`) and reorders such
+/// chains to broadcast less, which rounds differently, and neither touches
+/// `MulNoNan` or a variable's value.
 pub(super) fn update_population(
     pop_scope: &Scope,
     members: &[usize],
     plan: &Plan,
     nuclei: &[NucleusState],
+    dt: &Output,
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
 ) -> Result<Vec<NucleusStep>> {
-    let dt = plan.dt as f32;
     let mut scope = after(pop_scope, copy_after);
     let members: Vec<(&PlanNucleus, &NucleusState)> = members
         .iter()
@@ -104,36 +109,32 @@ pub(super) fn update_population(
             ops::select_v2(prev, u_d, u_read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
         (v_r, u_r)
     };
-    // 3. v
+    // 3. v, in the original's float32 order (semantics §1.3):
+    // dv = ((0.04 v + 5) v + 140) - u + I, v' = v + dv dt.
+    let kdt = dt.clone();
     let v1 = {
         let mut s = scope.new_sub_scope("v_update");
         let k004 = scalar_f32(&mut s, "k0.04", 0.04)?;
         let k5 = scalar_f32(&mut s, "k5", 5.0)?;
         let k140 = scalar_f32(&mut s, "k140", 140.0)?;
-        let kdt = scalar_f32(&mut s, "dt", dt)?;
-        let sq = ops::mul(
-            ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?,
-            v_r.clone(),
-            &mut s,
-        )
-        .map_err(&e)?;
-        let lin = ops::mul(k5, v_r.clone(), &mut s).map_err(&e)?;
-        let dv = ops::add(sq, lin, &mut s).map_err(&e)?;
-        let dv = ops::add(dv, k140, &mut s).map_err(&e)?;
+        let lin = ops::mul(k004, v_r.clone(), &mut s).map_err(&e)?;
+        let lin = ops::add(lin, k5, &mut s).map_err(&e)?;
+        let quad = ops::mul(lin, v_r.clone(), &mut s).map_err(&e)?;
+        let dv = ops::add(quad, k140, &mut s).map_err(&e)?;
         let dv = ops::sub(dv, u_r.clone(), &mut s).map_err(&e)?;
         let dv = ops::add(dv, i_read.clone(), &mut s.with_op_name("dv")).map_err(&e)?;
-        let step = ops::mul(kdt, dv, &mut s).map_err(&e)?;
+        let step = ops::mul_no_nan(dv, kdt.clone(), &mut s).map_err(&e)?;
         ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
     };
-    // 4. u
+    // 4. u' = u + (a (b v' - u)) dt, with the new v'.
     let u_new = {
         let mut s = scope.new_sub_scope("u_update");
-        let dta: Vec<f32> = a.iter().map(|a| dt * a).collect();
-        let dta = const_f32(&mut s, "dt_a", &dta, &[n])?;
+        let a = const_f32(&mut s, "a", &a, &[n])?;
         let b = const_f32(&mut s, "b", &b, &[n])?;
         let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
         let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
-        let du = ops::mul(dta, diff, &mut s).map_err(&e)?;
+        let du = ops::mul(a, diff, &mut s).map_err(&e)?;
+        let du = ops::mul_no_nan(du, kdt, &mut s).map_err(&e)?;
         ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
     };
     // 5. threshold, and the members' parts of the new state.

@@ -69,6 +69,12 @@ pub(super) fn step_counter(root: &mut Scope, reg: &mut Registry) -> Result<Var> 
     variable(root, "step", DataType::Int64, &[], zero.into(), reg)
 }
 
+/// The time step `dt` (ms), a float32 scalar variable: read, not folded.
+pub(super) fn time_step(root: &mut Scope, dt: f64, reg: &mut Registry) -> Result<Var> {
+    let value = scalar_f32(root, "dt/value", dt as f32)?;
+    variable(root, "dt", DataType::Float, &[], value.into(), reg)
+}
+
 /// Every nucleus's `v = c`, `u = b c`, `I = 0` and spike ring (no spikes),
 /// in its own scope (on its device).
 pub(super) fn nuclei(

@@ -20,6 +20,7 @@ use crate::network::plan::{Plan, PlanInput, PlanNucleus};
 /// structure built once.
 pub(super) struct GraphState<'a> {
     pub(super) step_var: &'a Var,
+    pub(super) dt_var: &'a Var,
     pub(super) layout: &'a Layout,
     pub(super) nuclei: &'a [NucleusState],
     pub(super) populations: &'a [Scope],
@@ -78,6 +79,9 @@ pub(super) fn build_step(
         }
     };
 
+    let dt_read = state.dt_var.read_in(&mut rs, "dt/read")?;
+    reads.push(dt_read.clone());
+    let dt_read: Output = dt_read.into();
     // 1-5 per population: the nuclei of one device as one vector.
     let mut steps: Vec<Option<NucleusStep>> = plan.nuclei.iter().map(|_| None).collect();
     for (members, scope) in layout.populations.iter().zip(state.populations) {
@@ -91,7 +95,15 @@ pub(super) fn build_step(
                 copy_after,
                 &mut reads,
             )?],
-            _ => update_population(scope, members, plan, state.nuclei, copy_after, &mut reads)?,
+            _ => update_population(
+                scope,
+                members,
+                plan,
+                state.nuclei,
+                &dt_read,
+                copy_after,
+                &mut reads,
+            )?,
         };
         for (&k, st) in members.iter().zip(updated) {
             steps[k] = Some(st);
