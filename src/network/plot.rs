@@ -81,6 +81,18 @@ pub fn plot_neuron_by_idx(
     vars: &[StateVar],
     path: impl AsRef<Path>,
 ) -> Result<()> {
+    let names: Vec<&str> = vars.iter().map(|v| v.name()).collect();
+    plot_traces(rec, neurons, &names, path)
+}
+
+/// Traces of variables by name (any model's: `"v"`, `"ge"`, ...) of chosen
+/// neurons, one panel per variable, as [`plot_neuron_by_idx`] draws them.
+pub fn plot_traces(
+    rec: &Recording,
+    neurons: &[(NucleusId, usize)],
+    vars: &[&str],
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
     if neurons.is_empty() || vars.is_empty() {
         return Err(Error::NotRecorded {
@@ -93,9 +105,9 @@ pub fn plot_neuron_by_idx(
         let mut series = Vec::new();
         for &(id, j) in neurons {
             let r = rec.nucleus(id)?;
-            let tr = rec.trace(id, var)?;
+            let tr = rec.trace_of(id, var)?;
             let col = tr.column(j).ok_or_else(|| Error::NotRecorded {
-                what: format!("{} of neuron {j} of nucleus {:?}", var.name(), r.label),
+                what: format!("{var} of neuron {j} of nucleus {:?}", r.label),
             })?;
             let pts: Vec<(f64, f64)> = tr
                 .times
@@ -122,10 +134,9 @@ pub fn plot_neuron_by_idx(
             chart
                 .configure_mesh()
                 .x_desc("time (ms)")
-                .y_desc(match var {
-                    StateVar::V => "v (mV)",
-                    StateVar::U => "u",
-                    StateVar::I => "I",
+                .y_desc(match *var {
+                    "v" => "v (mV)",
+                    other => other,
                 })
                 .draw()
                 .map_err(|e| e.to_string())?;
