@@ -1,0 +1,107 @@
+//! Brette et al. (2007) COBAHH, as in Brian2's `examples/COBAHH.py`: 4000
+//! Hodgkin–Huxley neurons (Traub–Miles rates; 3200 excitatory, 800
+//! inhibitory) with conductance-based exponential synapses, written as
+//! equations and integrated by exponential Euler; connection probability
+//! 0.02, `ge += we` (6 nS) from the excitatory and `gi += wi` (67 nS) from
+//! the inhibitory neurons; threshold `v > -20 mV`, refractory 3 ms, no
+//! reset; 1000 ms at dt = 0.1 ms. Units: mV, ms, nS, pF (so pA/pF = mV/ms;
+//! the membrane area 20000 µm² gives Cm = 200 pF, gl = 10 nS, g_na =
+//! 20000 nS, g_kd = 6000 nS). Brian2's `exprel` rates are written out as
+//! `x / (exp(x/k) - 1)` forms. Writes a raster and `v` of three neurons to
+//! `out/`, prints the rates and checks them against Brian2's (about 37 Hz).
+use std::time::Instant;
+
+use snn::equations::{Method, NeuronModel};
+use snn::network::{plot, Connection, Network, Nucleus, NucleusId, Probe, Record, Weights};
+
+/// The model of both populations.
+pub fn hh() -> NeuronModel {
+    NeuronModel::new()
+        .named("cobahh")
+        .equation(
+            "v",
+            "(gl*(El - v) + ge*(Ee - v) + gi*(Ei - v) - g_na*(m*m*m)*h*(v - ENa) - g_kd*(n*n*n*n)*(v - EK)) / Cm",
+        )
+        .equation("m", "alpha_m*(1 - m) - beta_m*m")
+        .equation("n", "alpha_n*(1 - n) - beta_n*n")
+        .equation("h", "alpha_h*(1 - h) - beta_h*h")
+        .equation("ge", "-ge / taue")
+        .equation("gi", "-gi / taui")
+        .subexpression("alpha_m", "0.32*(13 - v + VT) / (exp((13 - v + VT)/4) - 1)")
+        .subexpression("beta_m", "0.28*(v - VT - 40) / (exp((v - VT - 40)/5) - 1)")
+        .subexpression("alpha_h", "0.128*exp((17 - v + VT)/18)")
+        .subexpression("beta_h", "4/(1 + exp((40 - v + VT)/5))")
+        .subexpression("alpha_n", "0.032*(15 - v + VT) / (exp((15 - v + VT)/5) - 1)")
+        .subexpression("beta_n", "0.5*exp((10 - v + VT)/40)")
+        .param("Cm", 200.0)
+        .param("gl", 10.0)
+        .param("g_na", 20000.0)
+        .param("g_kd", 6000.0)
+        .param("El", -60.0)
+        .param("EK", -90.0)
+        .param("ENa", 50.0)
+        .param("VT", -63.0)
+        .param("Ee", 0.0)
+        .param("Ei", -80.0)
+        .param("taue", 5.0)
+        .param("taui", 10.0)
+        .init("v", "El + (randn()*5 - 5)")
+        .init("ge", "(randn()*1.5 + 4) * 10")
+        .init("gi", "(randn()*12 + 20) * 10")
+        .threshold("v > -20")
+        .refractory(3.0)
+        .method(Method::ExponentialEuler)
+}
+
+/// The network: excitatory `E` and inhibitory `I` nuclei of `n` neurons
+/// together, connected with probability `p`.
+pub fn cobahh(n: usize, p: f64, record: Record) -> snn::Result<(Network, [NucleusId; 2])> {
+    let (we, wi) = (6.0, 67.0);
+    let ne = n * 4 / 5;
+    let mut net = Network::new().named("cobahh").seed(2);
+    let e = net.add(Nucleus::with_model("E", ne, hh()).record(record.clone()))?;
+    let i = net.add(Nucleus::with_model("I", n - ne, hh()).record(record))?;
+    let mut seed = 20;
+    for (pre, w, statement) in [(e, we, "ge += w"), (i, wi, "gi += w")] {
+        for post in [e, i] {
+            seed += 1;
+            net.connect_with(
+                Connection::new(pre, post, Weights::random(p, w, seed)).on_pre(statement),
+            )?;
+        }
+    }
+    Ok((net, [e, i]))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (dt, t_ms) = (0.1, 1000.0);
+    let record = Record::spikes().var("v", Probe::Neurons(vec![1, 10, 100]));
+    let (net, [e, i]) = cobahh(4000, 0.02, record)?;
+    let started = Instant::now();
+    let mut sim = net.build(dt)?;
+    let built = started.elapsed();
+    let rec = sim.run(t_ms)?;
+    let ran = started.elapsed() - built;
+    std::fs::create_dir_all("out")?;
+    plot::raster_grid(&rec, "out/cobahh_raster.png")?;
+    plot::plot_traces(
+        &rec,
+        &[(e, 1), (e, 10), (e, 100)],
+        &["v"],
+        "out/cobahh_v.png",
+    )?;
+    let (re, ri) = (rec.firing_rate(e)?, rec.firing_rate(i)?);
+    let all = (re * 3200.0 + ri * 800.0) / 4000.0;
+    println!(
+        "cobahh: 4000 neurons, {} steps in {:.2} s (build {:.2} s); E {re:.2} Hz, I {ri:.2} Hz, all {all:.2} Hz \
+         (Brian2: about 37 Hz); graph in {}",
+        rec.steps,
+        ran.as_secs_f64(),
+        built.as_secs_f64(),
+        sim.event_dir().map(|d| d.display().to_string()).unwrap_or_default()
+    );
+    if !(25.0..50.0).contains(&all) {
+        return Err(format!("cobahh: mean rate {all:.2} Hz, Brian2 fires about 37 Hz").into());
+    }
+    Ok(())
+}
