@@ -33,8 +33,9 @@
 //!    `v = c`, `u = u + d`. They are the neurons with `v = 30`: a spiking
 //!    neuron stored exactly the peak, any other one less, and `c < 30` is
 //!    checked when planning.
-//! 3. **v** (`neurons/v_update`): `v' = v + dt (0.04 v² + 5 v + 140 - u + I)`.
-//! 4. **u** (`neurons/u_update`): `u' = u + dt a (b v' - u)` (with the new `v'`).
+//! 3. **v** (`neurons/v_update`): `dv = ((0.04 v + 5) v + 140) - u + I`,
+//!    `v' = v + dv dt` (the original's float32 order).
+//! 4. **u** (`neurons/u_update`): `u' = u + (a (b v' - u)) dt` (with the new `v'`).
 //! 5. **threshold** (`neurons/threshold`): `s = v' >= 30`; spiking neurons store
 //!    `v' = 30`; `s` is lag 0 for the synapses.
 //! 6. **synapses** (`pre->post/...`), with `S(j)` the presynaptic spikes at
@@ -67,6 +68,13 @@
 //!    spikes into ring row `m mod L` (`ResourceScatterUpdate`, one row); the
 //!    `step` counter (which also keys the in-graph noise: a Box–Muller
 //!    transform of `StatelessRandomUniform` draws) increments.
+//!
+//! A nucleus whose model is written as equations (docs/semantics.md §3) is
+//! a population of its own (scope `X/update`): its variables `X/<name>`
+//! are read, the lowered model's bindings become ops (`expr`), the
+//! threshold holds where the neuron may fire (from `X/lastspike`); after
+//! step 6 its `on_pre` increments, reset and last-spike steps follow
+//! (`X/on_pre`, `X/reset`).
 //!
 //! Large arrays (weights, sparse indices) enter their variables through
 //! placeholders fed once by the init run, never as constants in the GraphDef.
