@@ -10,7 +10,11 @@
 //! dt = 0.1); (b) the classic Izhikevich (2003) network at N = 1000, 4000,
 //! 10000 (80% excitatory, thalamic noise drawn every step, all-to-all
 //! weights scaled by 1000/N, T = 1000 ms, dt = 0.1); (c) the basal-ganglia
-//! model of the examples.
+//! model of the examples; (f) sparse networks; `cuba` and `cobahh`, Brette
+//! et al. (2007) as in Brian2's examples, written as equations (the
+//! networks of `examples/cuba.rs` and `examples/cobahh.rs`: 4000 neurons,
+//! p = 0.02, dt = 0.1 ms; Brian2 twins `benches/brian2_cuba.py`,
+//! `benches/brian2_cobahh.py`).
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
 //! jumps and kernel traces), bare session runs of the same graph's step
 //! target (no feeds, no fetches: the floor for our own overhead; timed in
@@ -34,6 +38,14 @@ mod common;
 #[path = "../examples/basal_ganglia.rs"]
 #[allow(dead_code)]
 mod basal_ganglia;
+
+#[path = "../examples/cuba.rs"]
+#[allow(dead_code)]
+mod cuba;
+
+#[path = "../examples/cobahh.rs"]
+#[allow(dead_code)]
+mod cobahh;
 
 use std::process::Command;
 use std::time::Instant;
@@ -325,6 +337,19 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
     timed_run(net, 0.1, n, "auto")
 }
 
+/// The Brette et al. (2007) benchmarks, as the examples build them.
+fn case_brette(case: &str, mode: &str) -> R<Outcome> {
+    if !matches!(mode, "auto" | "tfexec" | "single") {
+        return Err(format!("modes of case {case}: auto, tfexec, single").into());
+    }
+    let record = snn::network::Record::spikes();
+    let (net, _) = match case {
+        "cuba" => cuba::cuba(4000, 0.02, record)?,
+        _ => cobahh::cobahh(4000, 0.02, record)?,
+    };
+    timed_run(net, 0.1, 4000, mode)
+}
+
 fn case_basal_ganglia(mode: &str) -> R<Outcome> {
     if mode == "native" {
         return Err("no native line: the reference stepper has no in-graph noise".into());
@@ -348,6 +373,9 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     }
     if mode == "tfexec" {
         o = o.executor(Executor::Default);
+    }
+    if mode == "single" {
+        o = o.executor(Executor::SingleThreaded);
     }
     if let (Ok(ms), false) = (std::env::var("SNN_BENCH_CHECK_MS"), mode == "check") {
         o = o.finite_check_ms(ms.parse()?);
@@ -468,6 +496,7 @@ fn child(case: &str, mode: &str) -> R<()> {
     let out = match case {
         "a" => case_simple(mode)?,
         "c" => case_basal_ganglia(mode)?,
+        "cuba" | "cobahh" => case_brette(case, mode)?,
         // f<N>k<K>: case (f) at N neurons with in-degree K.
         f if f.starts_with('f') => {
             let (n, k) = f[1..].split_once('k').ok_or("case f<N>k<K>")?;
@@ -523,6 +552,8 @@ fn main() -> R<()> {
                 "f100000k1000",
                 "(f) sparse, N = 10^5, K = 1000 (10^8 synapses)",
             ),
+            ("cuba", "CUBA (Brette et al. 2007), N = 4000"),
+            ("cobahh", "COBAHH (Brette et al. 2007), N = 4000"),
         ]
     };
     let exe = std::env::current_exe()?;
@@ -532,6 +563,8 @@ fn main() -> R<()> {
     for (case, title) in cases {
         let modes: &[&str] = if case.starts_with('f') {
             &["auto"]
+        } else if matches!(*case, "cuba" | "cobahh") {
+            &["auto", "single"]
         } else {
             &[
                 "auto", "bare", "check", "multi", "tfexec", "dense", "native",
@@ -589,6 +622,7 @@ fn main() -> R<()> {
                     "check" => check_label.as_str(),
                     "dense" => "TF, one run per step (dense)",
                     "tfexec" => "TF, one run per step (auto), TF's default executor",
+                    "single" => "TF, one run per step (auto), single-threaded executor",
                     _ => "native reference stepper",
                 },
                 wall / (t_ms / 1000.0),
