@@ -44,6 +44,6 @@ pub use model::{
 pub use plan::{PropagationChoice, RoundingNote, WeightLayout, DENSE_FROM_DENSITY};
 pub use recording::{NucleusRecording, Recording, Trace};
 pub use simulator::{
-    Executor, SimOptions, Simulator, ONE_INTRA_OP_THREAD_FROM, REMOTE_RUN_TIMEOUT_MS,
-    SINGLE_THREADED_UP_TO,
+    Executor, SimOptions, Simulator, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,
+    REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
 };

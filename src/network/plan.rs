@@ -145,6 +145,8 @@ pub(crate) struct Kept {
     pub rounded: Vec<RoundingNote>,
     /// Every nucleus runs on a CPU device (or none is named).
     pub on_cpu: bool,
+    /// Some nucleus runs a model written as equations.
+    pub has_models: bool,
 }
 
 /// One nucleus as the run loop sees it.
@@ -165,6 +167,7 @@ pub(crate) struct NucleusInfo {
 impl Plan {
     /// Consume the plan (after compiling it) into what the simulator keeps.
     pub(crate) fn keep(self) -> Kept {
+        let has_models = self.nuclei.iter().any(|nu| nu.model.is_some());
         let on_cpu = self.nuclei.iter().all(|nu| {
             nu.device
                 .as_deref()
@@ -192,6 +195,7 @@ impl Plan {
             propagation,
             rounded: self.rounded,
             on_cpu,
+            has_models,
         }
     }
 }

@@ -24,7 +24,8 @@ mod guards;
 mod options;
 use guards::check_every;
 pub use options::{
-    Executor, SimOptions, ONE_INTRA_OP_THREAD_FROM, REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
+    Executor, SimOptions, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,
+    REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
 };
 
 /// A compiled network with its TensorFlow session.
@@ -78,7 +79,7 @@ impl Simulator {
         let (mut compiled, kept) = compile(plan, options.steps_per_run.max(1))?;
         let neurons = kept.nuclei.iter().map(|nu| nu.n).sum();
         let (session, run_options) =
-            options::open_session(&compiled, &options, kept.on_cpu, neurons)?;
+            options::open_session(&compiled, &options, kept.on_cpu, neurons, kept.has_models)?;
         // The init feeds were only needed once: free the host copies.
         compiled.init_feeds.clear();
         crate::runtime::return_freed_memory();

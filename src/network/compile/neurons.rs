@@ -405,7 +405,10 @@ pub(super) fn finish_model(
     let mut s = scope.new_sub_scope("on_pre");
     for (j, (target, coefficient, y)) in increments.into_iter().enumerate() {
         let k = step.new.iter().position(|(n, _)| *n == target);
-        let c = {
+        // `x += w`: the sum itself; else the coefficient times it.
+        let inc: Output = if matches!(coefficient, crate::single::expr::Expr::Num(c) if c == 1.0) {
+            y
+        } else {
             let lookup = |x: &str| {
                 step.new
                     .iter()
@@ -418,9 +421,9 @@ pub(super) fn finish_model(
                 env: &lookup,
                 model: &model.model,
             };
-            em.float(&coefficient)?
+            let c = em.float(&coefficient)?;
+            ops::mul(c, y, &mut s).map_err(&e)?.into()
         };
-        let inc = ops::mul(c, y, &mut s).map_err(&e)?;
         match k {
             Some(k) => {
                 let x = ops::add(step.new[k].1.clone(), inc, &mut s.with_op_name(&target))
