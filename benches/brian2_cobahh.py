@@ -14,21 +14,15 @@ Prints one line per round: "BRIAN2 <seconds of the 1000 ms run> <spikes>
 of the 1000 ms run as Brian2's profiling reports it). Not part of
 `cargo test`; needs `pip install brian2`.
 """
+import os
 import sys
-import time
 
-from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Network, Equations,
-                    defaultclock, ms, mV, nS, umetre, ufarad, cm, siemens,
-                    msiemens, exprel, prefs, set_device, device, seed)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from brian2_run import setup, timed  # noqa: E402
+from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Equations,  # noqa: E402
+                    ms, mV, nS, umetre, ufarad, cm, siemens, msiemens, seed)
 
-target = sys.argv[1] if len(sys.argv) > 1 else "cython"
-rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-standalone = target == "cpp_standalone"
-if standalone:
-    set_device("cpp_standalone", build_on_run=False)
-else:
-    prefs.codegen.target = target
-defaultclock.dt = 0.1 * ms
+target, rounds = setup()
 
 area = 20000 * umetre ** 2
 Cm = (1 * ufarad * cm ** -2) * area
@@ -68,16 +62,6 @@ for r in range(rounds):
     P.ge = "(randn() * 1.5 + 4) * 10.*nS"
     P.gi = "(randn() * 12 + 20) * 10.*nS"
     mon = SpikeMonitor(P)
-    net = Network(P, Ce, Ci, mon)
-    net.run(1 * ms)
-    if standalone:
-        net.run(1000 * ms, profile=True)
-        device.build(directory="/tmp/brian2_cobahh", compile=True, run=True)
-        wall = sum(t for _, t in net.get_profiling_info())
-    else:
-        start = time.perf_counter()
-        net.run(1000 * ms)
-        wall = time.perf_counter() - start
-    print(f"BRIAN2 {float(wall):.4f} {mon.num_spikes} {len(Ce) + len(Ci)}", flush=True)
-    if standalone:
+    timed(target, "cobahh", P, [Ce, Ci], mon, dict(globals()))
+    if target == "cpp_standalone":
         break

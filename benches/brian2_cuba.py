@@ -13,20 +13,14 @@ Prints one line per round: "BRIAN2 <seconds of the 1000 ms run> <spikes>
 of the 1000 ms run as Brian2's profiling reports it). Not part of
 `cargo test`; needs `pip install brian2`.
 """
+import os
 import sys
-import time
 
-from brian2 import (NeuronGroup, Synapses, SpikeMonitor, Network, defaultclock,
-                    ms, mV, prefs, set_device, device, seed)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from brian2_run import setup, timed  # noqa: E402
+from brian2 import NeuronGroup, Synapses, SpikeMonitor, ms, mV, seed  # noqa: E402
 
-target = sys.argv[1] if len(sys.argv) > 1 else "cython"
-rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-standalone = target == "cpp_standalone"
-if standalone:
-    set_device("cpp_standalone", build_on_run=False)
-else:
-    prefs.codegen.target = target
-defaultclock.dt = 0.1 * ms
+target, rounds = setup()
 
 taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
 Vt, Vr, El = -50 * mV, -60 * mV, -49 * mV
@@ -49,16 +43,6 @@ for r in range(rounds):
     Ce.connect(p=0.02)
     Ci.connect(p=0.02)
     mon = SpikeMonitor(P)
-    net = Network(P, Ce, Ci, mon)
-    net.run(1 * ms)
-    if standalone:
-        net.run(1000 * ms, profile=True)
-        device.build(directory="/tmp/brian2_cuba", compile=True, run=True)
-        wall = sum(t for _, t in net.get_profiling_info())
-    else:
-        start = time.perf_counter()
-        net.run(1000 * ms)
-        wall = time.perf_counter() - start
-    print(f"BRIAN2 {float(wall):.4f} {mon.num_spikes} {len(Ce) + len(Ci)}", flush=True)
-    if standalone:
+    timed(target, "cuba", P, [Ce, Ci], mon, dict(globals()))
+    if target == "cpp_standalone":
         break

@@ -9,10 +9,11 @@
 //! 20000 nS, g_kd = 6000 nS). Brian2's `exprel` rates are written out as
 //! `x / (exp(x/k) - 1)` forms. Writes a raster and `v` of three neurons to
 //! `out/`, prints the rates and checks them against Brian2's (about 37 Hz).
-use std::time::Instant;
-
 use snn::equations::{Method, NeuronModel};
-use snn::network::{plot, Connection, Network, Nucleus, NucleusId, Probe, Record, Weights};
+use snn::network::{Network, NucleusId, Record};
+
+#[path = "shared/brette.rs"]
+mod brette;
 
 /// The model of both populations.
 pub fn hh() -> NeuronModel {
@@ -56,52 +57,15 @@ pub fn hh() -> NeuronModel {
 /// The network: excitatory `E` and inhibitory `I` nuclei of `n` neurons
 /// together, connected with probability `p`.
 pub fn cobahh(n: usize, p: f64, record: Record) -> snn::Result<(Network, [NucleusId; 2])> {
-    let (we, wi) = (6.0, 67.0);
-    let ne = n * 4 / 5;
-    let mut net = Network::new().named("cobahh").seed(2);
-    let e = net.add(Nucleus::with_model("E", ne, hh()).record(record.clone()))?;
-    let i = net.add(Nucleus::with_model("I", n - ne, hh()).record(record))?;
-    let mut seed = 20;
-    for (pre, w, statement) in [(e, we, "ge += w"), (i, wi, "gi += w")] {
-        for post in [e, i] {
-            seed += 1;
-            net.connect_with(
-                Connection::new(pre, post, Weights::random(p, w, seed)).on_pre(statement),
-            )?;
-        }
-    }
-    Ok((net, [e, i]))
+    brette::network("cobahh", hh(), n, p, (6.0, 67.0), 2, record)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (dt, t_ms) = (0.1, 1000.0);
-    let record = Record::spikes().var("v", Probe::Neurons(vec![1, 10, 100]));
-    let (net, [e, i]) = cobahh(4000, 0.02, record)?;
-    let started = Instant::now();
-    let mut sim = net.build(dt)?;
-    let built = started.elapsed();
-    let rec = sim.run(t_ms)?;
-    let ran = started.elapsed() - built;
-    std::fs::create_dir_all("out")?;
-    plot::raster_grid(&rec, "out/cobahh_raster.png")?;
-    plot::plot_traces(
-        &rec,
-        &[(e, 1), (e, 10), (e, 100)],
-        &["v"],
-        "out/cobahh_v.png",
-    )?;
-    let (re, ri) = (rec.firing_rate(e)?, rec.firing_rate(i)?);
-    let all = (re * 3200.0 + ri * 800.0) / 4000.0;
-    println!(
-        "cobahh: 4000 neurons, {} steps in {:.2} s (build {:.2} s); E {re:.2} Hz, I {ri:.2} Hz, all {all:.2} Hz \
-         (Brian2: about 37 Hz); graph in {}",
-        rec.steps,
-        ran.as_secs_f64(),
-        built.as_secs_f64(),
-        sim.event_dir().map(|d| d.display().to_string()).unwrap_or_default()
-    );
-    if !(25.0..50.0).contains(&all) {
-        return Err(format!("cobahh: mean rate {all:.2} Hz, Brian2 fires about 37 Hz").into());
-    }
-    Ok(())
+    brette::run(
+        "cobahh",
+        |r| cobahh(4000, 0.02, r),
+        &[1, 10, 100],
+        37.0,
+        25.0..50.0,
+    )
 }

@@ -41,16 +41,26 @@ pub(super) fn constant<T: tensorflow::TensorType, TT: Into<Tensor<T>>>(
     ops::constant(value, &mut scope.with_no_control_dependencies())
 }
 
-pub(super) fn const_f32(
+/// A named constant tensor of shape `dims` (see [`constant`]).
+pub(super) fn const_tensor<T: tensorflow::TensorType>(
     scope: &mut Scope,
     name: &str,
-    values: &[f32],
+    values: &[T],
     dims: &[u64],
 ) -> Result<Operation> {
     let t = Tensor::new(dims)
         .with_values(values)
         .map_err(tf_err(name))?;
     constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+}
+
+pub(super) fn const_f32(
+    scope: &mut Scope,
+    name: &str,
+    values: &[f32],
+    dims: &[u64],
+) -> Result<Operation> {
+    const_tensor(scope, name, values, dims)
 }
 
 pub(super) fn scalar_f32(scope: &mut Scope, name: &str, x: f32) -> Result<Operation> {
@@ -63,10 +73,7 @@ pub(super) fn const_i32(
     values: &[i32],
     dims: &[u64],
 ) -> Result<Operation> {
-    let t = Tensor::new(dims)
-        .with_values(values)
-        .map_err(tf_err(name))?;
-    constant(t, &mut scope.with_op_name(name)).map_err(tf_err(name))
+    const_tensor(scope, name, values, dims)
 }
 
 pub(super) fn shape(dims: &[u64]) -> Shape {

@@ -334,12 +334,7 @@ pub(super) fn update_model(
     // The threshold on the new state, for neurons that may fire.
     let mut ts = after(&st.scope, copy_after).new_sub_scope("threshold");
     let cond = {
-        let lookup = |x: &str| {
-            new.iter()
-                .chain(env.iter())
-                .find(|(n, _)| n == x)
-                .map(|(_, o)| o.clone())
-        };
+        let lookup = |x: &str| find(&new, &env, x);
         let mut em = Emitter {
             scope: ts.new_sub_scope("condition"),
             env: &lookup,
@@ -385,6 +380,15 @@ pub(super) fn update_model(
     })
 }
 
+/// The output named `x` among `first`, then `then`.
+fn find(first: &[(String, Output)], then: &[(String, Output)], x: &str) -> Option<Output> {
+    first
+        .iter()
+        .chain(then)
+        .find(|(n, _)| n == x)
+        .map(|(_, o)| o.clone())
+}
+
 /// Steps 3 and 4 of semantics §3 for a model nucleus: each arriving spike's
 /// `on_pre` increment (`coefficient(post state) · Σ w` per connection, in
 /// connection order), then the reset statements in order for the neurons
@@ -409,13 +413,7 @@ pub(super) fn finish_model(
         let inc: Output = if matches!(coefficient, crate::single::expr::Expr::Num(c) if c == 1.0) {
             y
         } else {
-            let lookup = |x: &str| {
-                step.new
-                    .iter()
-                    .chain(ms.env.iter())
-                    .find(|(n, _)| n == x)
-                    .map(|(_, o)| o.clone())
-            };
+            let lookup = |x: &str| find(&step.new, &ms.env, x);
             let mut em = Emitter {
                 scope: s.new_sub_scope(&format!("coefficient{j}")),
                 env: &lookup,
@@ -437,13 +435,7 @@ pub(super) fn finish_model(
     let r = scope.new_sub_scope("reset");
     for (i, expr) in &model.reset {
         let value = {
-            let lookup = |x: &str| {
-                step.new
-                    .iter()
-                    .chain(ms.env.iter())
-                    .find(|(n, _)| n == x)
-                    .map(|(_, o)| o.clone())
-            };
+            let lookup = |x: &str| find(&step.new, &ms.env, x);
             let mut em = Emitter {
                 scope: r.new_sub_scope(&model.state[*i]),
                 env: &lookup,

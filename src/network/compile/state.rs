@@ -102,26 +102,7 @@ pub(super) fn nuclei(
         let v = variable(&mut scope, "v", float, &[n], init_v.into(), reg)?;
         let u = variable(&mut scope, "u", float, &[n], init_u.into(), reg)?;
         let i = variable(&mut scope, "I", float, &[n], init_i.into(), reg)?;
-        let hist = if ring > 0 {
-            let init_h = ops::Fill::new()
-                .build(
-                    const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
-                    scalar_f32(&mut scope, "spikes/zero", 0.0)?,
-                    &mut scope.with_op_name("spikes/initial"),
-                )
-                .map_err(tf_err(&nu.label))?;
-            let dims = [ring as u64, n];
-            Some(variable(
-                &mut scope,
-                "spikes",
-                float,
-                &dims,
-                init_h.into(),
-                reg,
-            )?)
-        } else {
-            None
-        };
+        let hist = spike_ring(&mut scope, ring, n, reg)?;
         states.push(NucleusState {
             scope,
             vars: vec![("v".into(), v), ("u".into(), u), ("I".into(), i)],
@@ -186,26 +167,7 @@ fn model_state(
         }
         None => None,
     };
-    let hist = if ring > 0 {
-        let init_h = ops::Fill::new()
-            .build(
-                const_i32(&mut scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
-                scalar_f32(&mut scope, "spikes/zero", 0.0)?,
-                &mut scope.with_op_name("spikes/initial"),
-            )
-            .map_err(tf_err("spikes"))?;
-        let dims = [ring as u64, n];
-        Some(variable(
-            &mut scope,
-            "spikes",
-            float,
-            &dims,
-            init_h.into(),
-            reg,
-        )?)
-    } else {
-        None
-    };
+    let hist = spike_ring(&mut scope, ring, n, reg)?;
     Ok(NucleusState {
         scope,
         vars,
@@ -214,6 +176,30 @@ fn model_state(
         ring,
         last,
     })
+}
+
+/// The spike ring `X/spikes` of `ring` rows of `n` zeros (none when `ring`
+/// is 0: nothing reads a past step).
+fn spike_ring(scope: &mut Scope, ring: usize, n: u64, reg: &mut Registry) -> Result<Option<Var>> {
+    if ring == 0 {
+        return Ok(None);
+    }
+    let init = ops::Fill::new()
+        .build(
+            const_i32(scope, "spikes/dims", &[ring as i32, n as i32], &[2])?,
+            scalar_f32(scope, "spikes/zero", 0.0)?,
+            &mut scope.with_op_name("spikes/initial"),
+        )
+        .map_err(tf_err("spikes"))?;
+    let dims = [ring as u64, n];
+    Ok(Some(variable(
+        scope,
+        "spikes",
+        DataType::Float,
+        &dims,
+        init.into(),
+        reg,
+    )?))
 }
 
 /// Each population's scope: its member's own when it is alone, else

@@ -1,0 +1,39 @@
+"""What the Brian2 twins of the Brette et al. (2007) cases share: the code
+generation target from the command line, and a timed 1000 ms run after a
+1 ms run that compiles (cpp_standalone: the time Brian2's profiling reports
+for the 1000 ms run). Imported by brian2_cuba.py and brian2_cobahh.py."""
+import sys
+import time
+
+from brian2 import Network, defaultclock, device, ms, prefs, set_device
+
+
+def setup():
+    """The target (argv[1], default cython) and rounds (argv[2], default 1),
+    with the device and dt = 0.1 ms set."""
+    target = sys.argv[1] if len(sys.argv) > 1 else "cython"
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if target == "cpp_standalone":
+        set_device("cpp_standalone", build_on_run=False)
+    else:
+        prefs.codegen.target = target
+    defaultclock.dt = 0.1 * ms
+    return target, rounds
+
+
+def timed(target, name, group, synapses, monitor, namespace):
+    """Run the network for 1 ms, then time 1000 ms, its constants taken from
+    `namespace` (the script's); print "BRIAN2 <seconds> <spikes>
+    <synapses>"."""
+    net = Network(group, *synapses, monitor)
+    net.run(1 * ms, namespace=namespace)
+    if target == "cpp_standalone":
+        net.run(1000 * ms, profile=True, namespace=namespace)
+        device.build(directory=f"/tmp/brian2_{name}", compile=True, run=True)
+        wall = sum(t for _, t in net.get_profiling_info())
+    else:
+        start = time.perf_counter()
+        net.run(1000 * ms, namespace=namespace)
+        wall = time.perf_counter() - start
+    print(f"BRIAN2 {float(wall):.4f} {monitor.num_spikes} {sum(len(s) for s in synapses)}",
+          flush=True)
