@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{tempdir, to_array, Rng};
+use snn::equations::{Method, NeuronModel};
 use snn::network::{
     ClusterSpec, Connection, Input, Network, Nucleus, Record, Recording, Server, SimOptions,
 };
@@ -26,7 +27,8 @@ type R = Result<(), Box<dyn std::error::Error>>;
 const DT: f64 = 0.1;
 
 /// CTX (task 0) -> STR (task 1) -> GPe (task 1) -> CTX, with noise, delays
-/// and an exponential kernel; `host` is GPe's external input.
+/// and an exponential kernel; `host` is GPe's external input; and CTX ->
+/// LIF (task 1), a model written as equations.
 fn network(
     devices: Option<(&str, &str)>,
     mut host: impl FnMut(f64) -> Vec<f64> + Send + 'static,
@@ -62,6 +64,28 @@ fn network(
     )?;
     net.connect_with(
         Connection::new(gpe, ctx, to_array(&Rng(3).matrix(20, 40, -1.5, 0.5))).delay(2.0),
+    )?;
+    // A nucleus whose model is written as equations, on task 1: leaky
+    // integrators with a refractory period, driven by CTX through on_pre.
+    let lif = NeuronModel::new()
+        .named("lif")
+        .equation("v", "(El - v) / tau")
+        .unless_refractory()
+        .param("El", -60.0)
+        .param("tau", 10.0)
+        .init("v", "El + 10 * rand()")
+        .threshold("v > -50")
+        .reset("v = El")
+        .refractory(2.0)
+        .method(Method::Exact);
+    let integrators = net.add(place(
+        Nucleus::with_model("LIF", 25, lif).record(Record::spikes()),
+        1,
+    ))?;
+    net.connect_with(
+        Connection::new(ctx, integrators, to_array(&Rng(4).matrix(40, 25, 0.0, 3.0)))
+            .delay(1.0)
+            .on_pre("v += w"),
     )?;
     Ok(net)
 }

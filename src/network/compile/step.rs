@@ -354,16 +354,23 @@ impl NucleusOutputs<'_> {
             traces.push((var.clone(), op));
         }
         // Divergence check: one is-finite reduction over the new state.
-        let all_new = ops::ConcatV2::new()
-            .build_instance(
-                after_step.iter().map(|(_, v)| v.clone()).collect(),
-                constant(0i32, &mut r.with_op_name("state_axis"))
-                    .map_err(&e)?
-                    .into(),
-                &mut r.with_op_name("state"),
-            )
-            .map_err(&e)?
-            .op;
+        let values: Vec<Output> = after_step.iter().map(|(_, v)| v.clone()).collect();
+        let all_new: Output = match &values[..] {
+            // One variable (a model with one state variable and no pulse
+            // input): ConcatV2 takes two or more.
+            [one] => one.clone(),
+            _ => ops::ConcatV2::new()
+                .build_instance(
+                    values,
+                    constant(0i32, &mut r.with_op_name("state_axis"))
+                        .map_err(&e)?
+                        .into(),
+                    &mut r.with_op_name("state"),
+                )
+                .map_err(&e)?
+                .op
+                .into(),
+        };
         let is_finite = ops::is_finite(all_new, &mut r.with_op_name("is_finite")).map_err(&e)?;
         let finite = ops::all(
             is_finite,
