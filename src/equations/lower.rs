@@ -254,7 +254,8 @@ fn not_a_variable(name: &str, known: &[String]) -> String {
 /// expression starts.
 fn split_statement(s: &str) -> Option<(String, &'static str, usize)> {
     let bytes = s.as_bytes();
-    let (at, op) = (0..bytes.len()).find_map(|i| {
+    // Char boundaries only: a statement may hold any text.
+    let (at, op) = s.char_indices().map(|(i, _)| i).find_map(|i| {
         for op in ["+=", "-=", "*=", "/="] {
             if s[i..].starts_with(op) {
                 return Some((i, op));

@@ -476,10 +476,8 @@ impl Plan {
                 .max()
                 .unwrap_or(1)
                 .max(1);
-            // A neuron that spiked stores v = 30 (the peak); the reset tells
-            // spikes from that, so a reset potential must lie below it.
-            let model = models[idx].take();
-            if let Some(model) = &model {
+            // A model written as equations has no a, b, c, d.
+            if let Some(model) = models[idx].take() {
                 nuclei.push(PlanNucleus {
                     a: Vec::new(),
                     b: Vec::new(),
@@ -493,11 +491,12 @@ impl Plan {
                     every: nu.record.every.max(1),
                     device: nu.device,
                     history,
-                    model: None,
+                    model: Some(model),
                 });
-                nuclei.last_mut().expect("just pushed").model = Some(model.clone());
                 continue;
             }
+            // A neuron that spiked stores v = 30 (the peak); the reset tells
+            // spikes from that, so a reset potential must lie below it.
             let c = param(&nu.c, n, "c", &label)?;
             if let Some((i, x)) = c.iter().enumerate().find(|(_, &x)| x >= 30.0) {
                 return Err(Error::InvalidModel {

@@ -4,7 +4,7 @@
 
 use crate::equations::{Lowered, OnPre};
 use crate::error::{Error, Result};
-use crate::network::model::{Connection, Input, Network, Nucleus, Probe};
+use crate::network::model::{Connection, Input, Network, Nucleus};
 
 /// Per nucleus, its lowered model (`None`: a built-in Izhikevich nucleus).
 pub(super) fn lower_models(net: &Network, dt: f64) -> Result<Vec<Option<Lowered>>> {
@@ -110,6 +110,5 @@ pub(super) fn traces(nu: &Nucleus, model: &Lowered) -> Result<Vec<(String, Vec<u
             None => {}
         }
     }
-    let _ = Probe::None;
     Ok(traces)
 }
