@@ -205,6 +205,9 @@ fn bad_models_give_typed_errors_naming_the_culprit() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("-w / tuam\n         ^"), "{msg}");
+    // Two pulse inputs: where would the external input go?
+    let (item, _, _) = equation_error(base().pulse("I").pulse("J").lower(1, 0.1, 0));
+    assert_eq!(item, "pulse inputs");
     // A reset assigning something that is not a state variable.
     let (item, _, problem) = equation_error(base().reset("v = -60; El = 0").lower(1, 0.1, 0));
     assert_eq!(item, "reset");

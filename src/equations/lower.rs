@@ -359,6 +359,15 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
     if !(dt.is_finite() && dt > 0.0) {
         return Err(Error::InvalidDt { dt });
     }
+    if model.pulses.len() > 1 {
+        return Err(ctx.err(
+            "pulse inputs",
+            &model.pulses.join(", "),
+            None,
+            "a model has at most one pulse input (the external input and the connections \
+             without on_pre add up in it)",
+        ));
+    }
     let mut state: Vec<String> = model.equations.iter().map(|e| e.var.clone()).collect();
     state.extend(model.variables.iter().cloned());
     // Every name is defined once.

@@ -167,7 +167,8 @@ impl NeuronModel {
     }
 
     /// A pulse input (such as the Izhikevich model's `I`): for one step, the
-    /// sum of the external input and of what kernel connections deliver.
+    /// sum of the external input and of what connections without `on_pre`
+    /// (kernel connections among them) deliver. At most one per model.
     pub fn pulse(mut self, name: impl Into<String>) -> Self {
         self.pulses.push(name.into());
         self
