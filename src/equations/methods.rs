@@ -306,7 +306,9 @@ fn exact(
                 }
             }
         }
-        let value = if any_gated {
+        // A variable whose refractory step is its ordinary one (it does not
+        // depend on the variables held while refractory) needs no choice.
+        let value = if any_gated && refr != full {
             select(name("__active"), full, refr)
         } else {
             full
