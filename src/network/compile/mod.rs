@@ -88,6 +88,7 @@ use crate::network::plan::{Kept, Plan};
 mod expr;
 mod graph;
 mod layout;
+mod models;
 mod neurons;
 mod noise;
 mod propagation;

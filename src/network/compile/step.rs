@@ -6,7 +6,8 @@ use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::graph::{after, const_f32, const_i32, constant, group, shape, tf_err, Var};
 use super::layout::Layout;
-use super::neurons::{finish_model, update_model, update_population, NucleusStep};
+use super::models::{finish_model, update_model};
+use super::neurons::{update_population, NucleusStep};
 use super::noise::noise_input;
 use super::ring::RingReads;
 use super::state::{ConnState, NucleusState, TraceBank};

@@ -1,0 +1,289 @@
+//! Steps of semantics §3 for a nucleus whose model is written as
+//! equations (a population of its own): [`update_model`] reads its
+//! variables, turns the lowered model's bindings into ops ([`super::expr`])
+//! and applies the threshold where the neuron may fire; after the synapses,
+//! [`finish_model`] adds the `on_pre` increments, resets, and keeps each
+//! neuron's last spike step.
+
+use tensorflow::{ops, DataType, Operation, Output, Scope};
+
+use super::expr::Emitter;
+use super::graph::{after, const_f32, const_i32, constant, scalar_f32, tf_err};
+use super::neurons::NucleusStep;
+use super::state::NucleusState;
+use crate::error::Result;
+use crate::network::plan::Plan;
+
+/// What the end of a model nucleus's step needs (after the synapses): the
+/// spike condition, the names its expressions read besides the state, and
+/// the refractory bookkeeping.
+pub(super) struct ModelStep {
+    /// This step's spikes (bool `[n]`).
+    pub(super) fired: Output,
+    /// Parameters, pulse inputs and `t`, by name.
+    pub(super) env: Vec<(String, Output)>,
+    /// The step number (int64 scalar) and each neuron's last spike step
+    /// (int64 `[n]`), with refractoriness.
+    pub(super) last: Option<(Output, Output)>,
+}
+
+/// Steps 1 and 2 of semantics §3 for nucleus `k`, whose model is written as
+/// equations: every variable read, one step of the model's method, the
+/// threshold on the new state for neurons that are not refractory. The
+/// synapses' `on_pre` statements, the reset and the new last-spike steps
+/// follow in [`finish_model`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn update_model(
+    pop_scope: &Scope,
+    k: usize,
+    plan: &Plan,
+    nuclei: &[NucleusState],
+    step: &Output,
+    copy_after: Option<&Operation>,
+    reads: &mut Vec<Operation>,
+) -> Result<NucleusStep> {
+    let nu = &plan.nuclei[k];
+    let st = &nuclei[k];
+    let Some(model) = &nu.model else {
+        return Err(crate::Error::Internal {
+            context: format!("building nucleus {:?}", nu.label),
+            message: "no model".into(),
+        });
+    };
+    let e = tf_err(&nu.label);
+    let mut ns = after(&st.scope, copy_after);
+    let mut env: Vec<(String, Output)> = Vec::new();
+    for (name, var) in &st.vars {
+        let read = var.read_in(&mut ns, &format!("read/{name}"))?;
+        reads.push(read.clone());
+        env.push((name.clone(), read.into()));
+    }
+    let mut s = after(pop_scope, copy_after).new_sub_scope("update");
+    let n = nu.n as u64;
+    for (name, values) in &model.params {
+        let values: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+        env.push((name.clone(), const_f32(&mut s, name, &values, &[n])?.into()));
+    }
+    let m_f = ops::Cast::new()
+        .DstT(DataType::Float)
+        .build(step.clone(), &mut s.with_op_name("step"))
+        .map_err(&e)?;
+    let dt = scalar_f32(&mut s, "dt", plan.dt as f32)?;
+    env.push((
+        "t".into(),
+        ops::mul(m_f, dt, &mut s.with_op_name("t"))
+            .map_err(&e)?
+            .into(),
+    ));
+    let (active, last) = refractoriness(st, model, step, &mut ns, &mut s, reads)?;
+    env.push(("__active".into(), active));
+    // The method's bindings, in order.
+    let mut bound: Vec<(String, Output)> = Vec::with_capacity(model.bindings.len());
+    for (name, expr) in &model.bindings {
+        let value = {
+            let lookup = |x: &str| {
+                bound
+                    .iter()
+                    .rev()
+                    .chain(env.iter())
+                    .find(|(n, _)| n == x)
+                    .map(|(_, o)| o.clone())
+            };
+            let mut em = Emitter {
+                scope: s.new_sub_scope(name),
+                env: &lookup,
+                model: &model.model,
+            };
+            em.float(expr)?
+        };
+        bound.push((name.clone(), value));
+    }
+    let mut new = Vec::with_capacity(model.state.len());
+    for (i, x) in model.state.iter().enumerate() {
+        let value = match &model.next[i] {
+            Some(b) => bound.iter().find(|(n, _)| n == b).map(|(_, o)| o.clone()),
+            None => env.iter().find(|(n, _)| n == x).map(|(_, o)| o.clone()),
+        }
+        .ok_or_else(|| crate::Error::Internal {
+            context: format!("building nucleus {:?}", nu.label),
+            message: format!("no new value of {x}"),
+        })?;
+        new.push((x.clone(), value));
+    }
+    // The threshold on the new state, for neurons that may fire.
+    let mut ts = after(&st.scope, copy_after).new_sub_scope("threshold");
+    let cond = {
+        let lookup = |x: &str| find(&new, &env, x);
+        let mut em = Emitter {
+            scope: ts.new_sub_scope("condition"),
+            env: &lookup,
+            model: &model.model,
+        };
+        em.condition(&model.threshold)?
+    };
+    let fired: Output = match &last {
+        Some((_, may_fire)) => {
+            ops::logical_and(cond, may_fire.clone(), &mut ts.with_op_name("fired"))
+                .map_err(&e)?
+                .into()
+        }
+        None => ops::identity(cond, &mut ts.with_op_name("fired"))
+            .map_err(&e)?
+            .into(),
+    };
+    let spikes: Output = ops::Cast::new()
+        .DstT(DataType::Float)
+        .build(fired.clone(), &mut ts.with_op_name("spikes"))
+        .map_err(&e)?
+        .into();
+    let spike_index =
+        ops::where_(fired.clone(), &mut ts.with_op_name("spike_index")).map_err(&e)?;
+    let new_row = ops::reshape(
+        spikes.clone(),
+        const_i32(&mut ts, "row_shape", &[1, nu.n as i32], &[2])?,
+        &mut ts.with_op_name("row"),
+    )
+    .map_err(&e)?;
+    // Everything but the state: what on_pre and reset expressions read.
+    env.retain(|(n, _)| !model.state.contains(n));
+    Ok(NucleusStep {
+        new,
+        spike_index,
+        spikes,
+        new_row,
+        model: Some(ModelStep {
+            fired,
+            env,
+            last: last.map(|(l, _)| (step.clone(), l.into())),
+        }),
+    })
+}
+
+/// The output named `x` among `first`, then `then`.
+fn find(first: &[(String, Output)], then: &[(String, Output)], x: &str) -> Option<Output> {
+    first
+        .iter()
+        .chain(then)
+        .find(|(n, _)| n == x)
+        .map(|(_, o)| o.clone())
+}
+
+/// Refractoriness from each neuron's last spike step: whether it is active
+/// in this update (1 or 0: it was at the last threshold, `m - 1 - last >=
+/// R`) and, with a refractory period, the last-spike read and whether it
+/// may fire now (`m - last >= R`).
+fn refractoriness(
+    st: &NucleusState,
+    model: &crate::equations::Lowered,
+    step: &Output,
+    ns: &mut Scope,
+    s: &mut Scope,
+    reads: &mut Vec<Operation>,
+) -> Result<(Output, Option<(Operation, Operation)>)> {
+    let (Some(var), Some(r)) = (&st.last, &model.refractory) else {
+        return Ok((scalar_f32(s, "always_active", 1.0)?.into(), None));
+    };
+    let e = tf_err(&model.model);
+    let last = var.read_in(ns, "read/lastspike")?;
+    reads.push(last.clone());
+    let r: Vec<i64> = r.iter().map(|&x| x as i64).collect();
+    let dims: Vec<u64> = if r.len() == 1 {
+        vec![]
+    } else {
+        vec![model.n as u64]
+    };
+    let r = tensorflow::Tensor::new(&dims).with_values(&r).map_err(&e)?;
+    let r = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
+    let since = ops::sub(
+        step.clone(),
+        last.clone(),
+        &mut s.with_op_name("since_spike"),
+    )
+    .map_err(&e)?;
+    let one = constant(1i64, &mut s.with_op_name("one")).map_err(&e)?;
+    let before = ops::sub(since.clone(), one, s).map_err(&e)?;
+    let active =
+        ops::greater_equal(before, r.clone(), &mut s.with_op_name("active")).map_err(&e)?;
+    let active = ops::Cast::new()
+        .DstT(DataType::Float)
+        .build(active, &mut s.with_op_name("not_refractory"))
+        .map_err(&e)?;
+    let may_fire = ops::greater_equal(since, r, &mut s.with_op_name("may_fire")).map_err(&e)?;
+    Ok((active.into(), Some((last, may_fire))))
+}
+
+/// Steps 3 and 4 of semantics §3 for a model nucleus: each arriving spike's
+/// `on_pre` increment (`coefficient(post state) · Σ w` per connection, in
+/// connection order), then the reset statements in order for the neurons
+/// that fired, and their new last-spike step. Returns the last-spike steps
+/// to write, if the model has a refractory period, and the increments of
+/// pulse inputs (which join the next step's input).
+pub(super) fn finish_model(
+    scope: &Scope,
+    nu: &crate::network::plan::PlanNucleus,
+    step: &mut NucleusStep,
+    increments: Vec<(String, crate::single::expr::Expr, Output)>,
+) -> Result<(Option<Output>, Vec<Output>)> {
+    let (Some(model), Some(ms)) = (&nu.model, &step.model) else {
+        return Ok((None, Vec::new()));
+    };
+    let mut to_pulse = Vec::new();
+    let e = tf_err(&nu.label);
+    let mut s = scope.new_sub_scope("on_pre");
+    for (j, (target, coefficient, y)) in increments.into_iter().enumerate() {
+        let k = step.new.iter().position(|(n, _)| *n == target);
+        // `x += w`: the sum itself; else the coefficient times it.
+        let inc: Output = if matches!(coefficient, crate::single::expr::Expr::Num(c) if c == 1.0) {
+            y
+        } else {
+            let lookup = |x: &str| find(&step.new, &ms.env, x);
+            let mut em = Emitter {
+                scope: s.new_sub_scope(&format!("coefficient{j}")),
+                env: &lookup,
+                model: &model.model,
+            };
+            let c = em.float(&coefficient)?;
+            ops::mul(c, y, &mut s).map_err(&e)?.into()
+        };
+        match k {
+            Some(k) => {
+                let x = ops::add(step.new[k].1.clone(), inc, &mut s.with_op_name(&target))
+                    .map_err(&e)?;
+                step.new[k].1 = x.into();
+            }
+            // A pulse input: part of the next step's input.
+            None => to_pulse.push(inc.into()),
+        }
+    }
+    let r = scope.new_sub_scope("reset");
+    for (i, expr) in &model.reset {
+        let value = {
+            let lookup = |x: &str| find(&step.new, &ms.env, x);
+            let mut em = Emitter {
+                scope: r.new_sub_scope(&model.state[*i]),
+                env: &lookup,
+                model: &model.model,
+            };
+            em.float(expr)?
+        };
+        let old = step.new[*i].1.clone();
+        let name = model.state[*i].clone();
+        step.new[*i].1 = ops::select_v2(ms.fired.clone(), value, old, &mut r.with_op_name(&name))
+            .map_err(&e)?
+            .into();
+    }
+    let last = match &ms.last {
+        Some((m, last)) => Some(
+            ops::select_v2(
+                ms.fired.clone(),
+                m.clone(),
+                last.clone(),
+                &mut r.with_op_name("lastspike"),
+            )
+            .map_err(&e)?
+            .into(),
+        ),
+        None => None,
+    };
+    Ok((last, to_pulse))
+}
