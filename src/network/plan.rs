@@ -200,6 +200,20 @@ impl Plan {
     }
 }
 
+/// Record `neurons` of `var`: joined with the neurons already asked for
+/// it (sorted, once each); nothing for an empty list.
+pub(crate) fn add_trace(traces: &mut Vec<(String, Vec<usize>)>, var: String, neurons: Vec<usize>) {
+    match traces.iter_mut().find(|(v, _)| *v == var) {
+        Some((_, list)) => {
+            list.extend(neurons);
+            list.sort_unstable();
+            list.dedup();
+        }
+        None if !neurons.is_empty() => traces.push((var, neurons)),
+        None => {}
+    }
+}
+
 pub(crate) fn finite(value: f64, what: impl FnOnce() -> String) -> Result<f32> {
     if value.is_finite() {
         Ok(value as f32)
@@ -429,15 +443,7 @@ impl Plan {
                         ),
                     });
                 }
-                match traces.iter_mut().find(|(v, _)| *v == var) {
-                    Some((_, list)) => {
-                        list.extend(idx_list);
-                        list.sort_unstable();
-                        list.dedup();
-                    }
-                    None if !idx_list.is_empty() => traces.push((var, idx_list)),
-                    None => {}
-                }
+                add_trace(&mut traces, var, idx_list);
             }
             let rows_for = |c: &PlanConnection| match c.form {
                 // Recursive traces also read the spikes leaving the window.

@@ -100,15 +100,7 @@ pub(super) fn traces(nu: &Nucleus, model: &Lowered) -> Result<Vec<(String, Vec<u
                 n: nu.n,
             });
         }
-        match traces.iter_mut().find(|(v, _)| *v == var) {
-            Some((_, mine)) => {
-                mine.extend(list);
-                mine.sort_unstable();
-                mine.dedup();
-            }
-            None if !list.is_empty() => traces.push((var, list)),
-            None => {}
-        }
+        super::add_trace(&mut traces, var, list);
     }
     Ok(traces)
 }
