@@ -7,7 +7,7 @@
 //! reset; 1000 ms at dt = 0.1 ms. Units: mV, ms, nS, pF (so pA/pF = mV/ms;
 //! the membrane area 20000 µm² gives Cm = 200 pF, gl = 10 nS, g_na =
 //! 20000 nS, g_kd = 6000 nS). Brian2's `exprel` rates are written out as
-//! `x / (exp(x/k) - 1)` forms. Writes a raster and `v` of three neurons to
+//! `x / (exp(x/k) - 1)` with their limit `k` at `x = 0`. Writes a raster and `v` of three neurons to
 //! `out/`, prints the rates and checks them against Brian2's (about 37 Hz).
 use snn::equations::{Method, NeuronModel};
 use snn::network::{Network, NucleusId, Record};
@@ -28,11 +28,16 @@ pub fn hh() -> NeuronModel {
         .equation("h", "alpha_h*(1 - h) - beta_h*h")
         .equation("ge", "-ge / taue")
         .equation("gi", "-gi / taui")
-        .subexpression("alpha_m", "0.32*(13 - v + VT) / (exp((13 - v + VT)/4) - 1)")
-        .subexpression("beta_m", "0.28*(v - VT - 40) / (exp((v - VT - 40)/5) - 1)")
+        // Brian2's `k / exprel(x / k)`, written out as `x / (exp(x / k) - 1)`
+        // with its limit k where x is 0 (float32 v does land on VT + 13).
+        .subexpression("xm", "13 - v + VT")
+        .subexpression("xb", "v - VT - 40")
+        .subexpression("xn", "15 - v + VT")
+        .subexpression("alpha_m", "0.32*(4 if xm == 0 else xm / (exp(xm/4) - 1))")
+        .subexpression("beta_m", "0.28*(5 if xb == 0 else xb / (exp(xb/5) - 1))")
         .subexpression("alpha_h", "0.128*exp((17 - v + VT)/18)")
         .subexpression("beta_h", "4/(1 + exp((40 - v + VT)/5))")
-        .subexpression("alpha_n", "0.032*(15 - v + VT) / (exp((15 - v + VT)/5) - 1)")
+        .subexpression("alpha_n", "0.032*(5 if xn == 0 else xn / (exp(xn/5) - 1))")
         .subexpression("beta_n", "0.5*exp((10 - v + VT)/40)")
         .param("Cm", 200.0)
         .param("gl", 10.0)
