@@ -17,7 +17,7 @@ pub struct Simulated {
 }
 
 /// Expressions of a lowered model read no random numbers.
-struct NoDraws;
+pub(crate) struct NoDraws;
 
 impl Noise for NoDraws {
     fn uniform(&mut self) -> f64 {

@@ -252,7 +252,7 @@ fn not_a_variable(name: &str, known: &[String]) -> String {
 
 /// `x op= expr` or `x = expr`: the target, the operator and where the
 /// expression starts.
-fn split_statement(s: &str) -> Option<(String, &'static str, usize)> {
+pub(crate) fn split_statement(s: &str) -> Option<(String, &'static str, usize)> {
     let bytes = s.as_bytes();
     // Char boundaries only: a statement may hold any text.
     let (at, op) = s.char_indices().map(|(i, _)| i).find_map(|i| {
@@ -462,7 +462,7 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
             "defined in terms of itself",
         ));
     }
-    let lowered_shell = Lowered {
+    let mut lowered = Lowered {
         model: model.name.clone(),
         n,
         dt,
@@ -478,7 +478,6 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         subexpressions: subs,
         uniform,
     };
-    let mut lowered = lowered_shell;
     // The equations' right-hand sides, inlined and folded.
     let mut rhs = Vec::with_capacity(model.equations.len());
     for eq in &model.equations {

@@ -6,6 +6,7 @@
 use super::algebra::{
     add, affine_in, div, exp, linear_in, mul, name, neg, num, reads_any, replace, select,
 };
+use super::eval::NoDraws;
 use super::expm::propagators;
 use super::lower::{Ctx, Lowered};
 use super::{Method, NeuronModel};
@@ -218,15 +219,6 @@ fn exact(
         .collect::<Result<_>>()?;
     let mut slots = vec![0.0; names.len() + 1];
     let mut stack = vec![0.0; programs.iter().map(|p| p.max_stack).max().unwrap_or(1)];
-    struct NoDraws;
-    impl expr::Noise for NoDraws {
-        fn uniform(&mut self) -> f64 {
-            f64::NAN
-        }
-        fn normal(&mut self) -> f64 {
-            f64::NAN
-        }
-    }
     let dt = lowered.dt;
     // Distinct parameter sets get their propagators once.
     let mut cache: Vec<(Vec<u64>, [Vec<f64>; 4])> = Vec::new();
@@ -281,15 +273,14 @@ fn exact(
             name(&n)
         }
     };
-    for (i, c) in c_exprs.iter().enumerate() {
-        if !matches!(c, Expr::Num(z) if *z == 0.0) {
-            out.push((format!("__c{i}"), c.clone()));
-        }
-    }
+    // The affine terms that are not 0, as bindings `__c{i}`.
     let has_c: Vec<bool> = c_exprs
         .iter()
         .map(|c| !matches!(c, Expr::Num(z) if *z == 0.0))
         .collect();
+    for (i, c) in c_exprs.iter().enumerate().filter(|(i, _)| has_c[*i]) {
+        out.push((format!("__c{i}"), c.clone()));
+    }
     let any_gated = gated.iter().any(|&g| g);
     for i in 0..k {
         let mut full = num(0.0);

@@ -1,6 +1,7 @@
 //! A network's neuron model handed to the single-neuron toolkit, to
 //! simulate one neuron and draw its phase plane.
 
+use super::lower::split_statement;
 use super::{Method, NeuronModel, Value};
 use crate::error::{Error, Result};
 use crate::single;
@@ -49,8 +50,9 @@ impl NeuronModel {
         if let Some(text) = &self.reset {
             let mut done: Vec<String> = Vec::new();
             for piece in text.split([';', '\n']).filter(|p| !p.trim().is_empty()) {
-                let (target, op, rhs) = split(piece)
+                let (target, op, rhs_at) = split_statement(piece)
                     .ok_or_else(|| err("reset", text, "a reset statement is `x = expr`"))?;
+                let rhs = &piece[rhs_at..];
                 let reads_done = done.iter().any(|d| {
                     let mut names = Vec::new();
                     if let Ok(e) = crate::single::expr::parse(rhs) {
@@ -119,15 +121,4 @@ impl NeuronModel {
             _ => single::Method::Rk4,
         }))
     }
-}
-
-/// `x op= expr`: target, operator, expression text.
-fn split(s: &str) -> Option<(String, &'static str, &str)> {
-    for op in ["+=", "-=", "*=", "/="] {
-        if let Some((a, b)) = s.split_once(op) {
-            return Some((a.trim().to_string(), op, b));
-        }
-    }
-    let (a, b) = s.split_once('=')?;
-    (!b.starts_with('=')).then(|| (a.trim().to_string(), "=", b))
 }
