@@ -324,3 +324,46 @@ fn run_and_run_checkpointed_read_their_time_alike() -> R {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A checkpoint written before the graph's names followed the model (the
+/// connections' variables then lived in `X->Y/`, `X->Y_1/`, the time step
+/// in `dt`; `tests/fixtures/checkpoint-before-graph-names`, written by the
+/// code of that time for the network below) restores into today's graph,
+/// and the run goes on exactly as an uninterrupted one.
+#[test]
+fn a_checkpoint_from_before_the_graph_names_moved_restores() -> R {
+    let build = || -> snn::Result<Simulator> {
+        let mut net = Network::new().named("legacy");
+        let a = net.add(Nucleus::new("A", 4).input(vec![9.0, 10.0, 11.0, 12.0]))?;
+        let b = net.add(Nucleus::new("B", 3).abcd(0.1, 0.2, -65.0, 2.0).input(4.0))?;
+        let w =
+            ndarray::Array2::from_shape_fn((4, 3), |(i, j)| 1.0 + 0.5 * i as f64 + 0.25 * j as f64);
+        net.connect_with(
+            Connection::new(a, b, w)
+                .delay(1.0)
+                .kernel(|t| (-t / 5.0).exp(), 10.0),
+        )?;
+        net.connect_with(Connection::new(a, b, 2.0).delay(0.5))?;
+        net.connect_with(Connection::new(b, a, -1.0))?;
+        net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+    };
+    let whole = spikes_of(&build()?.run(80.0)?);
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checkpoint-before-graph-names");
+    let names = std::fs::read_to_string(fixture.join("checkpoint.json"))?;
+    assert!(names.contains("\"A->B_1/weights\"") && names.contains("\"dt\""));
+    let mut sim = build()?;
+    sim.restore_checkpoint(&fixture)?;
+    assert_eq!(sim.steps_done(), 200);
+    let rest = sim.run(60.0)?;
+    for (k, whole_k) in whole.iter().enumerate() {
+        let (before, after): (Vec<_>, Vec<(usize, usize)>) =
+            whole_k.iter().partition(|s| s.0 < 200);
+        assert!(
+            !before.is_empty() && !after.is_empty(),
+            "nucleus {k}: {whole_k:?}"
+        );
+        assert_eq!(after, rest.nuclei[k].spikes, "nucleus {k}");
+    }
+    Ok(())
+}

@@ -3,7 +3,11 @@
 
 mod common;
 
-use snn::network::{Connection, Network, Nucleus, Record, SimOptions, StateVar};
+#[path = "../examples/basal_ganglia.rs"]
+#[allow(dead_code)]
+mod basal_ganglia;
+
+use snn::network::{Connection, Network, Nucleus, Propagation, Record, SimOptions, StateVar};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -51,7 +55,7 @@ acc = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0})
 acc.Reload()
 g = acc.Graph()
 names = sorted(n.name for n in g.node)
-for want in ['CTX/v', 'neurons/reset/v', 'D1/input/I', 'CTX->D1/synapse', 'CTX->D1/weights', 'reads_done']:
+for want in ['CTX/v', 'neurons/reset/v', 'D1/input/I', 'D1/from_CTX/synapse', 'D1/from_CTX/weights', 'step/reads_done']:
     assert want in names, want
 tags = acc.Tags()['scalars']
 print(' '.join(sorted(tags)))
@@ -107,5 +111,171 @@ print(len(t), int(i.sum()), v.shape[0], v.shape[1], repr(float(v[-1, 1])), repr(
     assert_eq!((f[2] as usize, f[3] as usize), (500, 2));
     assert_eq!(f[4], v[[499, 1]] as f64);
     assert!((f[5] - times.sum()).abs() < 1e-9);
+    Ok(())
+}
+
+/// The basal-ganglia example run for 50 ms with its TensorBoard folder in
+/// `dir` (run `basal_ganglia`).
+fn basal_ganglia_run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (net, _) = basal_ganglia::basal_ganglia(Propagation::Auto)?;
+    let mut sim = net.build_with(
+        0.2,
+        SimOptions::default()
+            .quiet()
+            .tensorboard(Some(dir.to_path_buf())),
+    )?;
+    sim.run(50.0)?;
+    Ok(())
+}
+
+/// The model's connections `pre -> post` between different nuclei, read
+/// off the original's weight matrix (rows: from; columns: to) rather than
+/// from our code.
+const BASAL_GANGLIA_EDGES: &str = "CTX->D1 CTX->D2 CTX->STN D1->D2 D1->Gpi D2->D1 D2->TA D2->TI \
+     TA->D1 TA->D2 TA->TI TA->STN TI->D1 TI->D2 TI->Gpi TI->TA TI->STN STN->Gpi STN->TA STN->TI";
+
+/// The written GraphDef grouped the way TensorBoard's graph page groups it:
+/// an op belongs to the namespace of its name's first component, and two
+/// namespaces are joined when an op of one takes an input (data or
+/// control) from an op of the other. TensorBoard pulls high-degree nodes
+/// out as "auxiliary" only when a level has 15 nodes or more
+/// (`minNodeCountForExtraction` in its graph renderer), so few top-level
+/// namespaces keep every nucleus in the main graph.
+#[test]
+fn tensorboard_groups_the_graph_into_nuclei_and_connections() -> R {
+    let dir = common::tempdir("tb-groups")?;
+    basal_ganglia_run(&dir)?;
+    let code = r#"
+import sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1])
+acc.Reload()
+g = acc.Graph()
+top = lambda name: name.split('/')[0]
+print('top', ' '.join(sorted({top(n.name) for n in g.node})))
+edges = set()
+for n in g.node:
+    for i in n.input:
+        a, b = top(i.lstrip('^').split(':')[0]), top(n.name)
+        if a != b:
+            edges.add(a + '->' + b)
+print('edges', ' '.join(sorted(edges)))
+"#;
+    let out = common::run_python(code, &[dir.join("basal_ganglia").to_str().ok_or("path")?])?;
+    let line = |tag: &str| -> Vec<String> {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    let top = line("top ");
+    let nuclei = basal_ganglia::NAMES;
+    let infrastructure = ["step", "neurons", "checkpoint", "init"];
+    for name in &top {
+        assert!(
+            nuclei.contains(&name.as_str()) || infrastructure.contains(&name.as_str()),
+            "unexpected top-level namespace {name:?} in {top:?}"
+        );
+    }
+    for name in nuclei {
+        assert!(
+            top.iter().any(|t| t == name),
+            "no namespace {name}: {top:?}"
+        );
+    }
+    assert!(top.len() < 15, "{} top-level nodes: {top:?}", top.len());
+    let between_nuclei: std::collections::BTreeSet<String> = line("edges ")
+        .into_iter()
+        .filter(|e| {
+            let (a, b) = e.split_once("->").unwrap_or(("", ""));
+            nuclei.contains(&a) && nuclei.contains(&b)
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<String> = BASAL_GANGLIA_EDGES
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(between_nuclei, expected);
+    Ok(())
+}
+
+/// TensorBoard's own HTTP data API, as the browser queries it, from a
+/// `tensorboard` process on a free local port: the runs, the firing-rate
+/// tags and values, and the graph, whose nodes are those of the event file.
+#[test]
+fn tensorboard_serves_runs_tags_and_graph_over_http() -> R {
+    let dir = common::tempdir("tb-http")?;
+    basal_ganglia_run(&dir)?;
+    let code = r#"
+import json, socket, subprocess, sys, time, urllib.parse, urllib.request
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+logdir = sys.argv[1]
+sock = socket.socket()
+sock.bind(('127.0.0.1', 0))
+port = sock.getsockname()[1]
+sock.close()
+server = subprocess.Popen(
+    [sys.executable, '-m', 'tensorboard.main', '--logdir', logdir,
+     '--host', '127.0.0.1', '--port', str(port)],
+    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def get(path):
+    with urllib.request.urlopen('http://127.0.0.1:%d%s' % (port, path), timeout=60) as r:
+        return r.read()
+try:
+    deadline = time.time() + 180
+    runs = []
+    while not runs:
+        if server.poll() is not None:
+            sys.exit('tensorboard exited: ' + server.stderr.read().decode())
+        if time.time() > deadline:
+            sys.exit('tensorboard listed no run within 180 s')
+        try:
+            runs = json.loads(get('/data/runs'))
+        except OSError:
+            time.sleep(0.5)
+    print('runs', ' '.join(sorted(runs)))
+    tags = json.loads(get('/data/plugin/scalars/tags'))['basal_ganglia']
+    print('tags', ' '.join(sorted(tags)))
+    q = urllib.parse.urlencode({'run': 'basal_ganglia', 'tag': 'firing_rate/CTX'})
+    points = json.loads(get('/data/plugin/scalars/scalars?' + q))
+    print('ctx', len(points), ' '.join(repr(p[2]) for p in points))
+    q = urllib.parse.urlencode({'run': 'basal_ganglia', 'conceptual': 'false'})
+    served = get('/data/plugin/graphs/graph?' + q).decode()
+    names = [l.strip()[len('name: "'):-1] for l in served.splitlines()
+             if l.startswith('  name: "')]
+    acc = EventAccumulator(logdir + '/basal_ganglia', size_guidance={'scalars': 0})
+    acc.Reload()
+    written = [n.name for n in acc.Graph().node]
+    print('graph', len(names), int(names == written), int('D1/from_CTX/weights' in names))
+    print('file', ' '.join(repr(e.value) for e in acc.Scalars('firing_rate/CTX')))
+finally:
+    server.terminate()
+    server.wait(30)
+"#;
+    let out = common::run_python(code, &[dir.to_str().ok_or("path")?])?;
+    let line = |tag: &str| -> Vec<String> {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(line("runs "), ["basal_ganglia"]);
+    let mut want: Vec<String> = basal_ganglia::NAMES
+        .iter()
+        .map(|n| format!("firing_rate/{n}"))
+        .collect();
+    want.sort();
+    assert_eq!(line("tags "), want);
+    // One rate every 10 ms over 50 ms; the same values as the event file.
+    let ctx = line("ctx ");
+    assert_eq!(ctx.first().map(String::as_str), Some("5"), "{out}");
+    assert_eq!(ctx[1..], line("file ")[..], "{out}");
+    let graph = line("graph ");
+    assert!(graph[0].parse::<usize>()? > 500, "{out}");
+    assert_eq!(
+        graph[1..],
+        ["1", "1"],
+        "served graph differs from the file: {out}"
+    );
     Ok(())
 }

@@ -933,10 +933,13 @@ fn graph_scopes_mirror_the_model() -> R {
         "neurons/reset/v",
         "neurons/threshold/fired",
         "D1/input/I",
-        "CTX->D1/synapse",
-        "CTX->D1/weights",
-        "reads_done",
+        // A connection's ops are its postsynaptic nucleus's, `from_` its
+        // presynaptic one.
+        "D1/from_CTX/synapse",
+        "D1/from_CTX/weights",
+        "step/reads_done",
         "step/run",
+        "step/dt",
     ] {
         assert!(
             names.iter().any(|n| n == want),
@@ -1035,7 +1038,7 @@ fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
     let sim = net.build_with(dt, opts())?;
     let names = sim.op_names();
     assert!(
-        names.iter().any(|n| n == "A->B/kernel_sum"),
+        names.iter().any(|n| n == "B/from_A/kernel_sum"),
         "triangle: window product"
     );
     let shapes = variable_shapes(&sim, "kernel_forms")?;

@@ -48,3 +48,25 @@ fn the_readme_stays_short() {
         "README.md has {lines} lines; the rest belongs in docs/"
     );
 }
+
+/// Every file the README links or shows (`](path)`, not a web address)
+/// is in the repository: the screenshots and plots it shows among them.
+#[test]
+fn every_file_the_readme_names_exists() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut named = 0;
+    for piece in readme.split("](").skip(1) {
+        let target = piece.split(')').next().unwrap_or("");
+        if target.starts_with("http") || target.starts_with('#') {
+            continue;
+        }
+        let path = target.split('#').next().unwrap_or("");
+        named += 1;
+        assert!(
+            std::path::Path::new(root).join(path).exists(),
+            "the README names {path}, which is not in the repository"
+        );
+    }
+    assert!(named >= 8, "only {named} files named");
+}

@@ -93,6 +93,29 @@ impl Manifest {
         }
     }
 
+    /// The key under which this checkpoint holds each of `ours`: its name,
+    /// or, for a checkpoint written before the graph's names moved, its
+    /// older name from `legacy` (that entry then takes the current name, so
+    /// [`check_fits`](Self::check_fits) compares like with like).
+    pub(crate) fn keys_for(&mut self, ours: &[VarEntry], legacy: &[Option<String>]) -> Vec<String> {
+        let mut keys = Vec::with_capacity(ours.len());
+        for (k, want) in ours.iter().enumerate() {
+            let has = |name: &str| self.variables.iter().position(|v| v.name == name);
+            let key = match (has(&want.name), legacy.get(k).and_then(|l| l.as_deref())) {
+                (None, Some(old)) => match has(old) {
+                    Some(at) => {
+                        self.variables[at].name = want.name.clone();
+                        old.to_string()
+                    }
+                    None => want.name.clone(),
+                },
+                _ => want.name.clone(),
+            };
+            keys.push(key);
+        }
+        keys
+    }
+
     /// Compare with what the restoring simulator has.
     pub(crate) fn check_fits(&self, path: &Path, dt: f64, variables: &[VarEntry]) -> Result<()> {
         let mismatch = |what: String, expected: String, found: String| Error::CheckpointMismatch {

@@ -67,13 +67,19 @@ impl Simulator {
     }
 
     fn restore_manifest(&mut self, path: &Path) -> Result<Manifest> {
-        let manifest = checkpoint::verify(path)?;
+        let mut manifest = checkpoint::verify(path)?;
         let ops = &self.compiled.checkpoint;
+        let keys = manifest.keys_for(&ops.variables, &ops.legacy);
         manifest.check_fits(path, self.dt, &ops.variables)?;
         let prefix = path.join(checkpoint::STATE_PREFIX);
         let prefix = Tensor::from(prefix.to_string_lossy().into_owned());
+        let renamed = keys.iter().zip(&ops.variables).any(|(k, v)| *k != v.name);
+        let keys = Tensor::from(&keys[..]);
         let mut args = SessionRunArgs::new();
         args.add_feed(&ops.prefix, 0, &prefix);
+        if renamed {
+            args.add_feed(&ops.restore_names, 0, &keys);
+        }
         args.add_target(&ops.restore);
         self.session
             .run(&mut args)

@@ -12,6 +12,34 @@ use crate::error::Result;
 pub(super) struct Registry {
     pub(super) inits: Vec<Operation>,
     pub(super) vars: Vec<(Var, Vec<u64>)>,
+    /// The key an older checkpoint gave the variable of the same index,
+    /// where it differs from the variable's name (docs/design.md,
+    /// "Names in the graph").
+    pub(super) legacy: Vec<(usize, String)>,
+}
+
+impl Registry {
+    /// The last variable was called `key` in older checkpoints.
+    pub(super) fn legacy_key(&mut self, key: &str) {
+        if let Some(k) = self.vars.len().checked_sub(1) {
+            self.legacy.push((k, key.to_string()));
+        }
+    }
+
+    /// The variables from index `start` on lived in the scope `old_scope`
+    /// in older checkpoints (same last name component).
+    pub(super) fn legacy_keys_from(&mut self, start: usize, old_scope: &str) -> Result<()> {
+        for k in start..self.vars.len() {
+            let name = self.vars[k]
+                .0
+                .handle
+                .name()
+                .map_err(other_err("checkpoint"))?;
+            let leaf = name.rsplit('/').next().unwrap_or(&name);
+            self.legacy.push((k, format!("{old_scope}/{leaf}")));
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn tf_err(context: &str) -> impl Fn(tensorflow::Status) -> crate::Error + '_ {

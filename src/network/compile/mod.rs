@@ -10,14 +10,19 @@
 //!
 //! # Step order (docs/semantics.md §1.3), written down once
 //!
+//! Names follow the model (docs/design.md, "Names in the graph"): one
+//! namespace per nucleus `X/`, a connection's ops under its postsynaptic
+//! nucleus (`Y/from_X/`), and the shared machinery in `step/`, `neurons/`,
+//! `checkpoint/` and `init`.
+//!
 //! Every nucleus `X` has resource variables `X/v`, `X/u`, `X/I` (input for
 //! the next update) and, if a connection reads its past spikes, `X/spikes`,
 //! a ring of the last `L` steps' spikes: at step `m`, row `(m - j) mod L`
-//! holds the spikes of step `m - j`. The `step` counter `m` is a variable
-//! too. One run:
+//! holds the spikes of step `m - j`. The `step` counter `m` and the time
+//! step `step/dt` are variables too. One run:
 //!
 //! 1. **read**: `v`, `u`, `I`, `step`, kernel traces, and the ring rows the
-//!    step needs (`ResourceGather`) are read. The no-op `reads_done` depends
+//!    step needs (`ResourceGather`) are read. The no-op `step/reads_done` depends
 //!    on all reads, and every write depends on `reads_done`, so each step
 //!    sees only the state left by the previous one, whatever order
 //!    TensorFlow schedules ops in. (The original graph had no such ordering
@@ -38,7 +43,7 @@
 //! 4. **u** (`neurons/u_update`): `u' = u + (a (b v' - u)) dt` (with the new `v'`).
 //! 5. **threshold** (`neurons/threshold`): `s = v' >= 30`; spiking neurons store
 //!    `v' = 30`; `s` is lag 0 for the synapses.
-//! 6. **synapses** (`pre->post/...`), with `S(j)` the presynaptic spikes at
+//! 6. **synapses** (`post/from_pre/...`), with `S(j)` the presynaptic spikes at
 //!    lag `j` and `y(j) = S(j) · W` (event-driven through dense weights:
 //!    per presynaptic nucleus one gather of the ring rows at every lag its
 //!    connections read and one `Where`, giving (lag slot, neuron) pairs
@@ -146,10 +151,16 @@ pub(crate) struct CheckpointOps {
     pub prefix: Operation,
     pub save: Operation,
     pub restore: Operation,
+    /// String `[n]`: the checkpoint key restore reads for each variable
+    /// (defaults to the variables' names).
+    pub restore_names: Operation,
     /// Reads the step counter.
     pub step: Operation,
     /// Every variable; its op name is its key in the checkpoint (`CTX/v`).
     pub variables: Vec<VarEntry>,
+    /// Per variable, its key in checkpoints written before the graph's
+    /// names moved (`dt`, `CTX->D1/weights`), where that differs.
+    pub legacy: Vec<Option<String>>,
 }
 /// Compile `plan` into a graph of `copies` chained steps (1 for one session
 /// run per step); the plan's large arrays move into the init feeds, what
@@ -159,11 +170,12 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
     let mut root = Scope::new_root_scope();
     let mut reg = Registry::default();
     let mut feeds = Vec::new();
-    let step_var = state::step_counter(&mut root, &mut reg)?;
-    let dt_var = state::time_step(&mut root, plan.dt, &mut reg)?;
+    let mut step_scope = root.new_sub_scope("step");
+    let step_var = state::step_counter(&mut root, &mut step_scope, &mut reg)?;
+    let dt_var = state::time_step(&mut step_scope, plan.dt, &mut reg)?;
     let mut nuclei = state::nuclei(&mut root, &plan, &layout, &mut reg)?;
     let populations = state::population_scopes(&mut root, &plan, &layout, &nuclei);
-    let conns = state::connections(&mut root, &mut plan, &mut reg, &mut feeds)?;
+    let conns = state::connections(&nuclei, &mut plan, &mut reg, &mut feeds)?;
     let banks = state::trace_banks(&plan, &layout, &mut nuclei, &mut reg)?;
 
     let copies = copies.max(1);
@@ -173,6 +185,7 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
     let mut step0 = None;
     for copy in 0..copies {
         let state = GraphState {
+            step_scope: &step_scope,
             step_var: &step_var,
             dt_var: &dt_var,
             layout: &layout,
@@ -187,13 +200,13 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
             step0: step0.as_ref(),
             last: copy + 1 == copies,
         };
-        let built = build_step(&mut root, &plan, &state, chain)?;
+        let built = build_step(&plan, &state, chain)?;
         steps.push(built.target);
         all_copies.push(built.fetches);
         after = built.done;
         step0.get_or_insert(built.step);
     }
-    let checkpoint = state::checkpoint_ops(&mut root, &step_var, &reg.vars)?;
+    let checkpoint = state::checkpoint_ops(&mut root, &step_var, &reg)?;
     let init = group(&mut root, "init", reg.inits)?;
     let compiled = Compiled {
         scope: root,

@@ -108,12 +108,13 @@ pub(super) struct RingReads<'a> {
 }
 
 impl RingReads<'_> {
-    /// `m mod ring`, an int64 scalar: the ring row this step's spikes go to.
-    pub(super) fn write_index(&mut self, root: &Scope, ring: usize) -> Result<Operation> {
+    /// `m mod ring`, an int64 scalar: the ring row this step's spikes go to
+    /// (`step/ring/L<ring>_now`, shared by the rings of that length).
+    pub(super) fn write_index(&mut self, step_scope: &Scope, ring: usize) -> Result<Operation> {
         if let Some(op) = self.index.get(&ring) {
             return Ok(op.clone());
         }
-        let s = after(root, self.after).new_sub_scope("ring");
+        let s = after(step_scope, self.after).new_sub_scope("ring");
         let e = tf_err("ring");
         let name = format!("L{ring}_now");
         let len =

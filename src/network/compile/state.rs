@@ -3,6 +3,8 @@
 //! weights (fed once), the trace banks, and TensorFlow's save and restore
 //! ops over all of them.
 
+use std::collections::HashMap;
+
 use tensorflow::{ops, DataType, Output, Scope, Shape, Tensor};
 
 use super::graph::{
@@ -63,16 +65,24 @@ pub(super) struct TraceBank {
     pub(super) var: Var,
 }
 
-/// The step counter `step`, an int64 scalar starting at 0.
-pub(super) fn step_counter(root: &mut Scope, reg: &mut Registry) -> Result<Var> {
-    let zero = constant(0i64, &mut root.with_op_name("step/zero")).map_err(tf_err("step"))?;
+/// The step counter `step`, an int64 scalar starting at 0 (its ops live
+/// in `step_scope`, the `step/` namespace).
+pub(super) fn step_counter(
+    root: &mut Scope,
+    step_scope: &mut Scope,
+    reg: &mut Registry,
+) -> Result<Var> {
+    let zero = constant(0i64, &mut step_scope.with_op_name("zero")).map_err(tf_err("step"))?;
     variable(root, "step", DataType::Int64, &[], zero.into(), reg)
 }
 
-/// The time step `dt` (ms), a float32 scalar variable: read, not folded.
-pub(super) fn time_step(root: &mut Scope, dt: f64, reg: &mut Registry) -> Result<Var> {
-    let value = scalar_f32(root, "dt/value", dt as f32)?;
-    variable(root, "dt", DataType::Float, &[], value.into(), reg)
+/// The time step `step/dt` (ms), a float32 scalar variable: read, not
+/// folded. Checkpoints before the namespaces of issue 17 called it `dt`.
+pub(super) fn time_step(step_scope: &mut Scope, dt: f64, reg: &mut Registry) -> Result<Var> {
+    let value = scalar_f32(step_scope, "dt/value", dt as f32)?;
+    let var = variable(step_scope, "dt", DataType::Float, &[], value.into(), reg)?;
+    reg.legacy_key("dt");
+    Ok(var)
 }
 
 /// Every nucleus's `v = c`, `u = b c`, `I = 0` and spike ring (no spikes),
@@ -227,19 +237,31 @@ pub(super) fn population_scopes(
 /// `[pre.n, post.n]`, or compressed rows), in its scope on the postsynaptic
 /// device; the plan's arrays move into the feeds.
 pub(super) fn connections(
-    root: &mut Scope,
+    nuclei: &[NucleusState],
     plan: &mut Plan,
     reg: &mut Registry,
     feeds: &mut Vec<InitFeed>,
 ) -> Result<Vec<ConnState>> {
     let mut states = Vec::with_capacity(plan.connections.len());
+    // Checkpoints written before connections moved under their
+    // postsynaptic nucleus keyed their variables `X->Y/...`, the second
+    // connection X -> Y `X->Y_1/...`: TensorFlow's unique scope names.
+    let mut old_scopes: HashMap<String, usize> = HashMap::new();
     for conn in &mut plan.connections {
-        let post = &plan.nuclei[conn.post];
-        let (pre_n, post_n) = (plan.nuclei[conn.pre].n as u64, post.n as u64);
-        let mut s = match &post.device {
-            Some(dev) => root.new_sub_scope(&conn.name).with_device(dev),
-            None => root.new_sub_scope(&conn.name),
+        let (pre_n, post_n) = (
+            plan.nuclei[conn.pre].n as u64,
+            plan.nuclei[conn.post].n as u64,
+        );
+        let mut s = nuclei[conn.post]
+            .scope
+            .new_sub_scope(&format!("from_{}", plan.nuclei[conn.pre].label));
+        let seen = old_scopes.entry(conn.name.clone()).or_insert(0);
+        let old_scope = match *seen {
+            0 => conn.name.clone(),
+            k => format!("{}_{k}", conn.name),
         };
+        *seen += 1;
+        let vars_before = reg.vars.len();
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
         let w = match weights {
             PlanWeights::Dense(w) => {
@@ -269,6 +291,7 @@ pub(super) fn connections(
                 }
             }
         };
+        reg.legacy_keys_from(vars_before, &old_scope)?;
         states.push(ConnState { scope: s, w });
     }
     Ok(states)
@@ -308,11 +331,15 @@ fn dtype_name(dtype: DataType) -> &'static str {
 
 /// `checkpoint/save` (SaveV2) and `checkpoint/restore` (RestoreV2, then one
 /// assign per variable) over every variable, keyed by the variable's name.
+/// The keys restore reads default to those names and can be fed
+/// (`checkpoint/restore_names`), so a checkpoint that keyed a variable by
+/// its older name still restores.
 pub(super) fn checkpoint_ops(
     root: &mut Scope,
     step_var: &Var,
-    vars: &[(Var, Vec<u64>)],
+    reg: &Registry,
 ) -> Result<CheckpointOps> {
+    let vars = &reg.vars;
     let e = tf_err("checkpoint");
     let mut s = root.new_sub_scope("checkpoint");
     let prefix = ops::Placeholder::new()
@@ -354,9 +381,16 @@ pub(super) fn checkpoint_ops(
             .map_err(other_err("checkpoint"))?;
         nd.finish().map_err(&e)?
     };
+    let restore_names = ops::PlaceholderWithDefault::new()
+        .dtype(DataType::String)
+        .shape(Shape::from(Some(vec![Some(names.len() as i64)])))
+        .build(
+            constant(&names[..], &mut s.with_op_name("names")).map_err(&e)?,
+            &mut s.with_op_name("restore_names"),
+        )
+        .map_err(&e)?;
     let restored = {
-        let tensor_names =
-            constant(&names[..], &mut s.with_op_name("restore_names")).map_err(&e)?;
+        let tensor_names = restore_names.clone();
         let shapes = constant(&slices[..], &mut s.with_op_name("restore_slices")).map_err(&e)?;
         ops::RestoreV2::new()
             .dtypes(dtypes.clone())
@@ -386,11 +420,17 @@ pub(super) fn checkpoint_ops(
     }
     let restore = group(&mut s, "restore", assigns)?;
     let step = step_var.read_in(&mut s, "step")?;
+    let mut legacy = vec![None; variables.len()];
+    for (k, key) in &reg.legacy {
+        legacy[*k] = Some(key.clone());
+    }
     Ok(CheckpointOps {
         prefix,
         save,
         restore,
+        restore_names,
         step,
         variables,
+        legacy,
     })
 }

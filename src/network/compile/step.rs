@@ -20,6 +20,9 @@ use crate::network::plan::{Plan, PlanInput, PlanNucleus};
 /// What every copy of the step reads and writes: the variables and the
 /// structure built once.
 pub(super) struct GraphState<'a> {
+    /// The `step/` namespace: the counter's ops, the ordering no-ops, the
+    /// ring rows written.
+    pub(super) step_scope: &'a Scope,
     pub(super) step_var: &'a Var,
     pub(super) dt_var: &'a Var,
     pub(super) layout: &'a Layout,
@@ -54,27 +57,22 @@ pub(super) struct BuiltStep {
 /// One copy of the step; every op of it depends on `chain.after` (the
 /// previous copy's writes), so the copy reads the state that copy left.
 /// Returns the no-op grouping its writes, and its fetches.
-pub(super) fn build_step(
-    root: &mut Scope,
-    plan: &Plan,
-    state: &GraphState,
-    chain: Chain,
-) -> Result<BuiltStep> {
+pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Result<BuiltStep> {
     let copy_after = chain.after;
     let layout = state.layout;
     let mut reads: Vec<Operation> = Vec::new();
-    let mut rs = after(root, copy_after);
+    let mut rs = after(state.step_scope, copy_after);
     // The step counter is read once per run (copy 0); copy j takes m + j.
     let step_read: Output = match chain.step0 {
         None => {
-            let read = state.step_var.read_in(&mut rs, "step/read")?;
+            let read = state.step_var.read_in(&mut rs, "read")?;
             reads.push(read.clone());
             read.into()
         }
         Some(m) => {
-            let j = constant(chain.copy as i64, &mut rs.with_op_name("step/copy"))
+            let j = constant(chain.copy as i64, &mut rs.with_op_name("copy"))
                 .map_err(tf_err("step"))?;
-            ops::add(m.clone(), j, &mut rs.with_op_name("step/now"))
+            ops::add(m.clone(), j, &mut rs.with_op_name("now"))
                 .map_err(tf_err("step"))?
                 .into()
         }
@@ -180,7 +178,7 @@ pub(super) fn build_step(
             reads_done: &reads_done,
             last_spike: last_spikes[idx].as_ref(),
         };
-        fetches.push(out.build(root, synaptic, &mut ring, &mut writes)?);
+        fetches.push(out.build(state.step_scope, synaptic, &mut ring, &mut writes)?);
     }
     // The next copy runs after this one's writes; a run ending with this
     // copy also advances the counter by the copies it ran (after copy 0's
@@ -188,10 +186,9 @@ pub(super) fn build_step(
     let done = if chain.last {
         None
     } else {
-        Some(group(&mut rs, "step/copy_done", writes.clone())?)
+        Some(group(&mut rs, "copy_done", writes.clone())?)
     };
-    let by =
-        constant(chain.copy as i64 + 1, &mut rs.with_op_name("step/by")).map_err(tf_err("step"))?;
+    let by = constant(chain.copy as i64 + 1, &mut rs.with_op_name("by")).map_err(tf_err("step"))?;
     writes.push(
         ops::AssignAddVariableOp::new()
             .dtype(DataType::Int64)
@@ -200,11 +197,11 @@ pub(super) fn build_step(
                 by,
                 &mut rs
                     .with_control_dependencies(&[reads_done])
-                    .with_op_name("step/increment"),
+                    .with_op_name("increment"),
             )
             .map_err(tf_err("step"))?,
     );
-    let target = group(&mut rs, "step/run", writes)?;
+    let target = group(&mut rs, "run", writes)?;
     Ok(BuiltStep {
         done,
         target,
@@ -229,7 +226,7 @@ struct NucleusOutputs<'a> {
 impl NucleusOutputs<'_> {
     fn build(
         &self,
-        root: &Scope,
+        step_scope: &Scope,
         synaptic: Vec<Output>,
         ring: &mut RingReads,
         writes: &mut Vec<Operation>,
@@ -268,7 +265,7 @@ impl NucleusOutputs<'_> {
         }
         // This step's spikes into their ring row, `step mod L`.
         if let Some(hist) = &st.hist {
-            let at = ring.write_index(root, st.ring)?;
+            let at = ring.write_index(step_scope, st.ring)?;
             writes.push(
                 ops::resource_scatter_update(
                     hist.handle.clone(),
