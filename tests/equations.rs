@@ -321,3 +321,27 @@ fn a_model_runs_in_the_single_neuron_toolkit() -> R {
     assert!(matches!(lif.to_single(0), Err(Error::Equation { .. })));
     Ok(())
 }
+
+/// `rand()` in an equation is refused, naming the equation; in the
+/// threshold it is a draw per neuron and step (tests/plasticity.rs).
+#[test]
+fn random_draws_in_equations_are_refused() {
+    let m = NeuronModel::new()
+        .named("noisy")
+        .equation("v", "-v / 10 + rand()")
+        .threshold("v > 1");
+    let e = m.lower(3, 0.1, 0).unwrap_err();
+    match e {
+        snn::Error::Equation {
+            model,
+            item,
+            problem,
+            ..
+        } => {
+            assert_eq!(model, "noisy");
+            assert_eq!(item, "equation dv/dt");
+            assert!(problem.contains("threshold and reset"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -92,6 +92,22 @@ pub(crate) fn reads_any(e: &Expr, names: &[&str]) -> bool {
     read.iter().any(|n| names.contains(&n.as_str()))
 }
 
+/// Whether `e` calls `rand()` or `randn()`.
+pub(crate) fn draws(e: &Expr) -> bool {
+    match e {
+        Expr::Call(f, args) => f == "rand" || f == "randn" || args.iter().any(draws),
+        Expr::Num(_) | Expr::Name(_) => false,
+        Expr::Neg(x) | Expr::Not(x) => draws(x),
+        Expr::Bin(_, a, b) => draws(a) || draws(b),
+        Expr::Compare(a, rest) => draws(a) || rest.iter().any(|(_, x)| draws(x)),
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => draws(cond) || draws(then) || draws(otherwise),
+    }
+}
+
 /// `e` with each name `map` knows replaced by its expression (all at once:
 /// the replacements are not themselves rewritten).
 pub(crate) fn replace(e: &Expr, map: &dyn Fn(&str) -> Option<Expr>) -> Expr {

@@ -52,6 +52,10 @@ pub struct Lowered {
     pub(crate) subexpressions: Vec<(String, Expr)>,
     /// Parameters the same for every neuron.
     pub(crate) uniform: Vec<(String, f64)>,
+    /// The key of the `rand()`/`randn()` draws of the threshold and reset
+    /// in the network engine (one stream per nucleus, derived from the
+    /// seed its parameters and initial values are drawn from).
+    pub(crate) draw_seed: u64,
 }
 
 /// An `on_pre` statement lowered against its postsynaptic model: each
@@ -477,13 +481,24 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         refractory: None,
         subexpressions: subs,
         uniform,
+        draw_seed: seed.rotate_left(32) ^ 0xD1CE_5EED_0000_0001,
     };
     // The equations' right-hand sides, inlined and folded.
     let mut rhs = Vec::with_capacity(model.equations.len());
     for eq in &model.equations {
         let item = format!("equation d{}/dt", eq.var);
         let e = ctx.parse(&item, &eq.rhs, &eq.rhs, 0, &known)?;
-        rhs.push(lowered.fold_in(&e));
+        let e = lowered.fold_in(&e);
+        if super::algebra::draws(&e) {
+            return Err(ctx.err(
+                &item,
+                &eq.rhs,
+                None,
+                "random draws (rand(), randn()) are taken in the threshold and reset, not in \
+                 equations (for noise, use the nucleus's Input::noise)",
+            ));
+        }
+        rhs.push(e);
     }
     let step = methods::lower_method(&ctx, model, &lowered, &rhs)?;
     lowered.bindings = step.bindings;

@@ -28,6 +28,7 @@ mod export;
 mod model;
 mod plan;
 pub mod plot;
+mod poisson;
 mod proto;
 mod recording;
 mod simulator;
@@ -42,6 +43,7 @@ pub use model::{
     Record, StateVar, SynapseKind, Weights,
 };
 pub use plan::{PropagationChoice, RoundingNote, WeightLayout, DENSE_FROM_DENSITY};
+pub use poisson::{poisson_model, Rate};
 pub use recording::{NucleusRecording, Recording, Trace};
 pub use simulator::{
     Executor, SimOptions, Simulator, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,

@@ -593,8 +593,9 @@ impl Network {
     }
 
     /// The seed of the random initial values and parameters of models
-    /// written as equations (default 0); each nucleus draws its own stream
-    /// from it.
+    /// written as equations and of the `rand()`/`randn()` draws of their
+    /// thresholds and resets (Poisson groups among them) (default 0); each
+    /// nucleus draws its own streams from it.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

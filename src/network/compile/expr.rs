@@ -16,12 +16,28 @@ enum Val {
     B(Output),
 }
 
+/// The in-graph draws of `rand()` (uniform on [0, 1)) and `randn()`
+/// (standard normal) in one copy of a model nucleus's step: `n` values per
+/// call, keyed by the two-word Philox key (`seed` plus the call's index in
+/// the step, the step number), so a resumed or multi-step run draws the
+/// same numbers (docs/semantics.md §3.2).
+pub(super) struct Draws {
+    pub(super) n: u64,
+    /// The step number (int64 scalar).
+    pub(super) step: Output,
+    pub(super) seed: i64,
+    /// The next call's index.
+    pub(super) next: std::cell::Cell<i64>,
+}
+
 /// Emits expressions into one scope, reading names from `env`.
 pub(super) struct Emitter<'a> {
     pub(super) scope: Scope,
     pub(super) env: &'a dyn Fn(&str) -> Option<Output>,
     /// For error messages: the model.
     pub(super) model: &'a str,
+    /// Where `rand()` and `randn()` may be called (threshold, reset).
+    pub(super) draws: Option<&'a Draws>,
 }
 
 fn op_err(e: tensorflow::Status) -> crate::Error {
@@ -181,6 +197,9 @@ impl Emitter<'_> {
     }
 
     fn call(&mut self, f: &str, args: &[Expr]) -> Result<Output> {
+        if let (Some(d), "rand" | "randn", true) = (self.draws, f, args.is_empty()) {
+            return self.draw(d, f == "randn");
+        }
         let mut xs = Vec::with_capacity(args.len());
         for a in args {
             xs.push(self.float(a)?);
@@ -227,12 +246,36 @@ impl Emitter<'_> {
             (f, _) => {
                 return Err(crate::Error::InvalidModel {
                     message: format!(
-                        "model {:?}: {f}() is not available in the network engine's equations \
-                         (random draws happen once, in parameters and initial values)",
+                        "model {:?}: {f}() is not available here in the network engine \
+                         (random draws: in parameters, initial values, the threshold and the reset)",
                         self.model
                     ),
                 })
             }
+        })
+    }
+}
+
+impl Emitter<'_> {
+    /// One call's `n` draws.
+    fn draw(&mut self, d: &Draws, normal: bool) -> Result<Output> {
+        let index = d.next.get();
+        d.next.set(index + 1);
+        let s = &mut self.scope;
+        let key = super::noise::step_key(s, &d.step, d.seed.wrapping_add(index))?;
+        let dims = super::graph::const_i32(s, "draw_shape", &[d.n as i32], &[1])?;
+        Ok(if normal {
+            ops::StatelessRandomNormal::new()
+                .dtype(DataType::Float)
+                .build(dims, key, &mut s.with_op_name("randn"))
+                .map_err(op_err)?
+                .into()
+        } else {
+            ops::StatelessRandomUniform::new()
+                .dtype(DataType::Float)
+                .build(dims, key, &mut s.with_op_name("rand"))
+                .map_err(op_err)?
+                .into()
         })
     }
 }

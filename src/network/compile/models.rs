@@ -7,7 +7,7 @@
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::expr::Emitter;
+use super::expr::{Draws, Emitter};
 use super::graph::{after, const_f32, const_i32, constant, scalar_f32, tf_err};
 use super::neurons::NucleusStep;
 use super::state::NucleusState;
@@ -25,6 +25,8 @@ pub(super) struct ModelStep {
     /// The step number (int64 scalar) and each neuron's last spike step
     /// (int64 `[n]`), with refractoriness.
     pub(super) last: Option<(Output, Output)>,
+    /// `rand()` and `randn()` of the threshold and the reset.
+    pub(super) draws: Draws,
 }
 
 /// Steps 1 and 2 of semantics §3 for nucleus `k`, whose model is written as
@@ -93,6 +95,7 @@ pub(super) fn update_model(
                 scope: s.new_sub_scope(name),
                 env: &lookup,
                 model: &model.model,
+                draws: None,
             };
             em.float(expr)?
         };
@@ -112,12 +115,19 @@ pub(super) fn update_model(
     }
     // The threshold on the new state, for neurons that may fire.
     let mut ts = after(&st.scope, copy_after).new_sub_scope("threshold");
+    let draws = Draws {
+        n,
+        step: step.clone(),
+        seed: model.draw_seed as i64,
+        next: std::cell::Cell::new(0),
+    };
     let cond = {
         let lookup = |x: &str| find(&new, &env, x);
         let mut em = Emitter {
             scope: ts.new_sub_scope("condition"),
             env: &lookup,
             model: &model.model,
+            draws: Some(&draws),
         };
         em.condition(&model.threshold)?
     };
@@ -155,6 +165,7 @@ pub(super) fn update_model(
             fired,
             env,
             last: last.map(|(l, _)| (step.clone(), l.into())),
+            draws,
         }),
     })
 }
@@ -241,6 +252,7 @@ pub(super) fn finish_model(
                 scope: s.new_sub_scope(&format!("coefficient{j}")),
                 env: &lookup,
                 model: &model.model,
+                draws: None,
             };
             let c = em.float(&coefficient)?;
             ops::mul(c, y, &mut s).map_err(&e)?.into()
@@ -263,6 +275,7 @@ pub(super) fn finish_model(
                 scope: r.new_sub_scope(&model.state[*i]),
                 env: &lookup,
                 model: &model.model,
+                draws: Some(&ms.draws),
             };
             em.float(expr)?
         };

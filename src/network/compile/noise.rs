@@ -75,12 +75,19 @@ pub(super) fn noise_input(
     std: f32,
     seed: i64,
 ) -> Result<Output> {
-    let e = tf_err("noise");
+    let key = step_key(s, step, seed)?;
+    normal_noise(s, n, key, mean, std)
+}
+
+/// The Philox key `[seed, step]` (int64 `[2]`) of a step's draws.
+pub(super) fn step_key(s: &mut Scope, step: &Output, seed: i64) -> Result<Output> {
+    let e = tf_err("random draws");
     let key = Tensor::new(&[2]).with_values(&[seed, 0i64]).map_err(&e)?;
     let key = constant(key, &mut s.with_op_name("seed")).map_err(&e)?;
     let sel = Tensor::new(&[2]).with_values(&[0i64, 1]).map_err(&e)?;
     let sel = constant(sel, &mut s.with_op_name("seed_select")).map_err(&e)?;
     let counter = ops::mul(sel, step.clone(), s).map_err(&e)?;
-    let key = ops::add(key, counter, &mut s.with_op_name("seed_step")).map_err(&e)?;
-    normal_noise(s, n, key.into(), mean, std)
+    Ok(ops::add(key, counter, &mut s.with_op_name("seed_step"))
+        .map_err(&e)?
+        .into())
 }

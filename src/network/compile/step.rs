@@ -354,6 +354,10 @@ impl NucleusOutputs<'_> {
         // Divergence check: one is-finite reduction over the new state.
         let values: Vec<Output> = after_step.iter().map(|(_, v)| v.clone()).collect();
         let all_new: Output = match &values[..] {
+            // No state (a Poisson group): nothing can diverge.
+            [] => constant(&[0.0f32][..], &mut r.with_op_name("state"))
+                .map_err(&e)?
+                .into(),
             // One variable (a model with one state variable and no pulse
             // input): ConcatV2 takes two or more.
             [one] => one.clone(),
