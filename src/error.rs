@@ -127,6 +127,12 @@ pub enum Error {
         /// The handle's index.
         index: usize,
     },
+    /// A connection handle from another network.
+    #[error("connection handle #{index} belongs to another network")]
+    ForeignConnection {
+        /// The handle's index.
+        index: usize,
+    },
     /// A recorded neuron index outside the nucleus.
     #[error("recording {variable} of nucleus {nucleus:?}: neuron {index} does not exist (the nucleus has {n})")]
     RecordIndex {

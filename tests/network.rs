@@ -704,6 +704,7 @@ fn bad_input_gives_typed_errors() -> R {
         &|net| {
             let (p, q) = two(net)?;
             net.connect(p, q, ndarray::Array2::<f64>::zeros((2, 3)))
+                .map(|_| ())
         },
         0.1,
     )
@@ -741,7 +742,7 @@ fn bad_input_gives_typed_errors() -> R {
     let e = build(
         &|net| {
             let (p, q) = two(net)?;
-            net.connect(p, q, f64::INFINITY)
+            net.connect(p, q, f64::INFINITY).map(|_| ())
         },
         0.1,
     )
@@ -784,6 +785,7 @@ fn bad_input_gives_typed_errors() -> R {
         &|net| {
             let (p, q) = two(net)?;
             net.connect_with(Connection::new(p, q, 1.0).delay(-1.0))
+                .map(|_| ())
         },
         0.1,
     )
@@ -793,6 +795,7 @@ fn bad_input_gives_typed_errors() -> R {
         &|net| {
             let (p, q) = two(net)?;
             net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, -2.0))
+                .map(|_| ())
         },
         0.1,
     )
@@ -803,6 +806,7 @@ fn bad_input_gives_typed_errors() -> R {
         &|net| {
             let (p, q) = two(net)?;
             net.connect_with(Connection::new(p, q, 1.0).delay(2.5))
+                .map(|_| ())
         },
         0.2,
     )
@@ -822,6 +826,7 @@ fn bad_input_gives_typed_errors() -> R {
         &|net| {
             let (p, q) = two(net)?;
             net.connect_with(Connection::new(p, q, 1.0).kernel(|_| 1.0, 0.35))
+                .map(|_| ())
         },
         0.1,
     )
@@ -837,6 +842,7 @@ fn bad_input_gives_typed_errors() -> R {
             net.connect_with(
                 Connection::new(p, q, 1.0).kernel(|t| if t > 0.25 { f64::NAN } else { 1.0 }, 1.0),
             )
+            .map(|_| ())
         },
         0.1,
     )
@@ -882,7 +888,7 @@ fn bad_input_gives_typed_errors() -> R {
     let e = build(
         &|net| {
             let (p, q) = two(net)?;
-            net.connect(p, q, vec![(0, 2, 1.0)])
+            net.connect(p, q, vec![(0, 2, 1.0)]).map(|_| ())
         },
         0.1,
     )

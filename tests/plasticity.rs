@@ -108,3 +108,220 @@ fn poisson_rates_per_neuron_and_over_time() -> R {
     );
     Ok(())
 }
+
+/// The Song et al. (2000) neuron and synapses, scaled down: `N` Poisson
+/// inputs onto one conductance-based LIF neuron (Euler), additive STDP
+/// with traces (Brian2's `examples/synapses/STDP.py` statements).
+mod song {
+    pub const TAUM: f64 = 10.0;
+    pub const TAUE: f64 = 5.0;
+    pub const EE: f64 = 0.0;
+    pub const VT: f64 = -54.0;
+    pub const VR: f64 = -60.0;
+    pub const EL: f64 = -74.0;
+    pub const TAUPRE: f64 = 20.0;
+    pub const TAUPOST: f64 = 20.0;
+
+    pub fn neuron() -> snn::equations::NeuronModel {
+        snn::equations::NeuronModel::new()
+            .named("song")
+            .equation("v", "(ge * (Ee - v) + El - v) / taum")
+            .equation("ge", "-ge / taue")
+            .param("taum", TAUM)
+            .param("taue", TAUE)
+            .param("Ee", EE)
+            .param("vt", VT)
+            .param("vr", VR)
+            .param("El", EL)
+            .init("v", VR)
+            .threshold("v > vt")
+            .reset("v = vr")
+    }
+
+    pub fn stdp(gmax: f64) -> snn::equations::SynapseModel {
+        let d_apre = 0.01 * gmax;
+        let d_apost = -d_apre * TAUPRE / TAUPOST * 1.05;
+        snn::equations::SynapseModel::new()
+            .named("stdp")
+            .trace("Apre", "-Apre / taupre")
+            .trace("Apost", "-Apost / taupost")
+            .param("taupre", TAUPRE)
+            .param("taupost", TAUPOST)
+            .param("gmax", gmax)
+            .param("dApre", d_apre)
+            .param("dApost", d_apost)
+            .on_pre("ge += w\nApre += dApre\nw = clip(w + Apost, 0, gmax)")
+            .on_post("Apost += dApost; w = clip(w + Apre, 0, gmax)")
+    }
+
+    pub struct Reference {
+        /// Steps at which the neuron fired.
+        pub spikes: Vec<usize>,
+        /// The weights at the end.
+        pub w: Vec<f64>,
+        /// Per-synapse traces at the end (one per synapse, stepped as
+        /// Brian2's event-driven variables: decayed from the synapse's last
+        /// update to the event's time).
+        pub apre: Vec<f64>,
+        pub apost: Vec<f64>,
+    }
+
+    /// docs/semantics.md §3.2 and §3.6 written out in f64, with traces
+    /// kept per synapse (as Brian2 keeps them) and decayed exactly by the
+    /// time since each synapse's last event: `input[m]` lists the inputs
+    /// that spike at step `m`, which arrive `delay` steps later.
+    pub fn reference(
+        input: &[Vec<usize>],
+        delay: usize,
+        w0: &[f64],
+        gmax: f64,
+        dt: f64,
+    ) -> Reference {
+        let n = w0.len();
+        let d_apre = 0.01 * gmax;
+        let d_apost = -d_apre * TAUPRE / TAUPOST * 1.05;
+        let (mut v, mut ge) = (VR, 0.0);
+        let mut w = w0.to_vec();
+        let (mut apre, mut apost) = (vec![0.0; n], vec![0.0; n]);
+        let mut last = vec![0.0f64; n];
+        let mut spikes = Vec::new();
+        for m in 0..input.len() {
+            let arriving: &[usize] = match m.checked_sub(delay) {
+                Some(k) => &input[k],
+                None => &[],
+            };
+            let t = m as f64 * dt;
+            // 1. Euler on the state at the start of the step.
+            let dv = (ge * (EE - v) + EL - v) / TAUM;
+            let dge = -ge / TAUE;
+            v += dt * dv;
+            ge += dt * dge;
+            // 2. threshold.
+            let fired = v > VT;
+            // 3. synapses: on_pre for the arriving spikes, then on_post.
+            let mut touch = |i: usize, apre: &mut [f64], apost: &mut [f64]| {
+                let gap = t - last[i];
+                apre[i] *= (-gap / TAUPRE).exp();
+                apost[i] *= (-gap / TAUPOST).exp();
+                last[i] = t;
+            };
+            for &i in arriving {
+                touch(i, &mut apre, &mut apost);
+                ge += w[i];
+                apre[i] += d_apre;
+                w[i] = (w[i] + apost[i]).clamp(0.0, gmax);
+            }
+            if fired {
+                for i in 0..n {
+                    touch(i, &mut apre, &mut apost);
+                    apost[i] += d_apost;
+                    w[i] = (w[i] + apre[i]).clamp(0.0, gmax);
+                }
+                spikes.push(m);
+                // 4. reset.
+                v = VR;
+            }
+        }
+        let t_end = (input.len() - 1) as f64 * dt;
+        for i in 0..n {
+            apre[i] *= (-(t_end - last[i]) / TAUPRE).exp();
+            apost[i] *= (-(t_end - last[i]) / TAUPOST).exp();
+        }
+        Reference {
+            spikes,
+            w,
+            apre,
+            apost,
+        }
+    }
+}
+
+/// Twenty Poisson inputs onto one neuron with STDP for 1 s, against the
+/// reference stepper fed the inputs' recorded spikes: the same output
+/// spikes, the same weights within float32 rounding, the weights within
+/// [0, gmax]; the per-neuron traces the graph keeps equal the reference's
+/// per-synapse traces (the all-to-all additive rule's traces depend only
+/// on their own neuron's spikes). `Simulator::weights` reads the learned
+/// weights.
+#[test]
+fn stdp_matches_a_reference_stepper_with_per_synapse_traces() -> R {
+    stdp_against_reference(0.0)?;
+    // A delay of 1.5 ms: on_pre runs when the spike arrives.
+    stdp_against_reference(1.5)
+}
+
+fn stdp_against_reference(delay_ms: f64) -> R {
+    use snn::network::{Connection, Weights};
+    let (n, dt, gmax) = (20usize, 0.1, 0.2);
+    let w0: Vec<f64> = (0..n).map(|i| gmax * (i as f64 + 0.5) / n as f64).collect();
+    let mut net = Network::new().seed(11);
+    let input = net.add(Nucleus::poisson("input", n, 40.0).record(Record::spikes()))?;
+    let post = net.add(
+        Nucleus::with_model("neuron", 1, song::neuron())
+            .record(Record::spikes().var("v", snn::network::Probe::All)),
+    )?;
+    let w = ndarray::Array2::from_shape_vec((n, 1), w0.clone())?;
+    let c = net.connect_with(
+        Connection::new(input, post, w)
+            .delay(delay_ms)
+            .synapses(song::stdp(gmax)),
+    )?;
+    let mut sim = net.build_with(dt, quiet())?;
+    let rec = sim.run(1000.0)?;
+    let steps = 10_000;
+    let mut arriving = vec![Vec::new(); steps];
+    for &(m, i) in &rec.nuclei[input.index()].spikes {
+        arriving[m].push(i);
+    }
+    let delay = (delay_ms / dt).round() as usize;
+    let r = song::reference(&arriving, delay, &w0, gmax, dt);
+    let ours: Vec<usize> = rec.nuclei[post.index()]
+        .spikes
+        .iter()
+        .map(|s| s.0)
+        .collect();
+    assert!(ours.len() > 10, "the neuron needs spikes: {}", ours.len());
+    assert_eq!(ours, r.spikes);
+    let Weights::DenseF32(learned) = sim.weights(c)? else {
+        panic!("dense weights expected");
+    };
+    assert_eq!(learned.dim(), (n, 1));
+    let mut moved = 0;
+    for i in 0..n {
+        let ours = learned[[i, 0]] as f64;
+        assert!(
+            (0.0..=gmax as f32 as f64).contains(&ours),
+            "w[{i}] = {ours}"
+        );
+        assert!(
+            (ours - r.w[i]).abs() < 1e-5 * gmax,
+            "w[{i}]: {ours} vs reference {}",
+            r.w[i]
+        );
+        if (r.w[i] - w0[i]).abs() > 0.01 * gmax {
+            moved += 1;
+        }
+    }
+    assert!(moved > n / 2, "only {moved} weights moved");
+    // The per-neuron traces against the reference's per-synapse ones.
+    let traces = sim.synapse_traces(c)?;
+    assert_eq!(traces[0].0, "Apre");
+    assert_eq!(traces[1].0, "Apost");
+    assert_eq!((traces[0].1.len(), traces[1].1.len()), (n, 1));
+    let scale = 0.01 * gmax;
+    for i in 0..n {
+        let (pre, post) = (traces[0].1[i] as f64, traces[1].1[0] as f64);
+        assert!(
+            (pre - r.apre[i]).abs() < 1e-4 * scale,
+            "Apre[{i}]: {pre} vs {}",
+            r.apre[i]
+        );
+        assert!(
+            (post - r.apost[i]).abs() < 1e-4 * scale,
+            "Apost (synapse {i}): {post} vs {}",
+            r.apost[i]
+        );
+    }
+    assert!(r.apre.iter().any(|&a| a > 0.01 * scale) && r.apost.iter().any(|&a| a < -0.01 * scale));
+    Ok(())
+}

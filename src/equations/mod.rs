@@ -32,10 +32,12 @@ mod eval;
 mod expm;
 mod lower;
 mod methods;
+mod synapses;
 mod to_single;
 
 pub use eval::Simulated;
 pub use lower::{Lowered, OnPre};
+pub use synapses::{LoweredSynapses, Side, Statement, SynapseModel, Trace};
 
 /// How a model's equations advance one step (docs/semantics.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::Array2;
 
-use crate::equations::{NeuronModel, Value};
+use crate::equations::{NeuronModel, SynapseModel, Value};
 use crate::error::{Error, Result};
 use crate::network::simulator::{SimOptions, Simulator};
 
@@ -360,6 +360,24 @@ impl NucleusId {
     }
 }
 
+/// A handle to a connection of one [`Network`] (returned by
+/// [`Network::connect_with`]; [`Simulator::weights`] reads its weights).
+///
+/// [`Simulator::weights`]: crate::network::Simulator::weights
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId {
+    pub(crate) network: u64,
+    pub(crate) index: usize,
+}
+
+impl ConnectionId {
+    /// Position of the connection in its network (order of
+    /// [`Network::connect_with`]).
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
 /// Synaptic weights of a connection `pre -> post`; `w[i][j]` goes from
 /// presynaptic neuron `i` to postsynaptic neuron `j`.
 #[derive(Debug, Clone, PartialEq)]
@@ -479,6 +497,8 @@ pub struct Connection {
     pub(crate) round: bool,
     pub(crate) propagation: Propagation,
     pub(crate) on_pre: Option<String>,
+    /// A synapse model with state (plastic weights, traces).
+    pub(crate) synapses: Option<SynapseModel>,
 }
 
 impl fmt::Debug for Connection {
@@ -505,6 +525,7 @@ impl Connection {
             round: false,
             propagation: Propagation::default(),
             on_pre: None,
+            synapses: None,
         }
     }
     /// Transmission delay in ms (a whole number of steps unless
@@ -540,6 +561,16 @@ impl Connection {
     /// model's first pulse input, as into an Izhikevich nucleus's `I`.
     pub fn on_pre(mut self, statement: impl Into<String>) -> Self {
         self.on_pre = Some(statement.into());
+        self
+    }
+    /// Synapses with state (docs/semantics.md §3.6): the weight `w` and
+    /// traces change with the statements of `model` when a presynaptic
+    /// spike arrives (`on_pre`, which also says what the spike does to the
+    /// postsynaptic model) and when the postsynaptic neuron fires
+    /// (`on_post`): spike-timing-dependent plasticity learned in the graph.
+    /// Instead of [`on_pre`](Self::on_pre); voltage jumps only (no kernel).
+    pub fn synapses(mut self, model: SynapseModel) -> Self {
+        self.synapses = Some(model);
         self
     }
     /// Which synapse model this is.
@@ -652,16 +683,19 @@ impl Network {
         pre: NucleusId,
         post: NucleusId,
         weights: impl Into<Weights>,
-    ) -> Result<()> {
+    ) -> Result<ConnectionId> {
         self.connect_with(Connection::new(pre, post, weights))
     }
 
     /// Add a connection built with [`Connection`]'s options.
-    pub fn connect_with(&mut self, connection: Connection) -> Result<()> {
+    pub fn connect_with(&mut self, connection: Connection) -> Result<ConnectionId> {
         self.check(connection.pre)?;
         self.check(connection.post)?;
         self.connections.push(connection);
-        Ok(())
+        Ok(ConnectionId {
+            network: self.id,
+            index: self.connections.len() - 1,
+        })
     }
 
     /// The nucleus behind a handle.

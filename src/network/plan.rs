@@ -2,7 +2,7 @@
 //! per-neuron `f32` vector, delays and windows in steps, kernels sampled,
 //! weights dense or sparse. TensorFlow-free; the compiler reads only this.
 
-use crate::equations::{Lowered, OnPre};
+use crate::equations::{Lowered, LoweredSynapses, OnPre};
 use crate::error::{Error, Result};
 use crate::network::model::{Input, InputFn, Network, Param, Propagation, StateVar, Weights};
 pub use weights::{PropagationChoice, WeightLayout, DENSE_FROM_DENSITY};
@@ -127,6 +127,8 @@ pub(crate) struct PlanConnection {
     /// What a spike does to a postsynaptic model written as equations
     /// (`None`: it feeds the pulse input).
     pub on_pre: Option<OnPre>,
+    /// Synapses with state (plastic weights, traces; dense weights).
+    pub synapses: Option<LoweredSynapses>,
 }
 
 pub(crate) struct Plan {
@@ -362,9 +364,23 @@ impl Plan {
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
             let (weights, layout) =
                 plan_weights(user_weights, pre_n, post_n, &name, c.propagation, limit)?;
-            let on_pre = models::on_pre(c, &name, models[c.post.index].as_ref())?;
+            let post_model = models[c.post.index].as_ref();
+            let synapses = models::synapses(c, &name, post_model, dt)?;
+            let on_pre = match synapses {
+                Some(_) => None,
+                None => models::on_pre(c, &name, post_model)?,
+            };
+            if synapses.is_some() && !matches!(weights, PlanWeights::Dense(_)) {
+                return Err(Error::InvalidModel {
+                    message: format!(
+                        "connection {name}: synapses with state need dense weights for now \
+                         (give a matrix, or Propagation::Dense for sparse ones)"
+                    ),
+                });
+            }
             connections.push(PlanConnection {
                 on_pre,
+                synapses,
                 name,
                 pre: c.pre.index,
                 post: c.post.index,

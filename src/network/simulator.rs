@@ -22,6 +22,7 @@ use crate::runtime::quiet_tensorflow;
 
 mod guards;
 mod options;
+mod weights;
 use guards::check_every;
 pub use options::{
     Executor, SimOptions, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,

@@ -438,6 +438,17 @@ impl Parser<'_> {
                         return Err(self.err(format!("expected ',' or ')' in the call of {n}")));
                     }
                     self.bump();
+                    if n == "clip" {
+                        // NumPy's clip(x, lo, hi) = min(max(x, lo), hi).
+                        let [x, lo, hi]: [Expr; 3] = args.try_into().map_err(|a: Vec<Expr>| {
+                            self.err(format!(
+                                "clip takes 3 arguments (x, lo, hi), not {}",
+                                a.len()
+                            ))
+                        })?;
+                        let max = Expr::Call("max".into(), vec![x, lo]);
+                        return Ok(Expr::Call("min".into(), vec![max, hi]));
+                    }
                     Ok(Expr::Call(n, args))
                 } else {
                     Ok(Expr::Name(n))
@@ -1310,6 +1321,13 @@ mod tests {
             Ok(e) => e.to_string(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    /// NumPy's `clip(x, lo, hi)`, written as `min(max(x, lo), hi)`.
+    #[test]
+    fn clip_is_min_of_max() {
+        assert_eq!(sx("clip(w + a, 0, g)"), sx("min(max(w + a, 0), g)"));
+        assert!(sx("clip(w, 1)").contains("clip takes 3 arguments"));
     }
 
     #[test]

@@ -142,6 +142,11 @@ impl Layout {
 /// traces at `D` and `D + K`, unless the connection asks for dense
 /// products of dense weights; windowed kernels never.
 fn event_lags(conn: &PlanConnection) -> Option<[usize; 2]> {
+    // Synapses with state gather their arriving rows themselves
+    // (`super::plastic`).
+    if conn.synapses.is_some() {
+        return None;
+    }
     let k = conn.kernel.len();
     let csr = matches!(conn.weights, PlanWeights::Csr { .. });
     match (conn.form, conn.propagation) {

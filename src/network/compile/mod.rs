@@ -96,7 +96,8 @@ mod layout;
 mod models;
 mod neurons;
 mod noise;
-mod propagation;
+mod plastic;
+pub(crate) mod propagation;
 mod ring;
 mod state;
 mod step;
@@ -142,6 +143,10 @@ pub(crate) struct Compiled {
     pub copies: Vec<Vec<NucleusOps>>,
     /// Save and restore of every variable.
     pub checkpoint: CheckpointOps,
+    /// Per connection, reads of its weight variables.
+    pub weights: Vec<propagation::WeightOps>,
+    /// Per connection with state, a read of each trace variable.
+    pub synapse_traces: Vec<Vec<(String, Operation)>>,
 }
 
 /// TensorFlow's own save and restore ops over every variable of the graph
@@ -215,6 +220,16 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
         steps,
         copies: all_copies,
         checkpoint,
+        weights: conns.iter().map(|c| c.w.clone()).collect(),
+        synapse_traces: conns
+            .iter()
+            .map(|c| {
+                c.plastic
+                    .as_ref()
+                    .map(|p| p.reads.clone())
+                    .unwrap_or_default()
+            })
+            .collect(),
     };
     Ok((compiled, plan.keep()))
 }

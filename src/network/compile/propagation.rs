@@ -9,7 +9,8 @@ use super::ring::SpikeEvents;
 use crate::error::Result;
 
 /// The weights of a connection in the graph.
-pub(super) enum WeightOps {
+#[derive(Clone)]
+pub(crate) enum WeightOps {
     Dense(Operation),
     /// Compressed rows by presynaptic neuron (see [`PlanWeights::Csr`]).
     Csr {

@@ -12,6 +12,7 @@ use super::graph::{
     Registry, Var,
 };
 use super::layout::Layout;
+use super::plastic::{plastic_state, PlasticState};
 use super::propagation::WeightOps;
 use super::{CheckpointOps, InitFeed};
 use crate::equations::Lowered;
@@ -56,6 +57,8 @@ impl NucleusState {
 pub(super) struct ConnState {
     pub(super) scope: Scope,
     pub(super) w: WeightOps,
+    /// Synapses with state: the weight and trace variables.
+    pub(super) plastic: Option<PlasticState>,
 }
 
 /// A nucleus's trace bank variable (its layout is a
@@ -262,12 +265,24 @@ pub(super) fn connections(
         };
         *seen += 1;
         let vars_before = reg.vars.len();
+        let mut plastic = None;
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
         let w = match weights {
             PlanWeights::Dense(w) => {
                 let dims = [pre_n, post_n];
                 let wv = fed_variable(&mut s, "weights", w, &dims, InitFeed::F32, reg, feeds)?;
-                // Weights never change: one read serves every copy of the step.
+                if let Some(model) = &conn.synapses {
+                    plastic = Some(plastic_state(
+                        &mut s,
+                        model,
+                        wv.clone(),
+                        pre_n,
+                        post_n,
+                        reg,
+                    )?);
+                }
+                // Static weights never change: one read serves every copy
+                // of the step.
                 WeightOps::Dense(wv.read_in(&mut s, "read/weights")?)
             }
             PlanWeights::Csr { indptr, cols, w } => {
@@ -292,7 +307,11 @@ pub(super) fn connections(
             }
         };
         reg.legacy_keys_from(vars_before, &old_scope)?;
-        states.push(ConnState { scope: s, w });
+        states.push(ConnState {
+            scope: s,
+            w,
+            plastic,
+        });
     }
     Ok(states)
 }

@@ -9,6 +9,7 @@ use super::layout::Layout;
 use super::models::{finish_model, update_model};
 use super::neurons::{update_population, NucleusStep};
 use super::noise::noise_input;
+use super::plastic::finish as finish_plastic;
 use super::ring::RingReads;
 use super::state::{ConnState, NucleusState, TraceBank};
 use super::synapses::connection_inputs;
@@ -165,6 +166,14 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
                 .build(handle, value, &mut w.with_op_name("traces"))
                 .map_err(tf_err("traces"))?,
         );
+    }
+    // Synapses with state: rows, on_post, columns and traces written.
+    for (ci, pending) in inputs.plastic {
+        let conn = &plan.connections[ci];
+        if let (Some(model), Some(ps)) = (&conn.synapses, &state.conns[ci].plastic) {
+            let spikes = steps[conn.post].spikes.clone();
+            finish_plastic(pending, model, ps, spikes, &reads_done, &mut writes)?;
+        }
     }
     let mut fetches = Vec::with_capacity(plan.nuclei.len());
     for (idx, ((nu, st), g)) in plan.nuclei.iter().zip(state.nuclei).zip(&steps).enumerate() {

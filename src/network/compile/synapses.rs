@@ -9,6 +9,7 @@ use tensorflow::{ops, Operation, Output};
 use super::graph::{after, const_f32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
+use super::plastic::{on_pre as on_pre_plastic, Pending};
 use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
 use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
@@ -29,6 +30,8 @@ pub(super) struct SynapticInputs {
     /// Per nucleus, the `on_pre` increments of its afferent connections:
     /// target, coefficient of `w`, and `Σ w` over the arriving spikes.
     pub(super) on_pre: Vec<Vec<(String, Expr, Output)>>,
+    /// Per connection with state, what its writes need (by connection).
+    pub(super) plastic: Vec<(usize, Pending)>,
 }
 
 fn internal(context: &str, message: &str) -> crate::Error {
@@ -53,7 +56,18 @@ pub(super) fn connection_inputs(
     let mut currents: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); layout.banks.len()];
     let mut on_pre: Vec<Vec<(String, Expr, Output)>> = vec![Vec::new(); plan.nuclei.len()];
+    let mut plastic = Vec::new();
     for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
+        if let (Some(state), Some(model)) = (&cst.plastic, &conn.synapses) {
+            let (pre_state, pre_step) = (&nuclei[conn.pre], &steps[conn.pre]);
+            let arriving = ring.row(conn.pre, conn.delay, pre_state, pre_step, reads)?;
+            let (pending, deliveries, sum) =
+                on_pre_plastic(&cst.scope, model, state, arriving.into(), copy_after, reads)?;
+            plastic.push((ci, pending));
+            on_pre[conn.post].extend(deliveries);
+            currents[conn.post].extend(sum);
+            continue;
+        }
         let post = &plan.nuclei[conn.post];
         let pre_n = plan.nuclei[conn.pre].n as u64;
         let post_n = post.n as u64;
@@ -177,5 +191,6 @@ pub(super) fn connection_inputs(
         currents,
         bank_terms,
         on_pre,
+        plastic,
     })
 }

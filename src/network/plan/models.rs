@@ -2,7 +2,7 @@
 //! for its nucleus (with the nucleus's initial values and its own stream
 //! of the network's seed), its `on_pre` connections, what it records.
 
-use crate::equations::{Lowered, OnPre};
+use crate::equations::{Lowered, LoweredSynapses, OnPre, Statement};
 use crate::error::{Error, Result};
 use crate::network::model::{Connection, Input, Network, Nucleus};
 
@@ -68,6 +68,44 @@ pub(super) fn on_pre(c: &Connection, name: &str, post: Option<&Lowered>) -> Resu
         }),
         (Some(stmt), Some(model)) => model.on_pre(stmt).map(Some),
     }
+}
+
+/// A connection's synapse model with state, lowered against its
+/// postsynaptic model (`None`: static synapses).
+pub(super) fn synapses(
+    c: &Connection,
+    name: &str,
+    post: Option<&Lowered>,
+    dt: f64,
+) -> Result<Option<LoweredSynapses>> {
+    let Some(model) = &c.synapses else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err(Error::InvalidModel {
+            message: format!("connection {name}: {why}"),
+        })
+    };
+    if c.on_pre.is_some() {
+        return refuse("its synapse model carries the on_pre statements; drop Connection::on_pre");
+    }
+    if c.kernel.is_some() {
+        return refuse("synapses with state act as voltage jumps (on_pre), without a kernel");
+    }
+    let lowered = model.lower(post, dt)?;
+    let delivers = lowered
+        .on_pre
+        .iter()
+        .any(|s| matches!(s, Statement::Deliver(_)));
+    if let (false, Some(post)) = (delivers, post) {
+        if post.pulses.is_empty() {
+            return refuse(&format!(
+                "the model {:?} of its target has no pulse input; say what a spike does in                  the synapse model's on_pre (\"ge += w\")",
+                post.model
+            ));
+        }
+    }
+    Ok(Some(lowered))
 }
 
 /// What a model nucleus records: `Record::all` for every variable (state
