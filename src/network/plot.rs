@@ -152,3 +152,86 @@ pub fn plot_traces(
         })
     })
 }
+
+/// What a plastic connection learned, as Brian2's STDP example draws it:
+/// each synapse's weight over `w_max` against its index, the histogram of
+/// those ratios (20 bins over [0, 1]), and `rate` (time in s, rate in Hz)
+/// of the postsynaptic neuron over time. To a PNG or SVG file.
+pub fn learned_weights(
+    weights: &[f64],
+    w_max: f64,
+    rate: &[(f64, f64)],
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    if weights.is_empty() || !(w_max > 0.0) {
+        return Err(Error::NotRecorded {
+            what: "no weights (or no positive w_max) to plot".into(),
+        });
+    }
+    let ratio: Vec<f64> = weights.iter().map(|w| w / w_max).collect();
+    let mut bins = [0u32; 20];
+    for r in &ratio {
+        bins[((r * 20.0).floor().max(0.0) as usize).min(19)] += 1;
+    }
+    let top = *bins.iter().max().unwrap_or(&1) as f64;
+    let t_end = rate.last().map(|p| p.0).unwrap_or(1.0).max(1e-9);
+    let r_max = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    render!(path, (900, 900), area => {
+        let areas = area.split_evenly((3, 1));
+        let mut chart = ChartBuilder::on(&areas[0])
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..ratio.len() as f64, 0.0..1.05)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("synapse index")
+            .y_desc("weight / gmax")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(
+                ratio
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &r)| Circle::new((i as f64, r), 1, BLACK.filled())),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&areas[1])
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..1.0, 0.0..top * 1.1)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("weight / gmax")
+            .y_desc("synapses")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(bins.iter().enumerate().map(|(k, &c)| {
+                let x0 = k as f64 / 20.0;
+                Rectangle::new([(x0, 0.0), (x0 + 0.05, c as f64)], COLORS[0].filled())
+            }))
+            .map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&areas[2])
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..t_end, 0.0..r_max)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("output rate (Hz)")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(rate.iter().copied(), COLORS[1].stroke_width(2)))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
