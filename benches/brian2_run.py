@@ -21,19 +21,20 @@ def setup():
     return target, rounds
 
 
-def timed(target, name, group, synapses, monitor, namespace):
-    """Run the network for 1 ms, then time 1000 ms, its constants taken from
-    `namespace` (the script's); print "BRIAN2 <seconds> <spikes>
-    <synapses>"."""
-    net = Network(group, *synapses, monitor)
+def timed(target, name, group, synapses, monitor, namespace, duration_ms=1000, extra=()):
+    """Run the network for 1 ms, then time `duration_ms` (1000 ms), its
+    constants taken from `namespace` (the script's); print "BRIAN2
+    <seconds> <spikes> <synapses>". `extra`: more objects of the network
+    (inputs)."""
+    net = Network(group, *synapses, monitor, *extra)
     net.run(1 * ms, namespace=namespace)
     if target == "cpp_standalone":
-        net.run(1000 * ms, profile=True, namespace=namespace)
+        net.run(duration_ms * ms, profile=True, namespace=namespace)
         device.build(directory=f"/tmp/brian2_{name}", compile=True, run=True)
         wall = sum(t for _, t in net.get_profiling_info())
     else:
         start = time.perf_counter()
-        net.run(1000 * ms, namespace=namespace)
+        net.run(duration_ms * ms, namespace=namespace)
         wall = time.perf_counter() - start
     print(f"BRIAN2 {float(wall):.4f} {monitor.num_spikes} {sum(len(s) for s in synapses)}",
           flush=True)

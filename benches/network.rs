@@ -47,6 +47,10 @@ mod cuba;
 #[allow(dead_code)]
 mod cobahh;
 
+#[path = "../examples/stdp.rs"]
+#[allow(dead_code)]
+mod stdp;
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -350,6 +354,35 @@ fn case_brette(case: &str, mode: &str) -> R<Outcome> {
     timed_run(net, 0.1, 4000, mode)
 }
 
+/// Song et al. (2000) STDP as `examples/stdp.rs` builds it: 1000 Poisson
+/// inputs onto one neuron, plastic weights; timed over 10 s of simulated
+/// time (`SNN_BENCH_STDP_MS` for another span: 100000 for the example's
+/// whole run).
+fn case_stdp(mode: &str) -> R<Outcome> {
+    if !matches!(mode, "auto" | "multi") {
+        return Err("modes of case stdp: auto, multi".into());
+    }
+    let run_ms: f64 = match std::env::var("SNN_BENCH_STDP_MS") {
+        Ok(ms) => ms.parse()?,
+        Err(_) => 10_000.0,
+    };
+    let (net, _, _) = stdp::song(1)?;
+    let setup = Instant::now();
+    let mut sim = net.build_with(0.1, opts().steps_per_run(steps_per_run(mode)))?;
+    sim.run(WARMUP_STEPS as f64 * 0.1)?;
+    let setup_s = setup.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let rec = sim.run(run_ms)?;
+    Ok(Outcome {
+        setup_s,
+        wall_s: start.elapsed().as_secs_f64(),
+        steps: rec.steps,
+        spikes: rec.nuclei.iter().map(|r| r.spike_count).sum(),
+        neurons: stdp::N + 1,
+        t_ms: run_ms,
+    })
+}
+
 fn case_basal_ganglia(mode: &str) -> R<Outcome> {
     if mode == "native" {
         return Err("no native line: the reference stepper has no in-graph noise".into());
@@ -497,6 +530,7 @@ fn child(case: &str, mode: &str) -> R<()> {
         "a" => case_simple(mode)?,
         "c" => case_basal_ganglia(mode)?,
         "cuba" | "cobahh" => case_brette(case, mode)?,
+        "stdp" => case_stdp(mode)?,
         // f<N>k<K>: case (f) at N neurons with in-degree K.
         f if f.starts_with('f') => {
             let (n, k) = f[1..].split_once('k').ok_or("case f<N>k<K>")?;
@@ -554,6 +588,7 @@ fn main() -> R<()> {
             ),
             ("cuba", "CUBA (Brette et al. 2007), N = 4000"),
             ("cobahh", "COBAHH (Brette et al. 2007), N = 4000"),
+            ("stdp", "STDP (Song et al. 2000), 1000 Poisson inputs, 10 s"),
         ]
     };
     let exe = std::env::current_exe()?;
@@ -565,6 +600,8 @@ fn main() -> R<()> {
             &["auto"]
         } else if matches!(*case, "cuba" | "cobahh") {
             &["auto", "single"]
+        } else if *case == "stdp" {
+            &["auto", "multi"]
         } else {
             &[
                 "auto", "bare", "check", "multi", "tfexec", "dense", "native",

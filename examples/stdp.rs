@@ -76,7 +76,7 @@ pub fn tenths(w: &[f64]) -> [f64; 10] {
 
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds = 100.0;
+    let seconds: f64 = std::env::var("STDP_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100.0);
     let (net, c, out) = song(1)?;
     let mut sim = net.build(0.1)?;
     let started = std::time::Instant::now();
