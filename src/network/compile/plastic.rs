@@ -82,10 +82,26 @@ pub(super) struct Pending {
     traces: Vec<Output>,
 }
 
-/// int64 `[k]`: the positions of the ones of a 0/1 float `spikes` row or
-/// vector.
-fn active(s: &mut Scope, spikes: Output, name: &str) -> Result<Output> {
+/// Which neurons' spikes a pathway handles.
+pub(super) enum Arriving {
+    /// `Where` of the spikes: int64 `[k, 1]`.
+    Indices(Output),
+    /// A 0/1 float row or vector.
+    Row(Output),
+}
+
+/// int64 `[k]`: the neurons of `arriving`.
+fn active(s: &mut Scope, arriving: Arriving, name: &str) -> Result<Output> {
     let e = tf_err("plastic synapses");
+    let spikes = match arriving {
+        Arriving::Indices(at) => {
+            let flat = const_i32(s, &format!("{name}/indices"), &[-1], &[1])?;
+            return Ok(ops::reshape(at, flat, &mut s.with_op_name(name))
+                .map_err(&e)?
+                .into());
+        }
+        Arriving::Row(row) => row,
+    };
     let flat = const_i32(s, &format!("{name}/flat"), &[-1], &[1])?;
     let v = ops::reshape(spikes, flat, s).map_err(&e)?;
     let half = scalar_f32(s, &format!("{name}/half"), 0.5)?;
@@ -170,7 +186,7 @@ pub(super) fn on_pre(
     conn_scope: &Scope,
     model: &LoweredSynapses,
     state: &PlasticState,
-    arriving: Output,
+    arriving: Arriving,
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
 ) -> Result<(Pending, Vec<(String, Expr, Output)>, Option<Output>)> {
@@ -256,13 +272,13 @@ pub(super) fn on_pre(
 }
 
 /// Step 3 for one connection, after `reads_done`: the rows written,
-/// `on_post` for `post_spikes` (this step's, a 0/1 float vector or row),
+/// `on_post` for `post_spikes` (this step's),
 /// the columns and the traces written; the writes pushed to `writes`.
 pub(super) fn finish(
     pending: Pending,
     model: &LoweredSynapses,
     state: &PlasticState,
-    post_spikes: Output,
+    post_spikes: Arriving,
     reads_done: &Operation,
     writes: &mut Vec<Operation>,
 ) -> Result<()> {

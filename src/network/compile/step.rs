@@ -9,7 +9,7 @@ use super::layout::Layout;
 use super::models::{finish_model, update_model};
 use super::neurons::{update_population, NucleusStep};
 use super::noise::noise_input;
-use super::plastic::finish as finish_plastic;
+use super::plastic::{finish as finish_plastic, Arriving};
 use super::ring::RingReads;
 use super::state::{ConnState, NucleusState, TraceBank};
 use super::synapses::connection_inputs;
@@ -171,8 +171,8 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
     for (ci, pending) in inputs.plastic {
         let conn = &plan.connections[ci];
         if let (Some(model), Some(ps)) = (&conn.synapses, &state.conns[ci].plastic) {
-            let spikes = steps[conn.post].spikes.clone();
-            finish_plastic(pending, model, ps, spikes, &reads_done, &mut writes)?;
+            let fired = Arriving::Indices(steps[conn.post].spike_index.clone().into());
+            finish_plastic(pending, model, ps, fired, &reads_done, &mut writes)?;
         }
     }
     let mut fetches = Vec::with_capacity(plan.nuclei.len());

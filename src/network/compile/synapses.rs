@@ -9,7 +9,7 @@ use tensorflow::{ops, Operation, Output};
 use super::graph::{after, const_f32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
-use super::plastic::{on_pre as on_pre_plastic, Pending};
+use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
 use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
 use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
@@ -60,9 +60,14 @@ pub(super) fn connection_inputs(
     for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
         if let (Some(state), Some(model)) = (&cst.plastic, &conn.synapses) {
             let (pre_state, pre_step) = (&nuclei[conn.pre], &steps[conn.pre]);
-            let arriving = ring.row(conn.pre, conn.delay, pre_state, pre_step, reads)?;
+            // This step's spikes (`D = 0`) as the indices the threshold
+            // found; a past step's as its ring row.
+            let arriving = match conn.delay {
+                0 => Arriving::Indices(pre_step.spike_index.clone().into()),
+                d => Arriving::Row(ring.row(conn.pre, d, pre_state, pre_step, reads)?.into()),
+            };
             let (pending, deliveries, sum) =
-                on_pre_plastic(&cst.scope, model, state, arriving.into(), copy_after, reads)?;
+                on_pre_plastic(&cst.scope, model, state, arriving, copy_after, reads)?;
             plastic.push((ci, pending));
             on_pre[conn.post].extend(deliveries);
             currents[conn.post].extend(sum);
