@@ -55,7 +55,9 @@ pub fn stdp() -> SynapseModel {
 
 /// The network with its seeds: Poisson inputs, the neuron, and the
 /// plastic connection with weights `rand() · gmax`.
-pub fn song(seed: u64) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
+pub fn song(
+    seed: u64,
+) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let w = ndarray::Array2::from_shape_simple_fn((N, 1), || rng.random::<f64>() * GMAX);
     let mut net = Network::new().named("stdp").seed(seed);
@@ -76,7 +78,10 @@ pub fn tenths(w: &[f64]) -> [f64; 10] {
 
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: f64 = std::env::var("STDP_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100.0);
+    let seconds: f64 = std::env::var("STDP_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100.0);
     let (net, c, out) = song(1)?;
     let mut sim = net.build(0.1)?;
     let started = std::time::Instant::now();
@@ -101,10 +106,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot::learned_weights(&w, GMAX, &series, "out/stdp.png")?;
     let f = tenths(&w);
     println!("simulated {seconds} s in {wall:.1} s");
-    println!("output rate {rate:.1} Hz (first second {:.0} Hz, last {:.0} Hz)", per_second[0], per_second[per_second.len() - 1]);
+    println!(
+        "output rate {rate:.1} Hz (first second {:.0} Hz, last {:.0} Hz)",
+        per_second[0],
+        per_second[per_second.len() - 1]
+    );
     println!(
         "weights in tenths of gmax: {}",
-        f.iter().map(|x| format!("{:.0}%", 100.0 * x)).collect::<Vec<_>>().join(" ")
+        f.iter()
+            .map(|x| format!("{:.0}%", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!("wrote out/stdp.png and graphs/stdp/");
     // Bimodal: both ends hold more than any tenth between them.

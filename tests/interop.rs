@@ -279,3 +279,85 @@ finally:
     );
     Ok(())
 }
+
+/// A plastic connection's weights reach TensorBoard through TensorFlow's
+/// own `WriteHistogramSummary`: one histogram of `weights/<pre->post>` and
+/// one `mean_weight/<pre->post>` scalar per simulated second, whose last
+/// values are the learned weights `Simulator::weights` reads.
+#[test]
+fn tensorboard_reads_the_learned_weights() -> R {
+    use snn::equations::{NeuronModel, SynapseModel};
+    use snn::network::{Weights, WEIGHT_SUMMARY_MS};
+    let dir = common::tempdir("tb-weights")?;
+    let mut net = Network::new().named("plastic").seed(2);
+    let input = net.add(Nucleus::poisson("input", 200, 20.0))?;
+    let neuron = NeuronModel::new()
+        .equation("v", "(ge * (0 - v) - 74 - v) / 10")
+        .equation("ge", "-ge / 5")
+        .init("v", -60.0)
+        .threshold("v > -54")
+        .reset("v = -60");
+    let out = net.add(Nucleus::with_model("neuron", 1, neuron))?;
+    let stdp = SynapseModel::new()
+        .trace("Apre", "-Apre / 20")
+        .trace("Apost", "-Apost / 20")
+        .on_pre("ge += w; Apre += 0.001; w = clip(w + Apost, 0, 0.1)")
+        .on_post("Apost -= 0.00105; w = clip(w + Apre, 0, 0.1)");
+    let w = ndarray::Array2::from_shape_fn((200, 1), |(i, _)| 0.1 * (i % 10) as f64 / 10.0);
+    let c = net.connect_with(Connection::new(input, out, w).synapses(stdp))?;
+    let mut sim = net.build_with(
+        0.1,
+        SimOptions::default().quiet().tensorboard(Some(dir.clone())),
+    )?;
+    sim.run(2.0 * WEIGHT_SUMMARY_MS)?;
+    let Weights::DenseF32(learned) = sim.weights(c)? else {
+        return Err("dense weights expected".into());
+    };
+    drop(sim);
+    let code = r#"
+import sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1], size_guidance={'histograms': 0, 'scalars': 0})
+acc.Reload()
+print(' '.join(sorted(acc.Tags()['histograms'])))
+h = acc.Histograms('weights/input->neuron')
+last = h[-1].histogram_value
+print(len(h), h[-1].step, last.num, repr(last.sum), repr(last.min), repr(last.max))
+m = acc.Scalars('mean_weight/input->neuron')
+print(len(m), repr(m[-1].value))
+"#;
+    let out = common::run_python(code, &[dir.join("plastic").to_str().ok_or("path")?])?;
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("weights/input->neuron"));
+    let f: Vec<f64> = lines
+        .next()
+        .ok_or("no histogram line")?
+        .split_whitespace()
+        .map(|x| x.parse())
+        .collect::<Result<_, _>>()?;
+    let sum: f64 = learned.iter().map(|&x| x as f64).sum();
+    let (min, max) = learned.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| {
+        (a.min(x as f64), b.max(x as f64))
+    });
+    assert_eq!(
+        (f[0], f[1], f[2]),
+        (2.0, 2.0 * WEIGHT_SUMMARY_MS, 200.0),
+        "{out}"
+    );
+    assert!(
+        (f[3] - sum).abs() < 1e-4 * sum.abs().max(1.0),
+        "{out} vs sum {sum}"
+    );
+    assert_eq!((f[4], f[5]), (min, max), "{out}");
+    let m: Vec<f64> = lines
+        .next()
+        .ok_or("no scalar line")?
+        .split_whitespace()
+        .map(|x| x.parse())
+        .collect::<Result<_, _>>()?;
+    assert_eq!(m[0], 2.0);
+    assert!((m[1] - sum / 200.0).abs() < 1e-6, "{out}");
+    // The weights learned: they no longer sum to the initial 9.0.
+    assert!((sum - 9.0).abs() > 1e-3, "sum {sum}");
+    Ok(())
+}

@@ -334,17 +334,27 @@ fn stdp_against_reference(delay_ms: f64) -> R {
 fn a_resumed_plastic_run_equals_an_uninterrupted_one() -> R {
     use snn::network::{Connection, Weights};
     let gmax = 0.2;
-    let build = |per_run: usize| -> snn::Result<(snn::network::Simulator, snn::network::ConnectionId)> {
-        let mut net = Network::new().seed(5);
-        let input = net.add(Nucleus::poisson("input", 30, 30.0))?;
-        let post = net.add(Nucleus::with_model("neuron", 2, song::neuron()).record(Record::spikes()))?;
-        let w = ndarray::Array2::from_shape_fn((30, 2), |(i, j)| gmax * ((i * 7 + j * 3) % 10) as f64 / 10.0);
-        let c = net.connect_with(Connection::new(input, post, w).delay(1.0).synapses(song::stdp(gmax)))?;
-        Ok((net.build_with(0.1, quiet().steps_per_run(per_run))?, c))
-    };
+    let build =
+        |per_run: usize| -> snn::Result<(snn::network::Simulator, snn::network::ConnectionId)> {
+            let mut net = Network::new().seed(5);
+            let input = net.add(Nucleus::poisson("input", 30, 30.0))?;
+            let post =
+                net.add(Nucleus::with_model("neuron", 2, song::neuron()).record(Record::spikes()))?;
+            let w = ndarray::Array2::from_shape_fn((30, 2), |(i, j)| {
+                gmax * ((i * 7 + j * 3) % 10) as f64 / 10.0
+            });
+            let c = net.connect_with(
+                Connection::new(input, post, w)
+                    .delay(1.0)
+                    .synapses(song::stdp(gmax)),
+            )?;
+            Ok((net.build_with(0.1, quiet().steps_per_run(per_run))?, c))
+        };
     let (mut whole, c) = build(1)?;
     let all = whole.run(600.0)?.nuclei[1].spikes.clone();
-    let Weights::DenseF32(w_all) = whole.weights(c)? else { panic!("dense") };
+    let Weights::DenseF32(w_all) = whole.weights(c)? else {
+        panic!("dense")
+    };
     assert!(all.len() > 10, "{} output spikes", all.len());
 
     let dir = common::tempdir("plastic-ckpt")?;
@@ -358,12 +368,16 @@ fn a_resumed_plastic_run_equals_an_uninterrupted_one() -> R {
     let after: Vec<(usize, usize)> = all.iter().copied().filter(|s| s.0 >= 3000).collect();
     assert!(!after.is_empty());
     assert_eq!(rest, after);
-    let Weights::DenseF32(w_resumed) = resumed.weights(c2)? else { panic!("dense") };
+    let Weights::DenseF32(w_resumed) = resumed.weights(c2)? else {
+        panic!("dense")
+    };
     assert_eq!(w_resumed, w_all);
 
     let (mut multi, c3) = build(10)?;
     assert_eq!(multi.run(600.0)?.nuclei[1].spikes, all);
-    let Weights::DenseF32(w_multi) = multi.weights(c3)? else { panic!("dense") };
+    let Weights::DenseF32(w_multi) = multi.weights(c3)? else {
+        panic!("dense")
+    };
     assert_eq!(w_multi, w_all);
     Ok(())
 }

@@ -196,15 +196,17 @@ impl SynapseModel {
             let e = fold(&ctx.parse(&item, rhs, rhs, 0, &known)?);
             let rate = match linear_in(&e, name) {
                 Some((Expr::Num(a), Expr::Num(b))) if b == 0.0 => a,
-                _ => return Err(ctx.err(
-                    &item,
-                    rhs,
-                    None,
-                    &format!(
+                _ => {
+                    return Err(ctx.err(
+                        &item,
+                        rhs,
+                        None,
+                        &format!(
                         "an event-driven trace decays exponentially: d{name}/dt = -{name} / tau \
                              (a constant rate times {name}, nothing else)"
                     ),
-                )),
+                    ))
+                }
             };
             traces.push(Trace {
                 name: name.clone(),

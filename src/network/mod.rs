@@ -47,5 +47,5 @@ pub use poisson::{poisson_model, Rate};
 pub use recording::{NucleusRecording, Recording, Trace};
 pub use simulator::{
     Executor, SimOptions, Simulator, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,
-    REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO,
+    REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO, WEIGHT_SUMMARY_MS,
 };

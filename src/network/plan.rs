@@ -149,6 +149,8 @@ pub(crate) struct Kept {
     pub on_cpu: bool,
     /// Some nucleus runs a model written as equations.
     pub has_models: bool,
+    /// Connections whose weights learn: index and name (`pre->post`).
+    pub plastic: Vec<(usize, String)>,
 }
 
 /// One nucleus as the run loop sees it.
@@ -176,6 +178,13 @@ impl Plan {
                 .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
         });
         let propagation = self.connections.iter().map(|c| c.layout.clone()).collect();
+        let plastic = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.synapses.as_ref().is_some_and(|s| s.plastic()))
+            .map(|(k, c)| (k, c.name.clone()))
+            .collect();
         let nuclei = self
             .nuclei
             .into_iter()
@@ -198,6 +207,7 @@ impl Plan {
             rounded: self.rounded,
             on_cpu,
             has_models,
+            plastic,
         }
     }
 }

@@ -13,12 +13,16 @@ use tensorflow::{Session, SessionRunArgs, Tensor};
 
 use crate::error::{Error, Result, TfContext};
 use crate::network::compile::{compile, Compiled};
-use crate::network::model::Network;
+use crate::network::model::{ConnectionId, Network, Weights};
 use crate::network::plan::{run_steps, NucleusInfo, Plan, PropagationChoice, RoundingNote};
 use crate::network::recording::{rate_hz, Recording};
 use crate::network::stream::RecordingStream;
 use crate::network::tensorboard::EventWriter;
 use crate::runtime::quiet_tensorflow;
+
+/// Simulated time between the TensorBoard histograms (and mean) of each
+/// plastic connection's weights, in ms.
+pub const WEIGHT_SUMMARY_MS: f64 = 1000.0;
 
 mod guards;
 mod options;
@@ -56,6 +60,9 @@ pub struct Simulator {
     pub(in crate::network) last_finite_step: usize,
     /// How each connection's weights are held, in connection order.
     pub(in crate::network) propagation: Vec<PropagationChoice>,
+    /// Connections whose weights learn (index, name): TensorBoard gets
+    /// their weights every [`WEIGHT_SUMMARY_MS`].
+    pub(in crate::network) plastic: Vec<(usize, String)>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -115,6 +122,7 @@ impl Simulator {
             stream: None,
             last_finite_step: 0,
             propagation: kept.propagation,
+            plastic: kept.plastic,
         };
         if let Some(dir) = sim.options.stream.clone() {
             sim.stream = Some(sim.open_stream(&dir, true, None)?);
@@ -453,6 +461,24 @@ impl Simulator {
             let rate = rate_hz(nu.window_spikes, nu.n, window as f64 * self.dt);
             w.scalar(&format!("firing_rate/{}", nu.label), t_ms, rate as f32)?;
             nu.window_spikes = 0;
+        }
+        // Learned weights: a histogram and the mean, every second.
+        let every = (WEIGHT_SUMMARY_MS / self.dt).round().max(1.0) as usize;
+        if steps_done % every < window {
+            for (k, name) in &self.plastic {
+                let values = match self.weights(ConnectionId {
+                    network: self.network,
+                    index: *k,
+                })? {
+                    Weights::DenseF32(a) => a.iter().copied().collect::<Vec<f32>>(),
+                    Weights::CsrF32 { values, .. } => values,
+                    _ => continue,
+                };
+                let mean =
+                    values.iter().map(|&x| x as f64).sum::<f64>() / values.len().max(1) as f64;
+                w.histogram(&format!("weights/{name}"), t_ms, &values)?;
+                w.scalar(&format!("mean_weight/{name}"), t_ms, mean as f32)?;
+            }
         }
         Ok(())
     }

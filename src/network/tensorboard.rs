@@ -1,6 +1,6 @@
 //! TensorBoard event files, written by TensorFlow's own summary ops
 //! (`CreateSummaryFileWriter`, `WriteGraphSummary`, `WriteScalarSummary`,
-//! `FlushSummaryWriter`) in a small graph and session of their own, so the
+//! `WriteHistogramSummary`, `FlushSummaryWriter`) in a small graph and session of their own, so the
 //! model's graph holds only the model.
 
 use std::path::{Path, PathBuf};
@@ -18,8 +18,10 @@ pub(crate) struct EventWriter {
     step_ph: Operation,
     tag_ph: Operation,
     value_ph: Operation,
+    values_ph: Operation,
     path_ph: Operation,
     write_scalar: Operation,
+    write_histogram: Operation,
     write_graph: Operation,
     flush: Operation,
     _scope: Scope,
@@ -84,6 +86,18 @@ impl EventWriter {
             .dtype(DataType::Float)
             .build(&mut s.with_op_name("value"))
             .tf(ctx)?;
+        let values_ph = ops::Placeholder::new()
+            .dtype(DataType::Float)
+            .build(&mut s.with_op_name("values"))
+            .tf(ctx)?;
+        let write_histogram = ops::write_histogram_summary(
+            writer.clone(),
+            step_ph.clone(),
+            tag_ph.clone(),
+            values_ph.clone(),
+            &mut s.with_op_name("histogram"),
+        )
+        .tf(ctx)?;
         let path_ph = ops::Placeholder::new()
             .dtype(DataType::String)
             .build(&mut s.with_op_name("graph_path"))
@@ -118,8 +132,10 @@ impl EventWriter {
             step_ph,
             tag_ph,
             value_ph,
+            values_ph,
             path_ph,
             write_scalar,
+            write_histogram,
             write_graph,
             flush,
             _scope: s,
@@ -157,6 +173,23 @@ impl EventWriter {
         self.session
             .run(&mut args)
             .tf(|| format!("writing scalar {tag} to TensorBoard"))
+    }
+
+    /// A histogram of `values` at `step`.
+    pub(crate) fn histogram(&self, tag: &str, step: i64, values: &[f32]) -> Result<()> {
+        let tag_t = Tensor::from(tag.to_string());
+        let step_t = Tensor::from(step);
+        let values_t = Tensor::new(&[values.len() as u64])
+            .with_values(values)
+            .tf(|| format!("writing histogram {tag} to TensorBoard"))?;
+        let mut args = SessionRunArgs::new();
+        args.add_feed(&self.tag_ph, 0, &tag_t);
+        args.add_feed(&self.step_ph, 0, &step_t);
+        args.add_feed(&self.values_ph, 0, &values_t);
+        args.add_target(&self.write_histogram);
+        self.session
+            .run(&mut args)
+            .tf(|| format!("writing histogram {tag} to TensorBoard"))
     }
 
     pub(crate) fn flush(&self) -> Result<()> {
