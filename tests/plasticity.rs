@@ -381,3 +381,47 @@ fn a_resumed_plastic_run_equals_an_uninterrupted_one() -> R {
     assert_eq!(w_multi, w_all);
     Ok(())
 }
+
+/// `record_weights(50.0)` over 200 ms: four snapshots at 50, 100, 150 and
+/// 200 ms, the last one the weights `Simulator::weights` reads, the first
+/// already changed by learning; a run of 10 steps per session run takes
+/// them at the same times (50 ms is 50 runs).
+#[test]
+fn weight_snapshots_are_recorded_every_period() -> R {
+    use snn::network::{Connection, Weights};
+    let gmax = 0.2;
+    for per_run in [1, 10] {
+        let mut net = Network::new().seed(9);
+        let input = net.add(Nucleus::poisson("input", 40, 50.0))?;
+        let post = net.add(Nucleus::with_model("neuron", 1, song::neuron()))?;
+        let w0 = ndarray::Array2::from_elem((40, 1), 0.5 * gmax);
+        let c = net.connect_with(
+            Connection::new(input, post, w0.clone())
+                .synapses(song::stdp(gmax))
+                .record_weights(50.0),
+        )?;
+        let mut sim = net.build_with(0.1, quiet().steps_per_run(per_run))?;
+        let rec = sim.run(200.0)?;
+        assert_eq!(rec.weights.len(), 1);
+        let snaps = &rec.weights[0];
+        assert_eq!(
+            (snaps.connection.as_str(), snaps.index),
+            ("input->neuron", c.index())
+        );
+        let times: Vec<f64> = snaps
+            .times_ms
+            .iter()
+            .map(|t| (t * 1e6).round() / 1e6)
+            .collect();
+        assert_eq!(times, [50.0, 100.0, 150.0, 200.0]);
+        let Weights::DenseF32(first) = &snaps.values[0] else {
+            panic!("dense")
+        };
+        assert!(
+            first.iter().any(|&w| (w as f64 - 0.5 * gmax).abs() > 1e-6),
+            "no learning yet"
+        );
+        assert_eq!(snaps.values[3], sim.weights(c)?);
+    }
+    Ok(())
+}

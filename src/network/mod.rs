@@ -44,7 +44,7 @@ pub use model::{
 };
 pub use plan::{PropagationChoice, RoundingNote, WeightLayout, DENSE_FROM_DENSITY};
 pub use poisson::{poisson_model, Rate};
-pub use recording::{NucleusRecording, Recording, Trace};
+pub use recording::{NucleusRecording, Recording, Trace, WeightSnapshots};
 pub use simulator::{
     Executor, SimOptions, Simulator, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,
     REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO, WEIGHT_SUMMARY_MS,

@@ -499,6 +499,8 @@ pub struct Connection {
     pub(crate) on_pre: Option<String>,
     /// A synapse model with state (plastic weights, traces).
     pub(crate) synapses: Option<SynapseModel>,
+    /// Record the weights every this many ms.
+    pub(crate) snapshot_ms: Option<f64>,
 }
 
 impl fmt::Debug for Connection {
@@ -526,6 +528,7 @@ impl Connection {
             propagation: Propagation::default(),
             on_pre: None,
             synapses: None,
+            snapshot_ms: None,
         }
     }
     /// Transmission delay in ms (a whole number of steps unless
@@ -571,6 +574,17 @@ impl Connection {
     /// Instead of [`on_pre`](Self::on_pre); voltage jumps only (no kernel).
     pub fn synapses(mut self, model: SynapseModel) -> Self {
         self.synapses = Some(model);
+        self
+    }
+    /// Record this connection's weights every `every_ms` of simulated time
+    /// (a whole number of steps unless [`round_to_step`](Self::round_to_step)),
+    /// into [`Recording::weights`](crate::network::Recording::weights): the
+    /// whole matrix as [`Simulator::weights`](crate::network::Simulator::weights)
+    /// reads it, taken after the session run that completes each period
+    /// (exactly at it with one step per run). Kept in memory, within the
+    /// memory limit.
+    pub fn record_weights(mut self, every_ms: f64) -> Self {
+        self.snapshot_ms = Some(every_ms);
         self
     }
     /// Which synapse model this is.

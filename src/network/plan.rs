@@ -129,6 +129,8 @@ pub(crate) struct PlanConnection {
     pub on_pre: Option<OnPre>,
     /// Synapses with state (plastic weights, traces; dense weights).
     pub synapses: Option<LoweredSynapses>,
+    /// Steps between weight snapshots, if recorded.
+    pub snapshot_every: Option<usize>,
 }
 
 pub(crate) struct Plan {
@@ -151,6 +153,9 @@ pub(crate) struct Kept {
     pub has_models: bool,
     /// Connections whose weights learn: index and name (`pre->post`).
     pub plastic: Vec<(usize, String)>,
+    /// Connections whose weights are recorded: index, name, steps between
+    /// snapshots and weights per snapshot.
+    pub snapshots: Vec<(usize, String, usize, u64)>,
 }
 
 /// One nucleus as the run loop sees it.
@@ -185,6 +190,21 @@ impl Plan {
             .filter(|(_, c)| c.synapses.as_ref().is_some_and(|s| s.plastic()))
             .map(|(k, c)| (k, c.name.clone()))
             .collect();
+        let snapshots = self
+            .connections
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| {
+                // Held: every entry of a dense matrix, the listed synapses
+                // of compressed rows.
+                let count = match c.layout.layout {
+                    WeightLayout::Dense => (self.nuclei[c.pre].n * self.nuclei[c.post].n) as u64,
+                    _ => c.layout.synapses,
+                };
+                c.snapshot_every
+                    .map(|every| (k, c.name.clone(), every, count))
+            })
+            .collect();
         let nuclei = self
             .nuclei
             .into_iter()
@@ -208,6 +228,7 @@ impl Plan {
             on_cpu,
             has_models,
             plastic,
+            snapshots,
         }
     }
 }
@@ -388,9 +409,31 @@ impl Plan {
                     ),
                 });
             }
+            let snapshot_every = match c.snapshot_ms {
+                None => None,
+                Some(ms) if ms > 0.0 => Some(
+                    steps(
+                        ms,
+                        dt,
+                        "weight snapshot period",
+                        &name,
+                        c.round,
+                        &mut rounded,
+                    )?
+                    .max(1),
+                ),
+                Some(ms) => {
+                    return Err(Error::InvalidModel {
+                        message: format!(
+                            "connection {name}: record_weights({ms}) needs a positive period in ms"
+                        ),
+                    })
+                }
+            };
             connections.push(PlanConnection {
                 on_pre,
                 synapses,
+                snapshot_every,
                 name,
                 pre: c.pre.index,
                 post: c.post.index,

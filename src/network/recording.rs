@@ -74,6 +74,28 @@ pub struct Recording {
     pub steps: usize,
     /// Per nucleus, in network order.
     pub nuclei: Vec<NucleusRecording>,
+    /// Per connection that records its weights
+    /// ([`Connection::record_weights`](crate::network::Connection::record_weights)),
+    /// the snapshots of this run.
+    pub weights: Vec<WeightSnapshots>,
+}
+
+/// A connection's weights over a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightSnapshots {
+    /// `pre->post`.
+    pub connection: String,
+    /// Its position in the network (the [`ConnectionId`]'s index).
+    ///
+    /// [`ConnectionId`]: crate::network::ConnectionId
+    pub index: usize,
+    /// Simulated time of each snapshot (ms).
+    pub times_ms: Vec<f64>,
+    /// The weights then ([`Weights::DenseF32`] or [`Weights::CsrF32`]).
+    ///
+    /// [`Weights::DenseF32`]: crate::network::Weights::DenseF32
+    /// [`Weights::CsrF32`]: crate::network::Weights::CsrF32
+    pub values: Vec<crate::network::Weights>,
 }
 
 impl Recording {
@@ -114,6 +136,7 @@ impl Recording {
             first_step: first,
             steps: 0,
             nuclei,
+            weights: Vec::new(),
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Simulator {
     /// Connections whose weights learn (index, name): TensorBoard gets
     /// their weights every [`WEIGHT_SUMMARY_MS`].
     pub(in crate::network) plastic: Vec<(usize, String)>,
+    /// Connections whose weights are recorded: index, name, steps between
+    /// snapshots, weights per snapshot.
+    pub(in crate::network) snapshots: Vec<(usize, String, usize, u64)>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -123,6 +126,7 @@ impl Simulator {
             last_finite_step: 0,
             propagation: kept.propagation,
             plastic: kept.plastic,
+            snapshots: kept.snapshots,
         };
         if let Some(dir) = sim.options.stream.clone() {
             sim.stream = Some(sim.open_stream(&dir, true, None)?);
@@ -242,6 +246,7 @@ impl Simulator {
             (self.trace_bytes(steps, limit)?, steps)
         };
         let mut rec = self.empty_recording(capacity);
+        self.start_snapshots(&mut rec, steps, limit)?;
         let summary_every = ((self.options.summary_every_ms / self.dt).round() as usize).max(1);
         let started = Instant::now();
         let mut bar: Option<ProgressBar> = None;
@@ -253,6 +258,9 @@ impl Simulator {
             let (done, mut failure) = self.run_chunk(m, want, &mut rec, summary_every);
             k += done;
             if let Err(e) = self.after_chunk(&mut rec, done, traces, limit) {
+                failure.get_or_insert(e);
+            }
+            if let Err(e) = self.take_snapshots(&mut rec, m) {
                 failure.get_or_insert(e);
             }
             if let Some(reason) = failure {

@@ -703,6 +703,7 @@ impl Recording {
             first_step: m.first_step,
             steps: m.steps,
             nuclei,
+            weights: Vec::new(),
         })
     }
 }

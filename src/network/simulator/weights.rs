@@ -8,6 +8,8 @@ use super::Simulator;
 use crate::error::{Error, Result, TfContext};
 use crate::network::compile::propagation::WeightOps;
 use crate::network::model::{ConnectionId, Weights};
+use crate::network::plan::check_size;
+use crate::network::recording::{Recording, WeightSnapshots};
 
 impl Simulator {
     /// The current weights of connection `id`: [`Weights::DenseF32`] of
@@ -81,5 +83,57 @@ impl Simulator {
                 Ok((name.clone(), t.to_vec()))
             })
             .collect()
+    }
+}
+
+impl Simulator {
+    /// Room in `rec` for the weight snapshots of a run of `steps`, within
+    /// the memory `limit`.
+    pub(in crate::network) fn start_snapshots(
+        &self,
+        rec: &mut Recording,
+        steps: usize,
+        limit: u64,
+    ) -> Result<()> {
+        let mut bytes = 0u64;
+        for (index, name, every, count) in &self.snapshots {
+            let taken = (self.step + steps) / every - self.step / every;
+            bytes = bytes.saturating_add(taken as u64 * count * 4);
+            check_size(
+                || format!("the weight snapshots of connection {name} in this run"),
+                bytes,
+                1,
+                limit,
+                "a longer snapshot period, or a shorter run",
+            )?;
+            rec.weights.push(WeightSnapshots {
+                connection: name.clone(),
+                index: *index,
+                times_ms: Vec::new(),
+                values: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// After the session run that advanced from step `from` to the current
+    /// step: a snapshot of each recorded connection whose period ended in
+    /// between.
+    pub(in crate::network) fn take_snapshots(
+        &self,
+        rec: &mut Recording,
+        from: usize,
+    ) -> Result<()> {
+        for (k, (index, _, every, _)) in self.snapshots.iter().enumerate() {
+            if self.step / every > from / every {
+                let w = self.weights(ConnectionId {
+                    network: self.network,
+                    index: *index,
+                })?;
+                rec.weights[k].times_ms.push(self.step as f64 * self.dt);
+                rec.weights[k].values.push(w);
+            }
+        }
+        Ok(())
     }
 }
