@@ -155,32 +155,35 @@ mod song {
     }
 
     pub struct Reference {
-        /// Steps at which the neuron fired.
-        pub spikes: Vec<usize>,
-        /// The weights at the end.
+        /// (step, postsynaptic neuron) of every output spike.
+        pub spikes: Vec<(usize, usize)>,
+        /// The weights at the end, per synapse.
         pub w: Vec<f64>,
-        /// Per-synapse traces at the end (one per synapse, stepped as
-        /// Brian2's event-driven variables: decayed from the synapse's last
-        /// update to the event's time).
+        /// Per-synapse traces at the end (stepped as Brian2's event-driven
+        /// variables: decayed from the synapse's last update to the
+        /// event's time).
         pub apre: Vec<f64>,
         pub apost: Vec<f64>,
     }
 
-    /// docs/semantics.md §3.2 and §3.6 written out in f64, with traces
+    /// docs/semantics.md §3.2 and §3.6 written out in f64 for `n_post`
+    /// neurons and the synapses `syn` (pre, post) with weights `w0`, traces
     /// kept per synapse (as Brian2 keeps them) and decayed exactly by the
     /// time since each synapse's last event: `input[m]` lists the inputs
     /// that spike at step `m`, which arrive `delay` steps later.
     pub fn reference(
         input: &[Vec<usize>],
         delay: usize,
+        syn: &[(usize, usize)],
         w0: &[f64],
+        n_post: usize,
         gmax: f64,
         dt: f64,
     ) -> Reference {
-        let n = w0.len();
+        let n = syn.len();
         let d_apre = 0.01 * gmax;
         let d_apost = -d_apre * TAUPRE / TAUPOST * 1.05;
-        let (mut v, mut ge) = (VR, 0.0);
+        let (mut v, mut ge) = (vec![VR; n_post], vec![0.0; n_post]);
         let mut w = w0.to_vec();
         let (mut apre, mut apost) = (vec![0.0; n], vec![0.0; n]);
         let mut last = vec![0.0f64; n];
@@ -191,41 +194,45 @@ mod song {
                 None => &[],
             };
             let t = m as f64 * dt;
-            // 1. Euler on the state at the start of the step.
-            let dv = (ge * (EE - v) + EL - v) / TAUM;
-            let dge = -ge / TAUE;
-            v += dt * dv;
-            ge += dt * dge;
-            // 2. threshold.
-            let fired = v > VT;
+            // 1. Euler on the state at the start of the step; 2. threshold.
+            let mut fired = vec![false; n_post];
+            for j in 0..n_post {
+                let dv = (ge[j] * (EE - v[j]) + EL - v[j]) / TAUM;
+                let dge = -ge[j] / TAUE;
+                v[j] += dt * dv;
+                ge[j] += dt * dge;
+                fired[j] = v[j] > VT;
+            }
             // 3. synapses: on_pre for the arriving spikes, then on_post.
-            let mut touch = |i: usize, apre: &mut [f64], apost: &mut [f64]| {
-                let gap = t - last[i];
-                apre[i] *= (-gap / TAUPRE).exp();
-                apost[i] *= (-gap / TAUPOST).exp();
-                last[i] = t;
+            let mut touch = |s: usize, apre: &mut [f64], apost: &mut [f64]| {
+                let gap = t - last[s];
+                apre[s] *= (-gap / TAUPRE).exp();
+                apost[s] *= (-gap / TAUPOST).exp();
+                last[s] = t;
             };
             for &i in arriving {
-                touch(i, &mut apre, &mut apost);
-                ge += w[i];
-                apre[i] += d_apre;
-                w[i] = (w[i] + apost[i]).clamp(0.0, gmax);
-            }
-            if fired {
-                for i in 0..n {
-                    touch(i, &mut apre, &mut apost);
-                    apost[i] += d_apost;
-                    w[i] = (w[i] + apre[i]).clamp(0.0, gmax);
+                for s in (0..n).filter(|&s| syn[s].0 == i) {
+                    touch(s, &mut apre, &mut apost);
+                    ge[syn[s].1] += w[s];
+                    apre[s] += d_apre;
+                    w[s] = (w[s] + apost[s]).clamp(0.0, gmax);
                 }
-                spikes.push(m);
+            }
+            for j in (0..n_post).filter(|&j| fired[j]) {
+                for s in (0..n).filter(|&s| syn[s].1 == j) {
+                    touch(s, &mut apre, &mut apost);
+                    apost[s] += d_apost;
+                    w[s] = (w[s] + apre[s]).clamp(0.0, gmax);
+                }
+                spikes.push((m, j));
                 // 4. reset.
-                v = VR;
+                v[j] = VR;
             }
         }
         let t_end = (input.len() - 1) as f64 * dt;
-        for i in 0..n {
-            apre[i] *= (-(t_end - last[i]) / TAUPRE).exp();
-            apost[i] *= (-(t_end - last[i]) / TAUPOST).exp();
+        for s in 0..n {
+            apre[s] *= (-(t_end - last[s]) / TAUPRE).exp();
+            apost[s] *= (-(t_end - last[s]) / TAUPOST).exp();
         }
         Reference {
             spikes,
@@ -274,12 +281,9 @@ fn stdp_against_reference(delay_ms: f64) -> R {
         arriving[m].push(i);
     }
     let delay = (delay_ms / dt).round() as usize;
-    let r = song::reference(&arriving, delay, &w0, gmax, dt);
-    let ours: Vec<usize> = rec.nuclei[post.index()]
-        .spikes
-        .iter()
-        .map(|s| s.0)
-        .collect();
+    let all: Vec<(usize, usize)> = (0..n).map(|i| (i, 0)).collect();
+    let r = song::reference(&arriving, delay, &all, &w0, 1, gmax, dt);
+    let ours = rec.nuclei[post.index()].spikes.clone();
     assert!(ours.len() > 10, "the neuron needs spikes: {}", ours.len());
     assert_eq!(ours, r.spikes);
     let Weights::DenseF32(learned) = sim.weights(c)? else {
@@ -423,5 +427,114 @@ fn weight_snapshots_are_recorded_every_period() -> R {
         );
         assert_eq!(snaps.values[3], sim.weights(c)?);
     }
+    Ok(())
+}
+
+/// Compressed rows: 60 inputs onto 4 neurons, each pair connected with
+/// probability 0.4, STDP with a delay of 0.5 ms, against the reference
+/// stepper over the same synapse list (identical spikes, weights within
+/// float32 rounding); all-to-all compressed rows learn exactly as the same
+/// weights given dense.
+#[test]
+fn stdp_on_compressed_rows() -> R {
+    use snn::network::{Connection, Propagation, Weights};
+    let (n, n_post, dt, gmax) = (60usize, 4usize, 0.1, 0.15);
+    // A seeded Bernoulli pattern, in row order, and weights.
+    let mut syn = Vec::new();
+    let mut state = 12345u64;
+    for i in 0..n {
+        for j in 0..n_post {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if (state >> 33) % 10 < 4 {
+                syn.push((i, j));
+            }
+        }
+    }
+    let w0: Vec<f64> = (0..syn.len())
+        .map(|s| gmax * ((s * 37) % 100) as f64 / 100.0)
+        .collect();
+    let csr = |syn: &[(usize, usize)], w: &[f64]| {
+        let mut indptr = vec![0usize; n + 1];
+        for &(i, _) in syn {
+            indptr[i + 1] += 1;
+        }
+        for i in 0..n {
+            indptr[i + 1] += indptr[i];
+        }
+        Weights::Csr {
+            indptr,
+            indices: syn.iter().map(|p| p.1).collect(),
+            values: w.to_vec(),
+        }
+    };
+    let run = |weights: Weights,
+               propagation: Propagation|
+     -> Result<
+        (Vec<(usize, usize)>, Vec<(usize, usize)>, Weights),
+        Box<dyn std::error::Error>,
+    > {
+        let mut net = Network::new().seed(21);
+        let input = net.add(Nucleus::poisson("input", n, 40.0).record(Record::spikes()))?;
+        let post = net
+            .add(Nucleus::with_model("neuron", n_post, song::neuron()).record(Record::spikes()))?;
+        let c = net.connect_with(
+            Connection::new(input, post, weights)
+                .delay(0.5)
+                .propagation(propagation)
+                .synapses(song::stdp(gmax)),
+        )?;
+        let mut sim = net.build_with(dt, quiet())?;
+        let rec = sim.run(1000.0)?;
+        Ok((
+            rec.nuclei[0].spikes.clone(),
+            rec.nuclei[1].spikes.clone(),
+            sim.weights(c)?,
+        ))
+    };
+    let (inputs, ours, learned) = run(csr(&syn, &w0), Propagation::EventDriven)?;
+    let Weights::CsrF32 {
+        values, indices, ..
+    } = learned
+    else {
+        return Err("compressed rows expected".into());
+    };
+    assert_eq!(indices.len(), syn.len());
+    let mut arriving = vec![Vec::new(); 10_000];
+    for &(m, i) in &inputs {
+        arriving[m].push(i);
+    }
+    let r = song::reference(&arriving, 5, &syn, &w0, n_post, gmax, dt);
+    assert!(ours.len() > 20, "{} output spikes", ours.len());
+    assert_eq!(ours, r.spikes);
+    let mut moved = 0;
+    for s in 0..syn.len() {
+        let x = values[s] as f64;
+        assert!(
+            (x - r.w[s]).abs() < 1e-5 * gmax,
+            "synapse {s} {:?}: {x} vs {}",
+            syn[s],
+            r.w[s]
+        );
+        moved += usize::from((r.w[s] - w0[s]).abs() > 0.01 * gmax);
+    }
+    assert!(moved > syn.len() / 2, "only {moved} weights moved");
+
+    // All-to-all: compressed rows and a dense matrix learn alike.
+    let full: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (0..n_post).map(move |j| (i, j)))
+        .collect();
+    let wf: Vec<f64> = (0..full.len())
+        .map(|s| gmax * ((s * 53) % 100) as f64 / 100.0)
+        .collect();
+    let dense = ndarray::Array2::from_shape_vec((n, n_post), wf.clone())?;
+    let (_, sparse_spikes, sparse_w) = run(csr(&full, &wf), Propagation::EventDriven)?;
+    let (_, dense_spikes, dense_w) = run(Weights::Dense(dense), Propagation::Auto)?;
+    assert_eq!(sparse_spikes, dense_spikes);
+    let (Weights::CsrF32 { values, .. }, Weights::DenseF32(d)) = (sparse_w, dense_w) else {
+        return Err("layouts".into());
+    };
+    assert_eq!(values, d.iter().copied().collect::<Vec<f32>>());
     Ok(())
 }

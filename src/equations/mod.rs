@@ -39,6 +39,11 @@ pub use eval::Simulated;
 pub use lower::{Lowered, OnPre};
 pub use synapses::{LoweredSynapses, Side, Statement, SynapseModel, Trace};
 
+/// Whether `e` reads the name `name`.
+pub(crate) fn algebra_reads(e: &crate::single::expr::Expr, name: &str) -> bool {
+    algebra::reads_any(e, &[name])
+}
+
 /// How a model's equations advance one step (docs/semantics.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {

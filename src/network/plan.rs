@@ -401,14 +401,6 @@ impl Plan {
                 Some(_) => None,
                 None => models::on_pre(c, &name, post_model)?,
             };
-            if synapses.is_some() && !matches!(weights, PlanWeights::Dense(_)) {
-                return Err(Error::InvalidModel {
-                    message: format!(
-                        "connection {name}: synapses with state need dense weights for now \
-                         (give a matrix, or Propagation::Dense for sparse ones)"
-                    ),
-                });
-            }
             let snapshot_every = match c.snapshot_ms {
                 None => None,
                 Some(ms) if ms > 0.0 => Some(

@@ -1,47 +1,81 @@
-//! Synapses with state (docs/semantics.md §3.6): per connection the dense
-//! weight variable `Y/from_X/weights` and one variable per trace
+//! Synapses with state (docs/semantics.md §3.6): per connection its weight
+//! variable `Y/from_X/weights` (a dense `[pre, post]` matrix, or the
+//! values of compressed rows) and one variable per trace
 //! (`Y/from_X/<trace>`, one value per neuron of its side). In one step:
 //!
 //! 1. every trace decays by its factor;
 //! 2. `on_pre`, for the presynaptic neurons whose spikes arrive (row
-//!    `m - D` of the ring, or this step's spikes for `D = 0`): their rows
-//!    of `w` are gathered and the statements run in order on them (traces
-//!    of the arriving neurons, the rows, deliveries `x += c · Σ w` to the
+//!    `m - D` of the ring, or this step's spikes for `D = 0`): their
+//!    synapses' weights are gathered (dense rows, or the entries of their
+//!    compressed rows) and the statements run in order (traces of the
+//!    arriving neurons, the weights, deliveries `x += c · Σ w` to the
 //!    postsynaptic model, which join the model's `on_pre` increments);
-//! 3. after every read of the step: the changed rows are scattered back;
-//!    `on_post`, for the postsynaptic neurons that fired in this step:
-//!    their columns of `w` (read after the rows were written) and the
-//!    statements in order, the columns scattered back; the traces written.
+//! 3. after every read of the step: the changed weights are scattered
+//!    back; `on_post`, for the postsynaptic neurons that fired in this
+//!    step: their synapses' weights (dense columns, or the entries a
+//!    compressed-column index lists), read after step 2's writes, and the
+//!    statements in order; the weights scattered back; the traces written.
 //!
-//! Only the rows of arriving and the columns of firing neurons are touched.
+//! Only the synapses of arriving and of firing neurons are touched.
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::expr::Emitter;
-use super::graph::{after, const_i32, scalar_f32, tf_err, variable, Registry, Var};
-use crate::equations::{LoweredSynapses, Side, Statement};
+use super::graph::{
+    after, const_f32, const_i32, constant, fed_variable, scalar_f32, tf_err, variable, Registry,
+    Var,
+};
+use super::propagation::{entry_rows, row_entries};
+use super::InitFeed;
+use crate::equations::{algebra_reads, LoweredSynapses, Side, Statement};
 use crate::error::Result;
 use crate::single::expr::Expr;
+
+/// The compressed layout of a plastic connection's synapses.
+pub(super) struct SparseIndex {
+    /// Reads of the compressed rows: int64 row pointers, int32 columns.
+    indptr: Output,
+    cols: Output,
+    /// The same synapses by column: int64 column pointers, and per entry
+    /// the synapse (int32, its position in the rows) and its row.
+    colptr: Output,
+    by_col: Output,
+    row_of: Output,
+    post_n: u64,
+}
 
 /// A plastic connection's variables, created once.
 pub(super) struct PlasticState {
     pub(super) weights: Var,
     /// Presynaptic neurons (rows of the weights).
-    pub(super) pre_n: u64,
+    pre_n: u64,
+    /// Compressed rows (`None`: a dense matrix).
+    sparse: Option<SparseIndex>,
     /// Per trace of the model, its `[n]` variable.
-    pub(super) traces: Vec<Var>,
+    traces: Vec<Var>,
     /// Per trace, its name and a read of it between runs.
     pub(super) reads: Vec<(String, Operation)>,
 }
 
-/// The trace variables of `model` (zeros) in the connection's scope.
+/// The compressed rows of a plastic connection (reads of their
+/// variables) and the index by column built from them on the host
+/// ([`by_column`]), fed into variables of its own (`by_column/...`).
+pub(super) struct CsrParts {
+    pub(super) by_column: (Vec<i64>, Vec<i32>, Vec<i32>),
+    pub(super) indptr_read: Output,
+    pub(super) cols_read: Output,
+}
+
+/// The trace variables of `model` (zeros), in the connection's scope, and
+/// for compressed rows the index of the synapses by column.
 pub(super) fn plastic_state(
     scope: &mut Scope,
     model: &LoweredSynapses,
     weights: Var,
-    pre_n: u64,
-    post_n: u64,
+    (pre_n, post_n): (u64, u64),
+    csr: Option<CsrParts>,
     reg: &mut Registry,
+    feeds: &mut Vec<InitFeed>,
 ) -> Result<PlasticState> {
     let mut traces = Vec::with_capacity(model.traces.len());
     let mut reads = Vec::with_capacity(model.traces.len());
@@ -50,7 +84,7 @@ pub(super) fn plastic_state(
             Side::Pre => pre_n,
             Side::Post => post_n,
         };
-        let zeros = super::graph::const_f32(
+        let zeros = const_f32(
             scope,
             &format!("{}/initial", t.name),
             &vec![0.0; n as usize],
@@ -63,23 +97,84 @@ pub(super) fn plastic_state(
         ));
         traces.push(var);
     }
+    let sparse = match csr {
+        None => None,
+        Some(parts) => {
+            let (colptr, by_col, row_of) = parts.by_column;
+            let nnz = by_col.len() as u64;
+            let cp = fed_variable(
+                scope,
+                "by_column/pointers",
+                colptr,
+                &[post_n + 1],
+                InitFeed::I64,
+                reg,
+                feeds,
+            )?;
+            let bc = fed_variable(
+                scope,
+                "by_column/synapses",
+                by_col,
+                &[nnz],
+                InitFeed::I32,
+                reg,
+                feeds,
+            )?;
+            let ro = fed_variable(
+                scope,
+                "by_column/rows",
+                row_of,
+                &[nnz],
+                InitFeed::I32,
+                reg,
+                feeds,
+            )?;
+            Some(SparseIndex {
+                indptr: parts.indptr_read,
+                cols: parts.cols_read,
+                colptr: cp.read_in(scope, "by_column/read/pointers")?.into(),
+                by_col: bc.read_in(scope, "by_column/read/synapses")?.into(),
+                row_of: ro.read_in(scope, "by_column/read/rows")?.into(),
+                post_n,
+            })
+        }
+    };
     Ok(PlasticState {
         weights,
         pre_n,
+        sparse,
         traces,
         reads,
     })
 }
 
-/// What `on_pre` left for the writes after the step's reads.
-pub(super) struct Pending {
-    scope: Scope,
-    /// int64 `[k]`: the presynaptic neurons whose spikes arrive.
-    arrivals: Output,
-    /// Their rows after `on_pre`, if a statement changed `w`.
-    rows: Option<Output>,
-    /// Per trace, its `[n]` value after the decay and `on_pre`.
-    traces: Vec<Output>,
+/// The synapses of compressed rows listed by column: column pointers, and
+/// per entry the synapse's position in the rows and its row (a counting
+/// sort: within a column, by row).
+pub(super) fn by_column(
+    indptr: &[i64],
+    cols: &[i32],
+    post_n: usize,
+) -> (Vec<i64>, Vec<i32>, Vec<i32>) {
+    let mut ptr = vec![0i64; post_n + 1];
+    for &c in cols {
+        ptr[c as usize + 1] += 1;
+    }
+    for j in 0..post_n {
+        ptr[j + 1] += ptr[j];
+    }
+    let mut next = ptr.clone();
+    let mut synapse = vec![0i32; cols.len()];
+    let mut row = vec![0i32; cols.len()];
+    for i in 0..indptr.len().saturating_sub(1) {
+        for s in indptr[i] as usize..indptr[i + 1] as usize {
+            let at = &mut next[cols[s] as usize];
+            synapse[*at as usize] = s as i32;
+            row[*at as usize] = i as i32;
+            *at += 1;
+        }
+    }
+    (ptr, synapse, row)
 }
 
 /// Which neurons' spikes a pathway handles.
@@ -93,21 +188,16 @@ pub(super) enum Arriving {
 /// int64 `[k]`: the neurons of `arriving`.
 fn active(s: &mut Scope, arriving: Arriving, name: &str) -> Result<Output> {
     let e = tf_err("plastic synapses");
-    let spikes = match arriving {
-        Arriving::Indices(at) => {
-            let flat = const_i32(s, &format!("{name}/indices"), &[-1], &[1])?;
-            return Ok(ops::reshape(at, flat, &mut s.with_op_name(name))
-                .map_err(&e)?
-                .into());
-        }
-        Arriving::Row(row) => row,
-    };
     let flat = const_i32(s, &format!("{name}/flat"), &[-1], &[1])?;
-    let v = ops::reshape(spikes, flat, s).map_err(&e)?;
-    let half = scalar_f32(s, &format!("{name}/half"), 0.5)?;
-    let on = ops::greater(v, half, s).map_err(&e)?;
-    let at = ops::where_(on, s).map_err(&e)?;
-    let flat = const_i32(s, &format!("{name}/indices"), &[-1], &[1])?;
+    let at: Output = match arriving {
+        Arriving::Indices(at) => at,
+        Arriving::Row(row) => {
+            let v = ops::reshape(row, flat.clone(), s).map_err(&e)?;
+            let half = scalar_f32(s, &format!("{name}/half"), 0.5)?;
+            let on = ops::greater(v, half, s).map_err(&e)?;
+            ops::where_(on, s).map_err(&e)?.into()
+        }
+    };
     Ok(ops::reshape(at, flat, &mut s.with_op_name(name))
         .map_err(&e)?
         .into())
@@ -121,67 +211,268 @@ fn shaped(s: &mut Scope, value: Output, like: &Output) -> Result<Output> {
     Ok(ops::add(zeros, value, s).map_err(&e)?.into())
 }
 
-/// Run `statements` of one pathway on `w` (rows or columns) and the
-/// traces' values (`values[i]`, shaped to broadcast against `w`): returns
-/// the new `w` if a statement changed it, and the deliveries.
+/// How one pathway lays out its synapses: the traces' per-neuron values
+/// widened to the weights' shape (`pre`, `post`), and `Σ w` per
+/// postsynaptic neuron.
+enum View {
+    /// Dense `[rows, cols]`: presynaptic values become a column, postsynaptic
+    /// ones broadcast along the last axis as they are; sums over axis 0.
+    Dense,
+    /// Synapse lists: a gather by each synapse's presynaptic and
+    /// postsynaptic position; sums by postsynaptic neuron.
+    Sparse {
+        pre: Output,
+        post: Output,
+        post_ids: Output,
+        post_n: u64,
+    },
+}
+
+impl View {
+    fn widen(&self, s: &mut Scope, side: Side, v: &Output) -> Result<Output> {
+        let e = tf_err("plastic synapses");
+        Ok(match (self, side) {
+            (View::Dense, Side::Pre) => {
+                let column = const_i32(s, "column", &[-1, 1], &[2])?;
+                ops::reshape(v.clone(), column, s).map_err(&e)?.into()
+            }
+            (View::Dense, Side::Post) => v.clone(),
+            (View::Sparse { pre, .. }, Side::Pre) => {
+                ops::gather(v.clone(), pre.clone(), s).map_err(&e)?.into()
+            }
+            (View::Sparse { post, .. }, Side::Post) => {
+                ops::gather(v.clone(), post.clone(), s).map_err(&e)?.into()
+            }
+        })
+    }
+
+    fn sum(&self, s: &mut Scope, w: Output, name: &str) -> Result<Output> {
+        let e = tf_err("plastic synapses");
+        Ok(match self {
+            View::Dense => {
+                let axis = const_i32(s, &format!("{name}_axis"), &[0], &[1])?;
+                ops::sum(w, axis, &mut s.with_op_name(name))
+                    .map_err(&e)?
+                    .into()
+            }
+            View::Sparse {
+                post_ids, post_n, ..
+            } => {
+                let n = constant(*post_n as i32, &mut s.with_op_name(&format!("{name}_n")))
+                    .map_err(&e)?;
+                ops::unsorted_segment_sum(w, post_ids.clone(), n, &mut s.with_op_name(name))
+                    .map_err(&e)?
+                    .into()
+            }
+        })
+    }
+}
+
+/// Run `statements` of one pathway on `w` (the weights gathered) and the
+/// traces' per-neuron values (`values`, of the pathway's neurons: the
+/// arriving or firing ones on their side, all on the other): returns the
+/// new `w` if a statement changed it, and the deliveries.
 fn run_statements(
     s: &mut Scope,
     model: &LoweredSynapses,
     statements: &[Statement],
     w: &Output,
     values: &mut [Output],
+    view: &View,
 ) -> Result<(Option<Output>, Vec<(String, Expr, Output)>)> {
-    let e = tf_err(&model.model);
     let mut w_now = w.clone();
     let mut changed = false;
     let mut deliveries = Vec::new();
     for (j, statement) in statements.iter().enumerate() {
-        let env_values: Vec<(String, Output)> = model
-            .traces
-            .iter()
-            .zip(values.iter())
-            .map(|(t, v)| (t.name.clone(), v.clone()))
-            .chain(std::iter::once(("w".to_string(), w_now.clone())))
-            .collect();
-        let lookup = |x: &str| {
-            env_values
-                .iter()
-                .find(|(n, _)| n == x)
-                .map(|(_, o)| o.clone())
-        };
-        let mut em = Emitter {
-            scope: s.new_sub_scope(&format!("statement{j}")),
-            env: &lookup,
-            model: &model.model,
-            draws: None,
-        };
+        let mut ss = s.new_sub_scope(&format!("statement{j}"));
         match statement {
             Statement::Trace { index, value } => {
-                let v = em.float(value)?;
-                values[*index] = shaped(s, v, &values[*index])?;
+                // It reads only itself: its per-neuron values.
+                let own = [(model.traces[*index].name.clone(), values[*index].clone())];
+                let v = emit(&mut ss, model, &own, value)?;
+                values[*index] = shaped(&mut ss, v, &values[*index])?;
             }
             Statement::Weight { value } => {
-                let v = em.float(value)?;
-                w_now = shaped(s, v, &w_now)?;
+                let mut env = vec![("w".to_string(), w_now.clone())];
+                for (t, v) in model.traces.iter().zip(values.iter()) {
+                    if algebra_reads(value, &t.name) {
+                        env.push((t.name.clone(), view.widen(&mut ss, t.side, v)?));
+                    }
+                }
+                let v = emit(&mut ss, model, &env, value)?;
+                w_now = shaped(&mut ss, v, &w_now)?;
                 changed = true;
             }
             Statement::Deliver(op) => {
-                // Σ w over the arriving rows, into the postsynaptic model.
-                let axis = const_i32(s, &format!("sum_axis{j}"), &[0], &[1])?;
-                let sum = ops::sum(w_now.clone(), axis, &mut s.with_op_name(&format!("sum{j}")))
-                    .map_err(&e)?;
-                deliveries.push((op.target.clone(), op.coefficient.clone(), sum.into()));
+                let sum = view.sum(&mut ss, w_now.clone(), "sum")?;
+                deliveries.push((op.target.clone(), op.coefficient.clone(), sum));
             }
         }
     }
     Ok((changed.then_some(w_now), deliveries))
 }
 
+/// `e` as a float32 output, its names from `env`.
+fn emit(
+    s: &mut Scope,
+    model: &LoweredSynapses,
+    env: &[(String, Output)],
+    e: &Expr,
+) -> Result<Output> {
+    let lookup = |x: &str| env.iter().find(|(n, _)| n == x).map(|(_, o)| o.clone());
+    let mut em = Emitter {
+        scope: s.new_sub_scope("value"),
+        env: &lookup,
+        model: &model.model,
+        draws: None,
+    };
+    em.float(e)
+}
+
+/// What `on_pre` left for the writes after the step's reads.
+pub(super) struct Pending {
+    scope: Scope,
+    /// int64: the synapses gathered (dense: the arriving rows).
+    gathered: Output,
+    /// Their weights after `on_pre`, if a statement changed `w`.
+    new: Option<Output>,
+    /// Per trace, its `[n]` value after the decay and `on_pre`.
+    traces: Vec<Output>,
+}
+
+/// The synapses of the neurons `at` on one side: dense rows (`Pre`) are
+/// gathered whole; compressed rows or columns give their entries. Returns
+/// the view, the ids to scatter back (rows or synapses) and the weights.
+fn gather_synapses(
+    s: &mut Scope,
+    state: &PlasticState,
+    side: Side,
+    at: &Output,
+    read_after: Option<&Operation>,
+) -> Result<(View, Output, Output)> {
+    let e = tf_err("plastic synapses");
+    let mut rs = match read_after {
+        Some(op) => s.with_control_dependencies(std::slice::from_ref(op)),
+        None => s.with_control_dependencies(&[]),
+    };
+    let gather_w = |rs: &mut Scope, ids: Output, name: &str| -> Result<Output> {
+        Ok(ops::ResourceGather::new()
+            .dtype(DataType::Float)
+            .build(
+                state.weights.handle.clone(),
+                ids,
+                &mut rs.with_op_name(name),
+            )
+            .map_err(tf_err("plastic synapses"))?
+            .into())
+    };
+    match (&state.sparse, side) {
+        (None, Side::Pre) => {
+            let w = gather_w(&mut rs, at.clone(), "rows")?;
+            Ok((View::Dense, at.clone(), w))
+        }
+        (None, Side::Post) => {
+            let w = ops::ReadVariableOp::new()
+                .dtype(DataType::Float)
+                .build(state.weights.handle.clone(), &mut rs.with_op_name("read"))
+                .map_err(&e)?;
+            let axis = const_i32(s, "column_axis", &[1], &[])?;
+            let cols = ops::gather_v2(w, at.clone(), axis, &mut s.with_op_name("columns"))
+                .map_err(&e)?
+                .into();
+            Ok((View::Dense, at.clone(), cols))
+        }
+        (Some(sp), Side::Pre) => {
+            let (splits, ids) = row_entries(s, "rows", sp.indptr.clone(), at.clone())?;
+            let which = entry_rows(s, "rows", splits, ids.clone())?;
+            let pre: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();
+            let post: Output = ops::gather(sp.cols.clone(), ids.clone(), s)
+                .map_err(&e)?
+                .into();
+            let w = gather_w(&mut rs, ids.clone(), "synapses")?;
+            let view = View::Sparse {
+                pre,
+                post: post.clone(),
+                post_ids: post,
+                post_n: sp.post_n,
+            };
+            Ok((view, ids, w))
+        }
+        (Some(sp), Side::Post) => {
+            let (splits, at_col) = row_entries(s, "columns", sp.colptr.clone(), at.clone())?;
+            let which = entry_rows(s, "columns", splits, at_col.clone())?;
+            let ids: Output = ops::gather(sp.by_col.clone(), at_col.clone(), s)
+                .map_err(&e)?
+                .into();
+            let pre: Output = ops::gather(sp.row_of.clone(), at_col, s)
+                .map_err(&e)?
+                .into();
+            let post: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();
+            let w = gather_w(&mut rs, ids.clone(), "synapses")?;
+            let view = View::Sparse {
+                pre,
+                post: post.clone(),
+                post_ids: post,
+                post_n: sp.post_n,
+            };
+            Ok((view, ids, w))
+        }
+    }
+}
+
+/// The per-neuron values the statements of a pathway see: the trace at
+/// the pathway's neurons `at` on its own side, whole on the other.
+fn values_at(
+    s: &mut Scope,
+    model: &LoweredSynapses,
+    traces: &[Output],
+    side: Side,
+    at: &Output,
+) -> Result<Vec<Output>> {
+    let e = tf_err(&model.model);
+    model
+        .traces
+        .iter()
+        .zip(traces)
+        .map(|(t, v)| {
+            Ok(if t.side == side {
+                ops::gather(v.clone(), at.clone(), &mut *s)
+                    .map_err(&e)?
+                    .into()
+            } else {
+                v.clone()
+            })
+        })
+        .collect()
+}
+
+/// The traces of `side` with the pathway's neurons' new values.
+fn put_back(
+    s: &mut Scope,
+    model: &LoweredSynapses,
+    traces: &mut [Output],
+    values: Vec<Output>,
+    side: Side,
+    at: &Output,
+) -> Result<()> {
+    let e = tf_err(&model.model);
+    let column = const_i32(s, "index_column", &[-1, 1], &[2])?;
+    let index = ops::reshape(at.clone(), column, &mut *s).map_err(&e)?;
+    for ((t, now), v) in model.traces.iter().zip(traces.iter_mut()).zip(values) {
+        if t.side == side {
+            *now = ops::tensor_scatter_update(now.clone(), index.clone(), v, &mut *s)
+                .map_err(&e)?
+                .into();
+        }
+    }
+    Ok(())
+}
+
 /// Steps 1 and 2 for one connection: the traces decayed, the arriving
-/// rows gathered (pushed to `reads`) and `on_pre` run. Returns what the
-/// writes need and the deliveries; a connection without a delivery
-/// statement delivers `Σ w` of the arriving rows (before `on_pre`) to the
-/// postsynaptic pulse input (`None` target).
+/// synapses' weights gathered (pushed to `reads`) and `on_pre` run.
+/// Returns what the writes need, the deliveries, and, for a connection
+/// without a delivery statement, `Σ w` per postsynaptic neuron of the
+/// arriving synapses (before `on_pre`) for the postsynaptic pulse input.
 pub(super) fn on_pre(
     conn_scope: &Scope,
     model: &LoweredSynapses,
@@ -204,66 +495,21 @@ pub(super) fn on_pre(
         );
     }
     let arrivals = active(&mut s, arriving, "arrivals")?;
-    let rows: Output = ops::ResourceGather::new()
-        .dtype(DataType::Float)
-        .build(
-            state.weights.handle.clone(),
-            arrivals.clone(),
-            &mut s.with_op_name("rows"),
-        )
-        .map_err(&e)?
-        .into();
-    reads.push(rows.operation.clone());
-    // Values as the statements see them: a presynaptic trace at the
-    // arriving neurons as a [k, 1] column, a postsynaptic one whole.
-    let column = const_i32(&mut s, "column", &[-1, 1], &[2])?;
-    let mut values = Vec::with_capacity(decayed.len());
-    for (t, d) in model.traces.iter().zip(&decayed) {
-        values.push(match t.side {
-            Side::Pre => {
-                let at = ops::gather(d.clone(), arrivals.clone(), &mut s).map_err(&e)?;
-                ops::reshape(at, column.clone(), &mut s).map_err(&e)?.into()
-            }
-            Side::Post => d.clone(),
-        });
-    }
-    let (new_rows, deliveries) = run_statements(&mut s, model, &model.on_pre, &rows, &mut values)?;
-    // The presynaptic traces with the arriving neurons' new values.
-    let index = const_i32(&mut s, "index_column", &[-1, 1], &[2])?;
-    let at = ops::reshape(arrivals.clone(), index, &mut s).map_err(&e)?;
-    let flat = const_i32(&mut s, "flat", &[-1], &[1])?;
-    let mut traces = Vec::with_capacity(decayed.len());
-    for ((t, d), v) in model.traces.iter().zip(decayed).zip(values) {
-        traces.push(match t.side {
-            Side::Pre => {
-                let v = ops::reshape(v, flat.clone(), &mut s).map_err(&e)?;
-                ops::tensor_scatter_update(
-                    d,
-                    at.clone(),
-                    v,
-                    &mut s.with_op_name(&format!("after/{}", t.name)),
-                )
-                .map_err(&e)?
-                .into()
-            }
-            Side::Post => d,
-        });
-    }
-    let sum_old = if deliveries.is_empty() {
-        let axis = const_i32(&mut s, "sum_axis", &[0], &[1])?;
-        Some(
-            ops::sum(rows, axis, &mut s.with_op_name("sum"))
-                .map_err(&e)?
-                .into(),
-        )
-    } else {
-        None
+    let (view, gathered, w) = gather_synapses(&mut s, state, Side::Pre, &arrivals, None)?;
+    reads.push(w.operation.clone());
+    let mut values = values_at(&mut s, model, &decayed, Side::Pre, &arrivals)?;
+    let (new, deliveries) = run_statements(&mut s, model, &model.on_pre, &w, &mut values, &view)?;
+    let mut traces = decayed;
+    put_back(&mut s, model, &mut traces, values, Side::Pre, &arrivals)?;
+    let sum_old = match deliveries.is_empty() {
+        true => Some(view.sum(&mut s, w, "sum")?),
+        false => None,
     };
     Ok((
         Pending {
             scope: conn_scope.with_control_dependencies(&[]),
-            arrivals,
-            rows: new_rows,
+            gathered,
+            new,
             traces,
         },
         deliveries,
@@ -271,9 +517,9 @@ pub(super) fn on_pre(
     ))
 }
 
-/// Step 3 for one connection, after `reads_done`: the rows written,
-/// `on_post` for `post_spikes` (this step's),
-/// the columns and the traces written; the writes pushed to `writes`.
+/// Step 3 for one connection, after `reads_done`: the weights `on_pre`
+/// changed written, `on_post` for `post_spikes` (this step's), the
+/// weights and the traces written; the writes pushed to `writes`.
 pub(super) fn finish(
     pending: Pending,
     model: &LoweredSynapses,
@@ -287,90 +533,36 @@ pub(super) fn finish(
         .scope
         .new_sub_scope("on_post")
         .with_control_dependencies(std::slice::from_ref(reads_done));
-    let mut rows_written = None;
-    if let Some(rows) = pending.rows {
-        let op = ops::ResourceScatterUpdate::new()
+    let scatter = |s: &mut Scope, ids: Output, values: Output, name: &str| {
+        ops::ResourceScatterUpdate::new()
             .build(
                 state.weights.handle.clone(),
-                pending.arrivals.clone(),
-                rows,
-                &mut s.with_op_name("write_rows"),
+                ids,
+                values,
+                &mut s.with_op_name(name),
             )
-            .map_err(&e)?;
+            .map_err(tf_err("plastic synapses"))
+    };
+    let mut pre_written = None;
+    if let Some(new) = pending.new {
+        let op = scatter(&mut s, pending.gathered, new, "write_pre")?;
         writes.push(op.clone());
-        rows_written = Some(op);
+        pre_written = Some(op);
     }
     let mut traces = pending.traces;
-    let writes_w = model
-        .on_post
-        .iter()
-        .any(|st| matches!(st, Statement::Weight { .. }));
     if !model.on_post.is_empty() {
         let fired = active(&mut s, post_spikes, "fired")?;
-        // w as the rows' writes left it.
-        let rs = match &rows_written {
-            Some(op) => s.with_control_dependencies(&[reads_done.clone(), op.clone()]),
-            None => s.with_control_dependencies(&[]),
-        };
-        let w = ops::ReadVariableOp::new()
-            .dtype(DataType::Float)
-            .build(state.weights.handle.clone(), &mut rs.with_op_name("read"))
-            .map_err(&e)?;
-        let axis = const_i32(&mut s, "column_axis", &[1], &[])?;
-        let cols: Output = ops::gather_v2(w, fired.clone(), axis, &mut s.with_op_name("columns"))
-            .map_err(&e)?
-            .into();
-        let column = const_i32(&mut s, "column", &[-1, 1], &[2])?;
-        let mut values = Vec::with_capacity(traces.len());
-        for (t, v) in model.traces.iter().zip(&traces) {
-            values.push(match t.side {
-                Side::Pre => ops::reshape(v.clone(), column.clone(), &mut s)
-                    .map_err(&e)?
-                    .into(),
-                Side::Post => ops::gather(v.clone(), fired.clone(), &mut s)
-                    .map_err(&e)?
-                    .into(),
-            });
-        }
-        let (new_cols, _) = run_statements(&mut s, model, &model.on_post, &cols, &mut values)?;
-        if let (Some(new_cols), true) = (new_cols, writes_w) {
-            // Indices (i, j) of every presynaptic i and firing j.
-            let shape = ops::shape(cols.clone(), &mut s).map_err(&e)?;
-            let ids: Vec<i64> = (0..state.pre_n as i64).collect();
-            let ids = tensorflow::Tensor::new(&[state.pre_n, 1])
-                .with_values(&ids)
-                .map_err(&e)?;
-            let ids = super::graph::constant(ids, &mut s.with_op_name("pre_ids")).map_err(&e)?;
-            let i: Output = ops::broadcast_to(ids, shape.clone(), &mut s)
-                .map_err(&e)?
-                .into();
-            let row = const_i32(&mut s, "row", &[1, -1], &[2])?;
-            let j = ops::reshape(fired.clone(), row, &mut s).map_err(&e)?;
-            let j: Output = ops::broadcast_to(j, shape, &mut s).map_err(&e)?.into();
-            let ij = ops::Pack::new()
-                .axis(2)
-                .build_instance(vec![i, j], &mut s.with_op_name("ij"))
-                .map_err(&e)?;
-            writes.push(
-                ops::ResourceScatterNdUpdate::new()
-                    .build(
-                        state.weights.handle.clone(),
-                        ij.op,
-                        new_cols,
-                        &mut s.with_op_name("write_columns"),
-                    )
-                    .map_err(&e)?,
-            );
-        }
-        let index = const_i32(&mut s, "index_column", &[-1, 1], &[2])?;
-        let at = ops::reshape(fired, index, &mut s).map_err(&e)?;
-        for ((t, v), now) in model.traces.iter().zip(values).zip(traces.iter_mut()) {
-            if t.side == Side::Post {
-                *now = ops::tensor_scatter_update(now.clone(), at.clone(), v, &mut s)
-                    .map_err(&e)?
-                    .into();
+        let (view, ids, w) =
+            gather_synapses(&mut s, state, Side::Post, &fired, pre_written.as_ref())?;
+        let mut values = values_at(&mut s, model, &traces, Side::Post, &fired)?;
+        let (new, _) = run_statements(&mut s, model, &model.on_post, &w, &mut values, &view)?;
+        if let Some(new) = new {
+            match view {
+                View::Sparse { .. } => writes.push(scatter(&mut s, ids, new, "write_post")?),
+                View::Dense => writes.push(dense_columns(&mut s, state, &fired, &w, new)?),
             }
         }
+        put_back(&mut s, model, &mut traces, values, Side::Post, &fired)?;
     }
     for ((t, var), value) in model.traces.iter().zip(&state.traces).zip(traces) {
         writes.push(
@@ -385,4 +577,54 @@ pub(super) fn finish(
         );
     }
     Ok(())
+}
+
+/// Write the columns `fired` of a dense weight matrix: `ScatterNd` at the
+/// indices `(i, j)` of every presynaptic `i` and firing `j`.
+fn dense_columns(
+    s: &mut Scope,
+    state: &PlasticState,
+    fired: &Output,
+    cols: &Output,
+    new: Output,
+) -> Result<Operation> {
+    let e = tf_err("plastic synapses");
+    let shape = ops::shape(cols.clone(), &mut *s).map_err(&e)?;
+    let ids: Vec<i64> = (0..state.pre_n as i64).collect();
+    let ids = tensorflow::Tensor::new(&[state.pre_n, 1])
+        .with_values(&ids)
+        .map_err(&e)?;
+    let ids = constant(ids, &mut s.with_op_name("pre_ids")).map_err(&e)?;
+    let i: Output = ops::broadcast_to(ids, shape.clone(), &mut *s)
+        .map_err(&e)?
+        .into();
+    let row = const_i32(s, "row", &[1, -1], &[2])?;
+    let j = ops::reshape(fired.clone(), row, &mut *s).map_err(&e)?;
+    let j: Output = ops::broadcast_to(j, shape, &mut *s).map_err(&e)?.into();
+    let ij = ops::Pack::new()
+        .axis(2)
+        .build_instance(vec![i, j], &mut s.with_op_name("ij"))
+        .map_err(&e)?;
+    ops::ResourceScatterNdUpdate::new()
+        .build(
+            state.weights.handle.clone(),
+            ij.op,
+            new,
+            &mut s.with_op_name("write_post"),
+        )
+        .map_err(&e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_column;
+
+    #[test]
+    fn compressed_rows_are_listed_by_column() {
+        // Rows: 0 -> {1, 2}, 1 -> {}, 2 -> {0, 2}.
+        let (ptr, syn, row) = by_column(&[0, 2, 2, 4], &[1, 2, 0, 2], 3);
+        assert_eq!(ptr, [0, 1, 2, 4]);
+        assert_eq!(syn, [2, 0, 1, 3]);
+        assert_eq!(row, [2, 0, 0, 2]);
+    }
 }

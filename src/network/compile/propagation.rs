@@ -157,39 +157,7 @@ pub(super) fn csr_sums(
         });
     };
     let op = |what: &str| format!("{name}/{what}");
-    let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
-    let next = ops::add(
-        neurons.clone(),
-        one.clone(),
-        &mut s.with_op_name(&op("next_neuron")),
-    )
-    .map_err(&e)?;
-    let starts = ops::gather(
-        indptr.clone(),
-        neurons,
-        &mut s.with_op_name(&op("row_starts")),
-    )
-    .map_err(&e)?;
-    let limits =
-        ops::gather(indptr.clone(), next, &mut s.with_op_name(&op("row_ends"))).map_err(&e)?;
-    let rows = ops::RaggedRange::new()
-        .build(
-            starts,
-            limits,
-            one.clone(),
-            &mut s.with_op_name(&op("synapses")),
-        )
-        .map_err(&e)?;
-    let (splits, ids) = (
-        Output {
-            operation: rows.clone(),
-            index: 0,
-        },
-        Output {
-            operation: rows,
-            index: 1,
-        },
-    );
+    let (splits, ids) = row_entries(s, name, indptr.clone().into(), neurons)?;
     let targets = ops::gather(
         cols.clone(),
         ids.clone(),
@@ -205,27 +173,7 @@ pub(super) fn csr_sums(
         return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
             .map_err(&e);
     }
-    // The event each synapse comes from: the number of row ends
-    // (splits[1:]) at or before its position.
-    let begin = const_i32(s, &op("ends_begin"), &[1], &[1])?;
-    let size = const_i32(s, &op("ends_size"), &[-1], &[1])?;
-    let ends = ops::slice(splits, begin, size, &mut s.with_op_name(&op("ends"))).map_err(&e)?;
-    let batch = const_i32(s, &op("batch"), &[1, -1], &[2])?;
-    let ends =
-        ops::reshape(ends, batch.clone(), &mut s.with_op_name(&op("ends_row"))).map_err(&e)?;
-    let count = ops::Size::new()
-        .out_type(DataType::Int64)
-        .build(ids, &mut s.with_op_name(&op("count")))
-        .map_err(&e)?;
-    let zero = constant(0i64, &mut s.with_op_name(&op("zero"))).map_err(&e)?;
-    let at = ops::range(zero, count, one, &mut s.with_op_name(&op("positions"))).map_err(&e)?;
-    let at = ops::reshape(at, batch, &mut s.with_op_name(&op("positions_row"))).map_err(&e)?;
-    let event = ops::UpperBound::new()
-        .out_type(DataType::Int64)
-        .build(ends, at, &mut s.with_op_name(&op("event_of")))
-        .map_err(&e)?;
-    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
-    let event = ops::reshape(event, flat, &mut s.with_op_name(&op("event"))).map_err(&e)?;
+    let event = entry_rows(s, name, splits, ids)?;
     if let Some(coef) = coef {
         let c = ops::gather(coef, event.clone(), &mut s.with_op_name(&op("coefficient")))
             .map_err(&e)?;
@@ -256,6 +204,72 @@ pub(super) fn csr_sums(
         ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
     let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
     ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
+}
+
+/// The entries of rows `neurons` (int64 `[k]`) of compressed rows with
+/// row pointers `ptr` (int64): `RaggedRange` of the rows' starts and ends,
+/// as `(splits [k + 1], entry ids [total])`.
+pub(super) fn row_entries(
+    s: &mut Scope,
+    name: &str,
+    ptr: Output,
+    neurons: Output,
+) -> Result<(Output, Output)> {
+    let e = tf_err(name);
+    let op = |what: &str| format!("{name}/{what}");
+    let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
+    let next = ops::add(
+        neurons.clone(),
+        one.clone(),
+        &mut s.with_op_name(&op("next_neuron")),
+    )
+    .map_err(&e)?;
+    let starts =
+        ops::gather(ptr.clone(), neurons, &mut s.with_op_name(&op("row_starts"))).map_err(&e)?;
+    let limits = ops::gather(ptr, next, &mut s.with_op_name(&op("row_ends"))).map_err(&e)?;
+    let rows = ops::RaggedRange::new()
+        .build(starts, limits, one, &mut s.with_op_name(&op("synapses")))
+        .map_err(&e)?;
+    Ok((
+        Output {
+            operation: rows.clone(),
+            index: 0,
+        },
+        Output {
+            operation: rows,
+            index: 1,
+        },
+    ))
+}
+
+/// For each entry of [`row_entries`], the position of its row among the
+/// rows asked for (int64 `[total]`): the number of row ends (`splits[1:]`)
+/// at or before the entry's position.
+pub(super) fn entry_rows(s: &mut Scope, name: &str, splits: Output, ids: Output) -> Result<Output> {
+    let e = tf_err(name);
+    let op = |what: &str| format!("{name}/{what}");
+    let begin = const_i32(s, &op("ends_begin"), &[1], &[1])?;
+    let size = const_i32(s, &op("ends_size"), &[-1], &[1])?;
+    let ends = ops::slice(splits, begin, size, &mut s.with_op_name(&op("ends"))).map_err(&e)?;
+    let batch = const_i32(s, &op("batch"), &[1, -1], &[2])?;
+    let ends =
+        ops::reshape(ends, batch.clone(), &mut s.with_op_name(&op("ends_row"))).map_err(&e)?;
+    let count = ops::Size::new()
+        .out_type(DataType::Int64)
+        .build(ids, &mut s.with_op_name(&op("count")))
+        .map_err(&e)?;
+    let zero = constant(0i64, &mut s.with_op_name(&op("zero"))).map_err(&e)?;
+    let one = constant(1i64, &mut s.with_op_name(&op("step_one"))).map_err(&e)?;
+    let at = ops::range(zero, count, one, &mut s.with_op_name(&op("positions"))).map_err(&e)?;
+    let at = ops::reshape(at, batch, &mut s.with_op_name(&op("positions_row"))).map_err(&e)?;
+    let event = ops::UpperBound::new()
+        .out_type(DataType::Int64)
+        .build(ends, at, &mut s.with_op_name(&op("event_of")))
+        .map_err(&e)?;
+    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
+    Ok(ops::reshape(event, flat, &mut s.with_op_name(&op("event")))
+        .map_err(&e)?
+        .into())
 }
 
 /// `y(lag) = S(lag) · W` at every lag of `ev`, as `[m, post]` (row `j` for

@@ -12,7 +12,7 @@ use super::graph::{
     Registry, Var,
 };
 use super::layout::Layout;
-use super::plastic::{plastic_state, PlasticState};
+use super::plastic::{by_column, plastic_state, CsrParts, PlasticState};
 use super::propagation::WeightOps;
 use super::{CheckpointOps, InitFeed};
 use crate::equations::Lowered;
@@ -276,9 +276,10 @@ pub(super) fn connections(
                         &mut s,
                         model,
                         wv.clone(),
-                        pre_n,
-                        post_n,
+                        (pre_n, post_n),
+                        None,
                         reg,
+                        feeds,
                     )?);
                 }
                 // Static weights never change: one read serves every copy
@@ -287,6 +288,11 @@ pub(super) fn connections(
             }
             PlanWeights::Csr { indptr, cols, w } => {
                 let nnz = w.len() as u64;
+                // Plastic: the synapses by column, for on_post.
+                let index = conn
+                    .synapses
+                    .as_ref()
+                    .map(|_| by_column(&indptr, &cols, post_n as usize));
                 let wv = fed_variable(&mut s, "weights", w, &[nnz], InitFeed::F32, reg, feeds)?;
                 let cv = fed_variable(&mut s, "columns", cols, &[nnz], InitFeed::I32, reg, feeds)?;
                 let rows = [pre_n + 1];
@@ -299,11 +305,30 @@ pub(super) fn connections(
                     reg,
                     feeds,
                 )?;
-                WeightOps::Csr {
+                let ops = WeightOps::Csr {
                     w: wv.read_in(&mut s, "read/weights")?,
                     cols: cv.read_in(&mut s, "read/columns")?,
                     indptr: pv.read_in(&mut s, "read/row_pointers")?,
+                };
+                if let (Some(model), Some(by_column), WeightOps::Csr { indptr, cols, .. }) =
+                    (&conn.synapses, index, &ops)
+                {
+                    let parts = CsrParts {
+                        by_column,
+                        indptr_read: indptr.clone().into(),
+                        cols_read: cols.clone().into(),
+                    };
+                    plastic = Some(plastic_state(
+                        &mut s,
+                        model,
+                        wv,
+                        (pre_n, post_n),
+                        Some(parts),
+                        reg,
+                        feeds,
+                    )?);
                 }
+                ops
             }
         };
         reg.legacy_keys_from(vars_before, &old_scope)?;
