@@ -8,7 +8,8 @@
 //! `out/stdp.png`, and checks that the weights became bimodal: piled up
 //! near 0 and near gmax, as the competition between inputs makes them
 //! (Brian2 on this machine: 25% in the lowest tenth, 20% in the highest,
-//! 24.5 Hz output).
+//! 24.5 Hz output). `STDP_SECONDS` and `STDP_SEED` change the run's length
+//! (100) and seed (1).
 use rand::{Rng, SeedableRng};
 use snn::equations::{NeuronModel, SynapseModel};
 use snn::network::{plot, Connection, Network, Nucleus, Record, Weights};
@@ -82,7 +83,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100.0);
-    let (net, c, out) = song(1)?;
+    let seed: u64 = std::env::var("STDP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let (net, c, out) = song(seed)?;
     let mut sim = net.build(0.1)?;
     let started = std::time::Instant::now();
     let rec = sim.run(seconds * 1000.0)?;
