@@ -382,32 +382,34 @@ fn gather_synapses(
                 .into();
             Ok((View::Dense, at.clone(), cols))
         }
-        (Some(sp), Side::Pre) => {
-            let (splits, ids) = row_entries(s, "rows", sp.indptr.clone(), at.clone())?;
-            let which = entry_rows(s, "rows", splits, ids.clone())?;
-            let pre: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();
-            let post: Output = ops::gather(sp.cols.clone(), ids.clone(), s)
-                .map_err(&e)?
-                .into();
-            let w = gather_w(&mut rs, ids.clone(), "synapses")?;
-            let view = View::Sparse {
-                pre,
-                post: post.clone(),
-                post_ids: post,
-                post_n: sp.post_n,
+        (Some(sp), side) => {
+            // The entries of the rows (on_pre) or columns (on_post) of `at`.
+            let (ptr, name) = match side {
+                Side::Pre => (&sp.indptr, "rows"),
+                Side::Post => (&sp.colptr, "columns"),
             };
-            Ok((view, ids, w))
-        }
-        (Some(sp), Side::Post) => {
-            let (splits, at_col) = row_entries(s, "columns", sp.colptr.clone(), at.clone())?;
-            let which = entry_rows(s, "columns", splits, at_col.clone())?;
-            let ids: Output = ops::gather(sp.by_col.clone(), at_col.clone(), s)
-                .map_err(&e)?
-                .into();
-            let pre: Output = ops::gather(sp.row_of.clone(), at_col, s)
-                .map_err(&e)?
-                .into();
-            let post: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();
+            let (splits, entries) = row_entries(s, name, ptr.clone(), at.clone())?;
+            let which = entry_rows(s, name, splits, entries.clone())?;
+            // Each synapse's neuron on the pathway's side and on the other.
+            let mine: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();
+            let (ids, other): (Output, Output) = match side {
+                Side::Pre => (
+                    entries.clone(),
+                    ops::gather(sp.cols.clone(), entries, s).map_err(&e)?.into(),
+                ),
+                Side::Post => (
+                    ops::gather(sp.by_col.clone(), entries.clone(), s)
+                        .map_err(&e)?
+                        .into(),
+                    ops::gather(sp.row_of.clone(), entries, s)
+                        .map_err(&e)?
+                        .into(),
+                ),
+            };
+            let (pre, post) = match side {
+                Side::Pre => (mine, other),
+                Side::Post => (other, mine),
+            };
             let w = gather_w(&mut rs, ids.clone(), "synapses")?;
             let view = View::Sparse {
                 pre,
