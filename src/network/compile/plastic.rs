@@ -290,7 +290,11 @@ fn run_statements(
                 // It reads only itself: its per-neuron values.
                 let own = [(model.traces[*index].name.clone(), values[*index].clone())];
                 let v = emit(&mut ss, model, &own, value)?;
-                values[*index] = shaped(&mut ss, v, &values[*index])?;
+                // Reading itself, it has its shape; a constant needs it.
+                values[*index] = match algebra_reads(value, &model.traces[*index].name) {
+                    true => v,
+                    false => shaped(&mut ss, v, &values[*index])?,
+                };
             }
             Statement::Weight { value } => {
                 let mut env = vec![("w".to_string(), w_now.clone())];
@@ -300,7 +304,12 @@ fn run_statements(
                     }
                 }
                 let v = emit(&mut ss, model, &env, value)?;
-                w_now = shaped(&mut ss, v, &w_now)?;
+                // Reading w it has w's shape (the traces broadcast against
+                // it); without w it may be smaller.
+                w_now = match algebra_reads(value, "w") {
+                    true => v,
+                    false => shaped(&mut ss, v, &w_now)?,
+                };
                 changed = true;
             }
             Statement::Deliver(op) => {
