@@ -1,4 +1,6 @@
-//! Networks of Izhikevich nuclei compiled into a TensorFlow graph.
+//! Networks of nuclei (Izhikevich neurons, models written as equations,
+//! Poisson groups) and their connections (static or plastic) compiled into
+//! a TensorFlow graph.
 //!
 //! The layers, one direction: a [`Network`] (plain Rust: [`Nucleus`],
 //! [`Connection`], what to [`Record`]) is compiled by [`Network::build`] into
