@@ -499,3 +499,30 @@ fn model_nuclei_checkpoint_resume_and_export() -> R {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// `exprel` in the graph (float32, `Expm1`): one Euler step of
+/// `dv/dt = exprel(p)` from 0 gives `dt · exprel(p)`, 1 at p = 0 and
+/// accurate where `(exp(p) - 1)/p` in float32 gives 0.
+#[test]
+fn exprel_in_the_graph_matches_its_definition() -> R {
+    let p = vec![0.0, 1e-9, -3e-8, 1.0, -3.0, 20.0];
+    let model = NeuronModel::new()
+        .equation("v", "exprel(p)")
+        .param("p", p.clone())
+        .init("v", 0.0);
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::with_model("A", p.len(), model).record(Record::spikes().var("v", Probe::All)),
+    )?;
+    let rec = net.build_with(1.0, quiet())?.run(1.0)?;
+    let v = rec.trace_of(a, "v")?.values();
+    for (i, &x) in p.iter().enumerate() {
+        let want = if x == 0.0 { 1.0 } else { x.exp_m1() / x };
+        let got = v[[0, i]] as f64;
+        assert!(
+            (got - want).abs() <= 1e-6 * want.abs(),
+            "exprel({x}): {got} vs {want}"
+        );
+    }
+    Ok(())
+}

@@ -414,7 +414,14 @@ fn native_code_and_interpreter_agree_bit_for_bit() -> R {
     .spike_when("v > 1")
     .seed(7);
     let noisy_euler = noisy.clone().method(Method::Euler);
+    // exprel (Brian2's, 1 at 0: `exprel(v - v)`) and clip.
+    let rates = Model::new(vec![Variable::new(
+        "v",
+        "0.1 * exprel(-(v + 40) / 10) - 0.5 * clip(v + 41, -2, 2) + exprel(v - v) - 1",
+        -40.0,
+    )]);
     for (name, m) in [
+        ("exprel, clip", rates),
         ("fhn", fhn),
         ("izhikevich", iz),
         ("hh", hh),
@@ -447,7 +454,7 @@ fn native_code_and_interpreter_agree_bit_for_bit() -> R {
         }
         assert_eq!(interpreted.spikes, native.spikes, "{name}");
         assert!(
-            !native.spikes.is_empty() || name.starts_with("noisy"),
+            !native.spikes.is_empty() || name.starts_with("noisy") || name.starts_with("exprel"),
             "{name} spikes"
         );
     }

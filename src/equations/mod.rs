@@ -40,6 +40,7 @@ pub use lower::{Lowered, OnPre};
 pub use synapses::{LoweredSynapses, Side, Statement, SynapseModel, Trace};
 
 /// Whether `e` reads the name `name`.
+#[cfg(feature = "network")]
 pub(crate) fn algebra_reads(e: &crate::single::expr::Expr, name: &str) -> bool {
     algebra::reads_any(e, &[name])
 }

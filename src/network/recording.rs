@@ -14,7 +14,7 @@ use crate::network::model::{NucleusId, StateVar};
 use crate::network::plan::NucleusInfo;
 
 /// Traces of one state variable of one nucleus.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Trace {
     /// The recorded neurons (columns of `values`).
     pub neurons: Vec<usize>,
@@ -22,6 +22,59 @@ pub struct Trace {
     pub times: Vec<f64>,
     /// Row-major `times.len() x neurons.len()`.
     pub(crate) values: Vec<f32>,
+}
+
+/// `first..last` of the times, or nothing.
+fn span(times: &[f64]) -> String {
+    match (times.first(), times.last()) {
+        (Some(a), Some(b)) => format!("{a}..{b} ms"),
+        _ => "none".into(),
+    }
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("neurons", &self.neurons.len())
+            .field("rows", &self.times.len())
+            .field("times", &span(&self.times))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NucleusRecording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NucleusRecording")
+            .field("label", &self.label)
+            .field("n", &self.n)
+            .field("spike_count", &self.spike_count)
+            .field("spikes_listed", &self.spikes.len())
+            .field("traces", &self.traces)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WeightSnapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeightSnapshots")
+            .field("connection", &self.connection)
+            .field("index", &self.index)
+            .field("snapshots", &self.values.len())
+            .field("times", &span(&self.times_ms))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("dt", &self.dt)
+            .field("first_step", &self.first_step)
+            .field("steps", &self.steps)
+            .field("nuclei", &self.nuclei)
+            .field("weights", &self.weights)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Trace {
@@ -47,7 +100,7 @@ impl Trace {
 }
 
 /// Everything recorded of one nucleus.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct NucleusRecording {
     /// Its label.
     pub label: String,
@@ -62,8 +115,9 @@ pub struct NucleusRecording {
     pub traces: BTreeMap<String, Trace>,
 }
 
-/// What a run recorded.
-#[derive(Debug, Clone, PartialEq)]
+/// What a run recorded. Its `Debug` form is a summary (sizes and counts,
+/// not the data), so an error carrying a recording prints in a few lines.
+#[derive(Clone, PartialEq)]
 pub struct Recording {
     pub(crate) network: u64,
     /// Time step (ms).
@@ -81,7 +135,7 @@ pub struct Recording {
 }
 
 /// A connection's weights over a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct WeightSnapshots {
     /// `pre->post`.
     pub connection: String,

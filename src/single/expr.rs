@@ -548,6 +548,7 @@ pub(crate) enum Func {
     Heaviside,
     Rand,
     Randn,
+    Exprel,
 }
 
 const FUNCS: &[(&str, Func, usize, usize)] = &[
@@ -576,7 +577,18 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("heaviside", Func::Heaviside, 1, 2),
     ("rand", Func::Rand, 0, 0),
     ("randn", Func::Randn, 0, 0),
+    ("exprel", Func::Exprel, 1, 1),
 ];
+
+/// `(exp(x) - 1) / x`, 1 at 0, accurate near 0 (`exp_m1`): Brian2's
+/// `exprel`, as Hodgkin–Huxley rate functions use it.
+pub(crate) fn exprel(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        x.exp_m1() / x
+    }
+}
 
 /// One instruction of a compiled program (a stack machine). Arithmetic
 /// with a constant or a slot as right operand is one instruction
@@ -910,6 +922,7 @@ impl Program {
                             }
                             Func::Rand => noise.uniform(),
                             Func::Randn => noise.normal(),
+                            Func::Exprel => exprel(x),
                         };
                         if argc == 0 {
                             push!(r);
@@ -1321,6 +1334,16 @@ mod tests {
             Ok(e) => e.to_string(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    /// `exprel` as Brian2's: 1 at 0, `expm1(x)/x` elsewhere, accurate near 0
+    /// (where `(exp(x) - 1)/x` loses every digit).
+    #[test]
+    fn exprel_is_accurate_near_zero() {
+        assert_eq!(exprel(0.0), 1.0);
+        assert!((exprel(1e-12) - (1.0 + 5e-13)).abs() < 1e-15);
+        assert!((exprel(1.0) - (std::f64::consts::E - 1.0)).abs() < 1e-15);
+        assert!((exprel(-20.0) - (1.0 - (-20.0f64).exp()) / 20.0).abs() < 1e-15);
     }
 
     /// NumPy's `clip(x, lo, hi)`, written as `min(max(x, lo), hi)`.

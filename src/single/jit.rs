@@ -198,6 +198,10 @@ macro_rules! unary {
         $(extern "C" fn $name(x: f64) -> f64 { x.$method() })*
     };
 }
+extern "C" fn snn_exprel(x: f64) -> f64 {
+    super::expr::exprel(x)
+}
+
 unary!(
     snn_exp => exp, snn_ln => ln, snn_log10 => log10, snn_sin => sin, snn_cos => cos,
     snn_tan => tan, snn_tanh => tanh, snn_sinh => sinh, snn_cosh => cosh, snn_asin => asin,
@@ -235,6 +239,7 @@ fn externs() -> Vec<(&'static str, *const u8, Args)> {
         ("snn_asin", snn_asin as *const u8, Args::F),
         ("snn_acos", snn_acos as *const u8, Args::F),
         ("snn_atan", snn_atan as *const u8, Args::F),
+        ("snn_exprel", snn_exprel as *const u8, Args::F),
     ]
 }
 
@@ -876,6 +881,7 @@ fn emit(
                     Func::Asin => call(b, "snn_asin", &[x])?,
                     Func::Acos => call(b, "snn_acos", &[x])?,
                     Func::Atan => call(b, "snn_atan", &[x])?,
+                    Func::Exprel => call(b, "snn_exprel", &[x])?,
                 };
                 stack.push(v);
             }

@@ -230,6 +230,17 @@ impl Emitter<'_> {
             ("min", 2) => ops::minimum(one(0), one(1), s).map_err(op_err)?.into(),
             ("max", 2) => ops::maximum(one(0), one(1), s).map_err(op_err)?.into(),
             ("pow", 2) => ops::pow(one(0), one(1), s).map_err(op_err)?.into(),
+            ("exprel", 1) => {
+                // expm1(x) / x, 1 at 0 (Expm1 keeps it accurate near 0).
+                let zero = scalar_f32(s, "zero", 0.0)?;
+                let unit = scalar_f32(s, "one", 1.0)?;
+                let at_zero = ops::equal(one(0), zero, s).map_err(op_err)?;
+                let safe = ops::select_v2(at_zero.clone(), unit.clone(), one(0), s)
+                    .map_err(op_err)?;
+                let m1 = ops::expm1(safe.clone(), s).map_err(op_err)?;
+                let q = ops::div(m1, safe, s).map_err(op_err)?;
+                ops::select_v2(at_zero, unit, q, s).map_err(op_err)?.into()
+            }
             ("heaviside", 1 | 2) => {
                 // NumPy's: 0 below 0, 1 above, h0 (0.5 by default) at 0.
                 let zero = scalar_f32(s, "zero", 0.0)?;

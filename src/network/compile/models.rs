@@ -131,6 +131,18 @@ pub(super) fn update_model(
         };
         em.condition(&model.threshold)?
     };
+    // A threshold of constants (no threshold at all: `1 < 0`) is one value:
+    // one per neuron.
+    let mut read = Vec::new();
+    crate::single::expr::names(&model.threshold, &mut read);
+    let cond: Output = if read.is_empty() && draws.next.get() == 0 {
+        let dims = const_i32(&mut ts, "neurons", &[n as i32], &[1])?;
+        ops::broadcast_to(cond, dims, &mut ts.with_op_name("every_neuron"))
+            .map_err(&e)?
+            .into()
+    } else {
+        cond
+    };
     let fired: Output = match &last {
         Some((_, may_fire)) => {
             ops::logical_and(cond, may_fire.clone(), &mut ts.with_op_name("fired"))
