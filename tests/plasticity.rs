@@ -538,3 +538,84 @@ fn stdp_on_compressed_rows() -> R {
     assert_eq!(values, d.iter().copied().collect::<Vec<f32>>());
     Ok(())
 }
+
+/// Bad requests around plasticity are typed errors naming the culprit.
+#[test]
+fn plasticity_errors_are_typed() -> R {
+    use snn::network::{Connection, ConnectionId};
+    use snn::Error;
+    let gmax = 0.1;
+    let attempt = |f: &dyn Fn(
+        &mut Network,
+        snn::network::NucleusId,
+        snn::network::NucleusId,
+    ) -> snn::Result<ConnectionId>|
+     -> snn::Result<()> {
+        let mut net = Network::new();
+        let input = net.add(Nucleus::poisson("input", 5, 10.0))?;
+        let post = net.add(Nucleus::with_model("neuron", 2, song::neuron()))?;
+        f(&mut net, input, post)?;
+        net.build_with(0.1, quiet()).map(|_| ())
+    };
+    let message = |e: snn::Error| e.to_string();
+    // A kernel, or on_pre beside the synapse model.
+    let e = attempt(&|net, a, b| {
+        net.connect_with(
+            Connection::new(a, b, 0.01)
+                .kernel(|t| (-t).exp(), 2.0)
+                .synapses(song::stdp(gmax)),
+        )
+    })
+    .unwrap_err();
+    assert!(message(e).contains("input->neuron"));
+    let e = attempt(&|net, a, b| {
+        net.connect_with(
+            Connection::new(a, b, 0.01)
+                .on_pre("ge += w")
+                .synapses(song::stdp(gmax)),
+        )
+    })
+    .unwrap_err();
+    assert!(message(e).contains("drop Connection::on_pre"));
+    // A bad snapshot period.
+    let e = attempt(&|net, a, b| {
+        net.connect_with(
+            Connection::new(a, b, 0.01)
+                .synapses(song::stdp(gmax))
+                .record_weights(-5.0),
+        )
+    })
+    .unwrap_err();
+    assert!(message(e).contains("record_weights(-5)"));
+    // A statement into a variable the target does not have.
+    let bad = song::stdp(gmax).on_pre("gx += w");
+    let e =
+        attempt(&|net, a, b| net.connect_with(Connection::new(a, b, 0.01).synapses(bad.clone())))
+            .unwrap_err();
+    assert!(matches!(e, Error::Equation { .. }), "{e:?}");
+    assert!(message(e).contains("gx"));
+    // A Poisson rate naming something unknown.
+    let mut net = Network::new();
+    net.add(Nucleus::poisson("P", 3, "10 * sin(tt)"))?;
+    let e = net.build_with(0.1, quiet()).unwrap_err();
+    assert!(matches!(e, Error::Equation { .. }) && message(e).contains("tt"));
+    // Handles from another network.
+    let mut other = Network::new();
+    let x = other.add(Nucleus::poisson("x", 2, 1.0))?;
+    let y = other.add(Nucleus::with_model("y", 1, song::neuron()))?;
+    let foreign = other.connect_with(Connection::new(x, y, 0.01).synapses(song::stdp(gmax)))?;
+    let mut net = Network::new();
+    let a = net.add(Nucleus::poisson("a", 2, 1.0))?;
+    let b = net.add(Nucleus::with_model("b", 1, song::neuron()))?;
+    net.connect_with(Connection::new(a, b, 0.01).synapses(song::stdp(gmax)))?;
+    let sim = net.build_with(0.1, quiet())?;
+    assert!(matches!(
+        sim.weights(foreign),
+        Err(Error::ForeignConnection { .. })
+    ));
+    assert!(matches!(
+        sim.synapse_traces(foreign),
+        Err(Error::ForeignConnection { .. })
+    ));
+    Ok(())
+}
