@@ -11,6 +11,15 @@ use snn::network::{Connection, Network, Nucleus, Propagation, Record, SimOptions
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
+/// The numbers of one line of a Python snippet's output.
+fn numbers(line: Option<&str>) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+    Ok(line
+        .ok_or("a line of numbers is missing")?
+        .split_whitespace()
+        .map(|x| x.parse())
+        .collect::<Result<_, _>>()?)
+}
+
 fn two_nuclei(
     dir: &std::path::Path,
 ) -> snn::Result<(
@@ -65,12 +74,7 @@ print(len(ev), sum(e.value for e in ev) / len(ev))
     let out = common::run_python(code, &[dir.join("interop").to_str().ok_or("path")?])?;
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("firing_rate/CTX firing_rate/D1"));
-    let second: Vec<f64> = lines
-        .next()
-        .ok_or("no count line")?
-        .split(' ')
-        .map(|x| x.parse())
-        .collect::<Result<_, _>>()?;
+    let second = numbers(lines.next())?;
     assert_eq!(second[0], 10.0, "one summary per 10 ms over 100 ms");
     // The mean of ten equal windows is the whole run's rate.
     let rate = rec.firing_rate(ctx)?;
@@ -100,10 +104,7 @@ v = z['CTX_v']
 print(len(t), int(i.sum()), v.shape[0], v.shape[1], repr(float(v[-1, 1])), repr(float(t.sum())))
 "#;
     let out = common::run_python(code, &[path.to_str().ok_or("path")?])?;
-    let f: Vec<f64> = out
-        .split_whitespace()
-        .map(|x| x.parse())
-        .collect::<Result<_, _>>()?;
+    let f = numbers(Some(&out))?;
     let (times, neurons) = rec.spikes(ctx)?;
     let v = rec.trace(ctx, StateVar::V)?.values();
     assert_eq!(f[0] as usize, times.len());
@@ -329,12 +330,7 @@ print(len(m), repr(m[-1].value))
     let out = common::run_python(code, &[dir.join("plastic").to_str().ok_or("path")?])?;
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("weights/input->neuron"));
-    let f: Vec<f64> = lines
-        .next()
-        .ok_or("no histogram line")?
-        .split_whitespace()
-        .map(|x| x.parse())
-        .collect::<Result<_, _>>()?;
+    let f = numbers(lines.next())?;
     let sum: f64 = learned.iter().map(|&x| x as f64).sum();
     let (min, max) = learned.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| {
         (a.min(x as f64), b.max(x as f64))
@@ -349,12 +345,7 @@ print(len(m), repr(m[-1].value))
         "{out} vs sum {sum}"
     );
     assert_eq!((f[4], f[5]), (min, max), "{out}");
-    let m: Vec<f64> = lines
-        .next()
-        .ok_or("no scalar line")?
-        .split_whitespace()
-        .map(|x| x.parse())
-        .collect::<Result<_, _>>()?;
+    let m = numbers(lines.next())?;
     assert_eq!(m[0], 2.0);
     assert!((m[1] - sum / 200.0).abs() < 1e-6, "{out}");
     // The weights learned: they no longer sum to the initial 9.0.
