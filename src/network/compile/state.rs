@@ -265,26 +265,16 @@ pub(super) fn connections(
         };
         *seen += 1;
         let vars_before = reg.vars.len();
-        let mut plastic = None;
         let weights = std::mem::replace(&mut conn.weights, PlanWeights::Dense(Vec::new()));
-        let w = match weights {
+        // The weights' variables, and what synapses with state add to them.
+        let (w, wv, csr) = match weights {
             PlanWeights::Dense(w) => {
                 let dims = [pre_n, post_n];
                 let wv = fed_variable(&mut s, "weights", w, &dims, InitFeed::F32, reg, feeds)?;
-                if let Some(model) = &conn.synapses {
-                    plastic = Some(plastic_state(
-                        &mut s,
-                        model,
-                        wv.clone(),
-                        (pre_n, post_n),
-                        None,
-                        reg,
-                        feeds,
-                    )?);
-                }
                 // Static weights never change: one read serves every copy
                 // of the step.
-                WeightOps::Dense(wv.read_in(&mut s, "read/weights")?)
+                let ops = WeightOps::Dense(wv.read_in(&mut s, "read/weights")?);
+                (ops, wv, None)
             }
             PlanWeights::Csr { indptr, cols, w } => {
                 let nnz = w.len() as u64;
@@ -305,33 +295,38 @@ pub(super) fn connections(
                     reg,
                     feeds,
                 )?;
+                let (w_read, cols_read, indptr_read) = (
+                    wv.read_in(&mut s, "read/weights")?,
+                    cv.read_in(&mut s, "read/columns")?,
+                    pv.read_in(&mut s, "read/row_pointers")?,
+                );
+                let csr = index.map(|by_column| CsrParts {
+                    by_column,
+                    indptr_read: indptr_read.clone().into(),
+                    cols_read: cols_read.clone().into(),
+                });
                 let ops = WeightOps::Csr {
-                    w: wv.read_in(&mut s, "read/weights")?,
-                    cols: cv.read_in(&mut s, "read/columns")?,
-                    indptr: pv.read_in(&mut s, "read/row_pointers")?,
+                    w: w_read,
+                    cols: cols_read,
+                    indptr: indptr_read,
                 };
-                if let (Some(model), Some(by_column), WeightOps::Csr { indptr, cols, .. }) =
-                    (&conn.synapses, index, &ops)
-                {
-                    let parts = CsrParts {
-                        by_column,
-                        indptr_read: indptr.clone().into(),
-                        cols_read: cols.clone().into(),
-                    };
-                    plastic = Some(plastic_state(
-                        &mut s,
-                        model,
-                        wv,
-                        (pre_n, post_n),
-                        Some(parts),
-                        reg,
-                        feeds,
-                    )?);
-                }
-                ops
+                (ops, wv, csr)
             }
         };
+        // Only the weights' variables existed before the names moved.
         reg.legacy_keys_from(vars_before, &old_scope)?;
+        let plastic = match &conn.synapses {
+            Some(model) => Some(plastic_state(
+                &mut s,
+                model,
+                wv,
+                (pre_n, post_n),
+                csr,
+                reg,
+                feeds,
+            )?),
+            None => None,
+        };
         states.push(ConnState {
             scope: s,
             w,
