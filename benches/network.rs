@@ -5,6 +5,8 @@
 //!     cargo bench --bench network                # every case
 //!     cargo bench --bench network -- quick       # (a) and (b) at N = 1000 only
 //!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
+//!     SNN_BENCH_TRACE=step.pb .../network-* --child cuba tfexec
+//!         # RunMetadata of one step: the graph run after Grappler, op times
 //!
 //! Cases: (a) the seed's `simple` (1000 neurons, W ~ N(0,1), T = 1000 ms,
 //! dt = 0.1); (b) the classic Izhikevich (2003) network at N = 1000, 4000,
@@ -417,6 +419,12 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
     let mut sim = net.build_with(dt, o)?;
     stage("simulator built (weights in their variables)");
     sim.run(WARMUP_STEPS as f64 * dt)?;
+    // A diagnostic: the graph TensorFlow executes (after Grappler) and, with
+    // its default executor, per-op times of one step 100 ms in.
+    if let Ok(path) = std::env::var("SNN_BENCH_TRACE") {
+        sim.run(100.0)?;
+        std::fs::write(path, sim.trace_step()?)?;
+    }
     let setup_s = setup.elapsed().as_secs_f64();
     if mode == "bare" {
         // The same graph's step target alone (no feeds, no fetches),

@@ -191,6 +191,25 @@ impl Simulator {
         Ok(started.elapsed())
     }
 
+    /// Advance one step with a bare run that asks TensorFlow for a full
+    /// trace and the graphs it executed (after Grappler), and return the
+    /// serialized `RunMetadata` proto: per-op timings for the benchmarks'
+    /// diagnostics.
+    #[doc(hidden)]
+    pub fn trace_step(&mut self) -> Result<Vec<u8>> {
+        let target = &self.compiled.steps[0];
+        let mut args = SessionRunArgs::new();
+        args.add_target(target);
+        // RunOptions { trace_level: FULL_TRACE, output_partition_graphs: true }.
+        args.set_run_options(&[0x08, 0x03, 0x28, 0x01]);
+        args.set_request_metadata(true);
+        self.session
+            .run(&mut args)
+            .tf(|| format!("traced run of step {}", self.step))?;
+        self.step += 1;
+        Ok(args.get_metadata().unwrap_or_default().to_vec())
+    }
+
     /// The serialized GraphDef of the model (what TensorBoard shows).
     pub fn graph_def(&self) -> Result<Vec<u8>> {
         self.compiled

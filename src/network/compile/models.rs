@@ -22,9 +22,6 @@ pub(super) struct ModelStep {
     pub(super) fired: Output,
     /// Parameters, pulse inputs and `t`, by name.
     pub(super) env: Vec<(String, Output)>,
-    /// The step number (int64 scalar) and each neuron's last spike step
-    /// (int64 `[n]`), with refractoriness.
-    pub(super) last: Option<(Output, Output)>,
     /// `rand()` and `randn()` of the threshold and the reset.
     pub(super) draws: Draws,
 }
@@ -77,7 +74,7 @@ pub(super) fn update_model(
             .map_err(&e)?
             .into(),
     ));
-    let (active, last) = refractoriness(st, model, step, &mut ns, &mut s, reads)?;
+    let (active, may_fire) = refractoriness(st, model, step, &mut ns, &mut s, reads)?;
     env.push(("__active".into(), active));
     // The method's bindings, in order.
     let mut bound: Vec<(String, Output)> = Vec::with_capacity(model.bindings.len());
@@ -143,8 +140,8 @@ pub(super) fn update_model(
     } else {
         cond
     };
-    let fired: Output = match &last {
-        Some((_, may_fire)) => {
+    let fired: Output = match &may_fire {
+        Some(may_fire) => {
             ops::logical_and(cond, may_fire.clone(), &mut ts.with_op_name("fired"))
                 .map_err(&e)?
                 .into()
@@ -176,7 +173,6 @@ pub(super) fn update_model(
         model: Some(ModelStep {
             fired,
             env,
-            last: last.map(|(l, _)| (step.clone(), l.into())),
             draws,
         }),
     })
@@ -191,10 +187,12 @@ fn find(first: &[(String, Output)], then: &[(String, Output)], x: &str) -> Optio
         .map(|(_, o)| o.clone())
 }
 
-/// Refractoriness from each neuron's last spike step: whether it is active
-/// in this update (1 or 0: it was at the last threshold, `m - 1 - last >=
-/// R`) and, with a refractory period, the last-spike read and whether it
-/// may fire now (`m - last >= R`).
+/// Refractoriness from each neuron's last spike step `last`: whether it is
+/// active in this update (bool: it was at the last threshold, `m - 1 - last
+/// >= R`) and, with a refractory period, whether it may fire now (`m - last
+/// >= R`). With one period for every neuron both
+/// compare `last` with a scalar (`last <= m - 1 - R`, `last <= m - R`), so
+/// the step costs two comparisons per neuron and no subtraction.
 fn refractoriness(
     st: &NucleusState,
     model: &crate::equations::Lowered,
@@ -202,53 +200,70 @@ fn refractoriness(
     ns: &mut Scope,
     s: &mut Scope,
     reads: &mut Vec<Operation>,
-) -> Result<(Output, Option<(Operation, Operation)>)> {
+) -> Result<(Output, Option<Operation>)> {
     let (Some(var), Some(r)) = (&st.last, &model.refractory) else {
-        return Ok((scalar_f32(s, "always_active", 1.0)?.into(), None));
+        let always = constant(true, &mut s.with_op_name("always_active"))
+            .map_err(tf_err(&model.model))?;
+        return Ok((always.into(), None));
     };
     let e = tf_err(&model.model);
     let last = var.read_in(ns, "read/lastspike")?;
     reads.push(last.clone());
-    let r: Vec<i64> = r.iter().map(|&x| x as i64).collect();
-    let dims: Vec<u64> = if r.len() == 1 {
-        vec![]
-    } else {
-        vec![model.n as u64]
-    };
-    let r = tensorflow::Tensor::new(&dims).with_values(&r).map_err(&e)?;
-    let r = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
-    let since = ops::sub(
-        step.clone(),
-        last.clone(),
-        &mut s.with_op_name("since_spike"),
-    )
-    .map_err(&e)?;
-    let one = constant(1i64, &mut s.with_op_name("one")).map_err(&e)?;
-    let before = ops::sub(since.clone(), one, s).map_err(&e)?;
-    let active =
-        ops::greater_equal(before, r.clone(), &mut s.with_op_name("active")).map_err(&e)?;
-    let active = ops::Cast::new()
-        .DstT(DataType::Float)
-        .build(active, &mut s.with_op_name("not_refractory"))
+    let (active, may_fire) = if let [r] = r[..] {
+        // The latest last-spike steps that leave a neuron active now, and
+        // free to fire now.
+        let r = r as i64;
+        let active_from =
+            constant(r + 1, &mut s.with_op_name("refractory_steps_past")).map_err(&e)?;
+        let fire_from = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
+        let active_until = ops::sub(
+            step.clone(),
+            active_from,
+            &mut s.with_op_name("active_until"),
+        )
         .map_err(&e)?;
-    let may_fire = ops::greater_equal(since, r, &mut s.with_op_name("may_fire")).map_err(&e)?;
-    Ok((active.into(), Some((last, may_fire))))
+        let fire_until =
+            ops::sub(step.clone(), fire_from, &mut s.with_op_name("may_fire_until")).map_err(&e)?;
+        (
+            ops::less_equal(last.clone(), active_until, &mut s.with_op_name("active"))
+                .map_err(&e)?,
+            ops::less_equal(last.clone(), fire_until, &mut s.with_op_name("may_fire"))
+                .map_err(&e)?,
+        )
+    } else {
+        let r: Vec<i64> = r.iter().map(|&x| x as i64).collect();
+        let r = tensorflow::Tensor::new(&[model.n as u64])
+            .with_values(&r)
+            .map_err(&e)?;
+        let r = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
+        let since = ops::sub(
+            step.clone(),
+            last.clone(),
+            &mut s.with_op_name("since_spike"),
+        )
+        .map_err(&e)?;
+        (
+            ops::greater(since.clone(), r.clone(), &mut s.with_op_name("active")).map_err(&e)?,
+            ops::greater_equal(since, r, &mut s.with_op_name("may_fire")).map_err(&e)?,
+        )
+    };
+    Ok((active.into(), Some(may_fire)))
 }
 
 /// Steps 3 and 4 of semantics §3 for a model nucleus: each arriving spike's
 /// `on_pre` increment (`coefficient(post state) · Σ w` per connection, in
 /// connection order), then the reset statements in order for the neurons
-/// that fired, and their new last-spike step. Returns the last-spike steps
-/// to write, if the model has a refractory period, and the increments of
-/// pulse inputs (which join the next step's input).
+/// that fired (their new last-spike step is written by the step's writes,
+/// at the spike indices). Returns the increments of pulse inputs (which
+/// join the next step's input).
 pub(super) fn finish_model(
     scope: &Scope,
     nu: &crate::network::plan::PlanNucleus,
     step: &mut NucleusStep,
     increments: Vec<(String, crate::single::expr::Expr, Output)>,
-) -> Result<(Option<Output>, Vec<Output>)> {
+) -> Result<Vec<Output>> {
     let (Some(model), Some(ms)) = (&nu.model, &step.model) else {
-        return Ok((None, Vec::new()));
+        return Ok(Vec::new());
     };
     let mut to_pulse = Vec::new();
     let e = tf_err(&nu.label);
@@ -297,18 +312,5 @@ pub(super) fn finish_model(
             .map_err(&e)?
             .into();
     }
-    let last = match &ms.last {
-        Some((m, last)) => Some(
-            ops::select_v2(
-                ms.fired.clone(),
-                m.clone(),
-                last.clone(),
-                &mut r.with_op_name("lastspike"),
-            )
-            .map_err(&e)?
-            .into(),
-        ),
-        None => None,
-    };
-    Ok((last, to_pulse))
+    Ok(to_pulse)
 }

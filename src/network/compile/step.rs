@@ -139,12 +139,10 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
         &mut reads,
     )?;
     let mut currents = inputs.currents;
-    // Models written as equations: on_pre increments, reset, last spikes.
-    let mut last_spikes: Vec<Option<Output>> = vec![None; plan.nuclei.len()];
+    // Models written as equations: on_pre increments, reset.
     for (k, increments) in inputs.on_pre.into_iter().enumerate() {
         let scope = after(&state.nuclei[k].scope, copy_after);
-        let (last, to_pulse) = finish_model(&scope, &plan.nuclei[k], &mut steps[k], increments)?;
-        last_spikes[k] = last;
+        let to_pulse = finish_model(&scope, &plan.nuclei[k], &mut steps[k], increments)?;
         currents[k].extend(to_pulse);
     }
     let mut trace_writes = Vec::new();
@@ -185,7 +183,6 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
             step_read: &step_read,
             copy_after,
             reads_done: &reads_done,
-            last_spike: last_spikes[idx].as_ref(),
         };
         fetches.push(out.build(state.step_scope, synaptic, &mut ring, &mut writes)?);
     }
@@ -228,8 +225,6 @@ struct NucleusOutputs<'a> {
     step_read: &'a Output,
     copy_after: Option<&'a Operation>,
     reads_done: &'a Operation,
-    /// A model nucleus's new last-spike steps.
-    last_spike: Option<&'a Output>,
 }
 
 impl NucleusOutputs<'_> {
@@ -260,16 +255,16 @@ impl NucleusOutputs<'_> {
                     .map_err(&e)?,
             );
         }
-        if let (Some(var), Some(value)) = (&st.last, self.last_spike) {
+        // A model's last spike steps: this step's number at its spikes.
+        if let Some(var) = &st.last {
             writes.push(
-                ops::AssignVariableOp::new()
-                    .dtype(DataType::Int64)
-                    .build(
-                        var.handle.clone(),
-                        value.clone(),
-                        &mut w.with_op_name("lastspike"),
-                    )
-                    .map_err(&e)?,
+                ops::resource_scatter_update(
+                    var.handle.clone(),
+                    g.spike_index.clone(),
+                    self.step_read.clone(),
+                    &mut w.with_op_name("lastspike"),
+                )
+                .map_err(&e)?,
             );
         }
         // This step's spikes into their ring row, `step mod L`.

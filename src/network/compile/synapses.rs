@@ -6,7 +6,7 @@
 
 use tensorflow::{ops, Operation, Output};
 
-use super::graph::{after, const_f32, constant, tf_err};
+use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
@@ -32,6 +32,14 @@ pub(super) struct SynapticInputs {
     pub(super) on_pre: Vec<Vec<(String, Expr, Output)>>,
     /// Per connection with state, what its writes need (by connection).
     pub(super) plastic: Vec<(usize, Pending)>,
+}
+
+/// A connection's sums of its events' weight rows: `[m, post.n]`, one row
+/// per lag of the presynaptic nucleus's events, or `[post.n]` when there is
+/// one lag.
+enum Sums {
+    Lags(Operation),
+    One(Operation),
 }
 
 fn internal(context: &str, message: &str) -> crate::Error {
@@ -96,8 +104,19 @@ pub(super) fn connection_inputs(
                     _ => "synapse",
                 };
                 let sums = match &cst.w {
-                    WeightOps::Dense(w) => event_sums(&mut s, name, w, &ev)?,
-                    csr => csr_sums(
+                    WeightOps::Dense(w) => Sums::Lags(event_sums(&mut s, name, w, &ev)?),
+                    // One lag: every event goes to the one segment row, so
+                    // the columns are the segments (no slot arithmetic).
+                    csr if ev.lags.len() == 1 => Sums::One(csr_sums(
+                        &mut s,
+                        "synapse",
+                        csr,
+                        ev.neurons.clone(),
+                        None,
+                        None,
+                        post_n,
+                    )?),
+                    csr => Sums::Lags(csr_sums(
                         &mut s,
                         name,
                         csr,
@@ -105,7 +124,7 @@ pub(super) fn connection_inputs(
                         None,
                         Some((ev.slots.clone(), ev.lags.len())),
                         post_n,
-                    )?,
+                    )?),
                 };
                 let slots = layout.event_slots(ci, conn.pre).ok_or_else(|| {
                     internal(&conn.name, "its lags are missing from the spike events")
@@ -115,7 +134,8 @@ pub(super) fn connection_inputs(
             None => None,
         };
         let current: Operation = match (conn.form, events) {
-            (KernelForm::Unit, Some((sums, _, [j, _]))) => {
+            (KernelForm::Unit, Some((Sums::One(sums), _, _))) => sums,
+            (KernelForm::Unit, Some((Sums::Lags(sums), _, [j, _]))) => {
                 let j = constant(j as i32, &mut s.with_op_name("synapse/lag")).map_err(&e)?;
                 ops::gather(sums, j, &mut s.with_op_name("synapse")).map_err(&e)?
             }
@@ -157,7 +177,13 @@ pub(super) fn connection_inputs(
                 // at this group's rows) times the [m, n] input at the lags;
                 // the bank multiplies all its blocks at once.
                 let (m, slots, y) = match events {
-                    Some((sums, m, slots)) => (m, slots, sums),
+                    Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
+                    Some((Sums::One(sums), _, slots)) => {
+                        let shape = const_i32(&mut s, "synapse/row", &[1, post_n as i32], &[2])?;
+                        let row = ops::reshape(sums, shape, &mut s.with_op_name("synapse/lag_sums"))
+                            .map_err(&e)?;
+                        (1, slots, row)
+                    }
                     None => {
                         let event_driven = conn.propagation != Propagation::Dense;
                         // y(D) and y(D + K), each from its ring row.
