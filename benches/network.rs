@@ -349,9 +349,9 @@ fn case_brette(case: &str, mode: &str) -> R<Outcome> {
         return Err(format!("modes of case {case}: auto, tfexec, single").into());
     }
     let record = snn::network::Record::spikes();
-    let (net, _) = match case {
-        "cuba" => cuba::cuba(4000, 0.02, record)?,
-        _ => cobahh::cobahh(4000, 0.02, record)?,
+    let net = match case {
+        "cuba" => cuba::cuba(4000, 0.02, record)?.net,
+        _ => cobahh::cobahh(4000, 0.02, record)?.net,
     };
     timed_run(net, 0.1, 4000, mode)
 }

@@ -10,7 +10,7 @@
 //! `x / (exp(x/k) - 1)` with their limit `k` at `x = 0`. Writes a raster and `v` of three neurons to
 //! `out/`, prints the rates and checks them against Brian2's (about 37 Hz).
 use snn::equations::{Method, NeuronModel};
-use snn::network::{Network, NucleusId, Record};
+use snn::network::Record;
 
 #[path = "shared/brette.rs"]
 mod brette;
@@ -59,10 +59,10 @@ pub fn hh() -> NeuronModel {
         .method(Method::ExponentialEuler)
 }
 
-/// The network: excitatory `E` and inhibitory `I` nuclei of `n` neurons
-/// together, connected with probability `p`.
-pub fn cobahh(n: usize, p: f64, record: Record) -> snn::Result<(Network, [NucleusId; 2])> {
-    brette::network("cobahh", hh(), n, p, (6.0, 67.0), 2, record)
+/// The network: `n` neurons in one nucleus `P`, its excitatory and
+/// inhibitory subgroups connected to it with probability `p`.
+pub fn cobahh(n: usize, p: f64, record: Record) -> snn::Result<brette::Brette> {
+    brette::network("cobahh", hh(), n, p, (6.0, 67.0), 1, record)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -3,11 +3,11 @@
 //! current-based exponential synapses, written as equations and integrated
 //! exactly; connection probability 0.02, `ge += we` from the excitatory and
 //! `gi += wi` from the inhibitory neurons; refractory 5 ms; 1000 ms at
-//! dt = 0.1 ms. Units: mV and ms. Writes a raster of both populations and
+//! dt = 0.1 ms. Units: mV and ms. Writes a raster and
 //! `v` of three neurons to `out/`, the graph to `graphs/cuba/`, prints the
 //! rates, and checks them against Brian2's (about 5.75 Hz here).
 use snn::equations::{Method, NeuronModel};
-use snn::network::{Network, NucleusId, Record};
+use snn::network::Record;
 
 #[path = "shared/brette.rs"]
 mod brette;
@@ -33,9 +33,10 @@ pub fn lif() -> NeuronModel {
         .method(Method::Exact)
 }
 
-/// The network: excitatory `E` and inhibitory `I` nuclei of `n` neurons
-/// together, connected with probability `p` (Brian2's `connect(p=...)`).
-pub fn cuba(n: usize, p: f64, record: Record) -> snn::Result<(Network, [NucleusId; 2])> {
+/// The network: `n` neurons in one nucleus `P`, its excitatory and
+/// inhibitory subgroups connected to it with probability `p` (Brian2's
+/// `connect(p=...)`).
+pub fn cuba(n: usize, p: f64, record: Record) -> snn::Result<brette::Brette> {
     let (we, wi) = (60.0 * 0.27 / 10.0, -20.0 * 4.5 / 10.0);
     brette::network("cuba", lif(), n, p, (we, wi), 1, record)
 }

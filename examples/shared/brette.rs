@@ -1,15 +1,28 @@
 //! What the two Brette et al. (2007) examples share (`cuba`, `cobahh`):
-//! the network of excitatory and inhibitory populations connected at
-//! random, and the run that draws, prints and checks it.
+//! the network of excitatory and inhibitory neurons connected at random,
+//! and the run that draws, prints and checks it.
 use std::time::Instant;
 
 use snn::equations::NeuronModel;
-use snn::network::{plot, Connection, Network, Nucleus, NucleusId, Probe, Record, Weights};
+use snn::network::{
+    plot, Connection, Network, Nucleus, NucleusId, Probe, Record, Subgroup, Weights,
+};
 
-/// `n` neurons of `model` named `name`: 80% in nucleus `E`, 20% in `I`,
-/// each pair of nuclei connected with probability `p` (Brian2's
-/// `connect(p=...)`), `ge += w` with weight `we` from `E`, `gi += w` with
-/// `wi` from `I`; `seed` keys the initial values and the connectivity.
+/// A Brette et al. (2007) network: the nucleus `P` and its excitatory and
+/// inhibitory subgroups.
+pub struct Brette {
+    pub net: Network,
+    pub p: NucleusId,
+    pub exc: Subgroup,
+    pub inh: Subgroup,
+}
+
+/// `n` neurons of `model` named `name`, as Brian2's examples write them:
+/// one nucleus `P`, its first 80% excitatory (`exc`), the rest inhibitory
+/// (`inh`); each subgroup connected to all of `P` with probability `p`
+/// (Brian2's `connect(p=...)`), `ge += w` with weight `we` from `exc`,
+/// `gi += w` with `wi` from `inh`; `seed` keys the initial values and the
+/// connectivity.
 pub fn network(
     name: &str,
     model: NeuronModel,
@@ -18,36 +31,40 @@ pub fn network(
     (we, wi): (f64, f64),
     seed: u64,
     record: Record,
-) -> snn::Result<(Network, [NucleusId; 2])> {
+) -> snn::Result<Brette> {
     let ne = n * 4 / 5;
     let mut net = Network::new().named(name).seed(seed);
-    let e = net.add(Nucleus::with_model("E", ne, model.clone()).record(record.clone()))?;
-    let i = net.add(Nucleus::with_model("I", n - ne, model).record(record))?;
-    let mut conn_seed = 10 * seed;
-    for (pre, w, statement) in [(e, we, "ge += w"), (i, wi, "gi += w")] {
-        for post in [e, i] {
-            conn_seed += 1;
-            let weights = Weights::random(p, w, conn_seed);
-            net.connect_with(Connection::new(pre, post, weights).on_pre(statement))?;
-        }
+    let pop = net.add(Nucleus::with_model("P", n, model).record(record))?;
+    let (exc, inh) = (pop.subgroup(0..ne), pop.subgroup(ne..n));
+    for (k, (pre, w, statement)) in [(&exc, we, "ge += w"), (&inh, wi, "gi += w")]
+        .into_iter()
+        .enumerate()
+    {
+        let weights = Weights::random(p, w, 10 * seed + k as u64 + 1);
+        net.connect_with(Connection::new(pre.clone(), pop, weights).on_pre(statement))?;
     }
-    Ok((net, [e, i]))
+    Ok(Brette {
+        net,
+        p: pop,
+        exc,
+        inh,
+    })
 }
 
 /// Run `build(record)`'s network of 4000 neurons for 1000 ms at dt = 0.1
-/// ms, draw its raster and `v` of `traced` neurons of `E` into
+/// ms, draw its raster and `v` of `traced` neurons into
 /// `out/<name>_*.png`, print the rates, and fail unless the mean rate lies
 /// in `expected` (Brian2's `brian2_hz` within the spread of random
 /// connectivity).
 pub fn run(
     name: &str,
-    build: impl Fn(Record) -> snn::Result<(Network, [NucleusId; 2])>,
+    build: impl Fn(Record) -> snn::Result<Brette>,
     traced: &[usize],
     brian2_hz: f64,
     expected: std::ops::Range<f64>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let record = Record::spikes().var("v", Probe::Neurons(traced.to_vec()));
-    let (net, [e, i]) = build(record)?;
+    let Brette { net, p, exc, inh } = build(record)?;
     let started = Instant::now();
     let mut sim = net.build(0.1)?;
     let built = started.elapsed();
@@ -55,13 +72,17 @@ pub fn run(
     let ran = started.elapsed() - built;
     std::fs::create_dir_all("out")?;
     plot::raster_grid(&rec, format!("out/{name}_raster.png"))?;
-    let neurons: Vec<(NucleusId, usize)> = traced.iter().map(|&k| (e, k)).collect();
+    let neurons: Vec<(NucleusId, usize)> = traced.iter().map(|&k| (p, k)).collect();
     plot::plot_traces(&rec, &neurons, &["v"], format!("out/{name}_v.png"))?;
-    let (re, ri) = (rec.firing_rate(e)?, rec.firing_rate(i)?);
-    let all = (re * 3200.0 + ri * 800.0) / 4000.0;
+    let (re, ri, all) = (
+        rec.firing_rate(exc)?,
+        rec.firing_rate(inh)?,
+        rec.firing_rate(p)?,
+    );
     println!(
-        "{name}: 4000 neurons, {} steps in {:.2} s (build {:.2} s); E {re:.2} Hz, I {ri:.2} Hz, \
-         all {all:.2} Hz (Brian2: about {brian2_hz} Hz); graph in {}",
+        "{name}: {} neurons, {} steps in {:.2} s (build {:.2} s); excitatory {re:.2} Hz, \
+         inhibitory {ri:.2} Hz, all {all:.2} Hz (Brian2: about {brian2_hz} Hz); graph in {}",
+        rec.nucleus(p)?.n,
         rec.steps,
         ran.as_secs_f64(),
         built.as_secs_f64(),

@@ -35,6 +35,7 @@ mod proto;
 mod recording;
 mod simulator;
 mod stream;
+mod subgroup;
 mod tensorboard;
 
 pub use checkpoint::Checkpointing;
@@ -51,3 +52,4 @@ pub use simulator::{
     Executor, SimOptions, Simulator, MODELS_SINGLE_THREADED_UP_TO, ONE_INTRA_OP_THREAD_FROM,
     REMOTE_RUN_TIMEOUT_MS, SINGLE_THREADED_UP_TO, WEIGHT_SUMMARY_MS,
 };
+pub use subgroup::Subgroup;

@@ -9,6 +9,7 @@ use ndarray::Array2;
 use crate::equations::{NeuronModel, SynapseModel, Value};
 use crate::error::{Error, Result};
 use crate::network::simulator::{SimOptions, Simulator};
+use crate::network::subgroup::Subgroup;
 
 static NEXT_NETWORK_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -489,8 +490,8 @@ pub type KernelFn = Box<dyn Fn(f64) -> f64 + Send>;
 /// Defaults: delay 0, voltage jump (kernel 1 at lag 0 over one step), delays
 /// and windows must be whole numbers of steps.
 pub struct Connection {
-    pub(crate) pre: NucleusId,
-    pub(crate) post: NucleusId,
+    pub(crate) pre: Subgroup,
+    pub(crate) post: Subgroup,
     pub(crate) weights: Weights,
     pub(crate) delay_ms: f64,
     pub(crate) kernel: Option<(KernelFn, f64)>,
@@ -517,10 +518,16 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// `pre -> post` with these weights, no delay, voltage-jump synapses.
-    pub fn new(pre: NucleusId, post: NucleusId, weights: impl Into<Weights>) -> Self {
+    /// Either end may be a [`Subgroup`] of a nucleus (`p.subgroup(0..3200)`);
+    /// the weights are then of the subgroups' sizes.
+    pub fn new(
+        pre: impl Into<Subgroup>,
+        post: impl Into<Subgroup>,
+        weights: impl Into<Weights>,
+    ) -> Self {
         Connection {
-            pre,
-            post,
+            pre: pre.into(),
+            post: post.into(),
             weights: weights.into(),
             delay_ms: 0.0,
             kernel: None,
@@ -703,8 +710,11 @@ impl Network {
 
     /// Add a connection built with [`Connection`]'s options.
     pub fn connect_with(&mut self, connection: Connection) -> Result<ConnectionId> {
-        self.check(connection.pre)?;
-        self.check(connection.post)?;
+        for end in [&connection.pre, &connection.post] {
+            self.check(end.id)?;
+            let nu = &self.nuclei[end.id.index];
+            end.check(&nu.label, nu.n)?;
+        }
         self.connections.push(connection);
         Ok(ConnectionId {
             network: self.id,
@@ -738,7 +748,8 @@ impl Network {
     pub(crate) fn conn_name(&self, c: &Connection) -> String {
         format!(
             "{}->{}",
-            self.nuclei[c.pre.index].label, self.nuclei[c.post.index].label
+            c.pre.name(&self.nuclei[c.pre.id.index].label),
+            c.post.name(&self.nuclei[c.post.id.index].label)
         )
     }
 }

@@ -60,8 +60,8 @@ pub(crate) struct PlanNucleus {
 
 mod models;
 mod weights;
-use weights::plan_weights;
 pub(crate) use weights::PlanWeights;
+use weights::{embed, plan_weights};
 
 /// A kernel's shape, recognised from its samples, for the cheapest exact
 /// update.
@@ -360,7 +360,11 @@ impl Plan {
             .collect();
         for (ci, c) in net.connections.iter().enumerate() {
             let name = net.conn_name(c);
-            let (pre_n, post_n) = (net.nuclei[c.pre.index].n, net.nuclei[c.post.index].n);
+            // The weights are the subgroups' (the whole nuclei's unless a
+            // connection names a range), embedded in the nuclei's below.
+            let (pre_all, post_all) = (net.nuclei[c.pre.id.index].n, net.nuclei[c.post.id.index].n);
+            let (pre_range, post_range) = (c.pre.neurons(pre_all), c.post.neurons(post_all));
+            let (pre_n, post_n) = (pre_range.len(), post_range.len());
             let delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
             let kernel64: Vec<f64> = match &c.kernel {
                 None => vec![1.0],
@@ -395,7 +399,14 @@ impl Plan {
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
             let (weights, layout) =
                 plan_weights(user_weights, pre_n, post_n, &name, c.propagation, limit)?;
-            let post_model = models[c.post.index].as_ref();
+            let weights = embed(
+                weights,
+                (pre_range, pre_all),
+                (post_range, post_all),
+                &name,
+                limit,
+            )?;
+            let post_model = models[c.post.id.index].as_ref();
             let synapses = models::synapses(c, &name, post_model, dt)?;
             let on_pre = match synapses {
                 Some(_) => None,
@@ -427,8 +438,8 @@ impl Plan {
                 synapses,
                 snapshot_every,
                 name,
-                pre: c.pre.index,
-                post: c.post.index,
+                pre: c.pre.id.index,
+                post: c.post.id.index,
                 delay,
                 kernel,
                 weights,

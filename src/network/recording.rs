@@ -12,6 +12,7 @@ use ndarray_npy::NpzWriter;
 use crate::error::{write_err, Error, Result};
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::plan::NucleusInfo;
+use crate::network::subgroup::Subgroup;
 
 /// Traces of one state variable of one nucleus.
 #[derive(Clone, PartialEq)]
@@ -276,11 +277,29 @@ impl Recording {
         })
     }
 
-    /// Mean firing rate of a nucleus in Hz: `1000 * spikes / (T * n)` with
-    /// `T` the duration in ms.
-    pub fn firing_rate(&self, id: NucleusId) -> Result<f64> {
-        let r = self.nucleus(id)?;
-        Ok(rate_hz(r.spike_count, r.n, self.duration_ms()))
+    /// Mean firing rate of a nucleus, or of a [`Subgroup`] of it, in Hz:
+    /// `1000 * spikes / (T * n)` with `T` the duration in ms. A subgroup's
+    /// rate counts its neurons' spikes in the spike list, so the nucleus
+    /// must record spikes in memory (not only count them, or stream them:
+    /// [`Error::NotRecorded`]).
+    pub fn firing_rate(&self, of: impl Into<Subgroup>) -> Result<f64> {
+        let of = of.into();
+        let r = self.nucleus(of.id)?;
+        let Some(range) = of.range.clone() else {
+            return Ok(rate_hz(r.spike_count, r.n, self.duration_ms()));
+        };
+        of.check(&r.label, r.n)?;
+        if r.spikes.len() as u64 != r.spike_count {
+            return Err(Error::NotRecorded {
+                what: format!(
+                    "the spike list of nucleus {:?} (for {})",
+                    r.label,
+                    of.name(&r.label)
+                ),
+            });
+        }
+        let count = r.spikes.iter().filter(|(_, k)| range.contains(k)).count();
+        Ok(rate_hz(count as u64, range.len(), self.duration_ms()))
     }
 
     /// Write every spike list and trace to one `.npz` archive that NumPy

@@ -90,9 +90,7 @@ impl Emitter<'_> {
             Expr::Num(x) => Val::F(self.num(*x)?),
             Expr::Name(n) => match (self.env)(n) {
                 // A bool in the environment is a condition (`__active`).
-                Some(o) if o.operation.output_type(o.index as usize) == DataType::Bool => {
-                    Val::B(o)
-                }
+                Some(o) if o.operation.output_type(o.index as usize) == DataType::Bool => Val::B(o),
                 Some(o) => Val::F(o),
                 None => match n.as_str() {
                     "pi" => Val::F(self.num(std::f64::consts::PI)?),

@@ -141,11 +141,9 @@ pub(super) fn update_model(
         cond
     };
     let fired: Output = match &may_fire {
-        Some(may_fire) => {
-            ops::logical_and(cond, may_fire.clone(), &mut ts.with_op_name("fired"))
-                .map_err(&e)?
-                .into()
-        }
+        Some(may_fire) => ops::logical_and(cond, may_fire.clone(), &mut ts.with_op_name("fired"))
+            .map_err(&e)?
+            .into(),
         None => ops::identity(cond, &mut ts.with_op_name("fired"))
             .map_err(&e)?
             .into(),
@@ -170,11 +168,7 @@ pub(super) fn update_model(
         spike_index,
         spikes,
         new_row,
-        model: Some(ModelStep {
-            fired,
-            env,
-            draws,
-        }),
+        model: Some(ModelStep { fired, env, draws }),
     })
 }
 
@@ -202,8 +196,8 @@ fn refractoriness(
     reads: &mut Vec<Operation>,
 ) -> Result<(Output, Option<Operation>)> {
     let (Some(var), Some(r)) = (&st.last, &model.refractory) else {
-        let always = constant(true, &mut s.with_op_name("always_active"))
-            .map_err(tf_err(&model.model))?;
+        let always =
+            constant(true, &mut s.with_op_name("always_active")).map_err(tf_err(&model.model))?;
         return Ok((always.into(), None));
     };
     let e = tf_err(&model.model);
@@ -222,8 +216,12 @@ fn refractoriness(
             &mut s.with_op_name("active_until"),
         )
         .map_err(&e)?;
-        let fire_until =
-            ops::sub(step.clone(), fire_from, &mut s.with_op_name("may_fire_until")).map_err(&e)?;
+        let fire_until = ops::sub(
+            step.clone(),
+            fire_from,
+            &mut s.with_op_name("may_fire_until"),
+        )
+        .map_err(&e)?;
         (
             ops::less_equal(last.clone(), active_until, &mut s.with_op_name("active"))
                 .map_err(&e)?,

@@ -180,8 +180,9 @@ pub(super) fn connection_inputs(
                     Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
                     Some((Sums::One(sums), _, slots)) => {
                         let shape = const_i32(&mut s, "synapse/row", &[1, post_n as i32], &[2])?;
-                        let row = ops::reshape(sums, shape, &mut s.with_op_name("synapse/lag_sums"))
-                            .map_err(&e)?;
+                        let row =
+                            ops::reshape(sums, shape, &mut s.with_op_name("synapse/lag_sums"))
+                                .map_err(&e)?;
                         (1, slots, row)
                     }
                     None => {

@@ -184,6 +184,58 @@ pub(crate) fn plan_weights(
     }
 }
 
+/// The weights of a connection between subgroups (`pre`, `post`: each the
+/// range and the size of its nucleus) as rows and columns of the whole
+/// nuclei's: the graph holds every connection in its nuclei's numbering.
+/// Compressed rows gain empty rows and shifted columns (no synapse added);
+/// a dense matrix is laid into zeros (its size checked against `limit`).
+pub(crate) fn embed(
+    w: PlanWeights,
+    (pre, pre_all): (std::ops::Range<usize>, usize),
+    (post, post_all): (std::ops::Range<usize>, usize),
+    name: &str,
+    limit: u64,
+) -> Result<PlanWeights> {
+    if pre == (0..pre_all) && post == (0..post_all) {
+        return Ok(w);
+    }
+    match w {
+        PlanWeights::Csr { indptr, cols, w } => {
+            let nnz = *indptr.last().unwrap_or(&0);
+            let mut rows = Vec::with_capacity(pre_all + 1);
+            rows.resize(pre.start + 1, 0i64);
+            rows.extend_from_slice(&indptr[1..]);
+            rows.resize(pre_all + 1, nnz);
+            let shift = i32::try_from(post.start)
+                .map_err(|_| sparse_err(name, format!("column offset {} over 2^31", post.start)))?;
+            let cols = cols.into_iter().map(|j| j + shift).collect();
+            Ok(PlanWeights::Csr {
+                indptr: rows,
+                cols,
+                w,
+            })
+        }
+        PlanWeights::Dense(d) => {
+            check_size(
+                || {
+                    format!("the dense weights of connection {name} within its nuclei ({pre_all} x {post_all} f32)")
+                },
+                (pre_all as u64).saturating_mul(post_all as u64),
+                4,
+                limit,
+                "sparse weights (Weights::Csr, triplets or a generated connectivity) for a \
+                 connection between subgroups",
+            )?;
+            let mut out = vec![0f32; pre_all * post_all];
+            for (i, row) in d.chunks_exact(post.len()).enumerate() {
+                let at = (pre.start + i) * post_all + post.start;
+                out[at..at + post.len()].copy_from_slice(row);
+            }
+            Ok(PlanWeights::Dense(out))
+        }
+    }
+}
+
 /// A dense matrix must be `(pre.n, post.n)`.
 fn check_dims(got: (usize, usize), pre_n: usize, post_n: usize, name: &str) -> Result<()> {
     if got == (pre_n, post_n) {

@@ -1,0 +1,140 @@
+//! Subgroups (a range of a nucleus's neurons) as the ends of connections:
+//! they are the rows and columns of the whole nuclei's weights, their
+//! rates count their own neurons, and bad ranges are typed errors.
+
+use ndarray::Array2;
+use snn::network::{Connection, Network, Nucleus, Propagation, Record, SimOptions, Weights};
+use snn::Error;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn quiet() -> SimOptions {
+    SimOptions::default().quiet().tensorboard(None)
+}
+
+/// Drive: neuron `k` of `P` gets `4 k` (the upper half fires, at
+/// different rates), `Q` none of its own.
+fn nuclei(net: &mut Network) -> snn::Result<(snn::network::NucleusId, snn::network::NucleusId)> {
+    let drive: Vec<f64> = (0..10).map(|k| 4.0 * k as f64).collect();
+    let p = net.add(Nucleus::new("P", 10).input(drive))?;
+    let q = net.add(Nucleus::new("Q", 6))?;
+    Ok((p, q))
+}
+
+/// `P[5..9] -> Q[1..4]` with triplets and with a dense block, against
+/// the same synapses written in the nuclei's numbering: the weights the
+/// simulator holds are the embedded ones, and the spikes are identical.
+#[test]
+fn a_subgroup_connection_is_rows_and_columns_of_its_nuclei() -> R {
+    let triplets = vec![(0, 0, 90.0), (1, 2, 120.0), (3, 1, 150.0), (3, 2, 60.0)];
+    let embedded: Vec<(usize, usize, f64)> = triplets
+        .iter()
+        .map(|&(i, j, w)| (i + 5, j + 1, w))
+        .collect();
+    let block = Array2::from_shape_fn((4, 3), |(i, j)| 10.0 * (i * 3 + j) as f64);
+    let mut full = Array2::<f64>::zeros((10, 6));
+    full.slice_mut(ndarray::s![5..9, 1..4]).assign(&block);
+
+    let run = |weights: Weights, sub: bool| -> Result<_, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let (p, q) = nuclei(&mut net)?;
+        let c = if sub {
+            Connection::new(p.subgroup(5..9), q.subgroup(1..4), weights)
+        } else {
+            Connection::new(p, q, weights)
+        };
+        // Compressed rows stay compressed rows at any density.
+        let id = net.connect_with(c.propagation(Propagation::EventDriven))?;
+        let mut sim = net.build_with(0.1, quiet())?;
+        let rec = sim.run(200.0)?;
+        Ok((sim.weights(id)?, rec.nucleus(q)?.spikes.clone()))
+    };
+    let (w_sub, spikes_sub) = run(Weights::Triplets(triplets), true)?;
+    let (w_full, spikes_full) = run(Weights::Triplets(embedded), false)?;
+    assert!(!spikes_full.is_empty(), "Q never fired");
+    assert_eq!(spikes_sub, spikes_full);
+    let Weights::CsrF32 {
+        indptr,
+        indices,
+        values,
+    } = &w_sub
+    else {
+        panic!("event-driven triplets stay compressed rows: {w_sub:?}");
+    };
+    assert_eq!(indptr, &vec![0, 0, 0, 0, 0, 0, 1, 2, 2, 4, 4]);
+    assert_eq!(indices, &vec![1, 3, 2, 3]);
+    assert_eq!(values, &vec![90.0, 120.0, 150.0, 60.0]);
+    assert_eq!(w_sub, w_full);
+
+    let (w_sub, spikes_sub) = run(Weights::Dense(block), true)?;
+    let (w_full, spikes_full) = run(Weights::Dense(full.clone()), false)?;
+    assert_eq!(spikes_sub, spikes_full);
+    assert_eq!(w_sub, Weights::DenseF32(full.mapv(|x| x as f32)));
+    assert_eq!(w_sub, w_full);
+    Ok(())
+}
+
+/// A subgroup's rate is its neurons' spikes over its size and the
+/// duration; the nucleus's is all of them.
+#[test]
+fn a_subgroup_rate_counts_its_own_neurons() -> R {
+    let mut net = Network::new();
+    let (p, _) = nuclei(&mut net)?;
+    let rec = net.build_with(0.1, quiet())?.run(500.0)?;
+    let spikes = &rec.nucleus(p)?.spikes;
+    let upper = spikes.iter().filter(|(_, k)| (6..10).contains(k)).count();
+    assert!(upper > 0);
+    let expected = upper as f64 / 4.0 / 0.5;
+    assert!((rec.firing_rate(p.subgroup(6..10))? - expected).abs() < 1e-9);
+    let all = spikes.len() as f64 / 10.0 / 0.5;
+    assert!((rec.firing_rate(p)? - all).abs() < 1e-9);
+    // Counted, not listed: a subgroup's rate cannot be told.
+    let mut net = Network::new();
+    let drive: Vec<f64> = (0..10).map(|k| 4.0 * k as f64).collect();
+    let p = net.add(Nucleus::new("P", 10).input(drive).record(Record {
+        spikes: false,
+        ..Record::default()
+    }))?;
+    let rec = net.build_with(0.1, quiet())?.run(100.0)?;
+    assert!(rec.firing_rate(p)? > 0.0);
+    match rec.firing_rate(p.subgroup(6..10)) {
+        Err(Error::NotRecorded { what }) => assert!(what.contains("P[6..10]"), "{what}"),
+        other => panic!("expected NotRecorded, got {other:?}"),
+    }
+    Ok(())
+}
+
+/// Ranges outside the nucleus or empty, and weights not of the
+/// subgroups' size, name the culprit.
+#[test]
+fn bad_subgroups_are_typed_errors() -> R {
+    let mut net = Network::new();
+    let (p, q) = nuclei(&mut net)?;
+    for range in [8..12, 3..3] {
+        let (a, b) = (range.start, range.end);
+        match net.connect_with(Connection::new(p.subgroup(range), q, 1.0)) {
+            Err(Error::InvalidModel { message }) => {
+                assert!(message.contains(&format!("P[{a}..{b}]")), "{message}");
+                assert!(message.contains("0..10"), "{message}");
+            }
+            other => panic!("expected InvalidModel, got {other:?}"),
+        }
+    }
+    net.connect_with(Connection::new(
+        p.subgroup(0..2),
+        q.subgroup(4..6),
+        Array2::<f64>::zeros((10, 6)),
+    ))?;
+    match net.build_with(0.1, quiet()) {
+        Err(Error::WeightShape {
+            connection,
+            expected,
+            got,
+        }) => {
+            assert_eq!(connection, "P[0..2]->Q[4..6]");
+            assert_eq!((expected, got), ((2, 2), (10, 6)));
+        }
+        other => panic!("expected WeightShape, got {other:?}"),
+    }
+    Ok(())
+}
