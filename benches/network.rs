@@ -345,8 +345,8 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
 
 /// The Brette et al. (2007) benchmarks, as the examples build them.
 fn case_brette(case: &str, mode: &str) -> R<Outcome> {
-    if !matches!(mode, "auto" | "tfexec" | "single") {
-        return Err(format!("modes of case {case}: auto, tfexec, single").into());
+    if !matches!(mode, "auto" | "tfexec" | "single" | "multi") {
+        return Err(format!("modes of case {case}: auto, tfexec, single, multi").into());
     }
     let record = snn::network::Record::spikes();
     let net = match case {

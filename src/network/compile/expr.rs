@@ -5,7 +5,7 @@
 
 use tensorflow::{ops, DataType, Output, Scope};
 
-use super::graph::{scalar_f32, tf_err};
+use super::graph::{scalar_f32, select, tf_err};
 use crate::error::Result;
 use crate::single::expr::{BinOp, CmpOp, Expr};
 
@@ -129,11 +129,7 @@ impl Emitter<'_> {
                         let cond = self.as_b(a.clone())?;
                         let (a, b) = (self.as_f(a)?, self.as_f(b)?);
                         let (t, f) = if *op == BinOp::And { (b, a) } else { (a, b) };
-                        Val::F(
-                            ops::select_v2(cond, t, f, &mut self.scope)
-                                .map_err(op_err)?
-                                .into(),
-                        )
+                        Val::F(select(&mut self.scope, cond, t, f)?)
                     }
                 }
             }
@@ -185,11 +181,7 @@ impl Emitter<'_> {
             } => {
                 let c = self.condition(cond)?;
                 let (t, f) = (self.float(then)?, self.float(otherwise)?);
-                Val::F(
-                    ops::select_v2(c, t, f, &mut self.scope)
-                        .map_err(op_err)?
-                        .into(),
-                )
+                Val::F(select(&mut self.scope, c, t, f)?)
             }
             Expr::Call(f, args) => {
                 let _ = s;

@@ -8,7 +8,7 @@
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::expr::{Draws, Emitter};
-use super::graph::{after, const_f32, const_i32, constant, scalar_f32, tf_err};
+use super::graph::{after, const_f32, const_i32, constant, scalar_f32, select, tf_err};
 use super::neurons::NucleusStep;
 use super::state::NucleusState;
 use crate::error::Result;
@@ -306,9 +306,7 @@ pub(super) fn finish_model(
         };
         let old = step.new[*i].1.clone();
         let name = model.state[*i].clone();
-        step.new[*i].1 = ops::select_v2(ms.fired.clone(), value, old, &mut r.with_op_name(&name))
-            .map_err(&e)?
-            .into();
+        step.new[*i].1 = select(&mut r.with_op_name(&name), ms.fired.clone(), value, old)?;
     }
     Ok(to_pulse)
 }

@@ -6,7 +6,7 @@
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::graph::{after, const_f32, const_i32, constant, scalar_f32, tf_err};
+use super::graph::{after, const_f32, const_i32, constant, scalar_f32, select, tf_err};
 use super::state::NucleusState;
 use crate::error::Result;
 use crate::network::plan::{Plan, PlanNucleus};
@@ -101,11 +101,19 @@ pub(super) fn update_population(
             .map_err(&e)?;
         let c = const_f32(&mut s, "c", &c, &[n])?;
         let d = const_f32(&mut s, "d", &d, &[n])?;
-        let v_r = ops::select_v2(prev.clone(), c, v_read.clone(), &mut s.with_op_name("v"))
-            .map_err(&e)?;
+        let v_r = select(
+            &mut s.with_op_name("v"),
+            prev.clone().into(),
+            c.into(),
+            v_read.clone().into(),
+        )?;
         let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
-        let u_r =
-            ops::select_v2(prev, u_d, u_read.clone(), &mut s.with_op_name("u")).map_err(&e)?;
+        let u_r = select(
+            &mut s.with_op_name("u"),
+            prev.into(),
+            u_d.into(),
+            u_read.clone().into(),
+        )?;
         (v_r, u_r)
     };
     // 3. v, in the original's float32 order (semantics §1.3):
@@ -142,15 +150,20 @@ pub(super) fn update_population(
     let mut s = scope.new_sub_scope("threshold");
     let fired =
         ops::greater_equal(v1.clone(), peak.clone(), &mut s.with_op_name("fired")).map_err(&e)?;
-    let v_new = ops::select_v2(fired.clone(), peak, v1, &mut s.with_op_name("v")).map_err(&e)?;
+    let v_new = select(
+        &mut s.with_op_name("v"),
+        fired.clone().into(),
+        peak.into(),
+        v1.into(),
+    )?;
     let spikes = ops::Cast::new()
         .DstT(DataType::Float)
         .build(fired.clone(), &mut s.with_op_name("spikes"))
         .map_err(&e)?;
     let sizes_c = const_i32(&mut s, "sizes", &sizes, &[sizes.len() as u64])?;
-    let split = |x: Operation, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
+    let split = |x: Output, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
         if sizes.len() == 1 {
-            return Ok(vec![x.into()]);
+            return Ok(vec![x]);
         }
         let op = ops::SplitV::new()
             .num_split(sizes.len() as i64)
@@ -164,8 +177,8 @@ pub(super) fn update_population(
             .collect())
     };
     let v_parts = split(v_new, "split_v", &mut s)?;
-    let u_parts = split(u_new, "split_u", &mut s)?;
-    let spike_parts = split(spikes, "split_spikes", &mut s)?;
+    let u_parts = split(u_new.into(), "split_u", &mut s)?;
+    let spike_parts = split(spikes.into(), "split_spikes", &mut s)?;
     let mut steps = Vec::with_capacity(members.len());
     for ((&(nu, st), (v_new, u_new)), spikes) in members
         .iter()
