@@ -112,7 +112,7 @@ pub(super) fn shape(dims: &[u64]) -> Shape {
 
 /// A resource variable (its initialiser is among the init ops).
 #[derive(Clone)]
-pub(super) struct Var {
+pub(crate) struct Var {
     pub(super) handle: Operation,
     pub(super) dtype: DataType,
 }

@@ -25,7 +25,7 @@ use super::graph::{
     after, const_f32, const_i32, constant, fed_variable, scalar_f32, tf_err, variable, Registry,
     Var,
 };
-use super::propagation::{entry_rows, row_entries};
+use super::propagation::{entry_rows, row_entries, Table};
 use super::InitFeed;
 use crate::equations::{algebra_reads, LoweredSynapses, Side, Statement};
 use crate::error::Result;
@@ -397,7 +397,7 @@ fn gather_synapses(
                 Side::Pre => (&sp.indptr, "rows"),
                 Side::Post => (&sp.colptr, "columns"),
             };
-            let (splits, entries) = row_entries(s, name, ptr.clone(), at.clone())?;
+            let (splits, entries) = row_entries(s, name, &Table::Tensor(ptr.clone()), at.clone())?;
             let which = entry_rows(s, name, splits, entries.clone())?;
             // Each synapse's neuron on the pathway's side and on the other.
             let mine: Output = ops::gather(at.clone(), which, s).map_err(&e)?.into();

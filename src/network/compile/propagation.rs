@@ -4,7 +4,7 @@
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::graph::{const_i32, constant, scalar_f32, tf_err};
+use super::graph::{const_i32, constant, scalar_f32, tf_err, Var};
 use super::ring::SpikeEvents;
 use crate::error::Result;
 
@@ -20,7 +20,33 @@ pub(crate) enum WeightOps {
         cols: Operation,
         /// float32 `[nnz]`.
         w: Operation,
+        /// The three variables (`indptr`, `cols`, `w`): a step gathers
+        /// straight from them (`ResourceGather`), without a read op each.
+        vars: [Var; 3],
     },
+}
+
+/// An array a step gathers from: a tensor, or a variable (one
+/// `ResourceGather`, no `ReadVariableOp` node before it).
+pub(super) enum Table<'a> {
+    Tensor(Output),
+    Var(&'a Var),
+}
+
+impl Table<'_> {
+    /// `self[idx]` along the first axis, named `name`.
+    fn take(&self, s: &mut Scope, idx: Output, name: &str) -> Result<Output> {
+        let e = tf_err(name);
+        let mut s = s.with_op_name(name);
+        Ok(match self {
+            Table::Tensor(t) => ops::gather(t.clone(), idx, &mut s).map_err(e)?.into(),
+            Table::Var(v) => ops::ResourceGather::new()
+                .dtype(v.dtype)
+                .build(v.handle.clone(), idx, &mut s)
+                .map_err(e)?
+                .into(),
+        })
+    }
 }
 
 /// `x · W` for a `[1, pre.n]` activity row: the `[post.n]` input it causes.
@@ -150,24 +176,20 @@ pub(super) fn csr_sums(
     post_n: u64,
 ) -> Result<Operation> {
     let e = tf_err(name);
-    let WeightOps::Csr { indptr, cols, w } = w else {
+    let WeightOps::Csr {
+        vars: [indptr, cols, w],
+        ..
+    } = w
+    else {
         return Err(crate::Error::Internal {
             context: format!("building {name}"),
             message: "CSR sums of dense weights".into(),
         });
     };
     let op = |what: &str| format!("{name}/{what}");
-    let (splits, ids) = row_entries(s, name, indptr.clone().into(), neurons)?;
-    let targets = ops::gather(
-        cols.clone(),
-        ids.clone(),
-        &mut s.with_op_name(&op("targets")),
-    )
-    .map_err(&e)?;
-    let mut values: Output =
-        ops::gather(w.clone(), ids.clone(), &mut s.with_op_name(&op("weights")))
-            .map_err(&e)?
-            .into();
+    let (splits, ids) = row_entries(s, name, &Table::Var(indptr), neurons)?;
+    let targets = Table::Var(cols).take(s, ids.clone(), &op("targets"))?;
+    let mut values = Table::Var(w).take(s, ids.clone(), &op("weights"))?;
     if coef.is_none() && slots.is_none() {
         let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
         return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
@@ -212,7 +234,7 @@ pub(super) fn csr_sums(
 pub(super) fn row_entries(
     s: &mut Scope,
     name: &str,
-    ptr: Output,
+    ptr: &Table,
     neurons: Output,
 ) -> Result<(Output, Output)> {
     let e = tf_err(name);
@@ -224,9 +246,8 @@ pub(super) fn row_entries(
         &mut s.with_op_name(&op("next_neuron")),
     )
     .map_err(&e)?;
-    let starts =
-        ops::gather(ptr.clone(), neurons, &mut s.with_op_name(&op("row_starts"))).map_err(&e)?;
-    let limits = ops::gather(ptr, next, &mut s.with_op_name(&op("row_ends"))).map_err(&e)?;
+    let starts = ptr.take(s, neurons, &op("row_starts"))?;
+    let limits = ptr.take(s, next.into(), &op("row_ends"))?;
     let rows = ops::RaggedRange::new()
         .build(starts, limits, one, &mut s.with_op_name(&op("synapses")))
         .map_err(&e)?;

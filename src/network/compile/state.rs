@@ -309,6 +309,7 @@ pub(super) fn connections(
                     w: w_read,
                     cols: cols_read,
                     indptr: indptr_read,
+                    vars: [pv.clone(), cv.clone(), wv.clone()],
                 };
                 (ops, wv, csr)
             }

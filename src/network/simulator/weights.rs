@@ -38,7 +38,9 @@ impl Simulator {
                 })?;
                 Ok(Weights::DenseF32(w))
             }
-            WeightOps::Csr { indptr, cols, w } => {
+            WeightOps::Csr {
+                indptr, cols, w, ..
+            } => {
                 let (tp, tc, tw) = (
                     args.request_fetch(indptr, 0),
                     args.request_fetch(cols, 0),
