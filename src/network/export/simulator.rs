@@ -28,14 +28,14 @@ impl Simulator {
     /// TensorFlow program (Python's `tf.compat.v1`, C, C++, Java) can load
     /// and step the very same graph: `graph.pb` (the binary GraphDef),
     /// `variables/` (the current value of every variable, saved with
-    /// TensorFlow's `SaveV2`: right after [`build`](Network::build), the
+    /// TensorFlow's `SaveV2`: right after [`build`](crate::network::Network::build), the
     /// initial state) and `manifest.json` (dt, the step op, the host-input
     /// placeholders with shapes, the spike and trace tensors of every
     /// nucleus, its label and size, the restore op and its prefix
     /// placeholder). docs/guide.md shows a Python loader.
     ///
     /// The exported step is one time step per run (the first copy when
-    /// [`SimOptions::steps_per_run`] is more than 1).
+    /// [`SimOptions::steps_per_run`](crate::network::SimOptions::steps_per_run) is more than 1).
     pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
