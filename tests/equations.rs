@@ -316,9 +316,56 @@ fn a_model_runs_in_the_single_neuron_toolkit() -> R {
     assert_eq!(h1.column("w")?, h2.column("w")?);
     let plane = single.phase_plane(&PhasePlane::new(("v", -2.5, 2.0), ("w", -1.0, 1.0)))?;
     assert!(!plane.fixed_points.is_empty());
-    // Refractoriness has no counterpart there.
-    let lif = NeuronModel::new().equation("v", "-v").refractory(2.0);
+    // One refractory period, a number: a period per neuron is refused.
+    let lif = NeuronModel::new()
+        .equation("v", "-v")
+        .refractory(vec![2.0, 3.0]);
     assert!(matches!(lif.to_single(0), Err(Error::Equation { .. })));
+    Ok(())
+}
+
+/// A refractory LIF handed to the toolkit keeps its refractoriness: it runs
+/// as the same model written there by hand, and its interspike interval is
+/// the network semantics' (the f64 stepper of the engine's lowering, same
+/// Euler update) plus the one step the toolkit spends applying a reset
+/// (docs/semantics.md §2.3 and §3.2), with the same number of held steps.
+#[test]
+fn a_refractory_model_runs_in_the_single_neuron_toolkit() -> R {
+    use snn::single::{Model, Variable};
+    let (dt, steps) = (0.1, 3000);
+    let lif = NeuronModel::new()
+        .named("lif")
+        .equation("v", "(I - v) / tau")
+        .unless_refractory()
+        .param("I", 1.5)
+        .param("tau", 10.0)
+        .threshold("v > 1")
+        .reset("v = 0")
+        .refractory(2.0)
+        .method(Method::Euler);
+    let single = lif.to_single(0)?;
+    let by_hand = Model::new(vec![Variable::new("v", "(I - v) / tau", 0.0)
+        .reset("0")
+        .unless_refractory()])
+    .param("I", 1.5)
+    .param("tau", 10.0)
+    .spike_when("v > 1")
+    .refractory(2.0)
+    .method(snn::single::Method::Euler);
+    let (h1, h2) = (
+        single.simulation(steps as f64 * dt, dt)?,
+        by_hand.simulation(steps as f64 * dt, dt)?,
+    );
+    assert_eq!(h1.column("v")?, h2.column("v")?);
+    assert_eq!(h1.spikes, h2.spikes);
+    let network = lif.lower(1, dt, 0)?.simulate(steps, |_, _, _| {})?;
+    let step_of = |t: f64| (t / dt).round() as i64;
+    let toolkit: Vec<i64> = h1.spikes.iter().map(|&t| step_of(t)).collect();
+    let engine: Vec<i64> = network.spikes.iter().map(|&(m, _)| m as i64).collect();
+    assert!(toolkit.len() > 10, "{} spikes", toolkit.len());
+    for (a, b) in toolkit.windows(2).zip(engine.windows(2)) {
+        assert_eq!(a[1] - a[0], b[1] - b[0] + 1, "toolkit {toolkit:?}, engine {engine:?}");
+    }
     Ok(())
 }
 

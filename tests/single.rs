@@ -2,7 +2,7 @@
 
 use snn::single::usual_models::{fitzhugh_nagumo, hodgkin_huxley, izhikevich, lif};
 use snn::single::{
-    expr, Engine, FixedPointKind, Method, Model, PhasePlane, SimulationOptions, Variable,
+    expr, Engine, FixedPointKind, History, Method, Model, PhasePlane, SimulationOptions, Variable,
 };
 use snn::Error;
 
@@ -458,5 +458,79 @@ fn native_code_and_interpreter_agree_bit_for_bit() -> R {
             "{name} spikes"
         );
     }
+    Ok(())
+}
+
+/// Refractoriness (docs/semantics.md §2.3): the `R` steps after each reset
+/// hold the variables marked `unless_refractory` at their reset value
+/// (`not_refractory` reads 0 then) while the others integrate, so a driven
+/// LIF's interspike interval grows by exactly `R` steps over the same model
+/// without a period; and the spike condition is not checked meanwhile: a
+/// reset above the threshold fires again right after the `R` held steps.
+#[test]
+fn refractoriness_holds_its_variables_for_whole_steps() -> R {
+    let dt = 0.1;
+    let model = |refractory: Option<f64>| {
+        let m = Model::new(vec![
+            Variable::new("v", "(I - v) / tau", 0.0)
+                .reset("0")
+                .unless_refractory(),
+            Variable::new("w", "1", 0.0),
+        ])
+        .param("I", 1.5)
+        .param("tau", 10.0)
+        .spike_when("v > 1")
+        .method(Method::Euler);
+        match refractory {
+            Some(r) => m.refractory(r),
+            None => m,
+        }
+    };
+    let step_of = |t: &f64| (t / dt).round() as i64;
+    let free = model(None).simulation(300.0, dt)?;
+    let held = model(Some(2.0)).simulation(300.0, dt)?;
+    let isi = |h: &History| -> Vec<i64> {
+        let s: Vec<i64> = h.spikes.iter().map(step_of).collect();
+        s.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let (free_isi, held_isi) = (isi(&free), isi(&held));
+    assert!(held_isi.len() > 10);
+    // Without a period: the closed form tau ln(I / (I - 1)) = 10.99 ms to
+    // threshold, plus the reset step, within a step of Euler's error.
+    let closed = 10.0 * (1.5f64 / 0.5).ln() / dt + 1.0;
+    assert!(free_isi.iter().all(|&k| (k as f64 - closed).abs() <= 2.0), "{free_isi:?}");
+    assert!(held_isi.iter().zip(&free_isi).all(|(h, f)| *h == f + 20), "{held_isi:?} {free_isi:?}");
+    // The held steps: v stays at its reset value, w goes on.
+    let (v, w, active) = (
+        held.column("v")?,
+        held.column("w")?,
+        held.column("not_refractory")?,
+    );
+    let first = step_of(&held.spikes[0]) as usize;
+    for k in first + 1..=first + 21 {
+        assert_eq!(v[k], 0.0, "step {k}");
+        assert_eq!(active[k], if k <= first + 20 { 0.0 } else { 1.0 }, "step {k}");
+    }
+    assert!((w[first + 21] - w[first + 1] - 2.0).abs() < 1e-9);
+    // A reset above the threshold: the next spike follows the held steps.
+    let above = Model::new(vec![Variable::new("v", "0", 2.0).reset("2").unless_refractory()])
+        .spike_when("v > 1")
+        .refractory(0.5)
+        .simulation(10.0, dt)?;
+    let s: Vec<i64> = above.spikes.iter().map(step_of).collect();
+    assert!(s.len() > 5 && s.windows(2).all(|w| w[1] - w[0] == 6), "{s:?}");
+    // Native code holds the same steps, bit for bit.
+    for engine in [Engine::Native, Engine::Interpreter] {
+        let opts = SimulationOptions {
+            engine,
+            ..SimulationOptions::default()
+        };
+        let h = model(Some(2.0)).simulation_with(300.0, dt, &opts)?;
+        assert_eq!(h.engine, engine);
+        assert_eq!(h.column("v")?, held.column("v")?);
+        assert_eq!(h.spikes, held.spikes);
+    }
+    // A period that is not a number >= 0 is refused.
+    assert!(model(Some(-1.0)).simulation(1.0, dt).is_err());
     Ok(())
 }

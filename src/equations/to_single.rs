@@ -15,12 +15,12 @@ impl NeuronModel {
     /// single-neuron toolkit's own rules then apply (docs/semantics.md §2:
     /// Euler or RK4 — `exact` and `exponential_euler` become RK4 —, spikes
     /// as rising edges of the condition, resets evaluated together on the
-    /// state before them).
+    /// state before them; a refractory period holds the `unless refractory`
+    /// variables for that many steps after the reset step).
     ///
-    /// A refractory period has no counterpart there: such a model is
-    /// [`Error::Equation`] (take the period out to study the rest), as is a
-    /// reset that assigns one variable twice or reads a variable an earlier
-    /// statement reset.
+    /// A refractory period given per neuron or as an expression, a reset
+    /// that assigns one variable twice or reads a variable an earlier
+    /// statement reset are [`Error::Equation`].
     pub fn to_single(&self, seed: u64) -> Result<single::Model> {
         let err = |item: &str, text: &str, problem: &str| Error::Equation {
             model: self.name.clone(),
@@ -29,13 +29,17 @@ impl NeuronModel {
             pos: None,
             problem: problem.into(),
         };
-        if let Some(r) = &self.refractory {
-            return Err(err(
-                "refractory period",
-                &format!("{r:?}"),
-                "the single-neuron toolkit has no refractoriness; lower the model without it",
-            ));
-        }
+        let refractory = match &self.refractory {
+            None => None,
+            Some(Value::Number(r)) => Some(*r),
+            Some(r) => {
+                return Err(err(
+                    "refractory period",
+                    &format!("{r:?}"),
+                    "the single-neuron toolkit takes one refractory period, a number",
+                ))
+            }
+        };
         let lowered = self.lower(1, 0.1, seed)?;
         let mut variables: Vec<single::Variable> = Vec::new();
         for (k, var) in lowered.state.iter().enumerate() {
@@ -44,7 +48,11 @@ impl NeuronModel {
                 .iter()
                 .find(|e| e.var == *var)
                 .map_or("0".to_string(), |e| e.rhs.clone());
-            variables.push(single::Variable::new(var, rhs, lowered.init[k][0]));
+            let mut v = single::Variable::new(var, rhs, lowered.init[k][0]);
+            if self.equations.iter().any(|e| e.var == *var && e.unless_refractory) {
+                v = v.unless_refractory();
+            }
+            variables.push(v);
         }
         // Resets, one expression per variable, on the state before them.
         if let Some(text) = &self.reset {
@@ -88,6 +96,9 @@ impl NeuronModel {
             }
         }
         let mut model = single::Model::new(variables).seed(seed);
+        if let Some(r) = refractory {
+            model = model.refractory(r);
+        }
         for (name, value) in &self.params {
             let v = match value {
                 Value::Number(x) => *x,

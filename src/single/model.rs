@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
-use crate::single::expr::{self, closest, Noise, Program};
+use crate::single::expr::{self, closest, Expr, Noise, Program};
 use crate::single::integrate::{copy_small, step, Method, Tableau, Workspace};
 
 /// A state variable: name, derivative expression, initial value, optional
@@ -25,6 +25,9 @@ pub struct Variable {
     pub reset: Option<String>,
     /// Unit, for axis labels.
     pub unit: String,
+    /// Held while the model is refractory (its derivative is 0 then;
+    /// Brian2's `(unless refractory)`, see [`Model::refractory`]).
+    pub unless_refractory: bool,
 }
 
 impl Variable {
@@ -36,6 +39,7 @@ impl Variable {
             init,
             reset: None,
             unit: String::new(),
+            unless_refractory: false,
         }
     }
     /// Value after a spike.
@@ -46,6 +50,11 @@ impl Variable {
     /// Unit for plots.
     pub fn unit(mut self, unit: impl Into<String>) -> Self {
         self.unit = unit.into();
+        self
+    }
+    /// Hold this variable while the model is refractory.
+    pub fn unless_refractory(mut self) -> Self {
+        self.unless_refractory = true;
         self
     }
 }
@@ -78,7 +87,8 @@ impl From<String> for Value {
 
 /// A model: variables, parameters, spike condition, clamp, method.
 ///
-/// Defaults: no spike condition, no clamp, RK4, time in ms, seed 0.
+/// Defaults: no spike condition, no clamp, no refractory period, RK4, time
+/// in ms, seed 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub(crate) variables: Vec<Variable>,
@@ -88,6 +98,8 @@ pub struct Model {
     pub(crate) method: Method,
     pub(crate) time_unit: String,
     pub(crate) seed: u64,
+    /// The refractory period, in the model's time unit.
+    pub(crate) refractory: Option<f64>,
 }
 
 /// What a simulation returns: one array per kept name (`t`, variables,
@@ -209,10 +221,15 @@ pub(crate) struct Compiled {
     pub stack: Vec<f64>,
     pub noise: ModelNoise,
     pub clamp: Option<f64>,
+    /// The slot of `not_refractory`, with a refractory period.
+    pub active: Option<usize>,
     /// A whole step as native code (feature `jit`, long simulations).
     #[cfg(feature = "jit")]
     pub native_step: Option<crate::single::jit::NativeStep>,
 }
+
+/// The name expressions read for "not refractory" (1 or 0), as Brian2's.
+pub(crate) const NOT_REFRACTORY: &str = "not_refractory";
 
 /// Fewer integration steps than this are interpreted: translating a model
 /// to native code costs about as much as interpreting this many steps
@@ -348,6 +365,7 @@ impl Model {
             method: Method::Rk4,
             time_unit: "ms".into(),
             seed: 0,
+            refractory: None,
         }
     }
     /// Add or replace a parameter (a number or an expression).
@@ -384,6 +402,21 @@ impl Model {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+    /// A refractory period (in the model's time unit, rounded to whole
+    /// steps of a simulation): for that many steps after the step that
+    /// applies the reset, the variables marked
+    /// [`unless_refractory`](Variable::unless_refractory) hold their value
+    /// and the spike condition is not checked (docs/semantics.md §2.3). The
+    /// name `not_refractory` (1, or 0 while refractory) may be read by
+    /// expressions and is kept in histories.
+    pub fn refractory(mut self, period: f64) -> Self {
+        self.refractory = Some(period);
+        self
+    }
+    /// The refractory period, if any.
+    pub fn refractory_period(&self) -> Option<f64> {
+        self.refractory
     }
 
     /// The variables.
@@ -442,11 +475,14 @@ impl Model {
         Ok(c.slots[slot])
     }
 
+    /// Variables, parameters and, with a refractory period,
+    /// `not_refractory`, in slot order (after `t`).
     pub(crate) fn all_names(&self) -> Vec<String> {
         self.variables
             .iter()
             .map(|v| v.name.clone())
             .chain(self.params.iter().map(|p| p.0.clone()))
+            .chain(self.refractory.map(|_| NOT_REFRACTORY.to_string()))
             .collect()
     }
 
@@ -455,6 +491,11 @@ impl Model {
         if self.variables.is_empty() {
             return Err(Error::InvalidModel {
                 message: "a model needs at least one variable".into(),
+            });
+        }
+        if let Some(r) = self.refractory.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+            return Err(Error::InvalidModel {
+                message: format!("the refractory period {r} is not a finite number >= 0"),
             });
         }
         let mut names: Vec<String> = vec!["t".into()];
@@ -488,10 +529,23 @@ impl Model {
             )
         };
         let nvars = self.variables.len();
+        // A held variable's derivative is 0 while refractory.
+        let held = |v: &Variable| -> Result<Program> {
+            let e = expr::substitute(&expr::parse(&v.ddt)?, &constant);
+            let gated = Expr::If {
+                cond: Box::new(Expr::Name(NOT_REFRACTORY.into())),
+                then: Box::new(e),
+                otherwise: Box::new(Expr::Num(0.0)),
+            };
+            expr::compile(&gated, &v.ddt, &resolve, &known)
+        };
         let ddt = self
             .variables
             .iter()
-            .map(|v| comp(&v.ddt))
+            .map(|v| match (v.unless_refractory, self.refractory) {
+                (true, Some(_)) => held(v),
+                _ => comp(&v.ddt),
+            })
             .collect::<Result<Vec<_>>>()?;
         let reset = self
             .variables
@@ -561,6 +615,10 @@ impl Model {
                 slots[first_param + i] = *x;
             }
         }
+        let active = self.refractory.map(|_| first_param + self.params.len());
+        if let Some(k) = active {
+            slots[k] = 1.0;
+        }
         let mut c = Compiled {
             nvars,
             names,
@@ -576,6 +634,7 @@ impl Model {
             stack: vec![0.0; max_stack + 1],
             noise: ModelNoise(rand::rngs::StdRng::seed_from_u64(self.seed)),
             clamp: self.max_spike_value,
+            active,
             #[cfg(feature = "jit")]
             native_step: None,
         };
@@ -594,7 +653,9 @@ impl Model {
     /// `M = floor(t_end / dt)` steps. Each step: if the spike condition held
     /// for the previous state, variables with a reset expression take it
     /// (evaluated on the previous state) and the others integrate; otherwise
-    /// all integrate (the whole system as one vector). A spike is recorded
+    /// all integrate (the whole system as one vector). With a refractory
+    /// period of `R` steps, the `R` steps after a reset hold the variables
+    /// marked `unless_refractory` and do not check the spike condition. A spike is recorded
     /// at the time of a state where the condition turns true. Updated
     /// variables are clamped to `max_spike_value`. Parameter expressions are
     /// re-evaluated after each step. A variable that turns NaN or infinite
@@ -712,9 +773,13 @@ impl Model {
         record(&c, &mut cols);
         let mut before_prev = false; // the condition before the initial state
         let mut prev_cond = c.spiking(0.0, &x);
+        // Steps still to hold after a reset (semantics §2.3).
+        let hold = self.refractory.map(|r| (r / dt).round() as usize);
+        let mut refractory_left = 0usize;
         for m in 1..=steps {
             let t_prev = (m - 1) as f64 * dt;
             let t = m as f64 * dt;
+            let reset_step = prev_cond;
             c.step(tab, t_prev, &x, dt, &mut ws, &mut next);
             if prev_cond {
                 if !before_prev {
@@ -757,12 +822,20 @@ impl Model {
             }
             std::mem::swap(&mut x, &mut next);
             c.set_state(t, &x);
+            if let (Some(k), Some(h)) = (c.active, hold) {
+                refractory_left = if reset_step {
+                    h
+                } else {
+                    refractory_left.saturating_sub(1)
+                };
+                c.slots[k] = if refractory_left == 0 { 1.0 } else { 0.0 };
+            }
             c.update_params();
             if m % every == 0 {
                 record(&c, &mut cols);
             }
             before_prev = prev_cond;
-            prev_cond = c.spiking_prepared();
+            prev_cond = refractory_left == 0 && c.spiking_prepared();
         }
         // A condition that turned true in the final state is a spike too.
         if prev_cond && !before_prev && steps > 0 {
