@@ -364,7 +364,11 @@ fn a_refractory_model_runs_in_the_single_neuron_toolkit() -> R {
     let engine: Vec<i64> = network.spikes.iter().map(|&(m, _)| m as i64).collect();
     assert!(toolkit.len() > 10, "{} spikes", toolkit.len());
     for (a, b) in toolkit.windows(2).zip(engine.windows(2)) {
-        assert_eq!(a[1] - a[0], b[1] - b[0] + 1, "toolkit {toolkit:?}, engine {engine:?}");
+        assert_eq!(
+            a[1] - a[0],
+            b[1] - b[0] + 1,
+            "toolkit {toolkit:?}, engine {engine:?}"
+        );
     }
     Ok(())
 }

@@ -498,8 +498,14 @@ fn refractoriness_holds_its_variables_for_whole_steps() -> R {
     // Without a period: the closed form tau ln(I / (I - 1)) = 10.99 ms to
     // threshold, plus the reset step, within a step of Euler's error.
     let closed = 10.0 * (1.5f64 / 0.5).ln() / dt + 1.0;
-    assert!(free_isi.iter().all(|&k| (k as f64 - closed).abs() <= 2.0), "{free_isi:?}");
-    assert!(held_isi.iter().zip(&free_isi).all(|(h, f)| *h == f + 20), "{held_isi:?} {free_isi:?}");
+    assert!(
+        free_isi.iter().all(|&k| (k as f64 - closed).abs() <= 2.0),
+        "{free_isi:?}"
+    );
+    assert!(
+        held_isi.iter().zip(&free_isi).all(|(h, f)| *h == f + 20),
+        "{held_isi:?} {free_isi:?}"
+    );
     // The held steps: v stays at its reset value, w goes on.
     let (v, w, active) = (
         held.column("v")?,
@@ -509,16 +515,25 @@ fn refractoriness_holds_its_variables_for_whole_steps() -> R {
     let first = step_of(&held.spikes[0]) as usize;
     for k in first + 1..=first + 21 {
         assert_eq!(v[k], 0.0, "step {k}");
-        assert_eq!(active[k], if k <= first + 20 { 0.0 } else { 1.0 }, "step {k}");
+        assert_eq!(
+            active[k],
+            if k <= first + 20 { 0.0 } else { 1.0 },
+            "step {k}"
+        );
     }
     assert!((w[first + 21] - w[first + 1] - 2.0).abs() < 1e-9);
     // A reset above the threshold: the next spike follows the held steps.
-    let above = Model::new(vec![Variable::new("v", "0", 2.0).reset("2").unless_refractory()])
-        .spike_when("v > 1")
-        .refractory(0.5)
-        .simulation(10.0, dt)?;
+    let above = Model::new(vec![Variable::new("v", "0", 2.0)
+        .reset("2")
+        .unless_refractory()])
+    .spike_when("v > 1")
+    .refractory(0.5)
+    .simulation(10.0, dt)?;
     let s: Vec<i64> = above.spikes.iter().map(step_of).collect();
-    assert!(s.len() > 5 && s.windows(2).all(|w| w[1] - w[0] == 6), "{s:?}");
+    assert!(
+        s.len() > 5 && s.windows(2).all(|w| w[1] - w[0] == 6),
+        "{s:?}"
+    );
     // Native code holds the same steps, bit for bit.
     for engine in [Engine::Native, Engine::Interpreter] {
         let opts = SimulationOptions {

@@ -49,7 +49,11 @@ impl NeuronModel {
                 .find(|e| e.var == *var)
                 .map_or("0".to_string(), |e| e.rhs.clone());
             let mut v = single::Variable::new(var, rhs, lowered.init[k][0]);
-            if self.equations.iter().any(|e| e.var == *var && e.unless_refractory) {
+            if self
+                .equations
+                .iter()
+                .any(|e| e.var == *var && e.unless_refractory)
+            {
                 v = v.unless_refractory();
             }
             variables.push(v);

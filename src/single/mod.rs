@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compiled;
 pub mod expr;
 pub mod integrate;
 #[cfg(feature = "jit")]
@@ -29,8 +30,10 @@ mod jit;
 mod model;
 pub mod phase;
 pub mod plot;
+mod simulate;
 pub mod usual_models;
 
+pub use compiled::Rhs;
 pub use integrate::Method;
-pub use model::{Engine, History, Model, Rhs, SimulationOptions, Value, Variable};
+pub use model::{Engine, History, Model, SimulationOptions, Value, Variable};
 pub use phase::{FixedPoint, FixedPointKind, PhasePlane, PhasePlaneData};

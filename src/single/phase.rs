@@ -3,8 +3,9 @@
 //! Jacobian's eigenvalues, trajectories; and the f–I curve.
 
 use crate::error::{Error, Result};
+use crate::single::compiled::Compiled;
 use crate::single::expr::closest;
-use crate::single::model::{Compiled, Model, SimulationOptions, Value};
+use crate::single::model::{Model, SimulationOptions, Value};
 
 /// What to draw in a phase plane. Defaults: a 20 x 20 arrow grid, nullclines
 /// on a 200 x 200 grid, no rescaling, trajectories of 200 time units at

@@ -16,6 +16,8 @@ mod tests;
 pub(crate) use compile::{closest, compile, fold, substitute};
 pub use parse::{names, parse};
 pub use program::Program;
+// Read by the native code (`jit`) and the graph (`network`) features.
+#[allow(unused_imports)]
 pub(crate) use program::{exprel, python_mod, Func, Noise, Op};
 
 /// A parsed expression.
