@@ -539,6 +539,59 @@ fn stdp_on_compressed_rows() -> R {
     Ok(())
 }
 
+/// Plastic synapses from a subgroup of a Poisson group (rows 20..50 of 60)
+/// learn exactly as the same synapses written in the nucleus's numbering:
+/// the same presynaptic traces, output spikes and learned weights.
+#[test]
+fn plasticity_from_a_subgroup_learns_as_the_nucleus_rows() -> R {
+    use snn::network::{Connection, Propagation, Weights};
+    let (n, n_post, gmax) = (60usize, 3usize, 0.15);
+    let triplets: Vec<(usize, usize, f64)> = (0..30)
+        .flat_map(|i| (0..n_post).map(move |j| (i, j)))
+        .filter(|(i, j)| (i * 7 + j * 3) % 5 != 0)
+        .map(|(i, j)| (i, j, gmax * ((i * 13 + j * 29) % 100) as f64 / 100.0))
+        .collect();
+    let run = |sub: bool| -> Result<(Vec<(usize, usize)>, Weights), Box<dyn std::error::Error>> {
+        let mut net = Network::new().seed(5);
+        let input = net.add(Nucleus::poisson("input", n, 40.0))?;
+        let post = net
+            .add(Nucleus::with_model("neuron", n_post, song::neuron()).record(Record::spikes()))?;
+        let c = if sub {
+            Connection::new(input.subgroup(20..50), post, triplets.clone())
+        } else {
+            let shifted: Vec<_> = triplets.iter().map(|&(i, j, w)| (i + 20, j, w)).collect();
+            Connection::new(input, post, shifted)
+        };
+        let c = net.connect_with(
+            c.delay(0.5)
+                .propagation(Propagation::EventDriven)
+                .synapses(song::stdp(gmax)),
+        )?;
+        let mut sim = net.build_with(0.1, quiet())?;
+        let rec = sim.run(1000.0)?;
+        Ok((rec.nuclei[1].spikes.clone(), sim.weights(c)?))
+    };
+    let (spikes_sub, w_sub) = run(true)?;
+    let (spikes_full, w_full) = run(false)?;
+    assert!(
+        spikes_full.len() > 10,
+        "{} output spikes",
+        spikes_full.len()
+    );
+    assert_eq!(spikes_sub, spikes_full);
+    assert_eq!(w_sub, w_full);
+    let Weights::CsrF32 { values, .. } = w_sub else {
+        return Err("compressed rows expected".into());
+    };
+    let moved = values
+        .iter()
+        .zip(&triplets)
+        .filter(|(w, t)| (**w as f64 - t.2).abs() > 0.01 * gmax)
+        .count();
+    assert!(moved > triplets.len() / 2, "only {moved} weights moved");
+    Ok(())
+}
+
 /// Bad requests around plasticity are typed errors naming the culprit.
 #[test]
 fn plasticity_errors_are_typed() -> R {
