@@ -5,6 +5,7 @@
 //!     cargo bench --bench network                # every case
 //!     cargo bench --bench network -- quick       # (a) and (b) at N = 1000 only
 //!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
+//!     SNN_BENCH_N=20000 .../network-* --child cuba auto   # CUBA/COBAHH at another size
 //!     SNN_BENCH_TRACE=step.pb .../network-* --child cuba tfexec
 //!         # RunMetadata of one step: the graph run after Grappler, op times
 //!
@@ -349,11 +350,16 @@ fn case_brette(case: &str, mode: &str) -> R<Outcome> {
         return Err(format!("modes of case {case}: auto, tfexec, single, multi").into());
     }
     let record = snn::network::Record::spikes();
-    let net = match case {
-        "cuba" => cuba::cuba(4000, 0.02, record)?.net,
-        _ => cobahh::cobahh(4000, 0.02, record)?.net,
+    // SNN_BENCH_N: another size than the examples' 4000 (same p).
+    let n: usize = match std::env::var("SNN_BENCH_N") {
+        Ok(n) => n.parse()?,
+        Err(_) => 4000,
     };
-    timed_run(net, 0.1, 4000, mode)
+    let net = match case {
+        "cuba" => cuba::cuba(n, 0.02, record)?.net,
+        _ => cobahh::cobahh(n, 0.02, record)?.net,
+    };
+    timed_run(net, 0.1, n, mode)
 }
 
 /// Song et al. (2000) STDP as `examples/stdp.rs` builds it: 1000 Poisson

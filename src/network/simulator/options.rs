@@ -28,7 +28,8 @@ pub struct SimOptions {
     pub summary_every_ms: f64,
     /// TensorFlow's intra-op thread pool size (0: TensorFlow's default,
     /// or 1 for a local network of [`ONE_INTRA_OP_THREAD_FROM`] neurons or
-    /// more when `inter_op_threads` is 0 too).
+    /// more, or with a model written as equations, when `inter_op_threads`
+    /// is 0 too).
     pub intra_op_threads: u32,
     /// TensorFlow's inter-op thread pool size (0: TensorFlow's default).
     pub inter_op_threads: u32,
@@ -182,11 +183,16 @@ pub enum Executor {
 pub const SINGLE_THREADED_UP_TO: usize = 3000;
 
 /// The size up to which [`Executor::Auto`] picks the single-threaded
-/// executor for a network with a model written as equations: 4000 neurons.
-/// Measured on the Brette et al. (2007) benchmarks at 4000 neurons
-/// (alternating runs): CUBA 1.2-1.8 s per simulated second against 2.4-2.7
-/// s with the default executor, COBAHH 2.7-3.8 s against 4.0 s.
-pub const MODELS_SINGLE_THREADED_UP_TO: usize = 4000;
+/// executor for a network with a model written as equations: 40 000
+/// neurons (such a network also gets one intra-op thread, see
+/// [`ONE_INTRA_OP_THREAD_FROM`]). Measured on the Brette et al. (2007)
+/// benchmarks, per simulated second, two runs each (docs/performance.md):
+/// CUBA at 8000 neurons 0.59-0.61 s against 1.59-1.65 s with the default
+/// executor and thread pools (the previous choice), at 20 000 1.78-1.91 s
+/// against 4.6-6.2 s, at 40 000 3.9 s against 3.4-4.5 s with the default
+/// executor and one intra-op thread; COBAHH at 20 000 7.8-8.0 s against
+/// 10.3-10.4 s, at 8000 3.8-4.4 s against 3.8-4.1 s.
+pub const MODELS_SINGLE_THREADED_UP_TO: usize = 40_000;
 
 /// From this many neurons in all, a local network whose
 /// [`SimOptions::threads`] are left at 0 runs each op on one thread (the
@@ -194,7 +200,11 @@ pub const MODELS_SINGLE_THREADED_UP_TO: usize = 4000;
 /// this project's 2-core machine: the sparse 10^5-neuron networks of bench
 /// case (f) take 0.55-0.65x the time (TensorFlow's intra-op sharding of
 /// 10^5-element ops cost more than it gained); 10^4 neurons were the same
-/// either way, and 3800 (case (c)) slower with one thread.
+/// either way, and 3800 (case (c)) slower with one thread. A network with
+/// a model written as equations gets one intra-op thread at any size: with
+/// the single-threaded executor CUBA at 8000 neurons took 0.59-0.61 s
+/// against 0.96-1.15 s with TensorFlow's default pool, COBAHH at 20 000
+/// 7.8-8.0 s against 15.2-16.5 s, 4000 neurons the same either way.
 pub const ONE_INTRA_OP_THREAD_FROM: usize = 50_000;
 
 /// The deadline of each session run with a remote target, unless
@@ -238,11 +248,21 @@ pub(super) fn probe(target: &str) -> Result<()> {
 
 /// Minimal `ConfigProto`: the two thread-pool sizes (fields 2 and 5), for
 /// remote sessions `isolate_session_state` (15), and the executor type.
-pub(super) fn config_proto(options: &SimOptions, single_threaded: bool, neurons: usize) -> Vec<u8> {
+pub(super) fn config_proto(
+    options: &SimOptions,
+    single_threaded: bool,
+    neurons: usize,
+    has_models: bool,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let intra = match (options.intra_op_threads, options.inter_op_threads) {
-        // Neither pool set: one intra-op thread for large local networks.
-        (0, 0) if options.target.is_none() && neurons >= ONE_INTRA_OP_THREAD_FROM => 1,
+        // Neither pool set: one intra-op thread for large local networks
+        // and for networks with models.
+        (0, 0)
+            if options.target.is_none() && (neurons >= ONE_INTRA_OP_THREAD_FROM || has_models) =>
+        {
+            1
+        }
         (intra, _) => intra,
     };
     if intra > 0 {
@@ -306,7 +326,7 @@ pub(super) fn open_session(
             options.target.is_none() && on_cpu && neurons <= up_to
         }
     };
-    let config = config_proto(options, single_threaded, neurons);
+    let config = config_proto(options, single_threaded, neurons, has_models);
     let step_run_options = run_options(options.timeout_ms());
     let mut session_options = SessionOptions::new();
     if let Some(target) = &options.target {
