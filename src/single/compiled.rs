@@ -235,24 +235,20 @@ impl Model {
                     Value::Expr(_) => None,
                 })
         };
-        let comp = |src: &str| -> Result<Program> {
-            expr::compile(
-                &expr::substitute(&expr::parse(src)?, &constant),
-                src,
-                &resolve,
-                &known,
-            )
+        // A parsed expression of the text `src`, numbers inlined.
+        let comp_expr = |e: &Expr, src: &str| -> Result<Program> {
+            expr::compile(&expr::substitute(e, &constant), src, &resolve, &known)
         };
+        let comp = |src: &str| comp_expr(&expr::parse(src)?, src);
         let nvars = self.variables.len();
         // A held variable's derivative is 0 while refractory.
         let held = |v: &Variable| -> Result<Program> {
-            let e = expr::substitute(&expr::parse(&v.ddt)?, &constant);
             let gated = Expr::If {
                 cond: Box::new(Expr::Name(NOT_REFRACTORY.into())),
-                then: Box::new(e),
+                then: Box::new(expr::parse(&v.ddt)?),
                 otherwise: Box::new(Expr::Num(0.0)),
             };
-            expr::compile(&gated, &v.ddt, &resolve, &known)
+            comp_expr(&gated, &v.ddt)
         };
         let ddt = self
             .variables
@@ -288,12 +284,7 @@ impl Model {
                             .filter_map(|n| self.params.iter().position(|p| &p.0 == n))
                             .collect(),
                     );
-                    progs.push(Some(expr::compile(
-                        &expr::substitute(&e, &constant),
-                        src,
-                        &resolve,
-                        &known,
-                    )?));
+                    progs.push(Some(comp_expr(&e, src)?));
                 }
             }
         }

@@ -26,8 +26,9 @@ impl Model {
     /// (evaluated on the previous state) and the others integrate; otherwise
     /// all integrate (the whole system as one vector). With a refractory
     /// period of `R` steps, the `R` steps after a reset hold the variables
-    /// marked `unless_refractory` and do not check the spike condition. A spike is recorded
-    /// at the time of a state where the condition turns true. Updated
+    /// marked `unless_refractory` and do not check the spike condition. A
+    /// spike is recorded at the time of a state where the condition turns
+    /// true. Updated
     /// variables are clamped to `max_spike_value`. Parameter expressions are
     /// re-evaluated after each step. A variable that turns NaN or infinite
     /// stops the run with [`Error::Diverged`], which keeps the history.
