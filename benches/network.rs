@@ -340,8 +340,13 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
         )?;
     }
     stage("network described (synapses not made yet)");
-    // timed_run's modes are those of the other cases.
-    timed_run(net, 0.1, n, "auto")
+    // timed_run's modes are those of the other cases; a trace asks for
+    // TensorFlow's default executor, the one that times each op.
+    let run_mode = match std::env::var("SNN_BENCH_TRACE") {
+        Ok(_) => "tfexec",
+        Err(_) => "auto",
+    };
+    timed_run(net, 0.1, n, run_mode)
 }
 
 /// The Brette et al. (2007) benchmarks, as the examples build them.
