@@ -396,3 +396,51 @@ fn random_draws_in_equations_are_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+fn problem_of(e: snn::Result<impl std::fmt::Debug>) -> (String, String) {
+    match e {
+        Err(Error::Equation { item, problem, .. }) => (item, problem),
+        other => panic!("expected an equation error, got {other:?}"),
+    }
+}
+
+/// White noise `xi` (docs/semantics.md §3.5; the engine's runs:
+/// tests/white_noise.rs): what cannot be integrated is an error naming the
+/// equation.
+#[test]
+fn white_noise_errors_name_the_equation() {
+    let ou = |rhs: &str| {
+        NeuronModel::new()
+            .named("ou")
+            .equation("v", rhs)
+            .param("tau", 10.0)
+    };
+    // Methods other than euler.
+    for method in [Method::Exact, Method::Rk4, Method::ExponentialEuler] {
+        let (item, problem) = problem_of(ou("-v / tau + xi").method(method).lower(2, 0.1, 0));
+        assert_eq!(item, "equation dv/dt");
+        assert!(problem.contains("euler (Euler–Maruyama)"), "{problem}");
+    }
+    // Multiplicative noise, a noise times a noise, a noise not linear.
+    for rhs in ["-v / tau + v * xi", "xi * xi_b", "exp(xi)", "xi ** 2"] {
+        let (item, problem) = problem_of(ou(rhs).lower(2, 0.1, 0));
+        assert_eq!(item, "equation dv/dt", "{rhs}");
+        assert!(
+            problem.contains("multiplicative") || problem.contains("not linear"),
+            "{rhs}: {problem}"
+        );
+    }
+    // White noise outside the equations.
+    let (item, problem) = problem_of(ou("-v / tau").threshold("v + xi > 1").lower(2, 0.1, 0));
+    assert_eq!(item, "threshold");
+    assert!(problem.contains("white noise"), "{problem}");
+    // A parameter named xi is a parameter.
+    let lowered = ou("-v / tau + xi")
+        .param("xi", 1.0)
+        .lower(2, 0.1, 0)
+        .unwrap();
+    assert!(lowered.noises.is_empty());
+    // The single-neuron toolkit does not take it.
+    let (_, problem) = problem_of(ou("-v / tau + xi").to_single(0));
+    assert!(problem.contains("white noise"), "{problem}");
+}

@@ -16,7 +16,7 @@ pub struct Simulated {
     pub state: Vec<Vec<Vec<f64>>>,
 }
 
-/// Expressions of a lowered model read no random numbers.
+/// For expressions that cannot draw (the exact method's coefficients).
 pub(crate) struct NoDraws;
 
 impl Noise for NoDraws {
@@ -84,6 +84,13 @@ impl Lowered {
             .map(|p| p.max_stack)
             .max()
             .unwrap_or(1);
+        // `rand()`/`randn()` (the threshold's and reset's, and white noise)
+        // from a generator of the model's own: the same distributions as the
+        // engine's draws, not the same numbers.
+        let mut draws = {
+            use rand::SeedableRng;
+            super::lower::Draws(rand::rngs::StdRng::seed_from_u64(self.draw_seed))
+        };
         let mut stack = vec![0.0; depth];
         let mut slots = vec![0.0; names.len()];
         let mut state: Vec<Vec<f64>> = self.init.clone();
@@ -114,7 +121,7 @@ impl Lowered {
                 slots[base - 2] = m as f64 * self.dt;
                 slots[base - 1] = if active { 1.0 } else { 0.0 };
                 for (j, program) in bindings.iter().enumerate() {
-                    slots[base + j] = program.eval(&mut slots, &mut stack, &mut NoDraws);
+                    slots[base + j] = program.eval(&mut slots, &mut stack, &mut draws);
                 }
                 for x in 0..k {
                     slots[new_at + x] = match next[x] {
@@ -123,10 +130,10 @@ impl Lowered {
                     };
                 }
                 let may_fire = refractory.is_none_or(|r| m as i64 - last[i] >= r);
-                if may_fire && threshold.eval(&mut slots, &mut stack, &mut NoDraws) != 0.0 {
+                if may_fire && threshold.eval(&mut slots, &mut stack, &mut draws) != 0.0 {
                     out.spikes.push((m, i));
                     for (x, program) in &resets {
-                        slots[new_at + x] = program.eval(&mut slots, &mut stack, &mut NoDraws);
+                        slots[new_at + x] = program.eval(&mut slots, &mut stack, &mut draws);
                     }
                     last[i] = m as i64;
                 }

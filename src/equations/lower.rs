@@ -56,6 +56,10 @@ pub struct Lowered {
     /// in the network engine (one stream per nucleus, derived from the
     /// seed its parameters and initial values are drawn from).
     pub(crate) draw_seed: u64,
+    /// The white noises (`xi`, `xi_<name>`) the equations read, in order of
+    /// first use: each is one standard normal draw per neuron and step,
+    /// bound before the method's other bindings.
+    pub noises: Vec<String>,
 }
 
 /// An `on_pre` statement lowered against its postsynaptic model: each
@@ -212,6 +216,17 @@ impl Ctx<'_> {
                 name, suggestion, ..
             } => {
                 let pos = word_at(src, name.trim_end_matches("()")).map(|p| at + p);
+                if is_white_noise(&name) {
+                    return self.err(
+                        item,
+                        text,
+                        pos,
+                        &format!(
+                            "{name} is white noise, which only differential equations read \
+                             (their right-hand sides)"
+                        ),
+                    );
+                }
                 let hint = suggestion
                     .map(|s| format!(" (did you mean {s:?}?)"))
                     .unwrap_or_default();
@@ -232,6 +247,11 @@ impl Ctx<'_> {
         })?;
         Ok(e)
     }
+}
+
+/// Brian2's names of white noise: `xi` and `xi_<anything>`.
+pub(crate) fn is_white_noise(name: &str) -> bool {
+    name == "xi" || (name.starts_with("xi_") && name.len() > 3)
 }
 
 /// The byte offset of `word` as a whole identifier in `src`.
@@ -288,8 +308,9 @@ fn is_condition(e: &Expr) -> bool {
     }
 }
 
-/// `rand()` and `randn()` of parameters and initial values.
-struct Draws(rand::rngs::StdRng);
+/// `rand()` and `randn()` of parameters and initial values (and of
+/// [`Lowered::simulate`]'s steps).
+pub(crate) struct Draws(pub(crate) rand::rngs::StdRng);
 
 impl Noise for Draws {
     fn uniform(&mut self) -> f64 {
@@ -482,12 +503,28 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         subexpressions: subs,
         uniform,
         draw_seed: seed.rotate_left(32) ^ 0xD1CE_5EED_0000_0001,
+        noises: Vec::new(),
     };
+    // The white noises the equations read (names of their own unless the
+    // model defines them).
+    for eq in &model.equations {
+        let mut read = Vec::new();
+        if let Ok(e) = expr::parse(&eq.rhs) {
+            expr::names(&e, &mut read);
+        }
+        for n in read {
+            if is_white_noise(&n) && !known.contains(&n) && !lowered.noises.contains(&n) {
+                lowered.noises.push(n);
+            }
+        }
+    }
+    let mut known_in_equations = known.clone();
+    known_in_equations.extend(lowered.noises.iter().cloned());
     // The equations' right-hand sides, inlined and folded.
     let mut rhs = Vec::with_capacity(model.equations.len());
     for eq in &model.equations {
         let item = format!("equation d{}/dt", eq.var);
-        let e = ctx.parse(&item, &eq.rhs, &eq.rhs, 0, &known)?;
+        let e = ctx.parse(&item, &eq.rhs, &eq.rhs, 0, &known_in_equations)?;
         let e = lowered.fold_in(&e);
         if super::algebra::draws(&e) {
             return Err(ctx.err(
@@ -495,7 +532,7 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
                 &eq.rhs,
                 None,
                 "random draws (rand(), randn()) are taken in the threshold and reset, not in \
-                 equations (for noise, use the nucleus's Input::noise)",
+                 equations (white noise in an equation is written xi, as in Brian2)",
             ));
         }
         rhs.push(e);

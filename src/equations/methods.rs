@@ -45,11 +45,46 @@ pub(crate) fn lower_method(
     let dt = lowered.dt;
     let mut bindings = Vec::new();
     let mut params = Vec::new();
+    let noises: Vec<&str> = lowered.noises.iter().map(|s| s.as_str()).collect();
+    if model.method != Method::Euler {
+        if let Some(k) = rhs.iter().position(|f| reads_any(f, &noises)) {
+            let eq = &model.equations[k];
+            return Err(ctx.err(
+                &format!("equation d{}/dt", eq.var),
+                &eq.rhs,
+                None,
+                &format!(
+                    "an equation with white noise integrates with euler (Euler–Maruyama), \
+                     as in Brian2; {} cannot integrate it",
+                    match model.method {
+                        Method::Rk4 => "rk4",
+                        Method::ExponentialEuler => "exponential_euler",
+                        _ => "exact",
+                    }
+                ),
+            ));
+        }
+    }
     match model.method {
         Method::Euler => {
-            for ((x, f), &g) in vars.iter().zip(rhs).zip(&gated) {
-                let f = gate(f.clone(), g);
-                bindings.push((new_name(x), add(name(x), mul(num(dt), f))));
+            // One standard normal draw per neuron, step and noise, shared by
+            // the equations that read it.
+            for xi in &noises {
+                bindings.push((noise_name(xi), expr::Expr::Call("randn".into(), Vec::new())));
+            }
+            for (k, ((x, f), &g)) in vars.iter().zip(rhs).zip(&gated).enumerate() {
+                let value = if reads_any(f, &noises) {
+                    let (drift, diffusion) = split_noise(ctx, model, lowered, k, f, &noises)?;
+                    // x + dt f + Σ sqrt(dt) g_k ξ_k: a step of Euler–Maruyama.
+                    let mut inc = mul(num(dt), drift);
+                    for (xi, g) in diffusion {
+                        inc = add(inc, mul(mul(num(dt.sqrt()), g), name(&noise_name(xi))));
+                    }
+                    add(name(x), gate(inc, g))
+                } else {
+                    add(name(x), mul(num(dt), gate(f.clone(), g)))
+                };
+                bindings.push((new_name(x), value));
             }
         }
         Method::Rk4 => rk4(&vars, rhs, &gated, dt, &mut bindings),
@@ -108,6 +143,51 @@ pub(crate) fn lower_method(
         next,
         params,
     })
+}
+
+/// The binding of white noise `xi`'s draw.
+pub(crate) fn noise_name(xi: &str) -> String {
+    format!("__noise_{xi}")
+}
+
+/// Equation `k`'s right-hand side `f` as `drift + Σ g_j ξ_j` over the white
+/// noises it reads, each `g_j` free of the state variables and of every
+/// noise (additive noise, the kind Euler–Maruyama integrates: Brian2's
+/// `euler` refuses multiplicative noise too).
+fn split_noise<'n>(
+    ctx: &Ctx,
+    model: &NeuronModel,
+    lowered: &Lowered,
+    k: usize,
+    f: &Expr,
+    noises: &[&'n str],
+) -> Result<(Expr, Vec<(&'n str, Expr)>)> {
+    let eq = &model.equations[k];
+    let fail =
+        |problem: String| ctx.err(&format!("equation d{}/dt", eq.var), &eq.rhs, None, &problem);
+    let state: Vec<&str> = lowered.state.iter().map(|s| s.as_str()).collect();
+    let mut drift = f.clone();
+    let mut diffusion = Vec::new();
+    for &xi in noises {
+        if !reads_any(&drift, &[xi]) {
+            continue;
+        }
+        let Some((g, rest)) = linear_in(&drift, xi) else {
+            return Err(fail(format!(
+                "white noise enters an equation as a term g·{xi}; this equation is not linear \
+                 in {xi}"
+            )));
+        };
+        if reads_any(&g, noises) || reads_any(&g, &state) {
+            return Err(fail(format!(
+                "the factor of {xi} reads a state variable or another noise (multiplicative \
+                 noise); euler integrates additive noise only, as in Brian2"
+            )));
+        }
+        diffusion.push((xi, g));
+        drift = rest;
+    }
+    Ok((drift, diffusion))
 }
 
 /// `f` while active, 0 while refractory (for `unless refractory`).

@@ -7,7 +7,9 @@
 //! list of expression bindings, the threshold, the reset statements and
 //! the refractory period in steps. The network engine turns a lowered
 //! model into graph ops; [`Lowered::simulate`] steps it in f64 (the
-//! reference the engine is tested against).
+//! reference the engine is tested against). Equations may read Brian2's
+//! white noise `xi` (`xi_<name>`), additive, integrated by
+//! [`Method::Euler`] as Euler–Maruyama (docs/semantics.md §3.5).
 //!
 //! ```
 //! use snn::equations::{Method, NeuronModel};

@@ -20,7 +20,8 @@ impl NeuronModel {
     ///
     /// A refractory period given per neuron or as an expression, a reset
     /// that assigns one variable twice or reads a variable an earlier
-    /// statement reset are [`Error::Equation`].
+    /// statement reset, and white noise (`xi`) in an equation are
+    /// [`Error::Equation`].
     pub fn to_single(&self, seed: u64) -> Result<single::Model> {
         let err = |item: &str, text: &str, problem: &str| Error::Equation {
             model: self.name.clone(),
@@ -41,6 +42,14 @@ impl NeuronModel {
             }
         };
         let lowered = self.lower(1, 0.1, seed)?;
+        if let Some(xi) = lowered.noises.first() {
+            return Err(err(
+                "equations",
+                xi,
+                "white noise (xi) is not handed to the single-neuron toolkit: its simulate \
+                 draws randn() once per step, so the noise would not scale with sqrt(dt)",
+            ));
+        }
         let mut variables: Vec<single::Variable> = Vec::new();
         for (k, var) in lowered.state.iter().enumerate() {
             let rhs = self

@@ -229,8 +229,8 @@ impl Emitter<'_> {
                 let zero = scalar_f32(s, "zero", 0.0)?;
                 let unit = scalar_f32(s, "one", 1.0)?;
                 let at_zero = ops::equal(one(0), zero, s).map_err(op_err)?;
-                let safe = ops::select_v2(at_zero.clone(), unit.clone(), one(0), s)
-                    .map_err(op_err)?;
+                let safe =
+                    ops::select_v2(at_zero.clone(), unit.clone(), one(0), s).map_err(op_err)?;
                 let m1 = ops::expm1(safe.clone(), s).map_err(op_err)?;
                 let q = ops::div(m1, safe, s).map_err(op_err)?;
                 ops::select_v2(at_zero, unit, q, s).map_err(op_err)?.into()
@@ -252,7 +252,8 @@ impl Emitter<'_> {
                 return Err(crate::Error::InvalidModel {
                     message: format!(
                         "model {:?}: {f}() is not available here in the network engine \
-                         (random draws: in parameters, initial values, the threshold and the reset)",
+                         (random draws: in parameters, initial values, the threshold and the \
+                         reset; white noise xi in equations)",
                         self.model
                     ),
                 })
@@ -268,14 +269,11 @@ impl Emitter<'_> {
         d.next.set(index + 1);
         let s = &mut self.scope;
         let key = super::noise::step_key(s, &d.step, d.seed.wrapping_add(index))?;
-        let dims = super::graph::const_i32(s, "draw_shape", &[d.n as i32], &[1])?;
         Ok(if normal {
-            ops::StatelessRandomNormal::new()
-                .dtype(DataType::Float)
-                .build(dims, key, &mut s.with_op_name("randn"))
-                .map_err(op_err)?
-                .into()
+            // Box–Muller as whole-tensor ops, as the nuclei's noise.
+            super::noise::scaled_normal(&mut s.new_sub_scope("randn"), d.n, key, 1.0)?
         } else {
+            let dims = super::graph::const_i32(s, "draw_shape", &[d.n as i32], &[1])?;
             ops::StatelessRandomUniform::new()
                 .dtype(DataType::Float)
                 .build(dims, key, &mut s.with_op_name("rand"))

@@ -76,6 +76,14 @@ pub(super) fn update_model(
     ));
     let (active, may_fire) = refractoriness(st, model, step, &mut ns, &mut s, reads)?;
     env.push(("__active".into(), active));
+    // `randn()` of white noise (bound first, by the method), then of the
+    // threshold and the reset: one key per call (docs/semantics.md §3.5).
+    let draws = Draws {
+        n,
+        step: step.clone(),
+        seed: model.draw_seed as i64,
+        next: std::cell::Cell::new(0),
+    };
     // The method's bindings, in order.
     let mut bound: Vec<(String, Output)> = Vec::with_capacity(model.bindings.len());
     for (name, expr) in &model.bindings {
@@ -92,7 +100,7 @@ pub(super) fn update_model(
                 scope: s.new_sub_scope(name),
                 env: &lookup,
                 model: &model.model,
-                draws: None,
+                draws: Some(&draws),
             };
             em.float(expr)?
         };
@@ -112,12 +120,7 @@ pub(super) fn update_model(
     }
     // The threshold on the new state, for neurons that may fire.
     let mut ts = after(&st.scope, copy_after).new_sub_scope("threshold");
-    let draws = Draws {
-        n,
-        step: step.clone(),
-        seed: model.draw_seed as i64,
-        next: std::cell::Cell::new(0),
-    };
+    let drawn_before = draws.next.get();
     let cond = {
         let lookup = |x: &str| find(&new, &env, x);
         let mut em = Emitter {
@@ -132,7 +135,7 @@ pub(super) fn update_model(
     // one per neuron.
     let mut read = Vec::new();
     crate::single::expr::names(&model.threshold, &mut read);
-    let cond: Output = if read.is_empty() && draws.next.get() == 0 {
+    let cond: Output = if read.is_empty() && draws.next.get() == drawn_before {
         let dims = const_i32(&mut ts, "neurons", &[n as i32], &[1])?;
         ops::broadcast_to(cond, dims, &mut ts.with_op_name("every_neuron"))
             .map_err(&e)?

@@ -18,6 +18,15 @@ pub(super) fn normal_noise(
     mean: f32,
     std: f32,
 ) -> Result<Output> {
+    let z = scaled_normal(s, n, key, std)?;
+    let m = scalar_f32(s, "mean", mean)?;
+    Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
+        .map_err(tf_err("noise"))?
+        .into())
+}
+
+/// `std * Normal(0, 1)`: [`normal_noise`] without the mean.
+pub(super) fn scaled_normal(s: &mut Scope, n: u64, key: Output, std: f32) -> Result<Output> {
     let e = tf_err("noise");
     let h = n.div_ceil(2);
     let dims = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?;
@@ -60,11 +69,9 @@ pub(super) fn normal_noise(
         let size = const_i32(s, "size", &[n as i32], &[1])?;
         z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
     }
-    let m = scalar_f32(s, "mean", mean)?;
-    Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
-        .map_err(&e)?
-        .into())
+    Ok(z.into())
 }
+
 /// `Iext` of a noise input in scope `s`: `n` draws of `mean + std N(0, 1)`
 /// keyed by `(seed, step)`, so a resumed run draws the same noise.
 pub(super) fn noise_input(
