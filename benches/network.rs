@@ -17,7 +17,10 @@
 //! et al. (2007) as in Brian2's examples, written as equations (the
 //! networks of `examples/cuba.rs` and `examples/cobahh.rs`: 4000 neurons,
 //! p = 0.02, dt = 0.1 ms; Brian2 twins `benches/brian2_cuba.py`,
-//! `benches/brian2_cobahh.py`).
+//! `benches/brian2_cobahh.py`); `brunel_hakim`, Brunel & Hakim (1999) as
+//! in Brian2's example (5000 noisy inhibitory LIF neurons with white noise
+//! `xi`, p = 0.2, delay 2 ms; `examples/brunel_hakim.rs`, twin
+//! `benches/brian2_brunel_hakim.py`).
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
 //! jumps and kernel traces), bare session runs of the same graph's step
 //! target (no feeds, no fetches: the floor for our own overhead; timed in
@@ -53,6 +56,10 @@ mod cobahh;
 #[path = "../examples/stdp.rs"]
 #[allow(dead_code)]
 mod stdp;
+
+#[path = "../examples/brunel_hakim.rs"]
+#[allow(dead_code)]
+mod brunel_hakim;
 
 use std::process::Command;
 use std::time::Instant;
@@ -367,6 +374,15 @@ fn case_brette(case: &str, mode: &str) -> R<Outcome> {
     timed_run(net, 0.1, n, mode)
 }
 
+/// Brunel & Hakim (1999) as `examples/brunel_hakim.rs` builds it.
+fn case_brunel_hakim(mode: &str) -> R<Outcome> {
+    if !matches!(mode, "auto" | "tfexec" | "single" | "multi") {
+        return Err("modes of case brunel_hakim: auto, tfexec, single, multi".into());
+    }
+    let (net, _) = brunel_hakim::network(5000, 0.2, 1, snn::network::Record::spikes())?;
+    timed_run(net, 0.1, 5000, mode)
+}
+
 /// Song et al. (2000) STDP as `examples/stdp.rs` builds it: 1000 Poisson
 /// inputs onto one neuron, plastic weights; timed over 10 s of simulated
 /// time (`SNN_BENCH_STDP_MS` for another span: 100000 for the example's
@@ -549,6 +565,7 @@ fn child(case: &str, mode: &str) -> R<()> {
         "a" => case_simple(mode)?,
         "c" => case_basal_ganglia(mode)?,
         "cuba" | "cobahh" => case_brette(case, mode)?,
+        "brunel_hakim" => case_brunel_hakim(mode)?,
         "stdp" => case_stdp(mode)?,
         // f<N>k<K>: case (f) at N neurons with in-degree K.
         f if f.starts_with('f') => {
@@ -607,6 +624,10 @@ fn main() -> R<()> {
             ),
             ("cuba", "CUBA (Brette et al. 2007), N = 4000"),
             ("cobahh", "COBAHH (Brette et al. 2007), N = 4000"),
+            (
+                "brunel_hakim",
+                "Brunel & Hakim (1999), N = 5000, white noise",
+            ),
             ("stdp", "STDP (Song et al. 2000), 1000 Poisson inputs, 10 s"),
         ]
     };
@@ -617,7 +638,7 @@ fn main() -> R<()> {
     for (case, title) in cases {
         let modes: &[&str] = if case.starts_with('f') {
             &["auto"]
-        } else if matches!(*case, "cuba" | "cobahh") {
+        } else if matches!(*case, "cuba" | "cobahh" | "brunel_hakim") {
             &["auto", "single"]
         } else if *case == "stdp" {
             &["auto", "multi"]

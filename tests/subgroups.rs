@@ -104,6 +104,50 @@ fn a_subgroup_rate_counts_its_own_neurons() -> R {
     Ok(())
 }
 
+/// The population rate at each step is the spikes of the subgroup's
+/// neurons within a centred window of `w` steps (0.5 ms at dt 0.1 ms: 5
+/// steps, Brian2's rounding; 1 ms: 11), over `n · w · dt`, counted here
+/// by brute force; a second run's times continue the first's.
+#[test]
+fn the_population_rate_is_the_windowed_spike_count() -> R {
+    let dt = 0.1;
+    let mut net = Network::new();
+    let (p, _) = nuclei(&mut net)?;
+    let mut sim = net.build_with(dt, quiet())?;
+    sim.run(100.0)?;
+    let rec = sim.run(100.0)?;
+    assert_eq!(rec.first_step, 1000);
+    let spikes = &rec.nucleus(p)?.spikes;
+    assert!(spikes.len() > 20, "{} spikes", spikes.len());
+    for (width, steps) in [(0.0, 1usize), (0.5, 5), (1.0, 11)] {
+        for (range, rate) in [
+            (0..10, rec.population_rate(p, width)?),
+            (6..10, rec.population_rate(p.subgroup(6..10), width)?),
+        ] {
+            assert_eq!(rate.len(), 1000);
+            let h = steps as i64 / 2;
+            for (k, &(t, r)) in rate.iter().enumerate() {
+                let step = 1000 + k as i64;
+                assert!((t - step as f64 * dt).abs() < 1e-9);
+                let count = spikes
+                    .iter()
+                    .filter(|&&(s, i)| range.contains(&i) && (s as i64 - step).abs() <= h)
+                    .count();
+                let want = count as f64 * 1000.0 / (range.len() as f64 * steps as f64 * dt);
+                assert!(
+                    (r - want).abs() < 1e-9,
+                    "width {width}, step {step}: {r} vs {want}"
+                );
+            }
+        }
+    }
+    match rec.population_rate(p, -1.0) {
+        Err(Error::InvalidOption { option, .. }) => assert!(option.contains("width")),
+        other => panic!("expected InvalidOption, got {other:?}"),
+    }
+    Ok(())
+}
+
 /// Ranges outside the nucleus or empty, and weights not of the
 /// subgroups' size, name the culprit.
 #[test]

@@ -230,7 +230,9 @@ fn noisy_runs_repeat_with_their_seed_and_step() -> R {
             .reset("v = -60")
             .refractory(2.0)
     };
-    let run = |seed: u64, per_run: usize| -> Result<(Vec<(usize, usize)>, Vec<f32>), Error> {
+    // The spikes and every recorded v.
+    type Run = (Vec<(usize, usize)>, Vec<f32>);
+    let run = |seed: u64, per_run: usize| -> Result<Run, Error> {
         let mut net = Network::new().seed(seed);
         let a = net.add(
             Nucleus::with_model("A", 30, model()).record(Record::spikes().var("v", Probe::All)),

@@ -1,6 +1,7 @@
 //! Raster and trace plots of a [`Recording`], as PNG or SVG (chosen by the
 //! file's extension). TensorFlow-free.
 
+use std::ops::Range;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -12,21 +13,23 @@ use crate::plotting::{legend, range_of, render, COLORS};
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
 
+/// The raster of `r`'s spikes between `times.start` and `times.end` (ms).
 fn raster_on<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &NucleusRecording,
     dt: f64,
-    t_end: f64,
+    times: Range<f64>,
 ) -> std::result::Result<(), String>
 where
     DB::ErrorType: 'static,
 {
+    let (t0, t1) = (times.start, times.end.max(times.start + dt));
     let mut chart = ChartBuilder::on(area)
         .caption(format!("Raster plot of {}", r.label), ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(45)
-        .build_cartesian_2d(0.0..t_end.max(dt), -0.5..(r.n as f64 - 0.5))
+        .build_cartesian_2d(t0..t1, -0.5..(r.n as f64 - 0.5))
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -40,7 +43,9 @@ where
         .draw_series(
             r.spikes
                 .iter()
-                .map(|&(s, j)| Circle::new((s as f64 * dt, j as f64), size, BLACK.filled())),
+                .map(|&(s, j)| (s as f64 * dt, j))
+                .filter(|(t, _)| (t0..=t1).contains(t))
+                .map(|(t, j)| Circle::new((t, j as f64), size, BLACK.filled())),
         )
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -56,7 +61,7 @@ pub fn raster_plot(rec: &Recording, id: NucleusId, path: impl AsRef<Path>) -> Re
     let path = path.as_ref();
     let r = rec.nucleus(id)?;
     let t_end = end_time(rec);
-    render!(path, (900, 500), area => raster_on(&area, r, rec.dt, t_end))
+    render!(path, (900, 500), area => raster_on(&area, r, rec.dt, 0.0..t_end))
 }
 
 /// Rasters of all nuclei of a recording, one panel each, in a grid.
@@ -68,7 +73,49 @@ pub fn raster_grid(rec: &Recording, path: impl AsRef<Path>) -> Result<()> {
     let t_end = end_time(rec);
     render!(path, (700 * cols as u32, 300 * rows as u32), area => {
         let panels = area.split_evenly((rows, cols));
-        rec.nuclei.iter().zip(panels.iter()).try_for_each(|(r, panel)| raster_on(panel, r, rec.dt, t_end))
+        rec.nuclei.iter().zip(panels.iter()).try_for_each(|(r, panel)| raster_on(panel, r, rec.dt, 0.0..t_end))
+    })
+}
+
+/// A nucleus's raster between `times.start` and `times.end` (ms) over its
+/// population rate ([`Recording::population_rate`] smoothed by a flat
+/// window of `width_ms`), as Brian2's Brunel–Hakim example draws them. To
+/// a PNG or SVG file.
+pub fn raster_and_rate(
+    rec: &Recording,
+    id: NucleusId,
+    times: Range<f64>,
+    width_ms: f64,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let r = rec.nucleus(id)?;
+    let rate: Vec<(f64, f64)> = rec
+        .population_rate(id, width_ms)?
+        .into_iter()
+        .filter(|(t, _)| times.contains(t))
+        .collect();
+    let top = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
+    render!(path, (900, 700), area => {
+        let (upper, lower) = area.split_vertically(420);
+        raster_on(&upper, r, rec.dt, times.clone())?;
+        let mut chart = ChartBuilder::on(&lower)
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(45)
+            .build_cartesian_2d(times.start..times.end.max(times.start + rec.dt), 0.0..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("time (ms)")
+            .y_desc(format!("rate (Hz, {width_ms} ms window)"))
+            .disable_mesh()
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(rate.iter().copied(), COLORS[0].stroke_width(1)))
+            .map_err(|e| e.to_string())?;
+        Ok(())
     })
 }
 

@@ -302,6 +302,63 @@ impl Recording {
         Ok(rate_hz(count as u64, range.len(), self.duration_ms()))
     }
 
+    /// The population rate of a nucleus or a [`Subgroup`] in Hz at every
+    /// recorded step, `(time in ms, rate)`: the step's spikes among its `n`
+    /// neurons over `n · dt`, smoothed by a flat window of `2
+    /// round(width / 2dt) + 1` steps centred on the step (steps outside the
+    /// recording count as 0), as Brian2's `PopulationRateMonitor.smooth_rate(
+    /// window='flat', width=...)`; `width_ms = 0` gives the raw rate. Needs
+    /// the spike list in memory ([`Error::NotRecorded`] otherwise).
+    pub fn population_rate(
+        &self,
+        of: impl Into<Subgroup>,
+        width_ms: f64,
+    ) -> Result<Vec<(f64, f64)>> {
+        let of = of.into();
+        let r = self.nucleus(of.id)?;
+        of.check(&r.label, r.n)?;
+        if !(width_ms.is_finite() && width_ms >= 0.0) {
+            return Err(Error::InvalidOption {
+                option: "population_rate width".into(),
+                problem: format!("{width_ms} ms: a width is a time >= 0"),
+            });
+        }
+        if r.spikes.len() as u64 != r.spike_count {
+            return Err(Error::NotRecorded {
+                what: format!("the spike list of nucleus {:?}", r.label),
+            });
+        }
+        let range = of.range.clone().unwrap_or(0..r.n);
+        let mut counts = vec![0u64; self.steps];
+        for &(step, k) in &r.spikes {
+            if range.contains(&k) {
+                if let Some(c) = step
+                    .checked_sub(self.first_step)
+                    .and_then(|i| counts.get_mut(i))
+                {
+                    *c += 1;
+                }
+            }
+        }
+        // NumPy's rounding (half to even), as Brian2: 0.5 ms at 0.1 ms is 5 steps.
+        let half = (width_ms / (2.0 * self.dt)).round_ties_even() as usize;
+        let window = 2 * half + 1;
+        let hz = 1000.0 / (range.len() as f64 * self.dt * window as f64);
+        // A running sum over the window.
+        let mut sum: u64 = counts.iter().take(half).sum();
+        let mut out = Vec::with_capacity(self.steps);
+        for i in 0..self.steps {
+            if let Some(c) = counts.get(i + half) {
+                sum += c;
+            }
+            if i > half {
+                sum -= counts[i - half - 1];
+            }
+            out.push(((self.first_step + i) as f64 * self.dt, sum as f64 * hz));
+        }
+        Ok(out)
+    }
+
     /// Write every spike list and trace to one `.npz` archive that NumPy
     /// loads: `<label>_spike_times` (ms), `<label>_spike_neurons`,
     /// `<label>_<var>` (steps x neurons), `<label>_<var>_times`,
