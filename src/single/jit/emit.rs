@@ -87,334 +87,388 @@ pub(super) fn emit(
     env: &mut Env,
 ) -> Option<Value> {
     let ops = &p.ops;
-    // Blocks at jump targets: an `else` start (target of JumpIfZero, entered
-    // with the stack as it was below the condition) or a join (target of
-    // Jump, entered with one block parameter: the value of the branch).
-    let mut else_at: HashMap<usize, Block> = HashMap::new();
-    let mut join_at: HashMap<usize, Block> = HashMap::new();
-    for op in ops {
+    let mut e = Emitter::new(ops, b, refs, env.noise)?;
+    for (pc, op) in ops.iter().enumerate() {
+        e.enter(b, pc)?;
         match *op {
-            Op::JumpIfZero(t) => {
-                else_at.entry(t).or_insert_with(|| b.create_block());
+            Op::Store(s) => {
+                let v = e.pop()?;
+                env.store(b, s, v)?;
             }
-            Op::Jump(t) => {
-                join_at.entry(t).or_insert_with(|| {
-                    let blk = b.create_block();
-                    b.append_block_param(blk, types::F64);
-                    blk
-                });
-            }
-            _ => {}
+            Op::JumpIfZero(target) => e.branch(b, target)?,
+            Op::Jump(target) => e.jump(b, target)?,
+            Op::Call(f, argc) => e.call_func(b, f, argc)?,
+            _ => e.arithmetic(b, *op, env)?,
         }
     }
-    if else_at.keys().any(|t| join_at.contains_key(t)) {
-        return None;
-    }
-    let noise = env.noise;
-    let nan = b.ins().f64const(f64::NAN);
-    // The interpreter's accumulator starts as NaN above an empty stack.
-    let mut stack: Vec<Value> = vec![nan];
-    // The stack below the value of each branch, saved at its JumpIfZero
-    // (for the else block) and checked at the join.
-    let mut saved: HashMap<usize, Vec<Value>> = HashMap::new();
-    // Whether the current block still needs a terminator (false right after
-    // an unconditional jump, until the next block starts).
-    let mut open = true;
+    e.finish(b, ops.len())
+}
 
-    let zero = b.ins().f64const(0.0);
-    let one = b.ins().f64const(1.0);
+/// The state of one program's translation: the interpreter's stack as
+/// Cranelift values, and the blocks its jumps lead to.
+struct Emitter<'r> {
+    refs: &'r HashMap<&'r str, FuncRef>,
+    noise: Value,
+    zero: Value,
+    one: Value,
+    stack: Vec<Value>,
+    /// Blocks at jump targets: an `else` start (target of JumpIfZero,
+    /// entered with the stack as it was below the condition) or a join
+    /// (target of Jump, entered with one block parameter: the value of the
+    /// branch).
+    else_at: HashMap<usize, Block>,
+    join_at: HashMap<usize, Block>,
+    /// The stack below the value of each branch, saved at its JumpIfZero
+    /// (for the else block) and checked at the join (keyed `usize::MAX -
+    /// target`, apart from the else starts).
+    saved: HashMap<usize, Vec<Value>>,
+    /// Whether the current block still needs a terminator (false right
+    /// after an unconditional jump, until the next block starts).
+    open: bool,
+}
 
-    macro_rules! pop {
-        () => {
-            stack.pop()?
-        };
+impl<'r> Emitter<'r> {
+    fn new(
+        ops: &[Op],
+        b: &mut FunctionBuilder,
+        refs: &'r HashMap<&'r str, FuncRef>,
+        noise: Value,
+    ) -> Option<Self> {
+        let mut else_at: HashMap<usize, Block> = HashMap::new();
+        let mut join_at: HashMap<usize, Block> = HashMap::new();
+        for op in ops {
+            match *op {
+                Op::JumpIfZero(t) => {
+                    else_at.entry(t).or_insert_with(|| b.create_block());
+                }
+                Op::Jump(t) => {
+                    join_at.entry(t).or_insert_with(|| {
+                        let blk = b.create_block();
+                        b.append_block_param(blk, types::F64);
+                        blk
+                    });
+                }
+                _ => {}
+            }
+        }
+        if else_at.keys().any(|t| join_at.contains_key(t)) {
+            return None;
+        }
+        let nan = b.ins().f64const(f64::NAN);
+        let zero = b.ins().f64const(0.0);
+        let one = b.ins().f64const(1.0);
+        Some(Emitter {
+            refs,
+            noise,
+            zero,
+            one,
+            // The interpreter's accumulator starts as NaN above an empty
+            // stack.
+            stack: vec![nan],
+            else_at,
+            join_at,
+            saved: HashMap::new(),
+            open: true,
+        })
     }
-    macro_rules! top {
-        () => {
-            *stack.last()?
-        };
-    }
-    let bool_to_f64 = |b: &mut FunctionBuilder, c: Value, zero: Value, one: Value| -> Value {
-        b.ins().select(c, one, zero)
-    };
-    let cc = |op: CmpOp| match op {
-        CmpOp::Lt => FloatCC::LessThan,
-        CmpOp::Le => FloatCC::LessThanOrEqual,
-        CmpOp::Gt => FloatCC::GreaterThan,
-        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
-        CmpOp::Eq => FloatCC::Equal,
-        CmpOp::Ne => FloatCC::NotEqual,
-    };
-    let call = |b: &mut FunctionBuilder, name: &str, args: &[Value]| -> Option<Value> {
-        let f = *refs.get(name)?;
-        let inst = b.ins().call(f, args);
-        Some(b.inst_results(inst)[0])
-    };
 
-    for (pc, op) in ops.iter().enumerate() {
-        if let Some(&blk) = join_at.get(&pc) {
+    fn pop(&mut self) -> Option<Value> {
+        self.stack.pop()
+    }
+
+    fn push(&mut self, v: Value) -> Option<()> {
+        self.stack.push(v);
+        Some(())
+    }
+
+    /// Start the block at `pc`, if a jump leads there, and check that the
+    /// instruction is reachable.
+    fn enter(&mut self, b: &mut FunctionBuilder, pc: usize) -> Option<()> {
+        if let Some(&blk) = self.join_at.get(&pc) {
             // Fall through from the else branch into the join.
-            if open {
-                let v = pop!();
+            if self.open {
+                let v = self.pop()?;
                 b.ins().jump(blk, &[v.into()]);
             }
             b.switch_to_block(blk);
-            stack = saved.remove(&(usize::MAX - pc)).unwrap_or_default();
-            if stack.is_empty() {
+            self.stack = self.saved.remove(&(usize::MAX - pc)).unwrap_or_default();
+            if self.stack.is_empty() {
                 return None;
             }
-            stack.push(b.block_params(blk)[0]);
-            open = true;
+            self.stack.push(b.block_params(blk)[0]);
+            self.open = true;
         }
-        if let Some(&blk) = else_at.get(&pc) {
-            if open {
+        if let Some(&blk) = self.else_at.get(&pc) {
+            if self.open {
                 // Only reachable through the jump.
                 return None;
             }
             b.switch_to_block(blk);
-            stack = saved.get(&pc)?.clone();
-            open = true;
+            self.stack = self.saved.get(&pc)?.clone();
+            self.open = true;
         }
-        if !open {
+        self.open.then_some(())
+    }
+
+    /// `JumpIfZero(target)`: the then branch follows; the else block starts
+    /// at `target` with the stack as it is now.
+    fn branch(&mut self, b: &mut FunctionBuilder, target: usize) -> Option<()> {
+        let cond = self.pop()?;
+        let truthy = b.ins().fcmp(FloatCC::NotEqual, cond, self.zero);
+        let then_blk = b.create_block();
+        let else_blk = *self.else_at.get(&target)?;
+        b.ins().brif(truthy, then_blk, &[], else_blk, &[]);
+        if self.saved.insert(target, self.stack.clone()).is_some() {
             return None;
         }
-        let load = |b: &mut FunctionBuilder, s: usize| env.load(b, s);
-        match *op {
-            Op::Const(x) => {
-                let v = b.ins().f64const(x);
-                stack.push(v);
+        b.switch_to_block(then_blk);
+        Some(())
+    }
+
+    /// `Jump(target)`: the branch's value to the join at `target`.
+    fn jump(&mut self, b: &mut FunctionBuilder, target: usize) -> Option<()> {
+        let v = self.pop()?;
+        let blk = *self.join_at.get(&target)?;
+        b.ins().jump(blk, &[v.into()]);
+        let key = usize::MAX - target;
+        match self.saved.get(&key) {
+            Some(s) if *s != self.stack => return None,
+            Some(_) => {}
+            None => {
+                self.saved.insert(key, self.stack.clone());
             }
-            Op::Load(s) => {
-                let v = load(b, s)?;
-                stack.push(v);
+        }
+        self.open = false;
+        Some(())
+    }
+
+    /// A join at the end of the program, then the value it returns.
+    fn finish(mut self, b: &mut FunctionBuilder, len: usize) -> Option<Value> {
+        if let Some(&blk) = self.join_at.get(&len) {
+            if self.open {
+                let v = self.pop()?;
+                b.ins().jump(blk, &[v.into()]);
             }
+            b.switch_to_block(blk);
+            self.stack = self.saved.remove(&(usize::MAX - len))?;
+            self.stack.push(b.block_params(blk)[0]);
+            self.open = true;
+        }
+        if !self.open {
+            return None;
+        }
+        self.stack.last().copied()
+    }
+
+    fn call(&self, b: &mut FunctionBuilder, name: &str, args: &[Value]) -> Option<Value> {
+        let f = *self.refs.get(name)?;
+        let inst = b.ins().call(f, args);
+        Some(b.inst_results(inst)[0])
+    }
+
+    /// 1.0 where `c` holds, else 0.0.
+    fn to_f64(&self, b: &mut FunctionBuilder, c: Value) -> Value {
+        b.ins().select(c, self.one, self.zero)
+    }
+
+    /// Every instruction but calls, stores and jumps.
+    fn arithmetic(&mut self, b: &mut FunctionBuilder, op: Op, env: &Env) -> Option<()> {
+        let v = match op {
+            Op::Const(x) => b.ins().f64const(x),
+            Op::Load(s) => env.load(b, s)?,
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                let y = pop!();
-                let x = pop!();
-                let v = match op {
-                    Op::Add => b.ins().fadd(x, y),
-                    Op::Sub => b.ins().fsub(x, y),
-                    Op::Mul => b.ins().fmul(x, y),
-                    _ => b.ins().fdiv(x, y),
-                };
-                stack.push(v);
+                let y = self.pop()?;
+                let x = self.pop()?;
+                binary(b, op, x, y)
             }
             Op::AddC(c) | Op::SubC(c) | Op::MulC(c) | Op::DivC(c) | Op::RSubC(c) | Op::RDivC(c) => {
-                let x = pop!();
+                let x = self.pop()?;
                 let c = b.ins().f64const(c);
-                let v = match op {
+                match op {
                     Op::AddC(_) => b.ins().fadd(x, c),
                     Op::SubC(_) => b.ins().fsub(x, c),
                     Op::MulC(_) => b.ins().fmul(x, c),
                     Op::DivC(_) => b.ins().fdiv(x, c),
                     Op::RSubC(_) => b.ins().fsub(c, x),
                     _ => b.ins().fdiv(c, x),
-                };
-                stack.push(v);
+                }
             }
             Op::AddL(s) | Op::SubL(s) | Op::MulL(s) | Op::DivL(s) => {
-                let x = pop!();
-                let y = load(b, s)?;
-                let v = match op {
-                    Op::AddL(_) => b.ins().fadd(x, y),
-                    Op::SubL(_) => b.ins().fsub(x, y),
-                    Op::MulL(_) => b.ins().fmul(x, y),
-                    _ => b.ins().fdiv(x, y),
-                };
-                stack.push(v);
+                let x = self.pop()?;
+                let y = env.load(b, s)?;
+                binary(b, op, x, y)
             }
             Op::AddLL(s, t) | Op::SubLL(s, t) | Op::MulLL(s, t) | Op::DivLL(s, t) => {
-                let x = load(b, s)?;
-                let y = load(b, t)?;
-                let v = match op {
-                    Op::AddLL(..) => b.ins().fadd(x, y),
-                    Op::SubLL(..) => b.ins().fsub(x, y),
-                    Op::MulLL(..) => b.ins().fmul(x, y),
-                    _ => b.ins().fdiv(x, y),
-                };
-                stack.push(v);
+                let x = env.load(b, s)?;
+                let y = env.load(b, t)?;
+                binary(b, op, x, y)
             }
             Op::NegL(s) => {
-                let x = load(b, s)?;
-                let v = b.ins().fneg(x);
-                stack.push(v);
+                let x = env.load(b, s)?;
+                b.ins().fneg(x)
             }
             Op::SquareL(s) => {
-                let x = load(b, s)?;
-                let v = b.ins().fmul(x, x);
-                stack.push(v);
+                let x = env.load(b, s)?;
+                b.ins().fmul(x, x)
             }
             Op::CubeL(s) => {
-                let x = load(b, s)?;
+                let x = env.load(b, s)?;
                 let x2 = b.ins().fmul(x, x);
-                let v = b.ins().fmul(x2, x);
-                stack.push(v);
+                b.ins().fmul(x2, x)
             }
             Op::Square => {
-                let x = pop!();
-                let v = b.ins().fmul(x, x);
-                stack.push(v);
+                let x = self.pop()?;
+                b.ins().fmul(x, x)
             }
             Op::Cube => {
-                let x = pop!();
+                let x = self.pop()?;
                 let x2 = b.ins().fmul(x, x);
-                let v = b.ins().fmul(x2, x);
-                stack.push(v);
+                b.ins().fmul(x2, x)
             }
             Op::PowI(4) => {
-                let x = pop!();
+                let x = self.pop()?;
                 let x2 = b.ins().fmul(x, x);
-                let v = b.ins().fmul(x2, x2);
-                stack.push(v);
+                b.ins().fmul(x2, x2)
             }
             Op::PowI(k) => {
-                let x = pop!();
+                let x = self.pop()?;
                 let k = b.ins().iconst(types::I32, i64::from(k));
-                let v = call(b, "snn_powi", &[x, k])?;
-                stack.push(v);
+                self.call(b, "snn_powi", &[x, k])?
             }
             Op::Pow | Op::Mod => {
-                let y = pop!();
-                let x = pop!();
-                let name = if *op == Op::Pow { "snn_pow" } else { "snn_mod" };
-                let v = call(b, name, &[x, y])?;
-                stack.push(v);
+                let y = self.pop()?;
+                let x = self.pop()?;
+                let name = if op == Op::Pow { "snn_pow" } else { "snn_mod" };
+                self.call(b, name, &[x, y])?
             }
             Op::And | Op::Or => {
-                let y = pop!();
-                let x = pop!();
-                let truthy = b.ins().fcmp(FloatCC::NotEqual, x, zero);
-                let v = if *op == Op::And {
+                let y = self.pop()?;
+                let x = self.pop()?;
+                let truthy = b.ins().fcmp(FloatCC::NotEqual, x, self.zero);
+                if op == Op::And {
                     b.ins().select(truthy, y, x)
                 } else {
                     b.ins().select(truthy, x, y)
-                };
-                stack.push(v);
+                }
             }
             Op::Neg => {
-                let x = pop!();
-                let v = b.ins().fneg(x);
-                stack.push(v);
+                let x = self.pop()?;
+                b.ins().fneg(x)
             }
             Op::Not => {
-                let x = pop!();
-                let truthy = b.ins().fcmp(FloatCC::NotEqual, x, zero);
-                let v = b.ins().select(truthy, zero, one);
-                stack.push(v);
+                let x = self.pop()?;
+                let truthy = b.ins().fcmp(FloatCC::NotEqual, x, self.zero);
+                b.ins().select(truthy, self.zero, self.one)
             }
             Op::Exp => {
-                let x = pop!();
-                let v = call(b, "snn_exp", &[x])?;
-                stack.push(v);
+                let x = self.pop()?;
+                self.call(b, "snn_exp", &[x])?
             }
             Op::Cmp(c) => {
-                let y = pop!();
-                let x = pop!();
+                let y = self.pop()?;
+                let x = self.pop()?;
                 let t = b.ins().fcmp(cc(c), x, y);
-                let v = bool_to_f64(b, t, zero, one);
-                stack.push(v);
+                self.to_f64(b, t)
             }
             Op::CmpKeep(c) => {
                 // .. acc0 x y -> .. acc0' y
-                let y = pop!();
-                let x = pop!();
-                let acc0 = pop!();
+                let y = self.pop()?;
+                let x = self.pop()?;
+                let acc0 = self.pop()?;
                 let t = b.ins().fcmp(cc(c), x, y);
-                let truthy = b.ins().fcmp(FloatCC::NotEqual, acc0, zero);
+                let truthy = b.ins().fcmp(FloatCC::NotEqual, acc0, self.zero);
                 let both = b.ins().band(t, truthy);
-                let v = bool_to_f64(b, both, zero, one);
-                stack.push(v);
-                stack.push(y);
+                let v = self.to_f64(b, both);
+                self.push(v)?;
+                y
             }
             Op::AndBool => {
-                let _last = pop!();
-                let _ = top!();
+                let _last = self.pop()?;
+                self.stack.last()?;
+                return Some(());
             }
-            Op::Call(f, argc) => {
-                let (x, y) = match argc {
-                    0 => (zero, zero),
-                    1 => (pop!(), zero),
-                    _ => {
-                        let y = pop!();
-                        (pop!(), y)
-                    }
+            Op::Call(..) | Op::Store(_) | Op::JumpIfZero(_) | Op::Jump(_) => return None,
+        };
+        self.push(v)
+    }
+
+    /// `Call(f, argc)`: the function of the top `argc` values.
+    fn call_func(&mut self, b: &mut FunctionBuilder, f: Func, argc: usize) -> Option<()> {
+        let zero = self.zero;
+        let (x, y) = match argc {
+            0 => (zero, zero),
+            1 => (self.pop()?, zero),
+            _ => {
+                let y = self.pop()?;
+                (self.pop()?, y)
+            }
+        };
+        let name = match f {
+            Func::Sqrt => return self.push(b.ins().sqrt(x)),
+            Func::Abs => return self.push(b.ins().fabs(x)),
+            Func::Floor => return self.push(b.ins().floor(x)),
+            Func::Ceil => return self.push(b.ins().ceil(x)),
+            Func::Rand | Func::Randn => {
+                let name = if f == Func::Rand {
+                    "snn_rand"
+                } else {
+                    "snn_randn"
                 };
-                let v = match f {
-                    Func::Sqrt => b.ins().sqrt(x),
-                    Func::Abs => b.ins().fabs(x),
-                    Func::Floor => b.ins().floor(x),
-                    Func::Ceil => b.ins().ceil(x),
-                    Func::Rand => call(b, "snn_rand", &[noise])?,
-                    Func::Randn => call(b, "snn_randn", &[noise])?,
-                    Func::Heaviside => {
-                        let half = b.ins().f64const(0.5);
-                        let y = if argc == 1 { half } else { y };
-                        call(b, "snn_heaviside", &[x, y])?
-                    }
-                    Func::Min => call(b, "snn_min", &[x, y])?,
-                    Func::Max => call(b, "snn_max", &[x, y])?,
-                    Func::Pow => call(b, "snn_pow", &[x, y])?,
-                    Func::Exp => call(b, "snn_exp", &[x])?,
-                    Func::Log => call(b, "snn_ln", &[x])?,
-                    Func::Log10 => call(b, "snn_log10", &[x])?,
-                    Func::Sin => call(b, "snn_sin", &[x])?,
-                    Func::Cos => call(b, "snn_cos", &[x])?,
-                    Func::Tan => call(b, "snn_tan", &[x])?,
-                    Func::Tanh => call(b, "snn_tanh", &[x])?,
-                    Func::Sinh => call(b, "snn_sinh", &[x])?,
-                    Func::Cosh => call(b, "snn_cosh", &[x])?,
-                    Func::Asin => call(b, "snn_asin", &[x])?,
-                    Func::Acos => call(b, "snn_acos", &[x])?,
-                    Func::Atan => call(b, "snn_atan", &[x])?,
-                    Func::Exprel => call(b, "snn_exprel", &[x])?,
+                let v = self.call(b, name, &[self.noise])?;
+                return self.push(v);
+            }
+            Func::Heaviside => {
+                let half = b.ins().f64const(0.5);
+                let y = if argc == 1 { half } else { y };
+                let v = self.call(b, "snn_heaviside", &[x, y])?;
+                return self.push(v);
+            }
+            Func::Min | Func::Max | Func::Pow => {
+                let name = match f {
+                    Func::Min => "snn_min",
+                    Func::Max => "snn_max",
+                    _ => "snn_pow",
                 };
-                stack.push(v);
+                let v = self.call(b, name, &[x, y])?;
+                return self.push(v);
             }
-            Op::Store(s) => {
-                let v = pop!();
-                env.store(b, s, v)?;
-            }
-            Op::JumpIfZero(target) => {
-                let cond = pop!();
-                let truthy = b.ins().fcmp(FloatCC::NotEqual, cond, zero);
-                let then_blk = b.create_block();
-                let else_blk = *else_at.get(&target)?;
-                b.ins().brif(truthy, then_blk, &[], else_blk, &[]);
-                if saved.insert(target, stack.clone()).is_some() {
-                    return None;
-                }
-                b.switch_to_block(then_blk);
-            }
-            Op::Jump(target) => {
-                let v = pop!();
-                let blk = *join_at.get(&target)?;
-                b.ins().jump(blk, &[v.into()]);
-                // The stack below the branch value, for the join (keyed
-                // apart from the else starts).
-                let key = usize::MAX - target;
-                match saved.get(&key) {
-                    Some(s) if *s != stack => return None,
-                    Some(_) => {}
-                    None => {
-                        saved.insert(key, stack.clone());
-                    }
-                }
-                open = false;
-            }
-        }
+            Func::Exp => "snn_exp",
+            Func::Log => "snn_ln",
+            Func::Log10 => "snn_log10",
+            Func::Sin => "snn_sin",
+            Func::Cos => "snn_cos",
+            Func::Tan => "snn_tan",
+            Func::Tanh => "snn_tanh",
+            Func::Sinh => "snn_sinh",
+            Func::Cosh => "snn_cosh",
+            Func::Asin => "snn_asin",
+            Func::Acos => "snn_acos",
+            Func::Atan => "snn_atan",
+            Func::Exprel => "snn_exprel",
+        };
+        let v = self.call(b, name, &[x])?;
+        self.push(v)
     }
-    if let Some(&blk) = join_at.get(&ops.len()) {
-        if open {
-            let v = pop!();
-            b.ins().jump(blk, &[v.into()]);
-        }
-        b.switch_to_block(blk);
-        stack = saved.remove(&(usize::MAX - ops.len()))?;
-        stack.push(b.block_params(blk)[0]);
-        open = true;
+}
+
+/// `x op y` for the four arithmetic operators, whatever their operands'
+/// form (stack, slot, two slots).
+fn binary(b: &mut FunctionBuilder, op: Op, x: Value, y: Value) -> Value {
+    match op {
+        Op::Add | Op::AddL(_) | Op::AddLL(..) => b.ins().fadd(x, y),
+        Op::Sub | Op::SubL(_) | Op::SubLL(..) => b.ins().fsub(x, y),
+        Op::Mul | Op::MulL(_) | Op::MulLL(..) => b.ins().fmul(x, y),
+        _ => b.ins().fdiv(x, y),
     }
-    if !open {
-        return None;
+}
+
+fn cc(op: CmpOp) -> FloatCC {
+    match op {
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
     }
-    Some(top!())
 }
