@@ -199,13 +199,16 @@ pub const MODELS_SINGLE_THREADED_UP_TO: usize = 40_000;
 /// ops of a step still run in parallel on the inter-op pool). Measured on
 /// this project's 2-core machine: the sparse 10^5-neuron networks of bench
 /// case (f) take 0.55-0.65x the time (TensorFlow's intra-op sharding of
-/// 10^5-element ops cost more than it gained); 10^4 neurons were the same
-/// either way, and 3800 (case (c)) slower with one thread. A network with
+/// 10^5-element ops cost more than it gained); since the step's selects
+/// no longer broadcast, also from 6000 neurons (alternating rounds: case
+/// (b) at 6000 0.88-0.89x, at 10^4 0.82-1.02x, (f) at 10^4 with K = 1000
+/// 0.74-1.05x), while 4000 neurons ((b): 0.97-1.21x) and 3800 (case (c):
+/// 0.88-1.01x, earlier 1.16x) gain nothing dependable. A network with
 /// a model written as equations gets one intra-op thread at any size: with
 /// the single-threaded executor CUBA at 8000 neurons took 0.59-0.61 s
 /// against 0.96-1.15 s with TensorFlow's default pool, COBAHH at 20 000
 /// 7.8-8.0 s against 15.2-16.5 s, 4000 neurons the same either way.
-pub const ONE_INTRA_OP_THREAD_FROM: usize = 50_000;
+pub const ONE_INTRA_OP_THREAD_FROM: usize = 6000;
 
 /// The deadline of each session run with a remote target, unless
 /// [`SimOptions::run_timeout_ms`] says otherwise: 120 s.
