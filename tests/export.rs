@@ -7,7 +7,8 @@ mod common;
 use common::{python_with_tensorflow, tempdir, to_array, Rng};
 use ndarray::Array2;
 use ndarray_npy::NpzWriter;
-use snn::network::{Connection, Input, Network, Nucleus, Record, SimOptions};
+use snn::equations::NeuronModel;
+use snn::network::{Connection, Input, Network, Nucleus, Record, SimOptions, Weights};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -110,6 +111,67 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
     assert_eq!(manifest["dt"], 0.5);
     assert_eq!(manifest["nuclei"][1]["n"], 8);
     assert_eq!(manifest["inputs"][0]["shape"][0], 8);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A model written as equations with white noise `xi` (drawn in the graph,
+/// keyed by seed and step), refractoriness and a delayed recurrent
+/// `on_pre` connection: Python's TensorFlow steps its export to exactly the
+/// spikes of the Rust run.
+#[test]
+fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
+    let dir = tempdir("export-model")?;
+    let lif = NeuronModel::new()
+        .named("noisy_lif")
+        .equation("v", "(mu - v) / tau + sigma * sqrt(2 / tau) * xi")
+        .unless_refractory()
+        .param("tau", 10.0)
+        .param("mu", -52.0)
+        .param("sigma", 4.0)
+        .init("v", "-60 + 10 * rand()")
+        .threshold("v > -50")
+        .reset("v = -60")
+        .refractory(2.0);
+    let mut net = Network::new().named("exported_model").seed(4);
+    let a = net.add(Nucleus::with_model("A", 40, lif))?;
+    net.connect_with(
+        Connection::new(a, a, Weights::random(0.2, -0.5, 9))
+            .on_pre("v += w")
+            .delay(1.0),
+    )?;
+    let mut sim = net.build_with(DT, SimOptions::default().quiet().tensorboard(None))?;
+    let export = dir.join("exported");
+    sim.export(&export)?;
+    let rec = sim.run(STEPS as f64 * DT)?;
+    let mut expected: Vec<(usize, String, usize)> = rec.nuclei[0]
+        .spikes
+        .iter()
+        .map(|&(s, i)| (s, "A".to_string(), i))
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 50, "{} spikes", expected.len());
+
+    let script = dir.join("step_exported.py");
+    std::fs::write(&script, guide_loader()?)?;
+    let out = std::process::Command::new(python_with_tensorflow()?)
+        .arg(&script)
+        .arg(&export)
+        .arg(STEPS.to_string())
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let mut got: Vec<(usize, String, usize)> = Vec::new();
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 3 {
+            return Err(format!("unexpected output line {line:?}").into());
+        }
+        got.push((f[0].parse()?, f[1].to_string(), f[2].parse()?));
+    }
+    got.sort();
+    assert_eq!(got, expected, "Python's TensorFlow and snn disagree");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

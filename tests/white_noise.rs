@@ -4,8 +4,12 @@
 //! refractory hold and reproducibility (the typed errors: tests/equations.rs).
 
 use snn::equations::NeuronModel;
-use snn::network::{Network, Nucleus, NucleusId, Probe, Record, Recording, SimOptions};
+use snn::network::{
+    Connection, Network, Nucleus, NucleusId, Probe, Record, Recording, SimOptions, Weights,
+};
 use snn::Error;
+
+mod common;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -247,5 +251,46 @@ fn noisy_runs_repeat_with_their_seed_and_step() -> R {
     assert!(one.0.len() > 20, "{} spikes", one.0.len());
     assert_eq!(one, run(1, 10)?);
     assert_ne!(one.0, run(2, 1)?.0);
+    Ok(())
+}
+
+/// A noisy recurrent network resumed from a checkpoint continues with
+/// exactly the spikes and `v` of the uninterrupted run: the draws are keyed
+/// by the step, which the checkpoint carries.
+#[test]
+fn a_noisy_network_resumes_from_a_checkpoint_exactly() -> R {
+    let dir = common::tempdir("white-noise-ckpt")?;
+    let build = || -> Result<snn::network::Simulator, Error> {
+        let lif = NeuronModel::new()
+            .named("noisy_lif")
+            .equation("v", "(-52 - v) / 10 + 4 * sqrt(2 / 10) * xi")
+            .unless_refractory()
+            .init("v", "-60 + 10 * rand()")
+            .threshold("v > -50")
+            .reset("v = -60")
+            .refractory(2.0);
+        let mut net = Network::new().seed(8);
+        let a = net.add(Nucleus::with_model("A", 100, lif).record(Record::everything()))?;
+        net.connect_with(
+            Connection::new(a, a, Weights::random(0.1, -0.4, 3))
+                .on_pre("v += w")
+                .delay(1.5),
+        )?;
+        net.build_with(0.1, quiet())
+    };
+    let mut whole = build()?;
+    whole.run(50.0)?;
+    whole.save_checkpoint(dir.join("ck"))?;
+    let rest = whole.run(50.0)?;
+    assert!(
+        rest.nuclei[0].spike_count > 50,
+        "{}",
+        rest.nuclei[0].spike_count
+    );
+    let mut resumed = build()?;
+    resumed.restore_checkpoint(dir.join("ck"))?;
+    let again = resumed.run(50.0)?;
+    assert_eq!(again.nuclei, rest.nuclei);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
