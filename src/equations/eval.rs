@@ -91,6 +91,22 @@ impl Lowered {
             use rand::SeedableRng;
             super::lower::Draws(rand::rngs::StdRng::seed_from_u64(self.draw_seed))
         };
+        // Poisson inputs: the slot they add to (state or pulse input) and
+        // their distribution.
+        let mut poisson = Vec::with_capacity(self.poisson_inputs.len());
+        for input in &self.poisson_inputs {
+            let target = match self.state.iter().position(|x| *x == input.target) {
+                Some(x) => Ok(x),
+                None => Err(self
+                    .pulses
+                    .iter()
+                    .position(|p| *p == input.target)
+                    .unwrap_or(0)),
+            };
+            poisson.push((target, &input.cdf, input.weight));
+        }
+        // What Poisson inputs into pulse inputs add to the next step's.
+        let mut next_pulses = vec![vec![0.0; self.n]; self.pulses.len()];
         let mut stack = vec![0.0; depth];
         let mut slots = vec![0.0; names.len()];
         let mut state: Vec<Vec<f64>> = self.init.clone();
@@ -103,6 +119,9 @@ impl Lowered {
         for m in 0..steps {
             for (p, values) in pulses.iter_mut().enumerate() {
                 pulse(m, p, values);
+                for (v, extra) in values.iter_mut().zip(&mut next_pulses[p]) {
+                    *v += std::mem::take(extra);
+                }
             }
             for i in 0..self.n {
                 for (x, values) in state.iter().enumerate() {
@@ -130,7 +149,15 @@ impl Lowered {
                     };
                 }
                 let may_fire = refractory.is_none_or(|r| m as i64 - last[i] >= r);
-                if may_fire && threshold.eval(&mut slots, &mut stack, &mut draws) != 0.0 {
+                let fires = may_fire && threshold.eval(&mut slots, &mut stack, &mut draws) != 0.0;
+                for (target, cdf, weight) in &poisson {
+                    let events = super::binomial::invert(cdf, draws.uniform()) as f64;
+                    match *target {
+                        Ok(x) => slots[new_at + x] += weight * events,
+                        Err(p) => next_pulses[p][i] += weight * events,
+                    }
+                }
+                if fires {
                     out.spikes.push((m, i));
                     for (x, program) in &resets {
                         slots[new_at + x] = program.eval(&mut slots, &mut stack, &mut draws);

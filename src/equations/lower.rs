@@ -56,10 +56,32 @@ pub struct Lowered {
     /// in the network engine (one stream per nucleus, derived from the
     /// seed its parameters and initial values are drawn from).
     pub(crate) draw_seed: u64,
+    /// Poisson inputs, applied with the synapses (after the `on_pre`
+    /// increments, before the reset).
+    pub poisson_inputs: Vec<PoissonInput>,
     /// The white noises (`xi`, `xi_<name>`) the equations read, in order of
     /// first use: each is one standard normal draw per neuron and step,
     /// bound before the method's other bindings.
     pub noises: Vec<String>,
+}
+
+/// A Poisson input lowered for a time step: in every step each neuron's
+/// `target` grows by `weight · k`, `k ~ Binomial(n, p)`, drawn by inverting
+/// the table `cdf` with one uniform draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoissonInput {
+    /// The variable (state or pulse input) it adds to.
+    pub target: String,
+    /// Sources.
+    pub n: u64,
+    /// Each source's probability of an event in one step (`rate · dt`).
+    pub p: f64,
+    /// What each event adds.
+    pub weight: f64,
+    /// `P(k' <= k)` for `k = 0, 1, ...` up to where the tail is below
+    /// 1e-18 (the last entry is 1): a draw is the number of entries at or
+    /// below a uniform draw on [0, 1).
+    pub cdf: Vec<f64>,
 }
 
 /// An `on_pre` statement lowered against its postsynaptic model: each
@@ -504,6 +526,7 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         uniform,
         draw_seed: seed.rotate_left(32) ^ 0xD1CE_5EED_0000_0001,
         noises: Vec::new(),
+        poisson_inputs: Vec::new(),
     };
     // The white noises the equations read (names of their own unless the
     // model defines them).
@@ -563,6 +586,36 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
     };
     if let Some(text) = &model.reset {
         lowered.reset = reset_statements(&ctx, text, &lowered, &known)?;
+    }
+    for (target, sources, rate, weight) in &model.poisson_inputs {
+        let text = format!("{target}, {sources} sources at {rate} Hz, weight {weight}");
+        let targets: Vec<String> = state.iter().chain(&model.pulses).cloned().collect();
+        let problem = if !targets.contains(target) {
+            Some(not_a_variable(target, &targets))
+        } else if *sources == 0 || *sources > 1 << 24 {
+            Some("a Poisson input has 1 to 2^24 sources".to_string())
+        } else if !(rate.is_finite() && *rate >= 0.0) {
+            Some("a rate is a number of Hz >= 0".to_string())
+        } else if rate * dt / 1000.0 >= 1.0 {
+            Some(format!(
+                "rate · dt is {} events per step per source, not below 1",
+                rate * dt / 1000.0
+            ))
+        } else if !weight.is_finite() {
+            Some("a weight is a finite number".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ctx.err("Poisson input", &text, None, &problem));
+        }
+        lowered.poisson_inputs.push(PoissonInput {
+            target: target.clone(),
+            n: *sources,
+            p: rate * dt / 1000.0,
+            weight: *weight,
+            cdf: super::binomial::cdf_table(*sources, rate * dt / 1000.0),
+        });
     }
     if let Some(value) = &model.refractory {
         let ms = values.evaluate(&ctx, "refractory period", value, n, &mut draws)?;

@@ -30,6 +30,7 @@
 //! ```
 
 mod algebra;
+mod binomial;
 mod eval;
 mod expm;
 mod lower;
@@ -38,7 +39,7 @@ mod synapses;
 mod to_single;
 
 pub use eval::Simulated;
-pub use lower::{Lowered, OnPre};
+pub use lower::{Lowered, OnPre, PoissonInput};
 pub use synapses::{LoweredSynapses, Side, Statement, SynapseModel, Trace};
 
 /// Whether `e` reads the name `name`.
@@ -128,6 +129,8 @@ pub struct NeuronModel {
     pub(crate) reset: Option<String>,
     pub(crate) refractory: Option<Value>,
     pub(crate) method: Method,
+    /// Poisson inputs: (target variable, sources, rate in Hz, weight).
+    pub(crate) poisson_inputs: Vec<(String, u64, f64, f64)>,
 }
 
 impl NeuronModel {
@@ -224,6 +227,24 @@ impl NeuronModel {
     /// neuron, or an expression of the parameters.
     pub fn refractory(mut self, ms: impl Into<Value>) -> Self {
         self.refractory = Some(ms.into());
+        self
+    }
+
+    /// `n` independent Poisson sources of `rate_hz` each onto every neuron,
+    /// each event adding `weight` to `target` (a state variable or pulse
+    /// input), as Brian2's `PoissonInput(group, target, n, rate, weight)`:
+    /// in every step each neuron receives `k · weight`, `k` drawn from
+    /// Binomial(`n`, `rate_hz · dt / 1000`), applied with the synapses
+    /// (docs/semantics.md §3.5). May be given several times.
+    pub fn poisson_input(
+        mut self,
+        target: impl Into<String>,
+        n: u64,
+        rate_hz: f64,
+        weight: f64,
+    ) -> Self {
+        self.poisson_inputs
+            .push((target.into(), n, rate_hz, weight));
         self
     }
 

@@ -295,6 +295,22 @@ pub(super) fn finish_model(
             None => to_pulse.push(inc.into()),
         }
     }
+    // Poisson inputs (after the on_pre increments, before the reset).
+    for (j, input) in model.poisson_inputs.iter().enumerate() {
+        let inc = poisson_events(scope, j, input, nu.n as u64, &ms.draws)?;
+        match step.new.iter().position(|(n, _)| *n == input.target) {
+            Some(k) => {
+                let x = ops::add(
+                    step.new[k].1.clone(),
+                    inc,
+                    &mut scope.with_op_name(&format!("poisson_input{j}/into_{}", input.target)),
+                )
+                .map_err(&e)?;
+                step.new[k].1 = x.into();
+            }
+            None => to_pulse.push(inc),
+        }
+    }
     let r = scope.new_sub_scope("reset");
     for (i, expr) in &model.reset {
         let value = {
@@ -312,4 +328,52 @@ pub(super) fn finish_model(
         step.new[*i].1 = select(&mut r.with_op_name(&name), ms.fired.clone(), value, old)?;
     }
     Ok(to_pulse)
+}
+
+/// Poisson input `j`'s increment in this step: `weight · k` per neuron,
+/// `k ~ Binomial(n, p)` by inversion: one float64 uniform draw per neuron
+/// (keyed by the next call's key of `draws`) counted against the lowered
+/// table of the cumulative distribution (`UpperBound`), so the cost is
+/// one draw and a binary search however large `n p` is
+/// (docs/semantics.md §3.5).
+fn poisson_events(
+    scope: &Scope,
+    j: usize,
+    input: &crate::equations::PoissonInput,
+    n: u64,
+    draws: &Draws,
+) -> Result<Output> {
+    let mut s = scope.new_sub_scope(&format!("poisson_input{j}"));
+    let e = tf_err("Poisson input");
+    let index = draws.next.get();
+    draws.next.set(index + 1);
+    let key = super::noise::step_key(&mut s, &draws.step, draws.seed.wrapping_add(index))?;
+    let shape = const_i32(&mut s, "shape", &[1, n as i32], &[2])?;
+    let u = ops::StatelessRandomUniform::new()
+        .dtype(DataType::Double)
+        .build(shape, key, &mut s.with_op_name("uniform"))
+        .map_err(&e)?;
+    let k = input.cdf.len() as u64;
+    let table = tensorflow::Tensor::new(&[1, k])
+        .with_values(&input.cdf)
+        .map_err(&e)?;
+    let table = constant(table, &mut s.with_op_name("cdf")).map_err(&e)?;
+    let count = ops::UpperBound::new()
+        .out_type(DataType::Int32)
+        .build(table, u, &mut s.with_op_name("inverted"))
+        .map_err(&e)?;
+    let flat = const_i32(&mut s, "flat", &[n as i32], &[1])?;
+    let count = ops::reshape(count, flat, &mut s.with_op_name("per_neuron")).map_err(&e)?;
+    let events: Output = ops::Cast::new()
+        .DstT(DataType::Float)
+        .build(count, &mut s.with_op_name("events"))
+        .map_err(&e)?
+        .into();
+    if input.weight == 1.0 {
+        return Ok(events);
+    }
+    let w = scalar_f32(&mut s, "weight", input.weight as f32)?;
+    Ok(ops::mul(events, w, &mut s.with_op_name("increment"))
+        .map_err(&e)?
+        .into())
 }

@@ -281,6 +281,18 @@ pub(super) fn config_proto(
         varint_field(&mut out, 15, 1);
     }
     if single_threaded {
+        // Grappler's memory optimizer turns a sum of large tensors computed
+        // at different times (an AddN) into accumulation in a temporary
+        // variable, a reference-typed edge the single-threaded executor
+        // refuses ("Unimplemented: ... reference-typed edges"): seen with a
+        // Poisson input and two connections into v of 12 500 neurons. Off:
+        // ConfigProto.graph_options (10) { rewrite_options (10) {
+        // memory_optimization (4) = NO_MEM_OPT (1) } }.
+        let mut rewrite = Vec::new();
+        varint_field(&mut rewrite, 4, 1);
+        let mut graph = Vec::new();
+        bytes_field(&mut graph, 10, &rewrite);
+        bytes_field(&mut out, 10, &graph);
         // ConfigProto.experimental (16) { executor_type (3) }
         let mut exp = Vec::new();
         bytes_field(&mut exp, 3, b"SINGLE_THREADED_EXECUTOR");
