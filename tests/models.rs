@@ -219,7 +219,7 @@ impl Cuba {
         for m in 0..steps {
             let mut fired = Vec::new();
             for k in 0..self.n {
-                if m as i64 - 1 - last[k] >= refractory {
+                if m as i64 - last[k] >= refractory {
                     v[k] = EL + (v[k] - EL) * em + ge[k] * ke + gi[k] * ki;
                 }
                 ge[k] *= ee;

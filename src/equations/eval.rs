@@ -135,8 +135,8 @@ impl Lowered {
                     slots[at + j] = values[i];
                 }
                 let refractory = self.refractory_steps(i).map(|r| r as i64);
-                // Active during this update if it was at the last threshold.
-                let active = refractory.is_none_or(|r| m as i64 - 1 - last[i] >= r);
+                // Refractory while m - last < R: no update, no spike.
+                let active = refractory.is_none_or(|r| m as i64 - last[i] >= r);
                 slots[base - 2] = m as f64 * self.dt;
                 slots[base - 1] = if active { 1.0 } else { 0.0 };
                 for (j, program) in bindings.iter().enumerate() {
@@ -148,8 +148,7 @@ impl Lowered {
                         None => slots[x],
                     };
                 }
-                let may_fire = refractory.is_none_or(|r| m as i64 - last[i] >= r);
-                let fires = may_fire && threshold.eval(&mut slots, &mut stack, &mut draws) != 0.0;
+                let fires = active && threshold.eval(&mut slots, &mut stack, &mut draws) != 0.0;
                 for (target, cdf, weight) in &poisson {
                     let events = super::binomial::invert(cdf, draws.uniform()) as f64;
                     match *target {

@@ -184,12 +184,13 @@ fn find(first: &[(String, Output)], then: &[(String, Output)], x: &str) -> Optio
         .map(|(_, o)| o.clone())
 }
 
-/// Refractoriness from each neuron's last spike step `last`: whether it is
-/// active in this update (bool: it was at the last threshold, `m - 1 - last
-/// >= R`) and, with a refractory period, whether it may fire now (`m - last
-/// >= R`). With one period for every neuron both
-/// compare `last` with a scalar (`last <= m - 1 - R`, `last <= m - R`), so
-/// the step costs two comparisons per neuron and no subtraction.
+/// Refractoriness from each neuron's last spike step `last`: a neuron is
+/// refractory at step `m` while `m - last < R` (while `t < t_spike +
+/// refractory`, docs/semantics.md §3.2), and then neither updates its
+/// *unless refractory* variables nor fires. Returns whether it is active
+/// (bool `[n]`) and, with a refractory period, the same as the condition
+/// of firing. With one period for every neuron that is one comparison of
+/// `last` with a scalar (`last <= m - R`), no subtraction per neuron.
 fn refractoriness(
     st: &NucleusState,
     model: &crate::equations::Lowered,
@@ -206,49 +207,21 @@ fn refractoriness(
     let e = tf_err(&model.model);
     let last = var.read_in(ns, "read/lastspike")?;
     reads.push(last.clone());
-    let (active, may_fire) = if let [r] = r[..] {
-        // The latest last-spike steps that leave a neuron active now, and
-        // free to fire now.
-        let r = r as i64;
-        let active_from =
-            constant(r + 1, &mut s.with_op_name("refractory_steps_past")).map_err(&e)?;
-        let fire_from = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
-        let active_until = ops::sub(
-            step.clone(),
-            active_from,
-            &mut s.with_op_name("active_until"),
-        )
-        .map_err(&e)?;
-        let fire_until = ops::sub(
-            step.clone(),
-            fire_from,
-            &mut s.with_op_name("may_fire_until"),
-        )
-        .map_err(&e)?;
-        (
-            ops::less_equal(last.clone(), active_until, &mut s.with_op_name("active"))
-                .map_err(&e)?,
-            ops::less_equal(last.clone(), fire_until, &mut s.with_op_name("may_fire"))
-                .map_err(&e)?,
-        )
+    let active = if let [r] = r[..] {
+        // The latest last-spike step that leaves a neuron active now.
+        let r = constant(r as i64, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
+        let until = ops::sub(step.clone(), r, &mut s.with_op_name("active_until")).map_err(&e)?;
+        ops::less_equal(last, until, &mut s.with_op_name("active")).map_err(&e)?
     } else {
         let r: Vec<i64> = r.iter().map(|&x| x as i64).collect();
         let r = tensorflow::Tensor::new(&[model.n as u64])
             .with_values(&r)
             .map_err(&e)?;
         let r = constant(r, &mut s.with_op_name("refractory_steps")).map_err(&e)?;
-        let since = ops::sub(
-            step.clone(),
-            last.clone(),
-            &mut s.with_op_name("since_spike"),
-        )
-        .map_err(&e)?;
-        (
-            ops::greater(since.clone(), r.clone(), &mut s.with_op_name("active")).map_err(&e)?,
-            ops::greater_equal(since, r, &mut s.with_op_name("may_fire")).map_err(&e)?,
-        )
+        let since = ops::sub(step.clone(), last, &mut s.with_op_name("since_spike")).map_err(&e)?;
+        ops::greater_equal(since, r, &mut s.with_op_name("active")).map_err(&e)?
     };
-    Ok((active.into(), Some(may_fire)))
+    Ok((active.clone().into(), Some(active)))
 }
 
 /// Steps 3 and 4 of semantics §3 for a model nucleus: each arriving spike's
