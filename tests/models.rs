@@ -66,6 +66,44 @@ fn a_driven_lif_nucleus_fires_at_its_period() -> R {
     Ok(())
 }
 
+/// Brian2's refractoriness, numbers from Brian2 2.9 itself (numpy target,
+/// dt = 0.1 ms): a leaky integrator driven to threshold in 70 steps,
+/// refractory 2 ms, with a synapse onto itself adding 0.3 to `v`. With `v`
+/// *unless refractory*, an input arriving 1 ms after the spike finds `v`
+/// read-only and does nothing (spikes at steps 69, 158, 247, as without
+/// the synapse); arriving after 3 ms it counts (69, 139, 209, 279).
+/// Without the flag `v` integrates and takes input while refractory (69,
+/// 121, 173, 225, 277).
+#[test]
+fn refractory_neurons_take_input_as_in_brian2() -> R {
+    let run = |delay: f64, held: bool| -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+        let mut lif = NeuronModel::new()
+            .named("lif")
+            .equation("v", "(2 - v) / 10");
+        if held {
+            lif = lif.unless_refractory();
+        }
+        let lif = lif
+            .threshold("v > 1")
+            .reset("v = 0")
+            .refractory(2.0)
+            .method(Method::Exact);
+        let mut net = Network::new();
+        let a = net.add(Nucleus::with_model("A", 1, lif).record(Record::spikes()))?;
+        net.connect_with(
+            Connection::new(a, a, vec![(0, 0, 0.3)])
+                .on_pre("v += w")
+                .delay(delay),
+        )?;
+        let rec = net.build_with(0.1, quiet())?.run(30.0)?;
+        Ok(rec.nucleus(a)?.spikes.iter().map(|s| s.0).collect())
+    };
+    assert_eq!(run(1.0, true)?, vec![69, 158, 247]);
+    assert_eq!(run(3.0, true)?, vec![69, 139, 209, 279]);
+    assert_eq!(run(1.0, false)?, vec![69, 121, 173, 225, 277]);
+    Ok(())
+}
+
 /// Brette et al. (2007) CUBA, small: `n` LIF neurons (80% excitatory),
 /// `dv/dt = (ge + gi - (v - El))/taum` unless refractory, `dge/dt =
 /// -ge/taue`, `dgi/dt = -gi/taui`, exact, threshold `v > Vt`, reset `v =

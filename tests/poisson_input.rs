@@ -188,3 +188,49 @@ fn a_large_sum_into_one_variable_runs_single_threaded() -> R {
     assert!(rec.nuclei[0].spike_count > 0);
     Ok(())
 }
+
+/// Poisson events arriving at a refractory neuron leave its *unless
+/// refractory* variables alone (Brian2's read-only rule): from the spike
+/// step `s` through `s + R - 1` `v` is exactly the reset value, in the
+/// engine and in the f64 reference, though events arrive every step.
+#[test]
+fn poisson_input_leaves_refractory_variables_alone() -> R {
+    let (n, dt, steps) = (200, 0.1, 2000);
+    let lif = NeuronModel::new()
+        .named("driven_lif")
+        .equation("v", "-v / 20")
+        .unless_refractory()
+        .threshold("v > 20")
+        .reset("v = 10")
+        .refractory(2.0)
+        .poisson_input("v", 1000, 40.0, 0.5);
+    let mut net = Network::new().seed(6);
+    let a = net.add(
+        Nucleus::with_model("A", n, lif.clone()).record(Record::spikes().var("v", Probe::All)),
+    )?;
+    let rec = net.build_with(dt, quiet())?.run(steps as f64 * dt)?;
+    let v = rec.trace_of(a, "v")?.values();
+    let engine: Vec<(usize, usize)> = rec.nucleus(a)?.spikes.clone();
+    let reference = lif.lower(n, dt, 6)?.simulate(steps, |_, _, _| {})?;
+    let from_engine = |m: usize, i: usize| v[[m, i]] as f64;
+    let from_reference = |m: usize, i: usize| reference.state[m][0][i];
+    let runs: [(&Vec<(usize, usize)>, &dyn Fn(usize, usize) -> f64); 2] = [
+        (&engine, &from_engine),
+        (&reference.spikes, &from_reference),
+    ];
+    for (spikes, value) in runs {
+        assert!(spikes.len() > 100, "{} spikes", spikes.len());
+        for &(s, i) in spikes.iter().filter(|&&(s, _)| s + 20 < steps) {
+            for m in s..s + 20 {
+                assert_eq!(value(m, i), 10.0, "neuron {i} spiked at {s}; step {m}");
+            }
+            assert_ne!(
+                value(s + 20, i),
+                10.0,
+                "neuron {i} takes input again at {}",
+                s + 20
+            );
+        }
+    }
+    Ok(())
+}

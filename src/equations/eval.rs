@@ -152,6 +152,8 @@ impl Lowered {
                 for (target, cdf, weight) in &poisson {
                     let events = super::binomial::invert(cdf, draws.uniform()) as f64;
                     match *target {
+                        // Read-only while refractory (and in the spike step).
+                        Ok(x) if self.held[x] && (!active || fires) => {}
                         Ok(x) => slots[new_at + x] += weight * events,
                         Err(p) => next_pulses[p][i] += weight * events,
                     }

@@ -48,6 +48,9 @@ pub struct Lowered {
     /// The refractory period in whole steps, one value or one per neuron
     /// (`None`: no refractoriness).
     pub refractory: Option<Vec<u64>>,
+    /// Per state variable, whether it is *unless refractory*: held, and
+    /// read-only to synapses and Poisson inputs, while refractory.
+    pub held: Vec<bool>,
     /// Subexpressions, inlined, for `on_pre` statements.
     pub(crate) subexpressions: Vec<(String, Expr)>,
     /// Parameters the same for every neuron.
@@ -522,6 +525,15 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         threshold: Expr::Num(0.0),
         reset: Vec::new(),
         refractory: None,
+        held: state
+            .iter()
+            .map(|x| {
+                model
+                    .equations
+                    .iter()
+                    .any(|e| e.var == *x && e.unless_refractory)
+            })
+            .collect(),
         subexpressions: subs,
         uniform,
         draw_seed: seed.rotate_left(32) ^ 0xD1CE_5EED_0000_0001,

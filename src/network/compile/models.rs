@@ -241,9 +241,24 @@ pub(super) fn finish_model(
     };
     let mut to_pulse = Vec::new();
     let e = tf_err(&nu.label);
+    // The updated values of the variables that are read-only while
+    // refractory, before the synapses and Poisson inputs touch them.
+    let before: Vec<Option<Output>> = match model.refractory {
+        Some(_) => step
+            .new
+            .iter()
+            .zip(&model.held)
+            .map(|((_, o), &held)| held.then(|| o.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut touched = vec![false; step.new.len()];
     let mut s = scope.new_sub_scope("on_pre");
     for (j, (target, coefficient, y)) in increments.into_iter().enumerate() {
         let k = step.new.iter().position(|(n, _)| *n == target);
+        if let Some(k) = k {
+            touched[k] = true;
+        }
         // `x += w`: the sum itself; else the coefficient times it.
         let inc: Output = if matches!(coefficient, crate::single::expr::Expr::Num(c) if c == 1.0) {
             y
@@ -273,6 +288,7 @@ pub(super) fn finish_model(
         let inc = poisson_events(scope, j, input, nu.n as u64, &ms.draws)?;
         match step.new.iter().position(|(n, _)| *n == input.target) {
             Some(k) => {
+                touched[k] = true;
                 let x = ops::add(
                     step.new[k].1.clone(),
                     inc,
@@ -282,6 +298,28 @@ pub(super) fn finish_model(
                 step.new[k].1 = x.into();
             }
             None => to_pulse.push(inc),
+        }
+    }
+    // Brian2's read-only rule: what arrives at a neuron that is refractory
+    // (or spiked in this step) leaves its unless-refractory variables alone.
+    let held: Vec<usize> = (0..step.new.len())
+        .filter(|&k| touched[k] && before.get(k).is_some_and(|b| b.is_some()))
+        .collect();
+    if !held.is_empty() {
+        let h = scope.new_sub_scope("refractory_inputs");
+        let active = find(&[], &ms.env, "__active").ok_or_else(|| crate::Error::Internal {
+            context: format!("building nucleus {:?}", nu.label),
+            message: "no __active".into(),
+        })?;
+        let quiet =
+            ops::logical_not(ms.fired.clone(), &mut h.with_op_name("not_fired")).map_err(&e)?;
+        let writable: Output = ops::logical_and(active, quiet, &mut h.with_op_name("writable"))
+            .map_err(&e)?
+            .into();
+        for k in held {
+            let (name, new) = step.new[k].clone();
+            let old = before[k].clone().unwrap_or_else(|| new.clone());
+            step.new[k].1 = select(&mut h.with_op_name(&name), writable.clone(), new, old)?;
         }
     }
     let r = scope.new_sub_scope("reset");
