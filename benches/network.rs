@@ -20,7 +20,10 @@
 //! `benches/brian2_cobahh.py`); `brunel_hakim`, Brunel & Hakim (1999) as
 //! in Brian2's example (5000 noisy inhibitory LIF neurons with white noise
 //! `xi`, p = 0.2, delay 2 ms; `examples/brunel_hakim.rs`, twin
-//! `benches/brian2_brunel_hakim.py`).
+//! `benches/brian2_brunel_hakim.py`); `brunel2000`, Brunel (2000) Fig. 8B
+//! as in Brian2's example (12 500 LIF neurons, p = 0.1, 1000 Poisson
+//! sources each; `examples/brunel2000.rs`, twin
+//! `benches/brian2_brunel2000.py`).
 //! Modes: TF per step with `Propagation::Auto` (event-driven for voltage
 //! jumps and kernel traces), bare session runs of the same graph's step
 //! target (no feeds, no fetches: the floor for our own overhead; timed in
@@ -60,6 +63,10 @@ mod stdp;
 #[path = "../examples/brunel_hakim.rs"]
 #[allow(dead_code)]
 mod brunel_hakim;
+
+#[path = "../examples/brunel2000.rs"]
+#[allow(dead_code)]
+mod brunel2000;
 
 use std::process::Command;
 use std::time::Instant;
@@ -374,6 +381,16 @@ fn case_brette(case: &str, mode: &str) -> R<Outcome> {
     timed_run(net, 0.1, n, mode)
 }
 
+/// Brunel (2000), Fig. 8B (g = 6, external rate 4 x threshold), as
+/// `examples/brunel2000.rs` builds it.
+fn case_brunel2000(mode: &str) -> R<Outcome> {
+    if !matches!(mode, "auto" | "tfexec" | "single" | "multi") {
+        return Err("modes of case brunel2000: auto, tfexec, single, multi".into());
+    }
+    let (net, _) = brunel2000::network(6.0, 4.0, 1, snn::network::Record::spikes())?;
+    timed_run(net, 0.1, 12_500, mode)
+}
+
 /// Brunel & Hakim (1999) as `examples/brunel_hakim.rs` builds it.
 fn case_brunel_hakim(mode: &str) -> R<Outcome> {
     if !matches!(mode, "auto" | "tfexec" | "single" | "multi") {
@@ -566,6 +583,7 @@ fn child(case: &str, mode: &str) -> R<()> {
         "c" => case_basal_ganglia(mode)?,
         "cuba" | "cobahh" => case_brette(case, mode)?,
         "brunel_hakim" => case_brunel_hakim(mode)?,
+        "brunel2000" => case_brunel2000(mode)?,
         "stdp" => case_stdp(mode)?,
         // f<N>k<K>: case (f) at N neurons with in-degree K.
         f if f.starts_with('f') => {
@@ -628,6 +646,10 @@ fn main() -> R<()> {
                 "brunel_hakim",
                 "Brunel & Hakim (1999), N = 5000, white noise",
             ),
+            (
+                "brunel2000",
+                "Brunel (2000) Fig. 8B, N = 12 500, Poisson inputs",
+            ),
             ("stdp", "STDP (Song et al. 2000), 1000 Poisson inputs, 10 s"),
         ]
     };
@@ -638,7 +660,7 @@ fn main() -> R<()> {
     for (case, title) in cases {
         let modes: &[&str] = if case.starts_with('f') {
             &["auto"]
-        } else if matches!(*case, "cuba" | "cobahh" | "brunel_hakim") {
+        } else if matches!(*case, "cuba" | "cobahh" | "brunel_hakim" | "brunel2000") {
             &["auto", "single"]
         } else if *case == "stdp" {
             &["auto", "multi"]

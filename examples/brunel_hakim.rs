@@ -17,6 +17,9 @@ use std::time::Instant;
 use snn::equations::{Method, NeuronModel};
 use snn::network::{plot, Connection, Network, Nucleus, NucleusId, Record, Weights};
 
+#[path = "shared/rhythm.rs"]
+mod rhythm;
+
 /// The neuron: `V` relaxes to `muext` with time constant `tau` under noise
 /// of amplitude `sigmaext`; threshold 20 mV, reset 10 mV, refractory 2 ms
 /// (`V` keeps integrating meanwhile, as in Brian2's example).
@@ -49,29 +52,6 @@ pub fn network(n: usize, p: f64, seed: u64, record: Record) -> snn::Result<(Netw
     Ok((net, g))
 }
 
-/// The frequency (Hz) of the largest peak of the power spectrum of `rate`
-/// (sampled every `dt` ms) between `lo` and `hi` Hz, on a 0.5 Hz grid.
-pub fn spectral_peak(rate: &[f64], dt: f64, lo: f64, hi: f64) -> f64 {
-    let mean = rate.iter().sum::<f64>() / rate.len() as f64;
-    let mut best = (lo, 0.0);
-    let mut f = lo;
-    while f <= hi {
-        let w = std::f64::consts::TAU * f * dt / 1000.0;
-        let (mut re, mut im) = (0.0, 0.0);
-        for (k, r) in rate.iter().enumerate() {
-            let (s, c) = (w * k as f64).sin_cos();
-            re += (r - mean) * c;
-            im -= (r - mean) * s;
-        }
-        let power = re * re + im * im;
-        if power > best.1 {
-            best = (f, power);
-        }
-        f += 0.5;
-    }
-    best.0
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (n, dt) = (5000, 0.1);
     let (net, g) = network(n, 0.2, 1, Record::spikes())?;
@@ -89,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|(t, _)| *t >= 100.0)
         .map(|(_, r)| r)
         .collect();
-    let peak = spectral_peak(&population, dt, 20.0, 1000.0);
+    let peak = rhythm::spectral_peak(&population, dt, 20.0, 1000.0);
     println!(
         "brunel_hakim: {n} neurons, {} steps in {:.2} s (build {:.2} s); mean rate {rate:.2} Hz, \
          population oscillation at {peak:.1} Hz (Brian2: 3.54 Hz, 136 Hz); graph in {}",

@@ -13,23 +13,36 @@ use crate::plotting::{legend, range_of, render, COLORS};
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
 
-/// The raster of `r`'s spikes between `times.start` and `times.end` (ms).
+/// The raster of `r`'s spikes between `times.start` and `times.end` (ms)
+/// of the neurons `neurons`.
 fn raster_on<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &NucleusRecording,
     dt: f64,
     times: Range<f64>,
+    neurons: Range<usize>,
 ) -> std::result::Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let (t0, t1) = (times.start, times.end.max(times.start + dt));
+    let title = if neurons.len() == r.n {
+        format!("Raster plot of {}", r.label)
+    } else {
+        format!(
+            "Raster plot of {}[{}..{}]",
+            r.label, neurons.start, neurons.end
+        )
+    };
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("Raster plot of {}", r.label), ("sans-serif", 20))
+        .caption(title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(45)
-        .build_cartesian_2d(t0..t1, -0.5..(r.n as f64 - 0.5))
+        .build_cartesian_2d(
+            t0..t1,
+            (neurons.start as f64 - 0.5)..(neurons.end as f64 - 0.5),
+        )
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -38,13 +51,13 @@ where
         .disable_mesh()
         .draw()
         .map_err(|e| e.to_string())?;
-    let size = if r.n > 200 { 1 } else { 2 };
+    let size = if neurons.len() > 200 { 1 } else { 2 };
     chart
         .draw_series(
             r.spikes
                 .iter()
                 .map(|&(s, j)| (s as f64 * dt, j))
-                .filter(|(t, _)| (t0..=t1).contains(t))
+                .filter(|(t, j)| (t0..=t1).contains(t) && neurons.contains(j))
                 .map(|(t, j)| Circle::new((t, j as f64), size, BLACK.filled())),
         )
         .map_err(|e| e.to_string())?;
@@ -61,7 +74,7 @@ pub fn raster_plot(rec: &Recording, id: NucleusId, path: impl AsRef<Path>) -> Re
     let path = path.as_ref();
     let r = rec.nucleus(id)?;
     let t_end = end_time(rec);
-    render!(path, (900, 500), area => raster_on(&area, r, rec.dt, 0.0..t_end))
+    render!(path, (900, 500), area => raster_on(&area, r, rec.dt, 0.0..t_end, 0..r.n))
 }
 
 /// Rasters of all nuclei of a recording, one panel each, in a grid.
@@ -73,32 +86,36 @@ pub fn raster_grid(rec: &Recording, path: impl AsRef<Path>) -> Result<()> {
     let t_end = end_time(rec);
     render!(path, (700 * cols as u32, 300 * rows as u32), area => {
         let panels = area.split_evenly((rows, cols));
-        rec.nuclei.iter().zip(panels.iter()).try_for_each(|(r, panel)| raster_on(panel, r, rec.dt, 0.0..t_end))
+        rec.nuclei.iter().zip(panels.iter()).try_for_each(|(r, panel)| raster_on(panel, r, rec.dt, 0.0..t_end, 0..r.n))
     })
 }
 
-/// A nucleus's raster between `times.start` and `times.end` (ms) over its
-/// population rate ([`Recording::population_rate`] smoothed by a flat
-/// window of `width_ms`), as Brian2's Brunel–Hakim example draws them. To
-/// a PNG or SVG file.
+/// The raster of `of` (a nucleus, or a subgroup such as its first 50
+/// neurons) between `times.start` and `times.end` (ms) over the population
+/// rate of its whole nucleus ([`Recording::population_rate`] smoothed by a
+/// flat window of `width_ms`), as Brian2's Brunel–Hakim and Brunel (2000)
+/// examples draw them. To a PNG or SVG file.
 pub fn raster_and_rate(
     rec: &Recording,
-    id: NucleusId,
+    of: impl Into<crate::network::Subgroup>,
     times: Range<f64>,
     width_ms: f64,
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
-    let r = rec.nucleus(id)?;
+    let of = of.into();
+    let r = rec.nucleus(of.id)?;
+    of.check(&r.label, r.n)?;
+    let neurons = of.range.clone().unwrap_or(0..r.n);
     let rate: Vec<(f64, f64)> = rec
-        .population_rate(id, width_ms)?
+        .population_rate(of.id, width_ms)?
         .into_iter()
         .filter(|(t, _)| times.contains(t))
         .collect();
     let top = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
     render!(path, (900, 700), area => {
         let (upper, lower) = area.split_vertically(420);
-        raster_on(&upper, r, rec.dt, times.clone())?;
+        raster_on(&upper, r, rec.dt, times.clone(), neurons.clone())?;
         let mut chart = ChartBuilder::on(&lower)
             .margin(10)
             .x_label_area_size(35)
