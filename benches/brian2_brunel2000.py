@@ -22,10 +22,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpy as np  # noqa: E402
 from brian2 import (  # noqa: E402
-    NeuronGroup, PoissonInput, PopulationRateMonitor, Synapses, SpikeMonitor, Hz, ms, mV,
-    run, seed,
+    NeuronGroup, PoissonInput, Synapses, SpikeMonitor, Hz, ms, mV,
+    seed,
 )
 
 stats = len(sys.argv) > 1 and sys.argv[1] == "stats"
@@ -33,6 +32,7 @@ panel = sys.argv[3] if len(sys.argv) > 3 else "B"
 g, ratio = {"B": (6.0, 4.0), "C": (5.0, 2.0)}[panel]
 if stats:
     from brian2 import defaultclock, prefs
+    from brian2_run import stats as brian2_stats
     prefs.codegen.target = "cython"
     defaultclock.dt = 0.1 * ms
     target, rounds = "cython", int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -60,14 +60,7 @@ for r in range(rounds):
     ext = PoissonInput(neurons, "v", C_E, nu_ext, weight=J)
     mon = SpikeMonitor(neurons)
     if stats:
-        rate = PopulationRateMonitor(neurons)
-        run(1000 * ms)
-        r_t = np.asarray(rate.rate)[1000:]
-        spectrum = np.abs(np.fft.rfft(r_t - r_t.mean())) ** 2
-        freqs = np.fft.rfftfreq(len(r_t), d=1e-4)
-        above = freqs > 20
-        peak = freqs[above][np.argmax(spectrum[above])]
-        print(f"STATS {1 + r} {mon.num_spikes / N:.3f} {peak:.1f}", flush=True)
+        brian2_stats(1 + r, neurons, [exc, inh, ext], mon, dict(globals()))
         continue
     timed(target, f"brunel2000_{panel}", neurons, [exc, inh], mon, dict(globals()),
           extra=[ext])

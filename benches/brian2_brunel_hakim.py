@@ -21,14 +21,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpy as np  # noqa: E402
 from brian2 import (  # noqa: E402
-    NeuronGroup, PopulationRateMonitor, Synapses, SpikeMonitor, ms, mV, run, seed,
+    NeuronGroup, Synapses, SpikeMonitor, ms, mV, seed,
 )
 
 stats = len(sys.argv) > 1 and sys.argv[1] == "stats"
 if stats:
     from brian2 import defaultclock, prefs
+    from brian2_run import stats as brian2_stats
     prefs.codegen.target = "cython"
     defaultclock.dt = 0.1 * ms
     target, rounds = "cython", int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -52,14 +52,7 @@ for r in range(rounds):
     conn.connect(p=0.2)
     mon = SpikeMonitor(group)
     if stats:
-        rate = PopulationRateMonitor(group)
-        run(1000 * ms)
-        r_t = np.asarray(rate.rate)[1000:]
-        spectrum = np.abs(np.fft.rfft(r_t - r_t.mean())) ** 2
-        freqs = np.fft.rfftfreq(len(r_t), d=1e-4)
-        above = freqs > 20
-        peak = freqs[above][np.argmax(spectrum[above])]
-        print(f"STATS {1 + r} {mon.num_spikes / N:.3f} {peak:.1f}", flush=True)
+        brian2_stats(1 + r, group, [conn], mon, dict(globals()))
         continue
     timed(target, "brunel_hakim", group, [conn], mon, dict(globals()))
     if target == "cpp_standalone":

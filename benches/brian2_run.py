@@ -1,7 +1,8 @@
 """What the Brian2 twins of the Brette et al. (2007) cases share: the code
-generation target from the command line, and a timed 1000 ms run after a
+generation target from the command line, a timed 1000 ms run after a
 1 ms run that compiles (cpp_standalone: the time Brian2's profiling reports
-for the 1000 ms run). Imported by brian2_cuba.py and brian2_cobahh.py."""
+for the 1000 ms run), and the rate and rhythm statistics of the Brunel
+twins. Imported by the brian2_*.py twins."""
 import sys
 import time
 
@@ -38,3 +39,23 @@ def timed(target, name, group, synapses, monitor, namespace, duration_ms=1000, e
         wall = time.perf_counter() - start
     print(f"BRIAN2 {float(wall):.4f} {monitor.num_spikes} {sum(len(s) for s in synapses)}",
           flush=True)
+
+
+def stats(seed_number, group, others, monitor, namespace):
+    """Run the network of `group`, `others` (synapses, inputs) and
+    `monitor` for 1000 ms with a population rate monitor, its constants
+    taken from `namespace` (the script's); print "STATS <seed> <mean rate
+    Hz> <peak Hz>", the peak being the frequency of the largest spectral
+    peak of the population rate above 20 Hz over 100..1000 ms (dt = 0.1
+    ms)."""
+    import numpy as np
+    from brian2 import PopulationRateMonitor
+
+    rate = PopulationRateMonitor(group)
+    Network(group, *others, monitor, rate).run(1000 * ms, namespace=namespace)
+    r_t = np.asarray(rate.rate)[1000:]
+    spectrum = np.abs(np.fft.rfft(r_t - r_t.mean())) ** 2
+    freqs = np.fft.rfftfreq(len(r_t), d=1e-4)
+    above = freqs > 20
+    peak = freqs[above][np.argmax(spectrum[above])]
+    print(f"STATS {seed_number} {monitor.num_spikes / len(group):.3f} {peak:.1f}", flush=True)

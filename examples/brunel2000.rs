@@ -83,13 +83,7 @@ fn panel(name: &str, g: f64, ratio: f64) -> Result<(f64, f64), Box<dyn std::erro
     let path = format!("out/brunel2000_{name}.png");
     plot::raster_and_rate(&rec, all.subgroup(0..50), 800.0..1000.0, 0.5, path)?;
     let rate = rec.firing_rate(all)?;
-    let population: Vec<f64> = rec
-        .population_rate(all, 0.0)?
-        .into_iter()
-        .filter(|(t, _)| *t >= 100.0)
-        .map(|(_, r)| r)
-        .collect();
-    let peak = rhythm::spectral_peak(&population, dt, 20.0, 1000.0);
+    let peak = rhythm::rhythm(&rec, all)?;
     println!(
         "brunel2000 {name} (g = {g}, nu_ext = {ratio} nu_thr): {} steps in {:.2} s (build {:.2} s); \
          mean rate {rate:.2} Hz, rhythm at {peak:.1} Hz",

@@ -63,13 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("out")?;
     plot::raster_and_rate(&rec, g, 0.0..100.0, 0.5, "out/brunel_hakim.png")?;
     let rate = rec.firing_rate(g)?;
-    let population: Vec<f64> = rec
-        .population_rate(g, 0.0)?
-        .into_iter()
-        .filter(|(t, _)| *t >= 100.0)
-        .map(|(_, r)| r)
-        .collect();
-    let peak = rhythm::spectral_peak(&population, dt, 20.0, 1000.0);
+    let peak = rhythm::rhythm(&rec, g)?;
     println!(
         "brunel_hakim: {n} neurons, {} steps in {:.2} s (build {:.2} s); mean rate {rate:.2} Hz, \
          population oscillation at {peak:.1} Hz (Brian2: 3.54 Hz, 136 Hz); graph in {}",

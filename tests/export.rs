@@ -30,6 +30,40 @@ fn guide_loader() -> Result<String, Box<dyn std::error::Error>> {
     Ok(block.to_string())
 }
 
+/// A spike as the loader prints it: step, nucleus label, neuron.
+type Spike = (usize, String, usize);
+
+/// Python's TensorFlow steps `export` for `steps` steps with the guide's
+/// loader (fed `inputs`, an `.npz`, if given): the spikes it prints, as
+/// sorted `(step, label, neuron)`.
+fn python_steps(
+    dir: &std::path::Path,
+    export: &std::path::Path,
+    inputs: Option<&std::path::Path>,
+) -> Result<Vec<Spike>, Box<dyn std::error::Error>> {
+    let script = dir.join("step_exported.py");
+    std::fs::write(&script, guide_loader()?)?;
+    let mut cmd = std::process::Command::new(python_with_tensorflow()?);
+    cmd.arg(&script).arg(export).arg(STEPS.to_string());
+    if let Some(npz) = inputs {
+        cmd.arg(npz);
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let mut got: Vec<(usize, String, usize)> = Vec::new();
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 3 {
+            return Err(format!("unexpected output line {line:?}").into());
+        }
+        got.push((f[0].parse()?, f[1].to_string(), f[2].parse()?));
+    }
+    got.sort();
+    Ok(got)
+}
+
 fn host_input(t: f64) -> Vec<f64> {
     (0..8)
         .map(|i| 4.0 + 0.5 * i as f64 + 3.0 * (t / 7.0).sin())
@@ -84,26 +118,7 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
     w.add_array("B", &inputs)?;
     w.finish()?;
 
-    let script = dir.join("step_exported.py");
-    std::fs::write(&script, guide_loader()?)?;
-    let out = std::process::Command::new(python_with_tensorflow()?)
-        .arg(&script)
-        .arg(&export)
-        .arg(STEPS.to_string())
-        .arg(&npz)
-        .output()?;
-    if !out.status.success() {
-        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    let mut got: Vec<(usize, String, usize)> = Vec::new();
-    for line in String::from_utf8(out.stdout)?.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 3 {
-            return Err(format!("unexpected output line {line:?}").into());
-        }
-        got.push((f[0].parse()?, f[1].to_string(), f[2].parse()?));
-    }
-    got.sort();
+    let got = python_steps(&dir, &export, Some(&npz))?;
     assert_eq!(got, expected, "Python's TensorFlow and snn disagree");
 
     let manifest: serde_json::Value =
@@ -152,25 +167,7 @@ fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
     expected.sort();
     assert!(expected.len() > 50, "{} spikes", expected.len());
 
-    let script = dir.join("step_exported.py");
-    std::fs::write(&script, guide_loader()?)?;
-    let out = std::process::Command::new(python_with_tensorflow()?)
-        .arg(&script)
-        .arg(&export)
-        .arg(STEPS.to_string())
-        .output()?;
-    if !out.status.success() {
-        return Err(format!("python failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    let mut got: Vec<(usize, String, usize)> = Vec::new();
-    for line in String::from_utf8(out.stdout)?.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 3 {
-            return Err(format!("unexpected output line {line:?}").into());
-        }
-        got.push((f[0].parse()?, f[1].to_string(), f[2].parse()?));
-    }
-    got.sort();
+    let got = python_steps(&dir, &export, None)?;
     assert_eq!(got, expected, "Python's TensorFlow and snn disagree");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

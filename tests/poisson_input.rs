@@ -4,28 +4,16 @@
 //! moments, in the engine and in the f64 reference.
 
 use snn::equations::NeuronModel;
-use snn::network::{
-    Connection, Executor, Network, Nucleus, NucleusId, Probe, Record, Recording, SimOptions,
-    Weights,
-};
+use snn::network::{Connection, Executor, Network, Nucleus, Probe, Record, SimOptions, Weights};
 use snn::Error;
+
+mod common;
+use common::stats::{assert_moments, row};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
 fn quiet() -> SimOptions {
     SimOptions::default().quiet().tensorboard(None)
-}
-
-fn moments(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var)
-}
-
-fn row(rec: &Recording, id: NucleusId, var: &str, row: usize) -> Result<Vec<f64>, Error> {
-    let t = rec.trace_of(id, var)?;
-    Ok(t.values().row(row).iter().map(|&x| x as f64).collect())
 }
 
 /// `count` sums `k ~ Binomial(n, p)` with mean `n p`, variance `n p (1 - p)`
@@ -37,20 +25,6 @@ fn counting() -> NeuronModel {
         .variable("half")
         .poisson_input("count", 1000, 20.0, 1.0)
         .poisson_input("half", 200, 250.0, 0.5)
-}
-
-/// Within 5 standard errors of the closed form, over `n` samples.
-fn assert_moments(x: &[f64], mean: f64, var: f64, what: &str) {
-    let n = x.len() as f64;
-    let (m, v) = moments(x);
-    assert!(
-        (m - mean).abs() < 5.0 * (var / n).sqrt(),
-        "{what}: mean {m}, closed form {mean}"
-    );
-    assert!(
-        (v - var).abs() < 5.0 * var * (2.0 / (n - 1.0)).sqrt(),
-        "{what}: variance {v}, closed form {var}"
-    );
 }
 
 #[test]
@@ -214,7 +188,9 @@ fn poisson_input_leaves_refractory_variables_alone() -> R {
     let reference = lif.lower(n, dt, 6)?.simulate(steps, |_, _, _| {})?;
     let from_engine = |m: usize, i: usize| v[[m, i]] as f64;
     let from_reference = |m: usize, i: usize| reference.state[m][0][i];
-    let runs: [(&Vec<(usize, usize)>, &dyn Fn(usize, usize) -> f64); 2] = [
+    // Each run's spikes and its v at (step, neuron).
+    type Run<'a> = (&'a Vec<(usize, usize)>, &'a dyn Fn(usize, usize) -> f64);
+    let runs: [Run; 2] = [
         (&engine, &from_engine),
         (&reference.spikes, &from_reference),
     ];

@@ -4,53 +4,16 @@
 //! refractory hold and reproducibility (the typed errors: tests/equations.rs).
 
 use snn::equations::NeuronModel;
-use snn::network::{
-    Connection, Network, Nucleus, NucleusId, Probe, Record, Recording, SimOptions, Weights,
-};
+use snn::network::{Connection, Network, Nucleus, Probe, Record, SimOptions, Weights};
 use snn::Error;
 
 mod common;
+use common::stats::{assert_variance, correlation, moments, row};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
 fn quiet() -> SimOptions {
     SimOptions::default().quiet().tensorboard(None)
-}
-
-/// Mean and (unbiased) variance.
-fn moments(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var)
-}
-
-fn correlation(x: &[f64], y: &[f64]) -> f64 {
-    let ((mx, vx), (my, vy)) = (moments(x), moments(y));
-    let cov = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / (x.len() as f64 - 1.0);
-    cov / (vx * vy).sqrt()
-}
-
-/// Every neuron's value of `var` at recorded row `row`.
-fn row(rec: &Recording, id: NucleusId, var: &str, row: usize) -> Result<Vec<f64>, Error> {
-    let t = rec.trace_of(id, var)?;
-    Ok(t.values().row(row).iter().map(|&x| x as f64).collect())
-}
-
-/// A sample variance of `n` normal values lies within `k` standard errors
-/// (`var · sqrt(2 / (n - 1))`) of the true `var`.
-fn assert_variance(got: f64, want: f64, n: usize, what: &str) {
-    let se = want * (2.0 / (n as f64 - 1.0)).sqrt();
-    assert!(
-        (got - want).abs() < 5.0 * se,
-        "{what}: variance {got}, closed form {want} (5 standard errors: {})",
-        5.0 * se
-    );
 }
 
 /// `dx/dt = s·xi` is Brownian motion: after time `t` (ms) `x` has variance

@@ -2,6 +2,8 @@
 //! vectors. It shares no code with the engine.
 #![allow(dead_code)]
 
+pub mod stats;
+
 pub struct RefNucleus {
     pub a: Vec<f64>,
     pub b: Vec<f64>,

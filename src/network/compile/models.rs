@@ -280,7 +280,7 @@ pub(super) fn finish_model(
                 step.new[k].1 = x.into();
             }
             // A pulse input: part of the next step's input.
-            None => to_pulse.push(inc.into()),
+            None => to_pulse.push(inc),
         }
     }
     // Poisson inputs (after the on_pre increments, before the reset).
