@@ -540,95 +540,18 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         noises: Vec::new(),
         poisson_inputs: Vec::new(),
     };
-    // The white noises the equations read (names of their own unless the
-    // model defines them).
-    for eq in &model.equations {
-        let mut read = Vec::new();
-        if let Ok(e) = expr::parse(&eq.rhs) {
-            expr::names(&e, &mut read);
-        }
-        for n in read {
-            if is_white_noise(&n) && !known.contains(&n) && !lowered.noises.contains(&n) {
-                lowered.noises.push(n);
-            }
-        }
-    }
-    let mut known_in_equations = known.clone();
-    known_in_equations.extend(lowered.noises.iter().cloned());
-    // The equations' right-hand sides, inlined and folded.
-    let mut rhs = Vec::with_capacity(model.equations.len());
-    for eq in &model.equations {
-        let item = format!("equation d{}/dt", eq.var);
-        let e = ctx.parse(&item, &eq.rhs, &eq.rhs, 0, &known_in_equations)?;
-        let e = lowered.fold_in(&e);
-        if super::algebra::draws(&e) {
-            return Err(ctx.err(
-                &item,
-                &eq.rhs,
-                None,
-                "random draws (rand(), randn()) are taken in the threshold and reset, not in \
-                 equations (white noise in an equation is written xi, as in Brian2)",
-            ));
-        }
-        rhs.push(e);
-    }
+    lowered.noises = white_noises(model, &known);
+    let rhs = right_hand_sides(&ctx, model, &lowered, &known)?;
     let step = methods::lower_method(&ctx, model, &lowered, &rhs)?;
     lowered.bindings = step.bindings;
     lowered.next = step.next;
     lowered.params.extend(step.params);
     // Threshold, reset, refractory period.
-    lowered.threshold = match model.threshold.as_deref() {
-        // No threshold: the neurons never spike.
-        None => Expr::Compare(
-            Box::new(Expr::Num(1.0)),
-            vec![(crate::single::expr::CmpOp::Lt, Expr::Num(0.0))],
-        ),
-        Some(threshold) => {
-            let e = ctx.parse("threshold", threshold, threshold, 0, &known)?;
-            if !is_condition(&e) {
-                return Err(ctx.err(
-                    "threshold",
-                    threshold,
-                    Some(0),
-                    "a threshold is a condition (a comparison such as v > Vt, or and/or/not of them)",
-                ));
-            }
-            lowered.fold_in(&e)
-        }
-    };
+    lowered.threshold = threshold(&ctx, model, &lowered, &known)?;
     if let Some(text) = &model.reset {
         lowered.reset = reset_statements(&ctx, text, &lowered, &known)?;
     }
-    for (target, sources, rate, weight) in &model.poisson_inputs {
-        let text = format!("{target}, {sources} sources at {rate} Hz, weight {weight}");
-        let targets: Vec<String> = state.iter().chain(&model.pulses).cloned().collect();
-        let problem = if !targets.contains(target) {
-            Some(not_a_variable(target, &targets))
-        } else if *sources == 0 || *sources > 1 << 24 {
-            Some("a Poisson input has 1 to 2^24 sources".to_string())
-        } else if !(rate.is_finite() && *rate >= 0.0) {
-            Some("a rate is a number of Hz >= 0".to_string())
-        } else if rate * dt / 1000.0 >= 1.0 {
-            Some(format!(
-                "rate · dt is {} events per step per source, not below 1",
-                rate * dt / 1000.0
-            ))
-        } else if !weight.is_finite() {
-            Some("a weight is a finite number".to_string())
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(ctx.err("Poisson input", &text, None, &problem));
-        }
-        lowered.poisson_inputs.push(PoissonInput {
-            target: target.clone(),
-            n: *sources,
-            p: rate * dt / 1000.0,
-            weight: *weight,
-            cdf: super::binomial::cdf_table(*sources, rate * dt / 1000.0),
-        });
-    }
+    lowered.poisson_inputs = poisson_inputs(&ctx, model, &state, dt)?;
     if let Some(value) = &model.refractory {
         let ms = values.evaluate(&ctx, "refractory period", value, n, &mut draws)?;
         if let Some(bad) = ms.iter().find(|&&x| x < 0.0) {
@@ -647,6 +570,119 @@ pub(crate) fn lower(model: &NeuronModel, n: usize, dt: f64, seed: u64) -> Result
         lowered.refractory = Some(steps);
     }
     Ok(lowered)
+}
+
+/// The spike condition, folded (`1 < 0` without one: never).
+fn threshold(ctx: &Ctx, model: &NeuronModel, lowered: &Lowered, known: &[String]) -> Result<Expr> {
+    Ok(match model.threshold.as_deref() {
+        // No threshold: the neurons never spike.
+        None => Expr::Compare(
+            Box::new(Expr::Num(1.0)),
+            vec![(crate::single::expr::CmpOp::Lt, Expr::Num(0.0))],
+        ),
+        Some(threshold) => {
+            let e = ctx.parse("threshold", threshold, threshold, 0, known)?;
+            if !is_condition(&e) {
+                return Err(ctx.err(
+                    "threshold",
+                    threshold,
+                    Some(0),
+                    "a threshold is a condition (a comparison such as v > Vt, or and/or/not of them)",
+                ));
+            }
+            lowered.fold_in(&e)
+        }
+    })
+}
+
+/// The white noises (`xi`, `xi_<name>`) model's equations read, in order of
+/// first use: names of their own unless the model defines them (`known`).
+fn white_noises(model: &NeuronModel, known: &[String]) -> Vec<String> {
+    let mut noises: Vec<String> = Vec::new();
+    for eq in &model.equations {
+        let mut read = Vec::new();
+        if let Ok(e) = expr::parse(&eq.rhs) {
+            expr::names(&e, &mut read);
+        }
+        for n in read {
+            if is_white_noise(&n) && !known.contains(&n) && !noises.contains(&n) {
+                noises.push(n);
+            }
+        }
+    }
+    noises
+}
+
+/// The equations' right-hand sides, parsed against `known` and the white
+/// noises, inlined and folded; `rand()`/`randn()` are refused there.
+fn right_hand_sides(
+    ctx: &Ctx,
+    model: &NeuronModel,
+    lowered: &Lowered,
+    known: &[String],
+) -> Result<Vec<Expr>> {
+    let mut known = known.to_vec();
+    known.extend(lowered.noises.iter().cloned());
+    let mut rhs = Vec::with_capacity(model.equations.len());
+    for eq in &model.equations {
+        let item = format!("equation d{}/dt", eq.var);
+        let e = ctx.parse(&item, &eq.rhs, &eq.rhs, 0, &known)?;
+        let e = lowered.fold_in(&e);
+        if super::algebra::draws(&e) {
+            return Err(ctx.err(
+                &item,
+                &eq.rhs,
+                None,
+                "random draws (rand(), randn()) are taken in the threshold and reset, not in \
+                 equations (white noise in an equation is written xi, as in Brian2)",
+            ));
+        }
+        rhs.push(e);
+    }
+    Ok(rhs)
+}
+
+/// The model's Poisson inputs for time step `dt`, checked (a target among
+/// `state` and the pulse inputs, 1 to 2^24 sources, a rate below one event
+/// per step and source, a finite weight), with their binomial tables.
+fn poisson_inputs(
+    ctx: &Ctx,
+    model: &NeuronModel,
+    state: &[String],
+    dt: f64,
+) -> Result<Vec<PoissonInput>> {
+    let targets: Vec<String> = state.iter().chain(&model.pulses).cloned().collect();
+    let mut inputs = Vec::with_capacity(model.poisson_inputs.len());
+    for (target, sources, rate, weight) in &model.poisson_inputs {
+        let p = rate * dt / 1000.0;
+        let problem = if !targets.contains(target) {
+            Some(not_a_variable(target, &targets))
+        } else if *sources == 0 || *sources > 1 << 24 {
+            Some("a Poisson input has 1 to 2^24 sources".to_string())
+        } else if !(rate.is_finite() && *rate >= 0.0) {
+            Some("a rate is a number of Hz >= 0".to_string())
+        } else if p >= 1.0 {
+            Some(format!(
+                "rate · dt is {p} events per step per source, not below 1"
+            ))
+        } else if !weight.is_finite() {
+            Some("a weight is a finite number".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let text = format!("{target}, {sources} sources at {rate} Hz, weight {weight}");
+            return Err(ctx.err("Poisson input", &text, None, &problem));
+        }
+        inputs.push(PoissonInput {
+            target: target.clone(),
+            n: *sources,
+            p,
+            weight: *weight,
+            cdf: super::binomial::cdf_table(*sources, p),
+        });
+    }
+    Ok(inputs)
 }
 
 /// The reset statements `x = e`, `x += e`, `x -= e`, `x *= e` (separated by
