@@ -21,20 +21,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from brian2_run import setup_with_stats, stats as brian2_stats, timed  # noqa: E402
 from brian2 import (  # noqa: E402
     NeuronGroup, Synapses, SpikeMonitor, ms, mV, seed,
 )
 
-stats = len(sys.argv) > 1 and sys.argv[1] == "stats"
-if stats:
-    from brian2 import defaultclock, prefs
-    from brian2_run import stats as brian2_stats
-    prefs.codegen.target = "cython"
-    defaultclock.dt = 0.1 * ms
-    target, rounds = "cython", int(sys.argv[2]) if len(sys.argv) > 2 else 3
-else:
-    from brian2_run import setup, timed  # noqa: E402
-    target, rounds = setup()
+stats, target, rounds = setup_with_stats()
 
 N = 5000
 Vr, theta = 10 * mV, 20 * mV

@@ -22,6 +22,17 @@ def setup():
     return target, rounds
 
 
+def setup_with_stats():
+    """As setup(), or with argv[1] "stats" (argv[2] seeds, default 3) the
+    Cython target and dt = 0.1 ms for stats(): (stats?, target, rounds)."""
+    if len(sys.argv) > 1 and sys.argv[1] == "stats":
+        prefs.codegen.target = "cython"
+        defaultclock.dt = 0.1 * ms
+        return True, "cython", int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    target, rounds = setup()
+    return False, target, rounds
+
+
 def timed(target, name, group, synapses, monitor, namespace, duration_ms=1000, extra=()):
     """Run the network for 1 ms, then time `duration_ms` (1000 ms), its
     constants taken from `namespace` (the script's); print "BRIAN2

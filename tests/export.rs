@@ -7,7 +7,6 @@ mod common;
 use common::{python_with_tensorflow, tempdir, to_array, Rng};
 use ndarray::Array2;
 use ndarray_npy::NpzWriter;
-use snn::equations::NeuronModel;
 use snn::network::{Connection, Input, Network, Nucleus, Record, SimOptions, Weights};
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -137,17 +136,7 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
 #[test]
 fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
     let dir = tempdir("export-model")?;
-    let lif = NeuronModel::new()
-        .named("noisy_lif")
-        .equation("v", "(mu - v) / tau + sigma * sqrt(2 / tau) * xi")
-        .unless_refractory()
-        .param("tau", 10.0)
-        .param("mu", -52.0)
-        .param("sigma", 4.0)
-        .init("v", "-60 + 10 * rand()")
-        .threshold("v > -50")
-        .reset("v = -60")
-        .refractory(2.0);
+    let lif = common::models::noisy_lif("-60 + 10 * rand()", 2.0);
     let mut net = Network::new().named("exported_model").seed(4);
     let a = net.add(Nucleus::with_model("A", 40, lif))?;
     net.connect_with(

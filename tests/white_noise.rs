@@ -146,17 +146,7 @@ fn a_noise_name_is_one_draw_shared_by_the_equations_that_read_it() -> R {
 #[test]
 fn white_noise_is_held_while_refractory() -> R {
     let (n, dt) = (50, 0.1);
-    let lif = NeuronModel::new()
-        .named("noisy_lif")
-        .equation("v", "(mu - v) / tau + sigma * sqrt(2 / tau) * xi")
-        .unless_refractory()
-        .param("tau", 10.0)
-        .param("mu", -52.0)
-        .param("sigma", 4.0)
-        .init("v", -60.0)
-        .threshold("v > -50")
-        .reset("v = -60")
-        .refractory(5.0);
+    let lif = common::models::noisy_lif(-60.0, 5.0);
     let mut net = Network::new().seed(5);
     let a =
         net.add(Nucleus::with_model("A", n, lif).record(Record::spikes().var("v", Probe::All)))?;
@@ -188,16 +178,7 @@ fn white_noise_is_held_while_refractory() -> R {
 /// give the same run; another seed another.
 #[test]
 fn noisy_runs_repeat_with_their_seed_and_step() -> R {
-    let model = || {
-        NeuronModel::new()
-            .named("noisy_lif")
-            .equation("v", "(-52 - v) / 10 + 4 * sqrt(2 / 10) * xi")
-            .unless_refractory()
-            .init("v", -60.0)
-            .threshold("v > -50")
-            .reset("v = -60")
-            .refractory(2.0)
-    };
+    let model = || common::models::noisy_lif(-60.0, 2.0);
     // The spikes and every recorded v.
     type Run = (Vec<(usize, usize)>, Vec<f32>);
     let run = |seed: u64, per_run: usize| -> Result<Run, Error> {
@@ -225,14 +206,7 @@ fn noisy_runs_repeat_with_their_seed_and_step() -> R {
 fn a_noisy_network_resumes_from_a_checkpoint_exactly() -> R {
     let dir = common::tempdir("white-noise-ckpt")?;
     let build = || -> Result<snn::network::Simulator, Error> {
-        let lif = NeuronModel::new()
-            .named("noisy_lif")
-            .equation("v", "(-52 - v) / 10 + 4 * sqrt(2 / 10) * xi")
-            .unless_refractory()
-            .init("v", "-60 + 10 * rand()")
-            .threshold("v > -50")
-            .reset("v = -60")
-            .refractory(2.0);
+        let lif = common::models::noisy_lif("-60 + 10 * rand()", 2.0);
         let mut net = Network::new().seed(8);
         let a = net.add(Nucleus::with_model("A", 100, lif).record(Record::everything()))?;
         net.connect_with(

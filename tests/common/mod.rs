@@ -2,6 +2,7 @@
 //! vectors. It shares no code with the engine.
 #![allow(dead_code)]
 
+pub mod models;
 pub mod stats;
 
 pub struct RefNucleus {
