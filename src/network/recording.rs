@@ -25,6 +25,22 @@ pub struct Trace {
     pub(crate) values: Vec<f32>,
 }
 
+/// Every spike of `r` as `(step, neuron)`, for what `of` needs counted
+/// neuron by neuron: [`Error::NotRecorded`] when they were only counted
+/// (or streamed) rather than listed.
+fn listed_spikes<'a>(r: &'a NucleusRecording, of: &Subgroup) -> Result<&'a [(usize, usize)]> {
+    if r.spikes.len() as u64 != r.spike_count {
+        return Err(Error::NotRecorded {
+            what: format!(
+                "the spike list of nucleus {:?} (for {})",
+                r.label,
+                of.name(&r.label)
+            ),
+        });
+    }
+    Ok(&r.spikes)
+}
+
 /// `first..last` of the times, or nothing.
 fn span(times: &[f64]) -> String {
     match (times.first(), times.last()) {
@@ -289,16 +305,10 @@ impl Recording {
             return Ok(rate_hz(r.spike_count, r.n, self.duration_ms()));
         };
         of.check(&r.label, r.n)?;
-        if r.spikes.len() as u64 != r.spike_count {
-            return Err(Error::NotRecorded {
-                what: format!(
-                    "the spike list of nucleus {:?} (for {})",
-                    r.label,
-                    of.name(&r.label)
-                ),
-            });
-        }
-        let count = r.spikes.iter().filter(|(_, k)| range.contains(k)).count();
+        let count = listed_spikes(r, &of)?
+            .iter()
+            .filter(|(_, k)| range.contains(k))
+            .count();
         Ok(rate_hz(count as u64, range.len(), self.duration_ms()))
     }
 
@@ -323,14 +333,10 @@ impl Recording {
                 problem: format!("{width_ms} ms: a width is a time >= 0"),
             });
         }
-        if r.spikes.len() as u64 != r.spike_count {
-            return Err(Error::NotRecorded {
-                what: format!("the spike list of nucleus {:?}", r.label),
-            });
-        }
+        let spikes = listed_spikes(r, &of)?;
         let range = of.range.clone().unwrap_or(0..r.n);
         let mut counts = vec![0u64; self.steps];
-        for &(step, k) in &r.spikes {
+        for &(step, k) in spikes {
             if range.contains(&k) {
                 if let Some(c) = step
                     .checked_sub(self.first_step)
