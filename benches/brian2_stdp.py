@@ -6,7 +6,10 @@ taue 5 ms, Ee 0 mV, vt -54 mV, vr -60 mV, El -74 mV; STDP with traces,
 taupre = taupost = 20 ms, gmax 0.01, dApre = 0.01 gmax, dApost = -1.05
 dApre; w = rand() gmax); dt = 0.1 ms.
 
-    python benches/brian2_stdp.py [cython|cpp_standalone|numpy] [rounds] [seconds]
+    python benches/brian2_stdp.py [cython|cpp_standalone|numpy] [rounds] [seconds] [neurons]
+
+`neurons` (default 1): that many output neurons, every input onto each
+(1000 x neurons plastic synapses; the bench's SNN_BENCH_STDP_POST).
 
 Prints one line per round: "BRIAN2 <seconds of the timed run> <output
 spikes> <synapses>" and "WEIGHTS <fraction in each tenth of [0, gmax]>";
@@ -24,6 +27,7 @@ import numpy as np  # noqa: E402
 
 target, rounds = setup()
 seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 100.0
+posts = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 
 N = 1000
 taum, taupre, taupost, taue = 10 * ms, 20 * ms, 20 * ms, 5 * ms
@@ -41,7 +45,7 @@ dge/dt = -ge / taue : 1
 for r in range(rounds):
     seed(1 + r)
     inputs = PoissonGroup(N, rates=F)
-    neuron = NeuronGroup(1, eqs, threshold="v>vt", reset="v = vr", method="euler")
+    neuron = NeuronGroup(posts, eqs, threshold="v>vt", reset="v = vr", method="euler")
     neuron.v = vr
     S = Synapses(inputs, neuron,
                  """w : 1

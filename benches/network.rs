@@ -6,6 +6,7 @@
 //!     cargo bench --bench network -- quick       # (a) and (b) at N = 1000 only
 //!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
 //!     SNN_BENCH_N=20000 .../network-* --child cuba auto   # CUBA/COBAHH at another size
+//!     SNN_BENCH_MS=10000 .../network-* --child cuba auto  # a longer timed span (for perf)
 //!     SNN_BENCH_TRACE=step.pb .../network-* --child cuba tfexec
 //!         # RunMetadata of one step: the graph run after Grappler, op times
 //!
@@ -403,7 +404,8 @@ fn case_brunel_hakim(mode: &str) -> R<Outcome> {
 /// Song et al. (2000) STDP as `examples/stdp.rs` builds it: 1000 Poisson
 /// inputs onto one neuron, plastic weights; timed over 10 s of simulated
 /// time (`SNN_BENCH_STDP_MS` for another span: 100000 for the example's
-/// whole run).
+/// whole run; `SNN_BENCH_STDP_POST` for more output neurons, every input
+/// onto each: a dense 1000 x N plastic matrix).
 fn case_stdp(mode: &str) -> R<Outcome> {
     if !matches!(mode, "auto" | "multi") {
         return Err("modes of case stdp: auto, multi".into());
@@ -412,7 +414,11 @@ fn case_stdp(mode: &str) -> R<Outcome> {
         Ok(ms) => ms.parse()?,
         Err(_) => 10_000.0,
     };
-    let (net, _, _) = stdp::song(1)?;
+    let posts: usize = match std::env::var("SNN_BENCH_STDP_POST") {
+        Ok(n) => n.parse()?,
+        Err(_) => 1,
+    };
+    let (net, _, _) = stdp::song_with(1, posts)?;
     let setup = Instant::now();
     let mut sim = net.build_with(0.1, opts().steps_per_run(steps_per_run(mode)))?;
     sim.run(WARMUP_STEPS as f64 * 0.1)?;
@@ -424,7 +430,7 @@ fn case_stdp(mode: &str) -> R<Outcome> {
         wall_s: start.elapsed().as_secs_f64(),
         steps: rec.steps,
         spikes: rec.nuclei.iter().map(|r| r.spike_count).sum(),
-        neurons: stdp::N + 1,
+        neurons: stdp::N + posts,
         t_ms: run_ms,
     })
 }
@@ -528,9 +534,15 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
             t_ms: 1000.0,
         });
     }
+    // SNN_BENCH_MS: a longer (or shorter) timed span, e.g. for `perf`
+    // (the per-second figures are normalised by it).
+    let t_ms: f64 = match std::env::var("SNN_BENCH_MS") {
+        Ok(ms) => ms.parse()?,
+        Err(_) => 1000.0,
+    };
     let start = Instant::now();
-    let rec = sim.run(1000.0)?;
-    stage("1000 ms run");
+    let rec = sim.run(t_ms)?;
+    stage("timed run");
     let spikes = rec.nuclei.iter().map(|r| r.spike_count).sum();
     Ok(Outcome {
         setup_s,
@@ -538,7 +550,7 @@ fn timed_run(net: Network, dt: f64, neurons: usize, mode: &str) -> R<Outcome> {
         steps: rec.steps,
         spikes,
         neurons,
-        t_ms: 1000.0,
+        t_ms,
     })
 }
 

@@ -59,11 +59,20 @@ pub fn stdp() -> SynapseModel {
 pub fn song(
     seed: u64,
 ) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
+    song_with(seed, 1)
+}
+
+/// The same with `posts` output neurons, every input onto each (the
+/// benchmark's wider plastic network).
+pub fn song_with(
+    seed: u64,
+    posts: usize,
+) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let w = ndarray::Array2::from_shape_simple_fn((N, 1), || rng.random::<f64>() * GMAX);
+    let w = ndarray::Array2::from_shape_simple_fn((N, posts), || rng.random::<f64>() * GMAX);
     let mut net = Network::new().named("stdp").seed(seed);
     let input = net.add(Nucleus::poisson("input", N, 15.0))?;
-    let out = net.add(Nucleus::with_model("neuron", 1, neuron()).record(Record::spikes()))?;
+    let out = net.add(Nucleus::with_model("neuron", posts, neuron()).record(Record::spikes()))?;
     let c = net.connect_with(Connection::new(input, out, w).synapses(stdp()))?;
     Ok((net, c, out))
 }

@@ -381,12 +381,20 @@ fn gather_synapses(
             Ok((View::Dense, at.clone(), w))
         }
         (None, Side::Post) => {
-            let w = ops::ReadVariableOp::new()
+            // The columns `at` of every row, gathered from the variable
+            // row by row (`batch_dims` 1). Not a read of the whole matrix
+            // and a gather from it: TensorFlow copies a variable that is
+            // gathered from or scattered into on every `ReadVariableOp`
+            // (its "copy on read" mode), the whole matrix each step.
+            let j = every_row(s, state.pre_n, at)?;
+            let cols = ops::ResourceGather::new()
                 .dtype(DataType::Float)
-                .build(state.weights.handle.clone(), &mut rs.with_op_name("read"))
-                .map_err(&e)?;
-            let axis = const_i32(s, "column_axis", &[1], &[])?;
-            let cols = ops::gather_v2(w, at.clone(), axis, &mut s.with_op_name("columns"))
+                .batch_dims(1)
+                .build(
+                    state.weights.handle.clone(),
+                    j,
+                    &mut rs.with_op_name("columns"),
+                )
                 .map_err(&e)?
                 .into();
             Ok((View::Dense, at.clone(), cols))
@@ -590,6 +598,17 @@ pub(super) fn finish(
     Ok(())
 }
 
+/// `at` (a vector of `k` columns) repeated for each of `rows` rows:
+/// `[rows, k]`, as a batched gather of columns and `ScatterNd` take it.
+fn every_row(s: &mut Scope, rows: u64, at: &Output) -> Result<Output> {
+    let e = tf_err("plastic synapses");
+    let zeros = tensorflow::Tensor::<i64>::new(&[rows, 1]);
+    let zeros = constant(zeros, &mut s.with_op_name("every_row")).map_err(&e)?;
+    let row = const_i32(s, "row", &[1, -1], &[2])?;
+    let j = ops::reshape(at.clone(), row, &mut *s).map_err(&e)?;
+    Ok(ops::add_v2(zeros, j, &mut *s).map_err(&e)?.into())
+}
+
 /// Write the columns `fired` of a dense weight matrix: `ScatterNd` at the
 /// indices `(i, j)` of every presynaptic `i` and firing `j`.
 fn dense_columns(
@@ -606,12 +625,8 @@ fn dense_columns(
         .with_values(&ids)
         .map_err(&e)?;
     let ids = constant(ids, &mut s.with_op_name("pre_ids")).map_err(&e)?;
-    let i: Output = ops::broadcast_to(ids, shape.clone(), &mut *s)
-        .map_err(&e)?
-        .into();
-    let row = const_i32(s, "row", &[1, -1], &[2])?;
-    let j = ops::reshape(fired.clone(), row, &mut *s).map_err(&e)?;
-    let j: Output = ops::broadcast_to(j, shape, &mut *s).map_err(&e)?.into();
+    let i: Output = ops::broadcast_to(ids, shape, &mut *s).map_err(&e)?.into();
+    let j = every_row(s, state.pre_n, fired)?;
     let ij = ops::Pack::new()
         .axis(2)
         .build_instance(vec![i, j], &mut s.with_op_name("ij"))
