@@ -418,14 +418,10 @@ impl Simulator {
         } else {
             Vec::new()
         };
-        let range = if count == 1 {
-            format!("step {m}")
-        } else {
-            format!("steps {m}..{}", m + count - 1)
-        };
-        self.session
-            .run(&mut args)
-            .tf(|| format!("running {range}"))?;
+        self.session.run(&mut args).tf(|| match count {
+            1 => format!("running step {m}"),
+            _ => format!("running steps {m}..{}", m + count - 1),
+        })?;
         // Fetch everything first, so a failed fetch records nothing of the run.
         let mut fired_of = Vec::with_capacity(spike_tokens.len());
         for (j, idx, token) in spike_tokens {
