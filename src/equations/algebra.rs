@@ -25,8 +25,8 @@ fn value(e: &Expr) -> Option<f64> {
 pub(crate) fn add(a: Expr, b: Expr) -> Expr {
     match (value(&a), value(&b)) {
         (Some(x), Some(y)) => num(x + y),
-        (Some(z), _) if z == 0.0 => b,
-        (_, Some(z)) if z == 0.0 => a,
+        (Some(0.0), _) => b,
+        (_, Some(0.0)) => a,
         _ => Expr::Bin(BinOp::Add, Box::new(a), Box::new(b)),
     }
 }
@@ -35,8 +35,8 @@ pub(crate) fn add(a: Expr, b: Expr) -> Expr {
 pub(crate) fn sub(a: Expr, b: Expr) -> Expr {
     match (value(&a), value(&b)) {
         (Some(x), Some(y)) => num(x - y),
-        (_, Some(z)) if z == 0.0 => a,
-        (Some(z), _) if z == 0.0 => neg(b),
+        (_, Some(0.0)) => a,
+        (Some(0.0), _) => neg(b),
         _ => Expr::Bin(BinOp::Sub, Box::new(a), Box::new(b)),
     }
 }
@@ -45,9 +45,9 @@ pub(crate) fn sub(a: Expr, b: Expr) -> Expr {
 pub(crate) fn mul(a: Expr, b: Expr) -> Expr {
     match (value(&a), value(&b)) {
         (Some(x), Some(y)) => num(x * y),
-        (Some(z), _) | (_, Some(z)) if z == 0.0 => num(0.0),
-        (Some(o), _) if o == 1.0 => b,
-        (_, Some(o)) if o == 1.0 => a,
+        (Some(0.0), _) | (_, Some(0.0)) => num(0.0),
+        (Some(1.0), _) => b,
+        (_, Some(1.0)) => a,
         _ => Expr::Bin(BinOp::Mul, Box::new(a), Box::new(b)),
     }
 }
@@ -56,8 +56,8 @@ pub(crate) fn mul(a: Expr, b: Expr) -> Expr {
 pub(crate) fn div(a: Expr, b: Expr) -> Expr {
     match (value(&a), value(&b)) {
         (Some(x), Some(y)) => num(x / y),
-        (_, Some(o)) if o == 1.0 => a,
-        (Some(z), _) if z == 0.0 => num(0.0),
+        (_, Some(1.0)) => a,
+        (Some(0.0), _) => num(0.0),
         _ => Expr::Bin(BinOp::Div, Box::new(a), Box::new(b)),
     }
 }

@@ -195,7 +195,7 @@ impl SynapseModel {
             let item = format!("trace d{name}/dt");
             let e = fold(&ctx.parse(&item, rhs, rhs, 0, &known)?);
             let rate = match linear_in(&e, name) {
-                Some((Expr::Num(a), Expr::Num(b))) if b == 0.0 => a,
+                Some((Expr::Num(a), Expr::Num(0.0))) => a,
                 _ => {
                     return Err(ctx.err(
                         &item,

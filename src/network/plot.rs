@@ -228,7 +228,7 @@ pub fn learned_weights(
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
-    if weights.is_empty() || !(w_max > 0.0) {
+    if weights.is_empty() || w_max.is_nan() || w_max <= 0.0 {
         return Err(Error::NotRecorded {
             what: "no weights (or no positive w_max) to plot".into(),
         });

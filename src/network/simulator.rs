@@ -402,7 +402,7 @@ impl Simulator {
         for j in 0..count {
             for (idx, (nu, ops)) in self.nuclei.iter().zip(&self.compiled.copies[j]).enumerate() {
                 spike_tokens.push((j, idx, args.request_fetch(&ops.spikes, 0)));
-                if (m + j) % nu.every == 0 {
+                if (m + j).is_multiple_of(nu.every) {
                     for (var, op) in &ops.traces {
                         trace_tokens.push((j, idx, var.clone(), args.request_fetch(op, 0)));
                     }
@@ -463,7 +463,7 @@ impl Simulator {
             }
             self.step += 1;
             rec.steps += 1;
-            if (step + 1) % summary_every == 0 {
+            if (step + 1).is_multiple_of(summary_every) {
                 self.summaries(step + 1, summary_every)?;
             }
         }

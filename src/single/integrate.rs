@@ -94,6 +94,9 @@ pub(crate) fn copy_small(dst: &mut [f64], src: &[f64]) {
     }
 }
 
+/// A right-hand side `f(t, x, dxdt)`: writes the derivative at `(t, x)`.
+pub type Derivative<'a> = dyn FnMut(f64, &[f64], &mut [f64]) + 'a;
+
 /// One step of `dx/dt = f(t, x)` from `(t, x)` into `out`, with
 /// `f(t, x, dxdt)` writing the derivative. Allocates nothing.
 ///
@@ -101,7 +104,7 @@ pub(crate) fn copy_small(dst: &mut [f64], src: &[f64]) {
 /// of `j`; `out = x + dt·Σ_s b[s]·k_s`, in the order of `s`.
 pub fn step(
     tab: &Tableau,
-    f: &mut dyn FnMut(f64, &[f64], &mut [f64]),
+    f: &mut Derivative,
     t: f64,
     x: &[f64],
     dt: f64,
@@ -141,13 +144,7 @@ pub fn step(
 mod tests {
     use super::*;
 
-    fn solve(
-        method: Method,
-        dt: f64,
-        t_end: f64,
-        x0: &[f64],
-        f: &mut dyn FnMut(f64, &[f64], &mut [f64]),
-    ) -> Vec<f64> {
+    fn solve(method: Method, dt: f64, t_end: f64, x0: &[f64], f: &mut Derivative) -> Vec<f64> {
         let tab = method.tableau();
         let mut ws = Workspace::new(x0.len(), tab.b.len());
         let mut x = x0.to_vec();

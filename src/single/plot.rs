@@ -123,7 +123,7 @@ where
     for &(x, y, dx, dy) in &data.arrows {
         let (ux, uy) = (dx / (x1 - x0), dy / (y1 - y0));
         let norm = (ux * ux + uy * uy).sqrt();
-        if !(norm > 0.0) || !norm.is_finite() {
+        if !norm.is_finite() || norm <= 0.0 {
             continue;
         }
         let (ax, ay) = (0.8 * cx * ux / norm, 0.8 * cy * uy / norm);

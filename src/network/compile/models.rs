@@ -234,7 +234,7 @@ pub(super) fn finish_model(
     scope: &Scope,
     nu: &crate::network::plan::PlanNucleus,
     step: &mut NucleusStep,
-    increments: Vec<(String, crate::single::expr::Expr, Output)>,
+    increments: Vec<super::synapses::Increment>,
 ) -> Result<Vec<Output>> {
     let (Some(model), Some(ms)) = (&nu.model, &step.model) else {
         return Ok(Vec::new());

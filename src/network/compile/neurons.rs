@@ -105,14 +105,14 @@ pub(super) fn update_population(
             &mut s.with_op_name("v"),
             prev.clone().into(),
             c.into(),
-            v_read.clone().into(),
+            v_read.clone(),
         )?;
         let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
         let u_r = select(
             &mut s.with_op_name("u"),
             prev.into(),
             u_d.into(),
-            u_read.clone().into(),
+            u_read.clone(),
         )?;
         (v_r, u_r)
     };

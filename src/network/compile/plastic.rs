@@ -26,6 +26,7 @@ use super::graph::{
     Var,
 };
 use super::propagation::{entry_rows, row_entries, Table};
+use super::synapses::Increment;
 use super::InitFeed;
 use crate::equations::{algebra_reads, LoweredSynapses, Side, Statement};
 use crate::error::Result;
@@ -279,7 +280,7 @@ fn run_statements(
     w: &Output,
     values: &mut [Output],
     view: &View,
-) -> Result<(Option<Output>, Vec<(String, Expr, Output)>)> {
+) -> Result<(Option<Output>, Vec<Increment>)> {
     let mut w_now = w.clone();
     let mut changed = false;
     let mut deliveries = Vec::new();
@@ -499,7 +500,7 @@ pub(super) fn on_pre(
     arriving: Arriving,
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
-) -> Result<(Pending, Vec<(String, Expr, Output)>, Option<Output>)> {
+) -> Result<(Pending, Vec<Increment>, Option<Output>)> {
     let e = tf_err(&model.model);
     let mut s = after(conn_scope, copy_after).new_sub_scope("on_pre");
     let mut decayed: Vec<Output> = Vec::with_capacity(model.traces.len());

@@ -18,6 +18,10 @@ use crate::network::model::Propagation;
 use crate::network::plan::{KernelForm, Plan};
 use crate::single::expr::Expr;
 
+/// An `on_pre` increment of a postsynaptic variable: its name, the
+/// coefficient of `w`, and `Σ w` over the arriving spikes.
+pub(super) type Increment = (String, Expr, Output);
+
 /// What the connections feed their postsynaptic nuclei in one copy of the
 /// step.
 pub(super) struct SynapticInputs {
@@ -29,7 +33,7 @@ pub(super) struct SynapticInputs {
     pub(super) bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>>,
     /// Per nucleus, the `on_pre` increments of its afferent connections:
     /// target, coefficient of `w`, and `Σ w` over the arriving spikes.
-    pub(super) on_pre: Vec<Vec<(String, Expr, Output)>>,
+    pub(super) on_pre: Vec<Vec<Increment>>,
     /// Per connection with state, what its writes need (by connection).
     pub(super) plastic: Vec<(usize, Pending)>,
 }
@@ -63,7 +67,7 @@ pub(super) fn connection_inputs(
 ) -> Result<SynapticInputs> {
     let mut currents: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
     let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); layout.banks.len()];
-    let mut on_pre: Vec<Vec<(String, Expr, Output)>> = vec![Vec::new(); plan.nuclei.len()];
+    let mut on_pre: Vec<Vec<Increment>> = vec![Vec::new(); plan.nuclei.len()];
     let mut plastic = Vec::new();
     for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
         if let (Some(state), Some(model)) = (&cst.plastic, &conn.synapses) {

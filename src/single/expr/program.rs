@@ -245,6 +245,9 @@ impl Program {
     /// Evaluate with `slots` as the values of the resolved names; `stack` must
     /// have room for `max_stack` values (it is not resized).
     #[inline]
+    // `acc = pop!() op acc` throughout: the left operand first, as the
+    // stack holds it (for `+` and `*` the same as `acc op= ...`).
+    #[allow(clippy::assign_op_pattern)]
     pub(crate) fn eval(&self, slots: &mut [f64], stack: &mut [f64], noise: &mut dyn Noise) -> f64 {
         // The top of the stack lives in `acc` (a register); `stack` holds the
         // values below it, above a sentinel at index 0, so a push never

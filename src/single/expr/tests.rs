@@ -260,7 +260,7 @@ fn compiled_programs_agree_with_the_tree() {
     };
     fn gen(depth: u32, next: &mut dyn FnMut() -> u64) -> String {
         let atoms = ["v", "w", "a", "b", "2", "0.5", "3", "1e-2"];
-        if depth == 0 || next() % 4 == 0 {
+        if depth == 0 || next().is_multiple_of(4) {
             return atoms[(next() % atoms.len() as u64) as usize].to_string();
         }
         let x = gen(depth - 1, next);
