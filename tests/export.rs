@@ -130,9 +130,9 @@ fn python_tensorflow_steps_the_export_to_the_same_spikes() -> R {
 }
 
 /// A model written as equations with white noise `xi` (drawn in the graph,
-/// keyed by seed and step), refractoriness and a delayed recurrent
-/// `on_pre` connection: Python's TensorFlow steps its export to exactly the
-/// spikes of the Rust run.
+/// keyed by seed and step), refractoriness, a delayed recurrent `on_pre`
+/// connection and one with per-synapse delays: Python's TensorFlow steps
+/// its export to exactly the spikes of the Rust run.
 #[test]
 fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
     let dir = tempdir("export-model")?;
@@ -143,6 +143,15 @@ fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
         Connection::new(a, a, Weights::random(0.2, -0.5, 9))
             .on_pre("v += w")
             .delay(1.0),
+    )?;
+    net.connect_with(
+        Connection::new(a, a, Weights::random(0.2, 0.4, 10))
+            .on_pre("v += w")
+            .delays(snn::network::Delays::Uniform {
+                low: 0.5,
+                high: 3.0,
+                seed: 2,
+            }),
     )?;
     let mut sim = net.build_with(DT, SimOptions::default().quiet().tensorboard(None))?;
     let export = dir.join("exported");

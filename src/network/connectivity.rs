@@ -139,12 +139,12 @@ impl RandomWeights {
 }
 
 /// xoshiro256** (Blackman and Vigna), seeded by SplitMix64.
-struct Rng([u64; 4]);
+pub(crate) struct Rng([u64; 4]);
 
 impl Rng {
     /// The generator of stream `index` (a row or column) under `seed`;
     /// `purpose` separates the structure's stream from the weights'.
-    fn new(seed: u64, purpose: u64, index: u64) -> Rng {
+    pub(crate) fn new(seed: u64, purpose: u64, index: u64) -> Rng {
         let mut x = seed
             ^ purpose.wrapping_mul(0xA076_1D64_78BD_642F)
             ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -172,7 +172,7 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`, 53 bits.
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
@@ -190,6 +190,8 @@ impl Rng {
 
 const STRUCTURE: u64 = 1;
 const VALUES: u64 = 2;
+/// The stream of per-synapse delays (`plan::delays`).
+pub(crate) const DELAYS: u64 = 3;
 
 fn draw(value: WeightValue, rng: &mut Rng) -> f32 {
     match value {

@@ -42,8 +42,8 @@ pub use checkpoint::Checkpointing;
 pub use cluster::{ClusterSpec, Server};
 pub use connectivity::{Connectivity, RandomWeights, WeightValue};
 pub use model::{
-    Connection, ConnectionId, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param, Probe,
-    Propagation, Record, StateVar, SynapseKind, Weights,
+    Connection, ConnectionId, Delays, Input, InputFn, KernelFn, Network, Nucleus, NucleusId, Param,
+    Probe, Propagation, Record, StateVar, SynapseKind, Weights,
 };
 pub use plan::{PropagationChoice, RoundingNote, WeightLayout, DENSE_FROM_DENSITY};
 pub use poisson::{poisson_model, Rate};

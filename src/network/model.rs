@@ -485,6 +485,27 @@ pub enum Propagation {
 /// A kernel: a function of the lag in ms, sampled once at build time.
 pub type KernelFn = Box<dyn Fn(f64) -> f64 + Send>;
 
+/// Per-synapse transmission delays ([`Connection::delays`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delays {
+    /// One delay in ms per synapse, in the order of the synapses of
+    /// [`Weights::Csr`] or [`Weights::CsrF32`] (their `values`). Each is a
+    /// whole number of steps, or is rounded to the nearest one with
+    /// [`Connection::round_to_step`] (reported once for the connection).
+    PerSynapse(Vec<f64>),
+    /// Drawn per synapse, uniform in `[low, high]` ms, and rounded to the
+    /// nearest step (Brian2's `S.delay = 'low + rand() * (high - low)'`);
+    /// keyed by `seed` and the synapse's place in the rows.
+    Uniform {
+        /// Shortest delay, ms (>= 0).
+        low: f64,
+        /// Longest delay, ms (>= `low`).
+        high: f64,
+        /// Seed of the draws.
+        seed: u64,
+    },
+}
+
 /// A connection `pre -> post` with weights, delay and synaptic kernel.
 ///
 /// Defaults: delay 0, voltage jump (kernel 1 at lag 0 over one step), delays
@@ -494,6 +515,8 @@ pub struct Connection {
     pub(crate) post: Subgroup,
     pub(crate) weights: Weights,
     pub(crate) delay_ms: f64,
+    /// A delay per synapse instead of `delay_ms`.
+    pub(crate) delays: Option<Delays>,
     pub(crate) kernel: Option<(KernelFn, f64)>,
     pub(crate) round: bool,
     pub(crate) propagation: Propagation,
@@ -530,6 +553,7 @@ impl Connection {
             post: post.into(),
             weights: weights.into(),
             delay_ms: 0.0,
+            delays: None,
             kernel: None,
             round: false,
             propagation: Propagation::default(),
@@ -542,6 +566,18 @@ impl Connection {
     /// [`round_to_step`](Self::round_to_step)).
     pub fn delay(mut self, ms: f64) -> Self {
         self.delay_ms = ms;
+        self
+    }
+    /// A transmission delay per synapse (Brian2's `S.delay = ...`, NEST's
+    /// per-connection delay) instead of one for the connection: the spike
+    /// of presynaptic neuron `i` at step `m` reaches the target of synapse
+    /// `s` at step `m + D_s` (docs/semantics.md §1.4). The weights must be
+    /// compressed rows, triplets or a generated connectivity; the
+    /// connection is event-driven; kernels and synapses with state are
+    /// refused. See [`Delays`] and
+    /// [`Simulator::delays`](crate::network::Simulator::delays).
+    pub fn delays(mut self, delays: Delays) -> Self {
+        self.delays = Some(delays);
         self
     }
     /// Synaptic kernel `kernel(lag_ms)` over a window of `window_ms` ms: a

@@ -58,6 +58,7 @@ pub(crate) struct PlanNucleus {
     pub model: Option<Lowered>,
 }
 
+mod delays;
 mod models;
 mod weights;
 pub(crate) use weights::PlanWeights;
@@ -131,6 +132,10 @@ pub(crate) struct PlanConnection {
     pub synapses: Option<LoweredSynapses>,
     /// Steps between weight snapshots, if recorded.
     pub snapshot_every: Option<usize>,
+    /// Per-synapse delays: the distinct delays in steps (ascending); the
+    /// weights are then compressed rows keyed by (neuron, delay)
+    /// ([`delays::keyed`]) and `delay` is the longest.
+    pub synapse_lags: Option<Vec<usize>>,
 }
 
 pub(crate) struct Plan {
@@ -278,6 +283,48 @@ fn param(p: &Param, n: usize, name: &str, label: &str) -> Result<Vec<f32>> {
         .collect()
 }
 
+/// What per-synapse delays go with: compressed rows (or triplets, or a
+/// generated connectivity; delays listed one by one need `Weights::Csr`
+/// for their order), voltage jumps or `on_pre` statements, no delay of the
+/// connection besides, no kernel, no synapse model, no dense product.
+fn per_synapse_delays_allowed(
+    c: &crate::network::model::Connection,
+    weights: &Weights,
+    name: &str,
+) -> Result<()> {
+    use crate::network::model::Delays;
+    let refuse = |problem: &str| {
+        Err(Error::SparseWeights {
+            connection: name.into(),
+            problem: format!("per-synapse delays {problem}"),
+        })
+    };
+    let listed = matches!(c.delays, Some(Delays::PerSynapse(_)));
+    match weights {
+        Weights::Csr { .. } | Weights::CsrF32 { .. } => {}
+        Weights::Triplets(_) | Weights::Random(_) if !listed => {}
+        Weights::Triplets(_) | Weights::Random(_) => {
+            return refuse(
+                "listed one by one follow the order of Weights::Csr values;                  give the weights as compressed rows, or draw the delays (Delays::Uniform)",
+            )
+        }
+        _ => return refuse("need sparse weights (compressed rows, triplets or a generated connectivity)"),
+    }
+    if c.delay_ms != 0.0 {
+        return refuse("replace the connection's delay; give one or the other");
+    }
+    if c.kernel.is_some() {
+        return refuse("go with voltage jumps or on_pre statements, not with kernels");
+    }
+    if c.synapses.is_some() {
+        return refuse("are not supported with synapse models (plasticity)");
+    }
+    if c.propagation == Propagation::Dense {
+        return refuse("are event-driven; Propagation::Dense cannot take them");
+    }
+    Ok(())
+}
+
 /// `ms / dt` as whole steps: exact within 1e-6 relative, or rounded on request.
 fn steps(
     ms: f64,
@@ -365,7 +412,10 @@ impl Plan {
             let (pre_all, post_all) = (net.nuclei[c.pre.id.index].n, net.nuclei[c.post.id.index].n);
             let (pre_range, post_range) = (c.pre.neurons(pre_all), c.post.neurons(post_all));
             let (pre_n, post_n) = (pre_range.len(), post_range.len());
-            let delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
+            let mut delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
+            if c.delays.is_some() {
+                per_synapse_delays_allowed(c, &all_weights[ci], &name)?;
+            }
             let kernel64: Vec<f64> = match &c.kernel {
                 None => vec![1.0],
                 Some((f, window)) => {
@@ -397,8 +447,13 @@ impl Plan {
             let form = kernel_form(&kernel64);
             let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
+            // Per-synapse delays need compressed rows, taken event-driven.
+            let propagation = match c.delays {
+                Some(_) => Propagation::EventDriven,
+                None => c.propagation,
+            };
             let (weights, layout) =
-                plan_weights(user_weights, pre_n, post_n, &name, c.propagation, limit)?;
+                plan_weights(user_weights, pre_n, post_n, &name, propagation, limit)?;
             let weights = embed(
                 weights,
                 (pre_range, pre_all),
@@ -406,6 +461,20 @@ impl Plan {
                 &name,
                 limit,
             )?;
+            let (weights, synapse_lags) = match &c.delays {
+                None => (weights, None),
+                Some(d) => {
+                    let nnz = match &weights {
+                        PlanWeights::Csr { w, .. } => w.len(),
+                        PlanWeights::Dense(_) => 0,
+                    };
+                    let s = delays::synapse_steps(d, nnz, dt, &name, c.round, &mut rounded)?;
+                    let (keyed, lags) = delays::keyed(weights, &s, &name)?;
+                    drop(s);
+                    delay = lags.last().copied().unwrap_or(0);
+                    (keyed, Some(lags))
+                }
+            };
             let post_model = models[c.post.id.index].as_ref();
             let synapses = models::synapses(c, &name, post_model, dt)?;
             let on_pre = match synapses {
@@ -443,9 +512,10 @@ impl Plan {
                 delay,
                 kernel,
                 weights,
-                propagation: c.propagation,
+                propagation,
                 layout,
                 form,
+                synapse_lags,
             });
         }
 

@@ -133,6 +133,30 @@ pub fn simulate_opts(
     out
 }
 
+/// Compare v traces (all neurons recorded) with the reference: every sample
+/// within 1 mV, and 99% of them within 0.05 mV. The loose bound is for the
+/// spike upswing, where one step multiplies a float32 rounding difference by
+/// up to 1 + dt (0.08 v + 5) per step, and for bursting neurons, whose
+/// recovery variable accumulates rounding over many resets.
+pub fn assert_v_close(rec: &snn::network::Recording, idx: usize, reference: &[Vec<f64>]) {
+    let tr = &rec.nuclei[idx].traces["v"];
+    let vals = tr.values();
+    assert_eq!(vals.nrows(), reference.len());
+    let mut diffs = Vec::new();
+    for (m, row) in reference.iter().enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            diffs.push((vals[[m, i]] as f64 - x).abs());
+        }
+    }
+    diffs.sort_by(|a, b| a.total_cmp(b));
+    let worst = diffs[diffs.len() - 1];
+    let p99 = diffs[diffs.len() * 99 / 100];
+    assert!(
+        worst <= 1.0 && p99 <= 0.05,
+        "nucleus {idx}: |v_tf - v_ref| max {worst} mV, 99th percentile {p99} mV"
+    );
+}
+
 /// A small deterministic generator (xorshift) for test weights.
 pub struct Rng(pub u64);
 impl Rng {

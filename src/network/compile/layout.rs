@@ -106,6 +106,10 @@ impl Layout {
             if let Some(lags) = lags {
                 spike_lags[conn.pre].extend(lags);
             }
+            // Per-synapse delays: every distinct delay is an event lag.
+            if let Some(lags) = &conn.synapse_lags {
+                spike_lags[conn.pre].extend(lags);
+            }
         }
         for lags in &mut spike_lags {
             lags.sort_unstable();
@@ -145,6 +149,10 @@ fn event_lags(conn: &PlanConnection) -> Option<[usize; 2]> {
     // Synapses with state gather their arriving rows themselves
     // (`super::plastic`).
     if conn.synapses.is_some() {
+        return None;
+    }
+    // Per-synapse delays take their own keyed rows (`super::synapses`).
+    if conn.synapse_lags.is_some() {
         return None;
     }
     let k = conn.kernel.len();

@@ -145,6 +145,9 @@ pub(crate) struct Compiled {
     pub checkpoint: CheckpointOps,
     /// Per connection, reads of its weight variables.
     pub weights: Vec<propagation::WeightOps>,
+    /// Per connection with per-synapse delays, its distinct delays in
+    /// steps: its compressed rows are keyed by (neuron, delay).
+    pub synapse_lags: Vec<Option<Vec<usize>>>,
     /// Per connection with state, a read of each trace variable.
     pub synapse_traces: Vec<Vec<(String, Operation)>>,
 }
@@ -221,6 +224,11 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
         copies: all_copies,
         checkpoint,
         weights: conns.iter().map(|c| c.w.clone()).collect(),
+        synapse_lags: plan
+            .connections
+            .iter()
+            .map(|c| c.synapse_lags.clone())
+            .collect(),
         synapse_traces: conns
             .iter()
             .map(|c| {

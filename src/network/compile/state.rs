@@ -285,7 +285,9 @@ pub(super) fn connections(
                     .map(|_| by_column(&indptr, &cols, post_n as usize));
                 let wv = fed_variable(&mut s, "weights", w, &[nnz], InitFeed::F32, reg, feeds)?;
                 let cv = fed_variable(&mut s, "columns", cols, &[nnz], InitFeed::I32, reg, feeds)?;
-                let rows = [pre_n + 1];
+                // `pre.n + 1`, or with per-synapse delays one pointer per
+                // (neuron, delay) row and one more.
+                let rows = [indptr.len() as u64];
                 let pv = fed_variable(
                     &mut s,
                     "row_pointers",

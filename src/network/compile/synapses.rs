@@ -90,6 +90,20 @@ pub(super) fn connection_inputs(
         let post_n = post.n as u64;
         let mut s = after(&cst.scope, copy_after);
         let e = tf_err(&conn.name);
+        if let Some(lags) = &conn.synapse_lags {
+            let current = keyed_sums(
+                &mut s, layout, conn.pre, lags, cst, ring, nuclei, steps, reads, post_n,
+            )?;
+            match &conn.on_pre {
+                Some(op) => on_pre[conn.post].push((
+                    op.target.clone(),
+                    op.coefficient.clone(),
+                    current.into(),
+                )),
+                None => currents[conn.post].push(current.into()),
+            }
+            continue;
+        }
         let k = conn.kernel.len() as u64;
         let unit_kernel = conn.form == KernelForm::Unit;
         let pre_state = &nuclei[conn.pre];
@@ -229,4 +243,48 @@ pub(super) fn connection_inputs(
         on_pre,
         plastic,
     })
+}
+
+/// The input of a connection with per-synapse delays (semantics §1.4): each
+/// spike event `(i, lag)` of the presynaptic nucleus takes row `i (K + 1) +
+/// k` of the keyed compressed rows, the synapses of `i` whose delay is
+/// `lags[k]` (the empty row `i (K + 1) + K` for a lag this connection does
+/// not use), summed into the postsynaptic columns like any compressed rows.
+#[allow(clippy::too_many_arguments)]
+fn keyed_sums(
+    s: &mut tensorflow::Scope,
+    layout: &Layout,
+    pre: usize,
+    lags: &[usize],
+    cst: &ConnState,
+    ring: &mut RingReads,
+    nuclei: &[NucleusState],
+    steps: &[NucleusStep],
+    reads: &mut Vec<Operation>,
+    post_n: u64,
+) -> Result<Operation> {
+    let e = tf_err("per-synapse delays");
+    let all = &layout.spike_lags[pre];
+    let ev = ring.spike_events(pre, all, &nuclei[pre], &steps[pre], reads)?;
+    let width = lags.len() as i64 + 1;
+    // The slot of each of the nucleus's event lags among this connection's.
+    let slot_of: Vec<i64> = all
+        .iter()
+        .map(|l| lags.iter().position(|x| x == l).unwrap_or(lags.len()) as i64)
+        .collect();
+    let table = tensorflow::Tensor::new(&[slot_of.len() as u64])
+        .with_values(&slot_of)
+        .map_err(&e)?;
+    let table = constant(table, &mut s.with_op_name("synapse/delay_slot")).map_err(&e)?;
+    let k =
+        ops::gather(table, ev.slots.clone(), &mut s.with_op_name("synapse/slot")).map_err(&e)?;
+    let w = constant(width, &mut s.with_op_name("synapse/width")).map_err(&e)?;
+    let base = ops::mul(
+        ev.neurons.clone(),
+        w,
+        &mut s.with_op_name("synapse/row_base"),
+    )
+    .map_err(&e)?;
+    let rows = ops::add(base, k, &mut s.with_op_name("synapse/rows")).map_err(&e)?;
+    csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
 }

@@ -15,7 +15,9 @@ impl Simulator {
     /// The current weights of connection `id`: [`Weights::DenseF32`] of
     /// shape `(pre.n, post.n)` for dense weights, [`Weights::CsrF32`] for
     /// compressed rows (the precision and layout the graph holds). For a
-    /// connection with plastic synapses, the weights learned so far.
+    /// connection with plastic synapses, the weights learned so far. With
+    /// per-synapse delays the synapses of each row are listed by delay
+    /// (ascending; [`delays`](Self::delays) gives them in the same order).
     pub fn weights(&self, id: ConnectionId) -> Result<Weights> {
         let ops = match self.compiled.weights.get(id.index) {
             Some(ops) if id.network == self.network => ops,
@@ -50,13 +52,48 @@ impl Simulator {
                 let indptr: Tensor<i64> = args.fetch(tp).tf(what)?;
                 let cols: Tensor<i32> = args.fetch(tc).tf(what)?;
                 let values: Tensor<f32> = args.fetch(tw).tf(what)?;
+                // Rows keyed by (neuron, delay): a neuron's rows are
+                // contiguous, every (K + 1)-th pointer starts one.
+                let width = match &self.compiled.synapse_lags[id.index] {
+                    Some(lags) => lags.len() + 1,
+                    None => 1,
+                };
                 Ok(Weights::CsrF32 {
-                    indptr: indptr.iter().map(|&x| x as usize).collect(),
+                    indptr: indptr.iter().step_by(width).map(|&x| x as usize).collect(),
                     indices: cols.iter().map(|&x| x as u32).collect(),
                     values: values.to_vec(),
                 })
             }
         }
+    }
+
+    /// The delay of each synapse of connection `id` in ms (whole steps), in
+    /// the order [`weights`](Self::weights) lists the synapses; `None` for
+    /// a connection without per-synapse delays (its one delay applies).
+    pub fn delays(&self, id: ConnectionId) -> Result<Option<Vec<f64>>> {
+        let (ops, lags) = match (
+            self.compiled.weights.get(id.index),
+            self.compiled.synapse_lags.get(id.index),
+        ) {
+            (Some(ops), Some(lags)) if id.network == self.network => (ops, lags),
+            _ => return Err(Error::ForeignConnection { index: id.index }),
+        };
+        let (Some(lags), WeightOps::Csr { indptr, .. }) = (lags, ops) else {
+            return Ok(None);
+        };
+        let what = || format!("reading the delays of connection #{}", id.index);
+        let mut args = SessionRunArgs::new();
+        let token = args.request_fetch(indptr, 0);
+        self.session.run(&mut args).tf(what)?;
+        let indptr: Tensor<i64> = args.fetch(token).tf(what)?;
+        let width = lags.len() + 1;
+        let mut out = Vec::with_capacity(indptr.last().copied().unwrap_or(0) as usize);
+        for (row, pair) in indptr.windows(2).enumerate() {
+            // The empty last row of each neuron has no delay of its own.
+            let ms = lags.get(row % width).map_or(0.0, |&l| l as f64 * self.dt);
+            out.extend(std::iter::repeat_n(ms, (pair[1] - pair[0]) as usize));
+        }
+        Ok(Some(out))
     }
 
     /// The traces of connection `id`'s synapse model as they are now, by
