@@ -49,3 +49,8 @@ pub use error::{Error, Result};
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The user guide's code blocks, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "network", feature = "jit"))]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
