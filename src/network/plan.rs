@@ -283,48 +283,6 @@ fn param(p: &Param, n: usize, name: &str, label: &str) -> Result<Vec<f32>> {
         .collect()
 }
 
-/// What per-synapse delays go with: compressed rows (or triplets, or a
-/// generated connectivity; delays listed one by one need `Weights::Csr`
-/// for their order), voltage jumps or `on_pre` statements, no delay of the
-/// connection besides, no kernel, no synapse model, no dense product.
-fn per_synapse_delays_allowed(
-    c: &crate::network::model::Connection,
-    weights: &Weights,
-    name: &str,
-) -> Result<()> {
-    use crate::network::model::Delays;
-    let refuse = |problem: &str| {
-        Err(Error::SparseWeights {
-            connection: name.into(),
-            problem: format!("per-synapse delays {problem}"),
-        })
-    };
-    let listed = matches!(c.delays, Some(Delays::PerSynapse(_)));
-    match weights {
-        Weights::Csr { .. } | Weights::CsrF32 { .. } => {}
-        Weights::Triplets(_) | Weights::Random(_) if !listed => {}
-        Weights::Triplets(_) | Weights::Random(_) => {
-            return refuse(
-                "listed one by one follow the order of Weights::Csr values;                  give the weights as compressed rows, or draw the delays (Delays::Uniform)",
-            )
-        }
-        _ => return refuse("need sparse weights (compressed rows, triplets or a generated connectivity)"),
-    }
-    if c.delay_ms != 0.0 {
-        return refuse("replace the connection's delay; give one or the other");
-    }
-    if c.kernel.is_some() {
-        return refuse("go with voltage jumps or on_pre statements, not with kernels");
-    }
-    if c.synapses.is_some() {
-        return refuse("are not supported with synapse models (plasticity)");
-    }
-    if c.propagation == Propagation::Dense {
-        return refuse("are event-driven; Propagation::Dense cannot take them");
-    }
-    Ok(())
-}
-
 /// `ms / dt` as whole steps: exact within 1e-6 relative, or rounded on request.
 fn steps(
     ms: f64,
@@ -414,7 +372,7 @@ impl Plan {
             let (pre_n, post_n) = (pre_range.len(), post_range.len());
             let mut delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
             if c.delays.is_some() {
-                per_synapse_delays_allowed(c, &all_weights[ci], &name)?;
+                delays::allowed(c, &all_weights[ci], &name)?;
             }
             let kernel64: Vec<f64> = match &c.kernel {
                 None => vec![1.0],

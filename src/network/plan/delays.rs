@@ -7,13 +7,50 @@ use super::weights::PlanWeights;
 use super::RoundingNote;
 use crate::error::{Error, Result};
 use crate::network::connectivity::{Rng, DELAYS};
-use crate::network::model::Delays;
+use crate::network::model::{Connection, Delays, Propagation, Weights};
 
 fn bad(connection: &str, problem: String) -> Error {
     Error::SparseWeights {
         connection: connection.into(),
         problem,
     }
+}
+
+/// What per-synapse delays go with: compressed rows (or triplets, or a
+/// generated connectivity; delays listed one by one need `Weights::Csr`
+/// for their order), voltage jumps or `on_pre` statements, no delay of the
+/// connection besides, no kernel, no synapse model, no dense product.
+pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<()> {
+    let refuse = |problem: &str| {
+        Err(Error::SparseWeights {
+            connection: name.into(),
+            problem: format!("per-synapse delays {problem}"),
+        })
+    };
+    let listed = matches!(c.delays, Some(Delays::PerSynapse(_)));
+    match weights {
+        Weights::Csr { .. } | Weights::CsrF32 { .. } => {}
+        Weights::Triplets(_) | Weights::Random(_) if !listed => {}
+        Weights::Triplets(_) | Weights::Random(_) => {
+            return refuse(
+                "listed one by one follow the order of Weights::Csr values;                  give the weights as compressed rows, or draw the delays (Delays::Uniform)",
+            )
+        }
+        _ => return refuse("need sparse weights (compressed rows, triplets or a generated connectivity)"),
+    }
+    if c.delay_ms != 0.0 {
+        return refuse("replace the connection's delay; give one or the other");
+    }
+    if c.kernel.is_some() {
+        return refuse("go with voltage jumps or on_pre statements, not with kernels");
+    }
+    if c.synapses.is_some() {
+        return refuse("are not supported with synapse models (plasticity)");
+    }
+    if c.propagation == Propagation::Dense {
+        return refuse("are event-driven; Propagation::Dense cannot take them");
+    }
+    Ok(())
 }
 
 /// The delay of each of `nnz` synapses in steps of `dt`, in the synapses'
