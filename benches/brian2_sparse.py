@@ -16,7 +16,11 @@ and the timed run is the 1000 ms after it; cpp_standalone builds and runs
 the whole program, and the time is that of its 1000 ms network run as
 Brian2 reports it (profiling), after a 1 ms warm-up inside the same run.
 Needs `pip install brian2` (not part of `cargo test`).
+
+SNN_BENCH_DELAYS=low,high (as for the Rust bench): every synapse gets a
+delay uniform in [low, high] ms (`S.delay = 'low*ms + rand()*(high-low)*ms'`).
 """
+import os
 import sys
 import time
 
@@ -84,6 +88,10 @@ for r in range(rounds):
     pre, post = fixed_in_degree(rng, Ni, N, Ki)
     si.connect(i=pre, j=post)
     si.w = -scale * rng.random(len(pre))
+    if os.environ.get("SNN_BENCH_DELAYS"):
+        lo, hi = (float(x) for x in os.environ["SNN_BENCH_DELAYS"].split(","))
+        for s in (se, si):
+            s.delay = f"{lo}*ms + rand()*{hi - lo}*ms"
     mon = SpikeMonitor(g)
     net = Network(g, se, si, mon)
     net.run(1 * ms)

@@ -11,6 +11,11 @@
 //! single-threaded executor with one intra-op thread, as `Executor::Auto`
 //! runs small networks. Three rounds of 20 000 runs alternate over the
 //! lines; each line prints its range of microseconds per run.
+//!
+//! Then what adding values into a variable at scattered places costs (a
+//! buffer of future inputs for per-synapse delays would need it,
+//! docs/design.md): `ResourceScatterAdd` into a flat `[51 n]` variable
+//! and `ResourceScatterNdAdd` into a `[51, n]` one, `k` values a run.
 
 use std::time::Instant;
 
@@ -68,6 +73,63 @@ fn build(chain: usize, size: u64) -> R<(Session, tensorflow::Operation)> {
     Ok((session, step))
 }
 
+/// A `[51 n]` (flat) or `[51, n]` variable and a step adding `k` values at
+/// fixed scattered places.
+fn build_scatter(flat: bool, n: u64, k: u64) -> R<(Session, tensorflow::Operation)> {
+    let rows = 51u64;
+    let mut scope = Scope::new_root_scope();
+    let mut x = 12345u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let at: Vec<(i64, i64)> = (0..k)
+        .map(|_| ((next() % rows) as i64, (next() % n) as i64))
+        .collect();
+    let values = ops::constant(
+        Tensor::<f32>::new(&[k]).with_values(&vec![0.5; k as usize])?,
+        &mut scope,
+    )?;
+    let h = ops::VarHandleOp::new()
+        .dtype(DataType::Float)
+        .shape(tensorflow::Shape::from(None))
+        .build(&mut scope)?;
+    let (zeros, step) = if flat {
+        let idx: Vec<i64> = at.iter().map(|(r, c)| r * n as i64 + c).collect();
+        let idx = ops::constant(Tensor::<i64>::new(&[k]).with_values(&idx)?, &mut scope)?;
+        let zeros = ops::constant(Tensor::<f32>::new(&[rows * n]), &mut scope)?;
+        let step = ops::ResourceScatterAdd::new().build(h.clone(), idx, values, &mut scope)?;
+        (zeros, step)
+    } else {
+        let idx: Vec<i64> = at.iter().flat_map(|&(r, c)| [r, c]).collect();
+        let idx = ops::constant(Tensor::<i64>::new(&[k, 2]).with_values(&idx)?, &mut scope)?;
+        let zeros = ops::constant(Tensor::<f32>::new(&[rows, n]), &mut scope)?;
+        let step = ops::ResourceScatterNdAdd::new().build(h.clone(), idx, values, &mut scope)?;
+        (zeros, step)
+    };
+    let init = ops::AssignVariableOp::new().build(h, zeros, &mut scope)?;
+    let mut options = SessionOptions::new();
+    options.set_config(&config())?;
+    let session = Session::new(&options, &scope.graph())?;
+    let mut args = SessionRunArgs::new();
+    args.add_target(&init);
+    session.run(&mut args)?;
+    Ok((session, step))
+}
+
+/// `runs` runs of `step`, in microseconds per run.
+fn time_runs(session: &Session, step: &tensorflow::Operation, runs: usize) -> R<f64> {
+    let started = Instant::now();
+    for _ in 0..runs {
+        let mut args = SessionRunArgs::new();
+        args.add_target(step);
+        session.run(&mut args)?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / runs as f64)
+}
+
 fn main() -> R<()> {
     let runs = 20_000;
     let lines: Vec<(usize, u64)> = [1u64, 400, 4000, 40_000]
@@ -81,13 +143,7 @@ fn main() -> R<()> {
     let mut times = vec![Vec::new(); lines.len()];
     for _round in 0..3 {
         for ((session, step), t) in built.iter().zip(&mut times) {
-            let started = Instant::now();
-            for _ in 0..runs {
-                let mut args = SessionRunArgs::new();
-                args.add_target(step);
-                session.run(&mut args)?;
-            }
-            t.push(started.elapsed().as_secs_f64() * 1e6 / runs as f64);
+            t.push(time_runs(session, step, runs)?);
         }
     }
     println!("| elements | ops in the chain | us per session run (three rounds) |");
@@ -96,6 +152,34 @@ fn main() -> R<()> {
         let lo = t.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = t.iter().cloned().fold(0.0, f64::max);
         println!("| {size} | {chain} | {lo:.2}-{hi:.2} |");
+    }
+
+    let scatters: Vec<(bool, u64, u64)> = [(100_000u64, 5500u64), (10_000, 54_000)]
+        .iter()
+        .flat_map(|&(n, k)| [(true, n, k), (false, n, k)])
+        .collect();
+    let built: Vec<_> = scatters
+        .iter()
+        .map(|&(flat, n, k)| build_scatter(flat, n, k))
+        .collect::<R<_>>()?;
+    let mut times = vec![Vec::new(); scatters.len()];
+    for _round in 0..3 {
+        for ((session, step), t) in built.iter().zip(&mut times) {
+            t.push(time_runs(session, step, 1000)?);
+        }
+    }
+    println!();
+    println!("| op | n | values added | ns per value (three rounds) |");
+    println!("| --- | --- | --- | --- |");
+    for ((flat, n, k), t) in scatters.iter().zip(&times) {
+        let lo = t.iter().cloned().fold(f64::INFINITY, f64::min) * 1000.0 / *k as f64;
+        let hi = t.iter().cloned().fold(0.0, f64::max) * 1000.0 / *k as f64;
+        let op = if *flat {
+            "ResourceScatterAdd, [51 n]"
+        } else {
+            "ResourceScatterNdAdd, [51, n]"
+        };
+        println!("| {op} | {n} | {k} | {lo:.0}-{hi:.0} |");
     }
     Ok(())
 }

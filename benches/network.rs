@@ -7,6 +7,7 @@
 //!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
 //!     SNN_BENCH_N=20000 .../network-* --child cuba auto   # CUBA/COBAHH at another size
 //!     SNN_BENCH_MS=10000 .../network-* --child cuba auto  # a longer timed span (for perf)
+//!     SNN_BENCH_DELAYS=1,5 .../network-* --child f100000k100 auto  # per-synapse delays in (f)
 //!     SNN_BENCH_TRACE=step.pb .../network-* --child cuba tfexec
 //!         # RunMetadata of one step: the graph run after Grappler, op times
 //!
@@ -76,7 +77,8 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use snn::network::{
-    Connection, Executor, Input, Network, Nucleus, Propagation, SimOptions, WeightValue, Weights,
+    Connection, Delays, Executor, Input, Network, Nucleus, Propagation, SimOptions, WeightValue,
+    Weights,
 };
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
@@ -344,15 +346,26 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
     )?;
     let exc = WeightValue::Uniform(0.0, 0.5 * scale);
     let inh = WeightValue::Uniform(-scale, 0.0);
+    // SNN_BENCH_DELAYS=low,high: per-synapse delays uniform in [low, high] ms
+    // (the twin reads the same variable).
+    let delays: Option<(f64, f64)> = match std::env::var("SNN_BENCH_DELAYS") {
+        Ok(s) => {
+            let (lo, hi) = s.split_once(',').ok_or("SNN_BENCH_DELAYS=low,high")?;
+            Some((lo.parse()?, hi.parse()?))
+        }
+        Err(_) => None,
+    };
     for (pre, post, k, w, seed) in [
         (e, e, ke, exc, 11),
         (e, i, ke, exc, 12),
         (i, e, ki, inh, 13),
         (i, i, ki, inh, 14),
     ] {
-        net.connect_with(
-            Connection::new(pre, post, Weights::fixed_in_degree(k, w, seed)).propagation(p),
-        )?;
+        let mut c = Connection::new(pre, post, Weights::fixed_in_degree(k, w, seed)).propagation(p);
+        if let Some((low, high)) = delays {
+            c = c.delays(Delays::Uniform { low, high, seed });
+        }
+        net.connect_with(c)?;
     }
     stage("network described (synapses not made yet)");
     // timed_run's modes are those of the other cases; a trace asks for

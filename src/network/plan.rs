@@ -134,7 +134,8 @@ pub(crate) struct PlanConnection {
     pub snapshot_every: Option<usize>,
     /// Per-synapse delays: the distinct delays in steps (ascending); the
     /// weights are then compressed rows keyed by (neuron, delay)
-    /// ([`delays::keyed`]) and `delay` is the longest.
+    /// ([`delays::keyed`]), and `delay` is 0 (the past spikes come from
+    /// the presynaptic nucleus's spike lists).
     pub synapse_lags: Option<Vec<usize>>,
 }
 
@@ -427,9 +428,11 @@ impl Plan {
                         PlanWeights::Dense(_) => 0,
                     };
                     let s = delays::synapse_steps(d, nnz, dt, &name, c.round, &mut rounded)?;
-                    let (keyed, lags) = delays::keyed(weights, &s, &name)?;
+                    let (keyed, lags) = delays::keyed(weights, &s, &name, limit)?;
                     drop(s);
-                    delay = lags.last().copied().unwrap_or(0);
+                    // Its past spikes come from the spike lists, not the
+                    // ring of rows (`compile::state::SpikeList`).
+                    delay = 0;
                     (keyed, Some(lags))
                 }
             };

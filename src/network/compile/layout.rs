@@ -31,6 +31,10 @@ pub(crate) struct Layout {
     /// Per nucleus, the lags its event-driven connections read from it
     /// (ascending, distinct): one spike-event set per step covers them.
     pub spike_lags: Vec<Vec<usize>>,
+    /// Per nucleus, the length of its spike lists (the spikes' indices of
+    /// each of the last `L` steps, for connections with per-synapse
+    /// delays; 0: none).
+    pub lists: Vec<usize>,
 }
 
 /// The recursive trace shared by every connection into one nucleus with the
@@ -102,13 +106,16 @@ impl Layout {
             .collect();
         let event_lags: Vec<Option<[usize; 2]>> = plan.connections.iter().map(event_lags).collect();
         let mut spike_lags = vec![Vec::new(); plan.nuclei.len()];
+        let mut lists = vec![0; plan.nuclei.len()];
         for (conn, lags) in plan.connections.iter().zip(&event_lags) {
             if let Some(lags) = lags {
                 spike_lags[conn.pre].extend(lags);
             }
-            // Per-synapse delays: every distinct delay is an event lag.
-            if let Some(lags) = &conn.synapse_lags {
-                spike_lags[conn.pre].extend(lags);
+            // Per-synapse delays read past steps from the spike lists.
+            if let Some(&longest) = conn.synapse_lags.as_ref().and_then(|l| l.last()) {
+                if longest > 0 {
+                    lists[conn.pre] = lists[conn.pre].max(longest + 1);
+                }
             }
         }
         for lags in &mut spike_lags {
@@ -123,6 +130,7 @@ impl Layout {
             banks,
             event_lags,
             spike_lags,
+            lists,
         }
     }
 

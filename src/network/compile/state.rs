@@ -37,6 +37,65 @@ pub(super) struct NucleusState {
     /// A model's step of each neuron's last spike (int64; models with a
     /// refractory period).
     pub(super) last: Option<Var>,
+    /// The spikes' indices of each of the last steps, for connections with
+    /// per-synapse delays.
+    pub(super) list: Option<SpikeList>,
+}
+
+/// A nucleus's spike lists: slot `(m mod L)` holds the indices of step
+/// `m`'s spikes at `ids[slot n .. slot n + counts[slot]]`. Written by
+/// scatter at the spikes and read by gathers of the listed indices, so a
+/// step costs the spikes of the steps it reads, not `L n`.
+pub(super) struct SpikeList {
+    /// int32 `[L n]`.
+    pub(super) ids: Var,
+    /// int64 `[L]`.
+    pub(super) counts: Var,
+    /// `L`.
+    pub(super) len: usize,
+}
+
+/// The spike lists `X/spike_list` and `X/spike_count` of `len` steps (none
+/// when `len` is 0), empty.
+fn spike_list(
+    scope: &mut Scope,
+    len: usize,
+    n: u64,
+    reg: &mut Registry,
+) -> Result<Option<SpikeList>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let e = tf_err("spike lists");
+    let ids = constant(
+        Tensor::<i32>::new(&[len as u64 * n]),
+        &mut scope.with_op_name("spike_list/initial"),
+    )
+    .map_err(&e)?;
+    let counts = constant(
+        Tensor::<i64>::new(&[len as u64]),
+        &mut scope.with_op_name("spike_count/initial"),
+    )
+    .map_err(&e)?;
+    Ok(Some(SpikeList {
+        ids: variable(
+            scope,
+            "spike_list",
+            DataType::Int32,
+            &[len as u64 * n],
+            ids.into(),
+            reg,
+        )?,
+        counts: variable(
+            scope,
+            "spike_count",
+            DataType::Int64,
+            &[len as u64],
+            counts.into(),
+            reg,
+        )?,
+        len,
+    }))
 }
 
 impl NucleusState {
@@ -97,14 +156,16 @@ pub(super) fn nuclei(
     reg: &mut Registry,
 ) -> Result<Vec<NucleusState>> {
     let mut states = Vec::with_capacity(plan.nuclei.len());
-    for (nu, &ring) in plan.nuclei.iter().zip(&layout.rings) {
+    for ((nu, &ring), &list) in plan.nuclei.iter().zip(&layout.rings).zip(&layout.lists) {
         let mut scope = match &nu.device {
             Some(dev) => root.new_sub_scope(&nu.label).with_device(dev),
             None => root.new_sub_scope(&nu.label),
         };
         let n = nu.n as u64;
         if let Some(model) = &nu.model {
-            states.push(model_state(scope, model, ring, reg)?);
+            let mut st = model_state(scope, model, ring, reg)?;
+            st.list = spike_list(&mut st.scope, list, n, reg)?;
+            states.push(st);
             continue;
         }
         let init_v = const_f32(&mut scope, "v/initial", &nu.c, &[n])?;
@@ -116,6 +177,7 @@ pub(super) fn nuclei(
         let u = variable(&mut scope, "u", float, &[n], init_u.into(), reg)?;
         let i = variable(&mut scope, "I", float, &[n], init_i.into(), reg)?;
         let hist = spike_ring(&mut scope, ring, n, reg)?;
+        let list = spike_list(&mut scope, list, n, reg)?;
         states.push(NucleusState {
             scope,
             vars: vec![("v".into(), v), ("u".into(), u), ("I".into(), i)],
@@ -123,6 +185,7 @@ pub(super) fn nuclei(
             hist,
             ring,
             last: None,
+            list,
         });
     }
     Ok(states)
@@ -188,6 +251,7 @@ fn model_state(
         hist,
         ring,
         last,
+        list: None,
     })
 }
 

@@ -267,6 +267,17 @@ impl NucleusOutputs<'_> {
                 .map_err(&e)?,
             );
         }
+        // This step's spike indices into slot `step mod L` of the spike
+        // lists, and their number.
+        if let Some(list) = &st.list {
+            writes.extend(write_list(
+                &w,
+                list,
+                &g.spike_index,
+                self.step_read,
+                nu.n as u64,
+            )?);
+        }
         // This step's spikes into their ring row, `step mod L`.
         if let Some(hist) = &st.hist {
             let at = ring.write_index(step_scope, st.ring)?;
@@ -401,4 +412,55 @@ impl NucleusOutputs<'_> {
             state,
         })
     }
+}
+
+/// The writes of a nucleus's spike lists (`SpikeList`): the `k` spike
+/// indices at `slot n .. slot n + k` and `k` at `slot`, `slot = m mod L`.
+fn write_list(
+    w: &Scope,
+    list: &super::state::SpikeList,
+    spike_index: &Operation,
+    step: &Output,
+    n: u64,
+) -> Result<[Operation; 2]> {
+    let e = tf_err("spike lists");
+    let mut s = w.new_sub_scope("spike_list");
+    let len = constant(list.len as i64, &mut s.with_op_name("length")).map_err(&e)?;
+    let slot = ops::floor_mod(step.clone(), len, &mut s.with_op_name("slot")).map_err(&e)?;
+    let flat = const_i32(&mut s, "flat", &[-1], &[1])?;
+    let ids = ops::reshape(spike_index.clone(), flat, &mut s.with_op_name("ids")).map_err(&e)?;
+    let k = ops::Size::new()
+        .out_type(DataType::Int64)
+        .build(ids.clone(), &mut s.with_op_name("count"))
+        .map_err(&e)?;
+    let (zero, one) = (
+        constant(0i64, &mut s.with_op_name("zero")).map_err(&e)?,
+        constant(1i64, &mut s.with_op_name("one")).map_err(&e)?,
+    );
+    let at = ops::range(zero, k.clone(), one, &mut s.with_op_name("at")).map_err(&e)?;
+    let n = constant(n as i64, &mut s.with_op_name("n")).map_err(&e)?;
+    let base = ops::mul(slot.clone(), n, &mut s.with_op_name("base")).map_err(&e)?;
+    let at = ops::add(at, base, &mut s.with_op_name("positions")).map_err(&e)?;
+    let ids32 = ops::Cast::new()
+        .DstT(DataType::Int32)
+        .build(ids, &mut s.with_op_name("ids32"))
+        .map_err(&e)?;
+    let write_ids = ops::resource_scatter_update(
+        list.ids.handle.clone(),
+        at,
+        ids32,
+        &mut s.with_op_name("write"),
+    )
+    .map_err(&e)?;
+    let one_dim = const_i32(&mut s, "one_dim", &[1], &[1])?;
+    let slot1 = ops::reshape(slot, one_dim.clone(), &mut s.with_op_name("slot1")).map_err(&e)?;
+    let k1 = ops::reshape(k, one_dim, &mut s.with_op_name("count1")).map_err(&e)?;
+    let write_count = ops::resource_scatter_update(
+        list.counts.handle.clone(),
+        slot1,
+        k1,
+        &mut s.with_op_name("write_count"),
+    )
+    .map_err(&e)?;
+    Ok([write_ids, write_count])
 }

@@ -10,7 +10,7 @@ use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
-use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
+use super::propagation::{csr_sums, entry_rows, event_sums, propagate, WeightOps};
 use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
@@ -92,7 +92,15 @@ pub(super) fn connection_inputs(
         let e = tf_err(&conn.name);
         if let Some(lags) = &conn.synapse_lags {
             let current = keyed_sums(
-                &mut s, layout, conn.pre, lags, cst, ring, nuclei, steps, reads, post_n,
+                &mut s,
+                &nuclei[conn.pre],
+                &steps[conn.pre],
+                lags,
+                cst,
+                ring.step,
+                reads,
+                post_n,
+                pre_n,
             )?;
             match &conn.on_pre {
                 Some(op) => on_pre[conn.post].push((
@@ -245,46 +253,124 @@ pub(super) fn connection_inputs(
     })
 }
 
-/// The input of a connection with per-synapse delays (semantics §1.4): each
-/// spike event `(i, lag)` of the presynaptic nucleus takes row `i (K + 1) +
-/// k` of the keyed compressed rows, the synapses of `i` whose delay is
-/// `lags[k]` (the empty row `i (K + 1) + K` for a lag this connection does
-/// not use), summed into the postsynaptic columns like any compressed rows.
+/// The input of a connection with per-synapse delays (semantics §1.4): the
+/// spike events `(i, k)` at its delays `lags[k]` (this step's spikes for
+/// lag 0; for the past lags the spikes the presynaptic nucleus's spike
+/// lists hold for step `m - lags[k]`, gathered by their counts, so the
+/// cost is the spikes of those steps), each taking row `i (K + 1) + k` of
+/// the keyed compressed rows (the synapses of `i` with that delay), summed
+/// into the postsynaptic columns like any compressed rows.
 #[allow(clippy::too_many_arguments)]
 fn keyed_sums(
     s: &mut tensorflow::Scope,
-    layout: &Layout,
-    pre: usize,
+    pre: &NucleusState,
+    pre_step: &NucleusStep,
     lags: &[usize],
     cst: &ConnState,
-    ring: &mut RingReads,
-    nuclei: &[NucleusState],
-    steps: &[NucleusStep],
+    step: &Output,
     reads: &mut Vec<Operation>,
     post_n: u64,
+    pre_n: u64,
 ) -> Result<Operation> {
     let e = tf_err("per-synapse delays");
-    let all = &layout.spike_lags[pre];
-    let ev = ring.spike_events(pre, all, &nuclei[pre], &steps[pre], reads)?;
-    let width = lags.len() as i64 + 1;
-    // The slot of each of the nucleus's event lags among this connection's.
-    let slot_of: Vec<i64> = all
-        .iter()
-        .map(|l| lags.iter().position(|x| x == l).unwrap_or(lags.len()) as i64)
-        .collect();
-    let table = tensorflow::Tensor::new(&[slot_of.len() as u64])
-        .with_values(&slot_of)
+    let op = |what: &str| format!("synapse/{what}");
+    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
+    let mut neurons: Vec<Output> = Vec::new();
+    let mut slots: Vec<Output> = Vec::new();
+    let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
+    if lags.first() == Some(&0) {
+        let now = ops::reshape(
+            pre_step.spike_index.clone(),
+            flat.clone(),
+            &mut s.with_op_name(&op("now")),
+        )
         .map_err(&e)?;
-    let table = constant(table, &mut s.with_op_name("synapse/delay_slot")).map_err(&e)?;
-    let k =
-        ops::gather(table, ev.slots.clone(), &mut s.with_op_name("synapse/slot")).map_err(&e)?;
-    let w = constant(width, &mut s.with_op_name("synapse/width")).map_err(&e)?;
-    let base = ops::mul(
-        ev.neurons.clone(),
-        w,
-        &mut s.with_op_name("synapse/row_base"),
-    )
-    .map_err(&e)?;
-    let rows = ops::add(base, k, &mut s.with_op_name("synapse/rows")).map_err(&e)?;
+        let zeros =
+            ops::zeros_like(now.clone(), &mut s.with_op_name(&op("now_slot"))).map_err(&e)?;
+        neurons.push(now.into());
+        slots.push(zeros.into());
+    }
+    if !past.is_empty() {
+        let list = pre
+            .list
+            .as_ref()
+            .ok_or_else(|| internal("per-synapse delays", "no spike lists"))?;
+        let lags_c = tensorflow::Tensor::new(&[past.len() as u64])
+            .with_values(&past)
+            .map_err(&e)?;
+        let lags_c = constant(lags_c, &mut s.with_op_name(&op("past_lags"))).map_err(&e)?;
+        let len = constant(list.len as i64, &mut s.with_op_name(&op("list_length"))).map_err(&e)?;
+        let back =
+            ops::sub(step.clone(), lags_c, &mut s.with_op_name(&op("past_steps"))).map_err(&e)?;
+        let at = ops::floor_mod(back, len, &mut s.with_op_name(&op("list_slots"))).map_err(&e)?;
+        let counts = ops::ResourceGather::new()
+            .dtype(tensorflow::DataType::Int64)
+            .build(
+                list.counts.handle.clone(),
+                at.clone(),
+                &mut s.with_op_name(&op("counts")),
+            )
+            .map_err(&e)?;
+        reads.push(counts.clone());
+        let n = constant(pre_n as i64, &mut s.with_op_name(&op("pre_n"))).map_err(&e)?;
+        let starts = ops::mul(at, n, &mut s.with_op_name(&op("list_starts"))).map_err(&e)?;
+        let ends = ops::add(
+            starts.clone(),
+            counts,
+            &mut s.with_op_name(&op("list_ends")),
+        )
+        .map_err(&e)?;
+        let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
+        let listed = ops::RaggedRange::new()
+            .build(starts, ends, one, &mut s.with_op_name(&op("listed")))
+            .map_err(&e)?;
+        let (splits, positions) = (
+            Output {
+                operation: listed.clone(),
+                index: 0,
+            },
+            Output {
+                operation: listed,
+                index: 1,
+            },
+        );
+        let ids = ops::ResourceGather::new()
+            .dtype(tensorflow::DataType::Int32)
+            .build(
+                list.ids.handle.clone(),
+                positions.clone(),
+                &mut s.with_op_name(&op("past")),
+            )
+            .map_err(&e)?;
+        reads.push(ids.clone());
+        let ids = ops::Cast::new()
+            .DstT(tensorflow::DataType::Int64)
+            .build(ids, &mut s.with_op_name(&op("past_neurons")))
+            .map_err(&e)?;
+        // The index of each listed spike's lag among the past lags, then
+        // among all (lag 0 first when the connection has it).
+        let which = entry_rows(s, &op("past_lag"), splits, positions)?;
+        let offset = i64::from(lags.first() == Some(&0));
+        let offset = constant(offset, &mut s.with_op_name(&op("past_offset"))).map_err(&e)?;
+        let k = ops::add(which, offset, &mut s.with_op_name(&op("past_slot"))).map_err(&e)?;
+        neurons.push(ids.into());
+        slots.push(k.into());
+    }
+    // This step's events first, then the listed ones.
+    let (neurons, slots) = if neurons.len() == 1 {
+        (neurons.remove(0), slots.remove(0))
+    } else {
+        let axis = constant(0i32, &mut s.with_op_name(&op("axis"))).map_err(&e)?;
+        let join = |parts: Vec<Output>, name: &str| -> Result<Output> {
+            Ok(ops::ConcatV2::new()
+                .build_instance(parts, axis.clone().into(), &mut s.with_op_name(&op(name)))
+                .map_err(&e)?
+                .output())
+        };
+        (join(neurons, "neurons")?, join(slots, "slots")?)
+    };
+    let width = constant(lags.len() as i64 + 1, &mut s.with_op_name(&op("width"))).map_err(&e)?;
+    let base = ops::mul(neurons, width, &mut s.with_op_name(&op("row_base"))).map_err(&e)?;
+    let rows = ops::add(base, slots, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
     csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
 }

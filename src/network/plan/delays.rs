@@ -147,10 +147,12 @@ pub(crate) fn synapse_steps(
 /// spike events at lags this connection does not use go there). The
 /// synapses of neuron `i` stay contiguous, so row `i` of the original
 /// rows is `indptr[i (K + 1)] .. indptr[(i + 1) (K + 1)]`.
+/// The pointers (`8 pre.n (K + 1)` bytes) must fit the memory `limit`.
 pub(crate) fn keyed(
     w: PlanWeights,
     steps: &[u32],
     connection: &str,
+    limit: u64,
 ) -> Result<(PlanWeights, Vec<usize>)> {
     let PlanWeights::Csr { indptr, cols, w } = w else {
         return Err(Error::Internal {
@@ -164,6 +166,34 @@ pub(crate) fn keyed(
     let width = lags.len() + 1;
     let slot = |s: u32| lags.binary_search(&(s as usize)).unwrap_or(lags.len());
     let pre = indptr.len().saturating_sub(1);
+    super::check_size(
+        || {
+            format!(
+                "the row pointers of connection {connection} by neuron and delay \
+                 ({pre} neurons x {} delays + 1, int64)",
+                lags.len()
+            )
+        },
+        (pre as u64).saturating_mul(width as u64),
+        8,
+        limit,
+        "fewer distinct delays (a narrower range, or delays in coarser steps)",
+    )?;
+    // The presynaptic nucleus's spike lists: up to `pre.n` int32 indices
+    // for each of the last `max + 1` steps.
+    let longest = lags.last().copied().unwrap_or(0) as u64;
+    super::check_size(
+        || {
+            format!(
+                "the spike lists for connection {connection} ({} steps x {pre} neurons, int32)",
+                longest + 1
+            )
+        },
+        (longest + 1).saturating_mul(pre as u64),
+        4,
+        limit,
+        "shorter delays, or a larger dt",
+    )?;
     let mut counts = vec![0i64; pre * width + 1];
     for i in 0..pre {
         for s in indptr[i] as usize..indptr[i + 1] as usize {
@@ -208,7 +238,7 @@ mod tests {
             cols: vec![5, 6, 7, 8],
             w: vec![0.5, 0.6, 0.7, 0.8],
         };
-        let (k, lags) = keyed(w, &[3, 1, 3, 1], "A->B").unwrap();
+        let (k, lags) = keyed(w, &[3, 1, 3, 1], "A->B", u64::MAX).unwrap();
         assert_eq!(lags, [1, 3]);
         let PlanWeights::Csr { indptr, cols, w } = k else {
             panic!("compressed rows expected");
