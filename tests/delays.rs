@@ -403,6 +403,28 @@ fn per_synapse_delays_refuse_what_they_cannot_take() -> R {
             Ok(_) => return Err(format!("{needle}: built").into()),
         }
     }
+    // Row pointers by (neuron, delay) over the memory limit: refused by name
+    // before anything is allocated (1000 neurons x 1001 delays x 8 bytes).
+    let mut net = Network::new();
+    let a = net.add(Nucleus::new("A", 1000))?;
+    net.connect_with(
+        Connection::new(a, a, Weights::fixed_out_degree(50, 1.0, 1)).delays(Delays::Uniform {
+            low: 0.0,
+            high: 100.0,
+            seed: 1,
+        }),
+    )?;
+    match net.build_with(0.1, opts().memory_limit(4_000_000)) {
+        Err(e @ Error::MemoryLimit { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("A->A") && text.contains("by neuron and delay"),
+                "{text}"
+            );
+        }
+        Err(other) => return Err(format!("memory limit: {other}").into()),
+        Ok(_) => return Err("memory limit: built".into()),
+    }
     // Rounding on request: one note for the connection.
     let mut net = Network::new();
     let a = net.add(Nucleus::new("A", 3))?;
