@@ -98,19 +98,7 @@ fn per_synapse_delays_match_the_reference() -> R {
     let w_fixed = Rng(5).matrix(na, nb, 0.0, 2.0);
     let build = |k: usize| -> Result<_, Box<dyn std::error::Error>> {
         let mut net = Network::new();
-        let a = net.add(
-            Nucleus::new("A", na)
-                .input(Input::function(move |t, out| {
-                    out.copy_from_slice(&input_a(t))
-                }))
-                .record(Record::everything()),
-        )?;
-        let b = net.add(
-            Nucleus::new("B", nb)
-                .abcd(0.1, 0.2, -65.0, 2.0)
-                .input(3.0)
-                .record(Record::everything()),
-        )?;
+        let (a, b) = common::driven_pair(&mut net, (na, nb), input_a)?;
         let csr = |p: &[usize], c: &[usize], w: &[f64]| Weights::Csr {
             indptr: p.to_vec(),
             indices: c.to_vec(),

@@ -162,19 +162,7 @@ fn two_nuclei_with_delays_match_reference() -> R {
     let reference = simulate(&mut rn, &conns, dt, steps);
 
     let mut net = Network::new();
-    let a = net.add(
-        Nucleus::new("A", na)
-            .input(Input::function(move |t, out| {
-                out.copy_from_slice(&input_a(t))
-            }))
-            .record(Record::everything()),
-    )?;
-    let b = net.add(
-        Nucleus::new("B", nb)
-            .abcd(0.1, 0.2, -65.0, 2.0)
-            .input(3.0)
-            .record(Record::everything()),
-    )?;
+    let (a, b) = common::driven_pair(&mut net, (na, nb), input_a)?;
     net.connect_with(Connection::new(a, b, to_array(&w_ab)).delay(2.0))?;
     net.connect_with(Connection::new(b, a, to_array(&w_ba)).delay(3.5))?;
     let rec = net.build_with(dt, opts())?.run(steps as f64 * dt)?;

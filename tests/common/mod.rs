@@ -157,6 +157,32 @@ pub fn assert_v_close(rec: &snn::network::Recording, idx: usize, reference: &[Ve
     );
 }
 
+/// Two Izhikevich nuclei the reference tests share: `A` (`na` regular
+/// spiking neurons driven by the host function `input_a`) and `B` (`nb`
+/// neurons with a = 0.1, d = 2 and a constant input 3), both recording
+/// everything.
+pub fn driven_pair(
+    net: &mut snn::network::Network,
+    (na, nb): (usize, usize),
+    input_a: impl Fn(f64) -> Vec<f64> + Send + 'static,
+) -> snn::Result<(snn::network::NucleusId, snn::network::NucleusId)> {
+    use snn::network::{Input, Nucleus, Record};
+    let a = net.add(
+        Nucleus::new("A", na)
+            .input(Input::function(move |t, out| {
+                out.copy_from_slice(&input_a(t))
+            }))
+            .record(Record::everything()),
+    )?;
+    let b = net.add(
+        Nucleus::new("B", nb)
+            .abcd(0.1, 0.2, -65.0, 2.0)
+            .input(3.0)
+            .record(Record::everything()),
+    )?;
+    Ok((a, b))
+}
+
 /// A small deterministic generator (xorshift) for test weights.
 pub struct Rng(pub u64);
 impl Rng {

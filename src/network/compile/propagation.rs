@@ -35,7 +35,7 @@ pub(super) enum Table<'a> {
 
 impl Table<'_> {
     /// `self[idx]` along the first axis, named `name`.
-    fn take(&self, s: &mut Scope, idx: Output, name: &str) -> Result<Output> {
+    pub(super) fn take(&self, s: &mut Scope, idx: Output, name: &str) -> Result<Output> {
         let e = tf_err(name);
         let mut s = s.with_op_name(name);
         Ok(match self {

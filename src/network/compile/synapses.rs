@@ -10,7 +10,7 @@ use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
-use super::propagation::{csr_sums, entry_rows, event_sums, propagate, WeightOps};
+use super::propagation::{csr_sums, entry_rows, event_sums, propagate, Table, WeightOps};
 use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
@@ -303,15 +303,8 @@ fn keyed_sums(
         let back =
             ops::sub(step.clone(), lags_c, &mut s.with_op_name(&op("past_steps"))).map_err(&e)?;
         let at = ops::floor_mod(back, len, &mut s.with_op_name(&op("list_slots"))).map_err(&e)?;
-        let counts = ops::ResourceGather::new()
-            .dtype(tensorflow::DataType::Int64)
-            .build(
-                list.counts.handle.clone(),
-                at.clone(),
-                &mut s.with_op_name(&op("counts")),
-            )
-            .map_err(&e)?;
-        reads.push(counts.clone());
+        let counts = Table::Var(&list.counts).take(s, at.clone().into(), &op("counts"))?;
+        reads.push(counts.operation.clone());
         let n = constant(pre_n as i64, &mut s.with_op_name(&op("pre_n"))).map_err(&e)?;
         let starts = ops::mul(at, n, &mut s.with_op_name(&op("list_starts"))).map_err(&e)?;
         let ends = ops::add(
@@ -334,15 +327,8 @@ fn keyed_sums(
                 index: 1,
             },
         );
-        let ids = ops::ResourceGather::new()
-            .dtype(tensorflow::DataType::Int32)
-            .build(
-                list.ids.handle.clone(),
-                positions.clone(),
-                &mut s.with_op_name(&op("past")),
-            )
-            .map_err(&e)?;
-        reads.push(ids.clone());
+        let ids = Table::Var(&list.ids).take(s, positions.clone(), &op("past"))?;
+        reads.push(ids.operation.clone());
         let ids = ops::Cast::new()
             .DstT(tensorflow::DataType::Int64)
             .build(ids, &mut s.with_op_name(&op("past_neurons")))
