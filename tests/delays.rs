@@ -121,6 +121,13 @@ fn per_synapse_delays_match_the_reference() -> R {
             },
         ))?;
         let mut sim = net.build_with(dt, opts().steps_per_run(k))?;
+        let choice = &sim.propagation()[ab.index()];
+        assert_eq!(choice.layout, snn::network::WeightLayout::Sparse);
+        assert!(
+            choice.reason.contains("per-synapse delays"),
+            "{}",
+            choice.reason
+        );
         let rec = sim.run(steps as f64 * dt)?;
         Ok((
             rec,

@@ -411,8 +411,11 @@ impl Plan {
                 Some(_) => Propagation::EventDriven,
                 None => c.propagation,
             };
-            let (weights, layout) =
+            let (weights, mut layout) =
                 plan_weights(user_weights, pre_n, post_n, &name, propagation, limit)?;
+            if c.delays.is_some() {
+                layout.reason = "per-synapse delays: compressed rows, event-driven";
+            }
             let weights = embed(
                 weights,
                 (pre_range, pre_all),
