@@ -33,10 +33,15 @@ pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<(
         Weights::Triplets(_) | Weights::Random(_) if !listed => {}
         Weights::Triplets(_) | Weights::Random(_) => {
             return refuse(
-                "listed one by one follow the order of Weights::Csr values;                  give the weights as compressed rows, or draw the delays (Delays::Uniform)",
+                "listed one by one follow the order of Weights::Csr values; give the weights as \
+                 compressed rows, or draw the delays (Delays::Uniform)",
             )
         }
-        _ => return refuse("need sparse weights (compressed rows, triplets or a generated connectivity)"),
+        _ => {
+            return refuse(
+                "need sparse weights (compressed rows, triplets or a generated connectivity)",
+            )
+        }
     }
     if c.delay_ms != 0.0 {
         return refuse("replace the connection's delay; give one or the other");
