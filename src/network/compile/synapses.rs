@@ -15,12 +15,16 @@ use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
 use crate::network::model::Propagation;
-use crate::network::plan::{KernelForm, Plan};
+use crate::network::plan::{KernelForm, Plan, PlanConnection};
 use crate::single::expr::Expr;
 
 /// An `on_pre` increment of a postsynaptic variable: its name, the
 /// coefficient of `w`, and `Σ w` over the arriving spikes.
 pub(super) type Increment = (String, Expr, Output);
+
+/// A connection's `[m, n]` input at its lags, the `[T, m]` coefficients
+/// that make it its terms of a trace bank, and `m`.
+pub(super) type BankTerm = (Output, Vec<f32>, usize);
 
 /// What the connections feed their postsynaptic nuclei in one copy of the
 /// step.
@@ -30,7 +34,7 @@ pub(super) struct SynapticInputs {
     /// Per trace bank, its afferent connections' `[m, n]` inputs at their
     /// lags with the `[T, m]` coefficients that make them the connection's
     /// terms (and `m`).
-    pub(super) bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>>,
+    pub(super) bank_terms: Vec<Vec<BankTerm>>,
     /// Per nucleus, the `on_pre` increments of its afferent connections:
     /// target, coefficient of `w`, and `Σ w` over the arriving spikes.
     pub(super) on_pre: Vec<Vec<Increment>>,
@@ -66,7 +70,7 @@ pub(super) fn connection_inputs(
     reads: &mut Vec<Operation>,
 ) -> Result<SynapticInputs> {
     let mut currents: Vec<Vec<Output>> = vec![Vec::new(); plan.nuclei.len()];
-    let mut bank_terms: Vec<Vec<(Output, Vec<f32>, usize)>> = vec![Vec::new(); layout.banks.len()];
+    let mut bank_terms: Vec<Vec<BankTerm>> = vec![Vec::new(); layout.banks.len()];
     let mut on_pre: Vec<Vec<Increment>> = vec![Vec::new(); plan.nuclei.len()];
     let mut plastic = Vec::new();
     for (ci, (conn, cst)) in plan.connections.iter().zip(conns).enumerate() {
@@ -102,61 +106,17 @@ pub(super) fn connection_inputs(
                 post_n,
                 pre_n,
             )?;
-            match &conn.on_pre {
-                Some(op) => on_pre[conn.post].push((
-                    op.target.clone(),
-                    op.coefficient.clone(),
-                    current.into(),
-                )),
-                None => currents[conn.post].push(current.into()),
-            }
+            deliver(conn, current, &mut on_pre, &mut currents);
             continue;
         }
         let k = conn.kernel.len() as u64;
         let unit_kernel = conn.form == KernelForm::Unit;
         let pre_state = &nuclei[conn.pre];
         let pre_step = &steps[conn.pre];
-        // Spikes through the weights, event-driven: the [m, post] sums at
-        // every lag of the presynaptic nucleus's events, and the slots of
-        // this connection's lags among them.
         let events = match layout.event_lags[ci] {
-            Some(_) => {
-                let lags = &layout.spike_lags[conn.pre];
-                let ev = ring.spike_events(conn.pre, lags, pre_state, pre_step, reads)?;
-                // A voltage jump takes its lag's row of the sums (named
-                // `synapse`); a trace takes them all.
-                let name = match conn.form {
-                    KernelForm::Unit => "synapse/lag_sums",
-                    _ => "synapse",
-                };
-                let sums = match &cst.w {
-                    WeightOps::Dense(w) => Sums::Lags(event_sums(&mut s, name, w, &ev)?),
-                    // One lag: every event goes to the one segment row, so
-                    // the columns are the segments (no slot arithmetic).
-                    csr if ev.lags.len() == 1 => Sums::One(csr_sums(
-                        &mut s,
-                        "synapse",
-                        csr,
-                        ev.neurons.clone(),
-                        None,
-                        None,
-                        post_n,
-                    )?),
-                    csr => Sums::Lags(csr_sums(
-                        &mut s,
-                        name,
-                        csr,
-                        ev.neurons.clone(),
-                        None,
-                        Some((ev.slots.clone(), ev.lags.len())),
-                        post_n,
-                    )?),
-                };
-                let slots = layout.event_slots(ci, conn.pre).ok_or_else(|| {
-                    internal(&conn.name, "its lags are missing from the spike events")
-                })?;
-                Some((sums, ev.lags.len(), slots))
-            }
+            Some(_) => Some(lag_sums(
+                &mut s, layout, ci, conn, cst, ring, pre_state, pre_step, reads, post_n,
+            )?),
             None => None,
         };
         let current: Operation = match (conn.form, events) {
@@ -189,61 +149,24 @@ pub(super) fn connection_inputs(
                 propagate(&mut s, "synapse", x, &cst.w, event_driven, pre_n, post_n)?
             }
             (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, events) => {
-                // This connection's terms of its group's traces (see
-                // `traces`): y(m - D) - r^K y(m - D - K) for G, -K r^K
-                // y(m - D - K) for A.
-                let group = layout.conn_group[ci]
-                    .map(|j| &layout.groups[j])
-                    .ok_or_else(|| internal(&conn.name, "trace group missing"))?;
-                let bank = layout
-                    .bank_of(conn.post)
-                    .ok_or_else(|| internal(&conn.name, "trace bank missing"))?;
-                let rows = layout.banks[bank].rows;
-                // The [T, n] terms are a [T, m] coefficient block (zero but
-                // at this group's rows) times the [m, n] input at the lags;
-                // the bank multiplies all its blocks at once.
-                let (m, slots, y) = match events {
-                    Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
-                    Some((Sums::One(sums), _, slots)) => {
-                        let shape = const_i32(&mut s, "synapse/row", &[1, post_n as i32], &[2])?;
-                        let row =
-                            ops::reshape(sums, shape, &mut s.with_op_name("synapse/lag_sums"))
-                                .map_err(&e)?;
-                        (1, slots, row)
-                    }
-                    None => {
-                        let event_driven = conn.propagation != Propagation::Dense;
-                        // y(D) and y(D + K), each from its ring row.
-                        let mut y: Vec<Output> = Vec::with_capacity(2);
-                        for (lag, name) in [
-                            (conn.delay, "synapse_arriving"),
-                            (conn.delay + k as usize, "synapse_leaving"),
-                        ] {
-                            let row = ring.row(conn.pre, lag, pre_state, pre_step, reads)?;
-                            y.push(
-                                propagate(&mut s, name, row, &cst.w, event_driven, pre_n, post_n)?
-                                    .into(),
-                            );
-                        }
-                        let pair = ops::Pack::new()
-                            .axis(0)
-                            .build_instance(y, &mut s.with_op_name("synapse"))
-                            .map_err(&e)?
-                            .op;
-                        (2, [0, 1], pair)
-                    }
-                };
-                let coef = term_coefficients(rows, group, m, slots);
-                bank_terms[bank].push((y.into(), coef, m));
+                let (bank, terms) = trace_terms(
+                    &mut s,
+                    layout,
+                    ci,
+                    conn,
+                    cst,
+                    ring,
+                    pre_state,
+                    pre_step,
+                    reads,
+                    events,
+                    (pre_n, post_n),
+                )?;
+                bank_terms[bank].push(terms);
                 continue;
             }
         };
-        match &conn.on_pre {
-            Some(op) => {
-                on_pre[conn.post].push((op.target.clone(), op.coefficient.clone(), current.into()))
-            }
-            None => currents[conn.post].push(current.into()),
-        }
+        deliver(conn, current, &mut on_pre, &mut currents);
     }
     Ok(SynapticInputs {
         currents,
@@ -251,6 +174,138 @@ pub(super) fn connection_inputs(
         on_pre,
         plastic,
     })
+}
+
+/// A connection's spikes through its weights, event-driven: the `[m,
+/// post]` sums at every lag of the presynaptic nucleus's events (`[post]`
+/// when there is one lag), the number of lags, and the slots of this
+/// connection's lags among them.
+#[allow(clippy::too_many_arguments)]
+fn lag_sums(
+    s: &mut tensorflow::Scope,
+    layout: &Layout,
+    ci: usize,
+    conn: &PlanConnection,
+    cst: &ConnState,
+    ring: &mut RingReads,
+    pre_state: &NucleusState,
+    pre_step: &NucleusStep,
+    reads: &mut Vec<Operation>,
+    post_n: u64,
+) -> Result<(Sums, usize, [usize; 2])> {
+    let lags = &layout.spike_lags[conn.pre];
+    let ev = ring.spike_events(conn.pre, lags, pre_state, pre_step, reads)?;
+    // A voltage jump takes its lag's row of the sums (named
+    // `synapse`); a trace takes them all.
+    let name = match conn.form {
+        KernelForm::Unit => "synapse/lag_sums",
+        _ => "synapse",
+    };
+    let sums = match &cst.w {
+        WeightOps::Dense(w) => Sums::Lags(event_sums(s, name, w, &ev)?),
+        // One lag: every event goes to the one segment row, so
+        // the columns are the segments (no slot arithmetic).
+        csr if ev.lags.len() == 1 => Sums::One(csr_sums(
+            s,
+            "synapse",
+            csr,
+            ev.neurons.clone(),
+            None,
+            None,
+            post_n,
+        )?),
+        csr => Sums::Lags(csr_sums(
+            s,
+            name,
+            csr,
+            ev.neurons.clone(),
+            None,
+            Some((ev.slots.clone(), ev.lags.len())),
+            post_n,
+        )?),
+    };
+    let slots = layout
+        .event_slots(ci, conn.pre)
+        .ok_or_else(|| internal(&conn.name, "its lags are missing from the spike events"))?;
+    Ok((sums, ev.lags.len(), slots))
+}
+
+/// A kernel-trace connection's terms of its group's traces (see
+/// `traces`): its trace bank, and `(y, coefficients, m)` for the bank.
+#[allow(clippy::too_many_arguments)]
+fn trace_terms(
+    s: &mut tensorflow::Scope,
+    layout: &Layout,
+    ci: usize,
+    conn: &PlanConnection,
+    cst: &ConnState,
+    ring: &mut RingReads,
+    pre_state: &NucleusState,
+    pre_step: &NucleusStep,
+    reads: &mut Vec<Operation>,
+    events: Option<(Sums, usize, [usize; 2])>,
+    (pre_n, post_n): (u64, u64),
+) -> Result<(usize, BankTerm)> {
+    let e = tf_err(&conn.name);
+    let k = conn.kernel.len() as u64;
+    // This connection's terms of its group's traces (see
+    // `traces`): y(m - D) - r^K y(m - D - K) for G, -K r^K
+    // y(m - D - K) for A.
+    let group = layout.conn_group[ci]
+        .map(|j| &layout.groups[j])
+        .ok_or_else(|| internal(&conn.name, "trace group missing"))?;
+    let bank = layout
+        .bank_of(conn.post)
+        .ok_or_else(|| internal(&conn.name, "trace bank missing"))?;
+    let rows = layout.banks[bank].rows;
+    // The [T, n] terms are a [T, m] coefficient block (zero but
+    // at this group's rows) times the [m, n] input at the lags;
+    // the bank multiplies all its blocks at once.
+    let (m, slots, y) = match events {
+        Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
+        Some((Sums::One(sums), _, slots)) => {
+            let shape = const_i32(s, "synapse/row", &[1, post_n as i32], &[2])?;
+            let row =
+                ops::reshape(sums, shape, &mut s.with_op_name("synapse/lag_sums")).map_err(&e)?;
+            (1, slots, row)
+        }
+        None => {
+            let event_driven = conn.propagation != Propagation::Dense;
+            // y(D) and y(D + K), each from its ring row.
+            let mut y: Vec<Output> = Vec::with_capacity(2);
+            for (lag, name) in [
+                (conn.delay, "synapse_arriving"),
+                (conn.delay + k as usize, "synapse_leaving"),
+            ] {
+                let row = ring.row(conn.pre, lag, pre_state, pre_step, reads)?;
+                y.push(propagate(s, name, row, &cst.w, event_driven, pre_n, post_n)?.into());
+            }
+            let pair = ops::Pack::new()
+                .axis(0)
+                .build_instance(y, &mut s.with_op_name("synapse"))
+                .map_err(&e)?
+                .op;
+            (2, [0, 1], pair)
+        }
+    };
+    let coef = term_coefficients(rows, group, m, slots);
+    Ok((bank, (y.into(), coef, m)))
+}
+
+/// A connection's input to its postsynaptic nucleus: an `on_pre`
+/// increment, or a current into the pulse input.
+fn deliver(
+    conn: &PlanConnection,
+    current: Operation,
+    on_pre: &mut [Vec<Increment>],
+    currents: &mut [Vec<Output>],
+) {
+    match &conn.on_pre {
+        Some(op) => {
+            on_pre[conn.post].push((op.target.clone(), op.coefficient.clone(), current.into()))
+        }
+        None => currents[conn.post].push(current.into()),
+    }
 }
 
 /// The input of a connection with per-synapse delays (semantics §1.4): the

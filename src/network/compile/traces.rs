@@ -32,7 +32,7 @@ pub(super) fn step_bank(
     bank: &BankLayout,
     var: &TraceBank,
     n: usize,
-    terms: Vec<(Output, Vec<f32>, usize)>,
+    terms: Vec<super::synapses::BankTerm>,
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
 ) -> Result<BankStep> {
