@@ -270,13 +270,8 @@ impl NucleusOutputs<'_> {
         // This step's spike indices into slot `step mod L` of the spike
         // lists, and their number.
         if let Some(list) = &st.list {
-            writes.extend(write_list(
-                &w,
-                list,
-                &g.spike_index,
-                self.step_read,
-                nu.n as u64,
-            )?);
+            let slot = ring.write_index(step_scope, list.len)?;
+            writes.extend(write_list(&w, list, &g.spike_index, slot, nu.n as u64)?);
         }
         // This step's spikes into their ring row, `step mod L`.
         if let Some(hist) = &st.hist {
@@ -415,18 +410,17 @@ impl NucleusOutputs<'_> {
 }
 
 /// The writes of a nucleus's spike lists (`SpikeList`): the `k` spike
-/// indices at `slot n .. slot n + k` and `k` at `slot`, `slot = m mod L`.
+/// indices at `slot n .. slot n + k` and `k` at `slot` (`m mod L`, the
+/// ring index of that length).
 fn write_list(
     w: &Scope,
     list: &super::state::SpikeList,
     spike_index: &Operation,
-    step: &Output,
+    slot: Operation,
     n: u64,
 ) -> Result<[Operation; 2]> {
     let e = tf_err("spike lists");
     let mut s = w.new_sub_scope("spike_list");
-    let len = constant(list.len as i64, &mut s.with_op_name("length")).map_err(&e)?;
-    let slot = ops::floor_mod(step.clone(), len, &mut s.with_op_name("slot")).map_err(&e)?;
     let flat = const_i32(&mut s, "flat", &[-1], &[1])?;
     let ids = ops::reshape(spike_index.clone(), flat, &mut s.with_op_name("ids")).map_err(&e)?;
     let k = ops::Size::new()
