@@ -22,19 +22,32 @@ pub(super) fn ring_gather(
     reads: &mut Vec<Operation>,
 ) -> Result<Operation> {
     let e = tf_err(name);
-    let lags_t = Tensor::new(&[lags.len() as u64])
-        .with_values(lags)
-        .map_err(&e)?;
-    let lags_c = constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
-    let len = constant(ring as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
-    let back = ops::sub(step.clone(), lags_c, s).map_err(&e)?;
-    let at = ops::floor_mod(back, len, &mut s.with_op_name(&format!("{name}_rows"))).map_err(&e)?;
+    let at = lag_slots(s, name, step, lags, ring)?;
     let g = ops::ResourceGather::new()
         .dtype(DataType::Float)
         .build(hist.handle.clone(), at, &mut s.with_op_name(name))
         .map_err(&e)?;
     reads.push(g.clone());
     Ok(g)
+}
+
+/// The slots `(m - lag) mod L` of `lags` in a ring of length `L`, int64
+/// (ops named `{name}_lags`, `{name}_ring`, `{name}_rows`).
+pub(super) fn lag_slots(
+    s: &mut Scope,
+    name: &str,
+    step: &Output,
+    lags: &[i64],
+    len: usize,
+) -> Result<Operation> {
+    let e = tf_err(name);
+    let lags_t = Tensor::new(&[lags.len() as u64])
+        .with_values(lags)
+        .map_err(&e)?;
+    let lags_c = constant(lags_t, &mut s.with_op_name(&format!("{name}_lags"))).map_err(&e)?;
+    let len = constant(len as i64, &mut s.with_op_name(&format!("{name}_ring"))).map_err(&e)?;
+    let back = ops::sub(step.clone(), lags_c, s).map_err(&e)?;
+    ops::floor_mod(back, len, &mut s.with_op_name(&format!("{name}_rows"))).map_err(&e)
 }
 
 /// The spikes of a nucleus at `lags` (ascending, not empty) as

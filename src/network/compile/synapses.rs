@@ -11,7 +11,7 @@ use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
 use super::propagation::{csr_sums, entry_rows, event_sums, propagate, Table, WeightOps};
-use super::ring::{spike_rows, RingReads};
+use super::ring::{lag_slots, spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
 use crate::network::model::Propagation;
@@ -350,14 +350,7 @@ fn keyed_sums(
             .list
             .as_ref()
             .ok_or_else(|| internal("per-synapse delays", "no spike lists"))?;
-        let lags_c = tensorflow::Tensor::new(&[past.len() as u64])
-            .with_values(&past)
-            .map_err(&e)?;
-        let lags_c = constant(lags_c, &mut s.with_op_name(&op("past_lags"))).map_err(&e)?;
-        let len = constant(list.len as i64, &mut s.with_op_name(&op("list_length"))).map_err(&e)?;
-        let back =
-            ops::sub(step.clone(), lags_c, &mut s.with_op_name(&op("past_steps"))).map_err(&e)?;
-        let at = ops::floor_mod(back, len, &mut s.with_op_name(&op("list_slots"))).map_err(&e)?;
+        let at = lag_slots(s, &op("list"), step, &past, list.len)?;
         let counts = Table::Var(&list.counts).take(s, at.clone().into(), &op("counts"))?;
         reads.push(counts.operation.clone());
         let n = constant(pre_n as i64, &mut s.with_op_name(&op("pre_n"))).map_err(&e)?;
