@@ -113,10 +113,16 @@ pub(super) fn connection_inputs(
         let unit_kernel = conn.form == KernelForm::Unit;
         let pre_state = &nuclei[conn.pre];
         let pre_step = &steps[conn.pre];
+        let at = ConnAt {
+            layout,
+            ci,
+            conn,
+            cst,
+            pre_state,
+            pre_step,
+        };
         let events = match layout.event_lags[ci] {
-            Some(_) => Some(lag_sums(
-                &mut s, layout, ci, conn, cst, ring, pre_state, pre_step, reads, post_n,
-            )?),
+            Some(_) => Some(lag_sums(&mut s, &at, ring, reads, post_n)?),
             None => None,
         };
         let current: Operation = match (conn.form, events) {
@@ -149,19 +155,7 @@ pub(super) fn connection_inputs(
                 propagate(&mut s, "synapse", x, &cst.w, event_driven, pre_n, post_n)?
             }
             (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, events) => {
-                let (bank, terms) = trace_terms(
-                    &mut s,
-                    layout,
-                    ci,
-                    conn,
-                    cst,
-                    ring,
-                    pre_state,
-                    pre_step,
-                    reads,
-                    events,
-                    (pre_n, post_n),
-                )?;
+                let (bank, terms) = trace_terms(&mut s, &at, ring, reads, events, (pre_n, post_n))?;
                 bank_terms[bank].push(terms);
                 continue;
             }
@@ -176,23 +170,37 @@ pub(super) fn connection_inputs(
     })
 }
 
+/// One connection as its helpers below read it: the layout, its index,
+/// its plan and variables, and its presynaptic nucleus's state and step.
+#[derive(Clone, Copy)]
+struct ConnAt<'a> {
+    layout: &'a Layout,
+    ci: usize,
+    conn: &'a PlanConnection,
+    cst: &'a ConnState,
+    pre_state: &'a NucleusState,
+    pre_step: &'a NucleusStep,
+}
+
 /// A connection's spikes through its weights, event-driven: the `[m,
 /// post]` sums at every lag of the presynaptic nucleus's events (`[post]`
 /// when there is one lag), the number of lags, and the slots of this
 /// connection's lags among them.
-#[allow(clippy::too_many_arguments)]
 fn lag_sums(
     s: &mut tensorflow::Scope,
-    layout: &Layout,
-    ci: usize,
-    conn: &PlanConnection,
-    cst: &ConnState,
+    c: &ConnAt,
     ring: &mut RingReads,
-    pre_state: &NucleusState,
-    pre_step: &NucleusStep,
     reads: &mut Vec<Operation>,
     post_n: u64,
 ) -> Result<(Sums, usize, [usize; 2])> {
+    let ConnAt {
+        layout,
+        ci,
+        conn,
+        cst,
+        pre_state,
+        pre_step,
+    } = *c;
     let lags = &layout.spike_lags[conn.pre];
     let ev = ring.spike_events(conn.pre, lags, pre_state, pre_step, reads)?;
     // A voltage jump takes its lag's row of the sums (named
@@ -232,20 +240,22 @@ fn lag_sums(
 
 /// A kernel-trace connection's terms of its group's traces (see
 /// `traces`): its trace bank, and `(y, coefficients, m)` for the bank.
-#[allow(clippy::too_many_arguments)]
 fn trace_terms(
     s: &mut tensorflow::Scope,
-    layout: &Layout,
-    ci: usize,
-    conn: &PlanConnection,
-    cst: &ConnState,
+    c: &ConnAt,
     ring: &mut RingReads,
-    pre_state: &NucleusState,
-    pre_step: &NucleusStep,
     reads: &mut Vec<Operation>,
     events: Option<(Sums, usize, [usize; 2])>,
     (pre_n, post_n): (u64, u64),
 ) -> Result<(usize, BankTerm)> {
+    let ConnAt {
+        layout,
+        ci,
+        conn,
+        cst,
+        pre_state,
+        pre_step,
+    } = *c;
     let e = tf_err(&conn.name);
     let k = conn.kernel.len() as u64;
     // This connection's terms of its group's traces (see
