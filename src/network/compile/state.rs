@@ -67,11 +67,13 @@ fn spike_list(
         return Ok(None);
     }
     let e = tf_err("spike lists");
-    let ids = constant(
-        Tensor::<i32>::new(&[len as u64 * n]),
-        &mut scope.with_op_name("spike_list/initial"),
-    )
-    .map_err(&e)?;
+    // Filled when the initialiser runs, not a constant of `len n` zeros in
+    // the GraphDef (as the spike ring).
+    let dims = const_i32(scope, "spike_list/dims", &[(len as u64 * n) as i32], &[1])?;
+    let zero = constant(0i32, &mut scope.with_op_name("spike_list/zero")).map_err(&e)?;
+    let ids = ops::Fill::new()
+        .build(dims, zero, &mut scope.with_op_name("spike_list/initial"))
+        .map_err(&e)?;
     let counts = constant(
         Tensor::<i64>::new(&[len as u64]),
         &mut scope.with_op_name("spike_count/initial"),
