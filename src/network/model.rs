@@ -573,8 +573,10 @@ impl Connection {
     /// of presynaptic neuron `i` at step `m` reaches the target of synapse
     /// `s` at step `m + D_s` (docs/semantics.md §1.4). The weights must be
     /// compressed rows, triplets or a generated connectivity; the
-    /// connection is event-driven; kernels and synapses with state are
-    /// refused. See [`Delays`] and
+    /// connection is event-driven; kernels are refused. A synapse model
+    /// (plasticity) runs `on_pre` when each synapse's spike arrives and
+    /// reads presynaptic traces at the synapse's delay (semantics §3.6).
+    /// See [`Delays`] and
     /// [`Simulator::delays`](crate::network::Simulator::delays).
     pub fn delays(mut self, delays: Delays) -> Self {
         self.delays = Some(delays);

@@ -441,6 +441,9 @@ impl Plan {
             };
             let post_model = models[c.post.id.index].as_ref();
             let synapses = models::synapses(c, &name, post_model, dt)?;
+            if let (Some(model), Some(lags)) = (&synapses, &synapse_lags) {
+                delays::check_past(model, lags, pre_all as u64, &name, limit)?;
+            }
             let on_pre = match synapses {
                 Some(_) => None,
                 None => models::on_pre(c, &name, post_model)?,

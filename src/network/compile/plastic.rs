@@ -16,7 +16,13 @@
 //!    compressed-column index lists), read after step 2's writes, and the
 //!    statements in order; the weights scattered back; the traces written.
 //!
-//! Only the synapses of arriving and of firing neurons are touched.
+//! Only the synapses of arriving and of firing neurons are touched. With
+//! per-synapse delays the arrivals and the presynaptic traces a synapse
+//! sees are its delay's ([`keyed`]).
+
+mod keyed;
+
+pub(super) use keyed::{on_pre_keyed, KeyedState};
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
@@ -54,6 +60,8 @@ pub(super) struct PlasticState {
     sparse: Option<SparseIndex>,
     /// Per trace of the model, its `[n]` variable.
     traces: Vec<Var>,
+    /// Per-synapse delays: the delays and the presynaptic traces' past.
+    keyed: Option<KeyedState>,
     /// Per trace, its name and a read of it between runs.
     pub(super) reads: Vec<(String, Operation)>,
 }
@@ -65,6 +73,8 @@ pub(super) struct CsrParts {
     pub(super) by_column: (Vec<i64>, Vec<i32>, Vec<i32>),
     pub(super) indptr_read: Output,
     pub(super) cols_read: Output,
+    /// Per-synapse delays: the distinct delays of the keyed rows.
+    pub(super) lags: Option<Vec<usize>>,
 }
 
 /// The trace variables of `model` (zeros), in the connection's scope, and
@@ -98,6 +108,10 @@ pub(super) fn plastic_state(
         ));
         traces.push(var);
     }
+    let keyed = match csr.as_ref().and_then(|c| c.lags.as_deref()) {
+        Some(lags) => Some(KeyedState::new(scope, model, lags, pre_n, reg)?),
+        None => None,
+    };
     let sparse = match csr {
         None => None,
         Some(parts) => {
@@ -146,6 +160,7 @@ pub(super) fn plastic_state(
         sparse,
         traces,
         reads,
+        keyed,
     })
 }
 
@@ -226,6 +241,9 @@ enum View {
         post: Output,
         post_ids: Output,
         post_n: u64,
+        /// The presynaptic traces' values are given per synapse (their
+        /// delay's past, [`keyed`]), not per neuron.
+        pre_per_synapse: bool,
     },
 }
 
@@ -238,6 +256,13 @@ impl View {
                 ops::reshape(v.clone(), column, s).map_err(&e)?.into()
             }
             (View::Dense, Side::Post) => v.clone(),
+            (
+                View::Sparse {
+                    pre_per_synapse: true,
+                    ..
+                },
+                Side::Pre,
+            ) => v.clone(),
             (View::Sparse { pre, .. }, Side::Pre) => {
                 ops::gather(v.clone(), pre.clone(), s).map_err(&e)?.into()
             }
@@ -288,14 +313,7 @@ fn run_statements(
         let mut ss = s.new_sub_scope(&format!("statement{j}"));
         match statement {
             Statement::Trace { index, value } => {
-                // It reads only itself: its per-neuron values.
-                let own = [(model.traces[*index].name.clone(), values[*index].clone())];
-                let v = emit(&mut ss, model, &own, value)?;
-                // Reading itself, it has its shape; a constant needs it.
-                values[*index] = match algebra_reads(value, &model.traces[*index].name) {
-                    true => v,
-                    false => shaped(&mut ss, v, &values[*index])?,
-                };
+                trace_statement(&mut ss, model, *index, value, values)?;
             }
             Statement::Weight { value } => {
                 let mut env = vec![("w".to_string(), w_now.clone())];
@@ -320,6 +338,25 @@ fn run_statements(
         }
     }
     Ok((changed.then_some(w_now), deliveries))
+}
+
+/// A statement `trace = value` on the values `values[index]` (of the
+/// pathway's neurons, or per synapse): it reads only itself.
+fn trace_statement(
+    s: &mut Scope,
+    model: &LoweredSynapses,
+    index: usize,
+    value: &Expr,
+    values: &mut [Output],
+) -> Result<()> {
+    let own = [(model.traces[index].name.clone(), values[index].clone())];
+    let v = emit(s, model, &own, value)?;
+    // Reading itself, it has its shape; a constant needs it.
+    values[index] = match algebra_reads(value, &model.traces[index].name) {
+        true => v,
+        false => shaped(s, v, &values[index])?,
+    };
+    Ok(())
 }
 
 /// `e` as a float32 output, its names from `env`.
@@ -348,6 +385,9 @@ pub(super) struct Pending {
     new: Option<Output>,
     /// Per trace, its `[n]` value after the decay and `on_pre`.
     traces: Vec<Output>,
+    /// With per-synapse delays, the step counter `m` (the traces' past
+    /// is written at row `m mod L`).
+    step: Option<Output>,
 }
 
 /// The synapses of the neurons `at` on one side: dense rows (`Pre`) are
@@ -434,6 +474,7 @@ fn gather_synapses(
                 post: post.clone(),
                 post_ids: post,
                 post_n: sp.post_n,
+                pre_per_synapse: false,
             };
             Ok((view, ids, w))
         }
@@ -501,19 +542,8 @@ pub(super) fn on_pre(
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
 ) -> Result<(Pending, Vec<Increment>, Option<Output>)> {
-    let e = tf_err(&model.model);
     let mut s = after(conn_scope, copy_after).new_sub_scope("on_pre");
-    let mut decayed: Vec<Output> = Vec::with_capacity(model.traces.len());
-    for (t, var) in model.traces.iter().zip(&state.traces) {
-        let read = var.read_in(&mut s, &format!("read/{}", t.name))?;
-        reads.push(read.clone());
-        let r = scalar_f32(&mut s, &format!("decay/{}", t.name), t.decay as f32)?;
-        decayed.push(
-            ops::mul(read, r, &mut s.with_op_name(&format!("decayed/{}", t.name)))
-                .map_err(&e)?
-                .into(),
-        );
-    }
+    let decayed = decayed_traces(&mut s, model, state, reads)?;
     let arrivals = active(&mut s, arriving, "arrivals")?;
     let (view, gathered, w) = gather_synapses(&mut s, state, Side::Pre, &arrivals, None)?;
     reads.push(w.operation.clone());
@@ -531,10 +561,33 @@ pub(super) fn on_pre(
             gathered,
             new,
             traces,
+            step: None,
         },
         deliveries,
         sum_old,
     ))
+}
+
+/// Step 1: every trace read and multiplied by its decay factor.
+fn decayed_traces(
+    s: &mut Scope,
+    model: &LoweredSynapses,
+    state: &PlasticState,
+    reads: &mut Vec<Operation>,
+) -> Result<Vec<Output>> {
+    let e = tf_err(&model.model);
+    let mut decayed: Vec<Output> = Vec::with_capacity(model.traces.len());
+    for (t, var) in model.traces.iter().zip(&state.traces) {
+        let read = var.read_in(s, &format!("read/{}", t.name))?;
+        reads.push(read.clone());
+        let r = scalar_f32(s, &format!("decay/{}", t.name), t.decay as f32)?;
+        decayed.push(
+            ops::mul(read, r, &mut s.with_op_name(&format!("decayed/{}", t.name)))
+                .map_err(&e)?
+                .into(),
+        );
+    }
+    Ok(decayed)
 }
 
 /// Step 3 for one connection, after `reads_done`: the weights `on_pre`
@@ -570,11 +623,20 @@ pub(super) fn finish(
         pre_written = Some(op);
     }
     let mut traces = pending.traces;
+    // With per-synapse delays: this step's presynaptic traces into their
+    // past, which on_post then reads at each synapse's delay.
+    let history = match (&state.keyed, &pending.step) {
+        (Some(k), Some(step)) => Some(k.write(&mut s, &traces, step, writes)?),
+        _ => None,
+    };
     if !model.on_post.is_empty() {
         let fired = active(&mut s, post_spikes, "fired")?;
-        let (view, ids, w) =
+        let (mut view, ids, w) =
             gather_synapses(&mut s, state, Side::Post, &fired, pre_written.as_ref())?;
         let mut values = values_at(&mut s, model, &traces, Side::Post, &fired)?;
+        if let (Some(k), Some((step, written))) = (&state.keyed, &history) {
+            k.post_view(&mut s, model, &mut view, &mut values, step, written)?;
+        }
         let (new, _) = run_statements(&mut s, model, &model.on_post, &w, &mut values, &view)?;
         if let Some(new) = new {
             match view {

@@ -372,6 +372,7 @@ pub(super) fn connections(
                     by_column,
                     indptr_read: indptr_read.clone().into(),
                     cols_read: cols_read.clone().into(),
+                    lags: conn.synapse_lags.clone(),
                 });
                 let ops = WeightOps::Csr {
                     w: w_read,

@@ -9,7 +9,7 @@ use tensorflow::{ops, Operation, Output};
 use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
-use super::plastic::{on_pre as on_pre_plastic, Arriving, Pending};
+use super::plastic::{on_pre as on_pre_plastic, on_pre_keyed, Arriving, Pending};
 use super::propagation::{csr_sums, entry_rows, event_sums, propagate, Table, WeightOps};
 use super::ring::{lag_slots, spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
@@ -77,13 +77,28 @@ pub(super) fn connection_inputs(
         if let (Some(state), Some(model)) = (&cst.plastic, &conn.synapses) {
             let (pre_state, pre_step) = (&nuclei[conn.pre], &steps[conn.pre]);
             // This step's spikes (`D = 0`) as the indices the threshold
-            // found; a past step's as its ring row.
-            let arriving = match conn.delay {
-                0 => Arriving::Indices(pre_step.spike_index.clone().into()),
-                d => Arriving::Row(ring.row(conn.pre, d, pre_state, pre_step, reads)?.into()),
+            // found; a past step's as its ring row; with per-synapse
+            // delays the spike events of the keyed rows.
+            let (pending, deliveries, sum) = match (&conn.synapse_lags, conn.delay) {
+                (Some(_), _) => on_pre_keyed(
+                    &cst.scope,
+                    model,
+                    state,
+                    (pre_state, pre_step),
+                    ring.step,
+                    copy_after,
+                    reads,
+                )?,
+                (None, d) => {
+                    let arriving = match d {
+                        0 => Arriving::Indices(pre_step.spike_index.clone().into()),
+                        d => {
+                            Arriving::Row(ring.row(conn.pre, d, pre_state, pre_step, reads)?.into())
+                        }
+                    };
+                    on_pre_plastic(&cst.scope, model, state, arriving, copy_after, reads)?
+                }
             };
-            let (pending, deliveries, sum) =
-                on_pre_plastic(&cst.scope, model, state, arriving, copy_after, reads)?;
             plastic.push((ci, pending));
             on_pre[conn.post].extend(deliveries);
             currents[conn.post].extend(sum);
@@ -338,6 +353,35 @@ fn keyed_sums(
     pre_n: u64,
 ) -> Result<Operation> {
     let e = tf_err("per-synapse delays");
+    let ev = keyed_events(s, pre, pre_step, lags, step, reads, pre_n)?;
+    let op = |what: &str| format!("synapse/{what}");
+    let width = constant(lags.len() as i64 + 1, &mut s.with_op_name(&op("width"))).map_err(&e)?;
+    let base = ops::mul(ev.neurons, width, &mut s.with_op_name(&op("row_base"))).map_err(&e)?;
+    let rows = ops::add(base, ev.slots, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
+    csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
+}
+
+/// The spike events of a connection with per-synapse delays: int64
+/// `neurons` and, per event, the `slots` of its lag among the
+/// connection's `lags` (this step's spikes first, then the listed ones).
+pub(super) struct KeyedEvents {
+    pub(super) neurons: Output,
+    pub(super) slots: Output,
+}
+
+/// The events `(i, k)` of [`keyed_sums`]: this step's spikes at lag 0
+/// (when the connection has it), then the spikes the spike lists hold for
+/// steps `m - lags[k]`.
+pub(super) fn keyed_events(
+    s: &mut tensorflow::Scope,
+    pre: &NucleusState,
+    pre_step: &NucleusStep,
+    lags: &[usize],
+    step: &Output,
+    reads: &mut Vec<Operation>,
+    pre_n: u64,
+) -> Result<KeyedEvents> {
+    let e = tf_err("per-synapse delays");
     let op = |what: &str| format!("synapse/{what}");
     let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
     let mut neurons: Vec<Output> = Vec::new();
@@ -413,8 +457,5 @@ fn keyed_sums(
         };
         (join(neurons, "neurons")?, join(slots, "slots")?)
     };
-    let width = constant(lags.len() as i64 + 1, &mut s.with_op_name(&op("width"))).map_err(&e)?;
-    let base = ops::mul(neurons, width, &mut s.with_op_name(&op("row_base"))).map_err(&e)?;
-    let rows = ops::add(base, slots, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
-    csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
+    Ok(KeyedEvents { neurons, slots })
 }

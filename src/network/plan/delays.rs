@@ -5,6 +5,7 @@
 
 use super::weights::PlanWeights;
 use super::RoundingNote;
+use crate::equations::{LoweredSynapses, Side};
 use crate::error::{Error, Result};
 use crate::network::connectivity::{Rng, DELAYS};
 use crate::network::model::{Connection, Delays, Propagation, Weights};
@@ -18,8 +19,8 @@ fn bad(connection: &str, problem: String) -> Error {
 
 /// What per-synapse delays go with: compressed rows (or triplets, or a
 /// generated connectivity; delays listed one by one need `Weights::Csr`
-/// for their order), voltage jumps or `on_pre` statements, no delay of the
-/// connection besides, no kernel, no synapse model, no dense product.
+/// for their order), voltage jumps, `on_pre` statements or a synapse model,
+/// no delay of the connection besides, no kernel, no dense product.
 pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<()> {
     let refuse = |problem: &str| {
         Err(Error::SparseWeights {
@@ -49,13 +50,36 @@ pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<(
     if c.kernel.is_some() {
         return refuse("go with voltage jumps or on_pre statements, not with kernels");
     }
-    if c.synapses.is_some() {
-        return refuse("are not supported with synapse models (plasticity)");
-    }
     if c.propagation == Propagation::Dense {
         return refuse("are event-driven; Propagation::Dense cannot take them");
     }
     Ok(())
+}
+
+/// A synapse model with per-synapse delays keeps the past of each
+/// presynaptic trace (`L = max delay + 1` steps of `pre.n` floats,
+/// `compile::plastic::keyed`): it must fit the memory `limit`.
+pub(crate) fn check_past(
+    model: &LoweredSynapses,
+    lags: &[usize],
+    pre_n: u64,
+    connection: &str,
+    limit: u64,
+) -> Result<()> {
+    let traces = model.traces.iter().filter(|t| t.side == Side::Pre).count() as u64;
+    let steps = lags.last().copied().unwrap_or(0) as u64 + 1;
+    super::check_size(
+        || {
+            format!(
+                "the past of the presynaptic traces of connection {connection} \
+                 ({traces} traces x {steps} steps x {pre_n} neurons, float32)"
+            )
+        },
+        traces.saturating_mul(steps).saturating_mul(pre_n),
+        4,
+        limit,
+        "shorter delays, or a larger dt",
+    )
 }
 
 /// The delay of each of `nnz` synapses in steps of `dt`, in the synapses'

@@ -99,7 +99,9 @@ impl Simulator {
     /// The traces of connection `id`'s synapse model as they are now, by
     /// name: one value per presynaptic neuron for a trace changed by
     /// `on_pre`, per postsynaptic neuron for one changed by `on_post`
-    /// (docs/semantics.md §3.6). Empty for static synapses.
+    /// (docs/semantics.md §3.6). Empty for static synapses. With
+    /// per-synapse delays a presynaptic trace is its neuron's, the value a
+    /// synapse of delay 0 holds (one of delay `d` holds it `d` steps late).
     pub fn synapse_traces(&self, id: ConnectionId) -> Result<Vec<(String, Vec<f32>)>> {
         let reads = match self.compiled.synapse_traces.get(id.index) {
             Some(reads) if id.network == self.network => reads,
