@@ -6,10 +6,12 @@ taue 5 ms, Ee 0 mV, vt -54 mV, vr -60 mV, El -74 mV; STDP with traces,
 taupre = taupost = 20 ms, gmax 0.01, dApre = 0.01 gmax, dApost = -1.05
 dApre; w = rand() gmax); dt = 0.1 ms.
 
-    python benches/brian2_stdp.py [cython|cpp_standalone|numpy] [rounds] [seconds] [neurons]
+    python benches/brian2_stdp.py [cython|cpp_standalone|numpy] [rounds] [seconds] [neurons] [low high]
 
 `neurons` (default 1): that many output neurons, every input onto each
 (1000 x neurons plastic synapses; the bench's SNN_BENCH_STDP_POST).
+`low high` (ms): a delay per synapse, `S.delay = low + rand() (high -
+low)` (the bench's SNN_BENCH_DELAYS=low,high).
 
 Prints one line per round: "BRIAN2 <seconds of the timed run> <output
 spikes> <synapses>" and "WEIGHTS <fraction in each tenth of [0, gmax]>";
@@ -28,6 +30,7 @@ import numpy as np  # noqa: E402
 target, rounds = setup()
 seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 100.0
 posts = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+delays = (float(sys.argv[5]), float(sys.argv[6])) if len(sys.argv) > 6 else None
 
 N = 1000
 taum, taupre, taupost, taue = 10 * ms, 20 * ms, 20 * ms, 5 * ms
@@ -58,6 +61,8 @@ for r in range(rounds):
                      w = clip(w + Apre, 0, gmax)""")
     S.connect()
     S.w = "rand() * gmax"
+    if delays is not None:
+        S.delay = f"{delays[0]}*ms + rand() * {delays[1] - delays[0]}*ms"
     mon = SpikeMonitor(neuron)
     timed(target, "stdp", neuron, [S], mon, dict(globals()), seconds * 1000, [inputs])
     if target != "cpp_standalone":

@@ -7,7 +7,7 @@
 //!     SNN_BENCH_THREADS=1,0 cargo bench ...      # TensorFlow's intra,inter-op threads
 //!     SNN_BENCH_N=20000 .../network-* --child cuba auto   # CUBA/COBAHH at another size
 //!     SNN_BENCH_MS=10000 .../network-* --child cuba auto  # a longer timed span (for perf)
-//!     SNN_BENCH_DELAYS=1,5 .../network-* --child f100000k100 auto  # per-synapse delays in (f)
+//!     SNN_BENCH_DELAYS=1,5 .../network-* --child f100000k100 auto  # per-synapse delays in (f), stdp
 //!     SNN_BENCH_TRACE=step.pb .../network-* --child cuba tfexec
 //!         # RunMetadata of one step: the graph run after Grappler, op times
 //!
@@ -348,13 +348,7 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
     let inh = WeightValue::Uniform(-scale, 0.0);
     // SNN_BENCH_DELAYS=low,high: per-synapse delays uniform in [low, high] ms
     // (the twin reads the same variable).
-    let delays: Option<(f64, f64)> = match std::env::var("SNN_BENCH_DELAYS") {
-        Ok(s) => {
-            let (lo, hi) = s.split_once(',').ok_or("SNN_BENCH_DELAYS=low,high")?;
-            Some((lo.parse()?, hi.parse()?))
-        }
-        Err(_) => None,
-    };
+    let delays = bench_delays()?;
     for (pre, post, k, w, seed) in [
         (e, e, ke, exc, 11),
         (e, i, ke, exc, 12),
@@ -375,6 +369,18 @@ fn case_sparse(n: usize, k: usize, mode: &str) -> R<Outcome> {
         Err(_) => "auto",
     };
     timed_run(net, 0.1, n, run_mode)
+}
+
+/// `SNN_BENCH_DELAYS=low,high`: per-synapse delays uniform in `[low,
+/// high]` ms for cases (f) and stdp.
+fn bench_delays() -> R<Option<(f64, f64)>> {
+    Ok(match std::env::var("SNN_BENCH_DELAYS") {
+        Ok(s) => {
+            let (lo, hi) = s.split_once(',').ok_or("SNN_BENCH_DELAYS=low,high")?;
+            Some((lo.parse()?, hi.parse()?))
+        }
+        Err(_) => None,
+    })
 }
 
 /// The Brette et al. (2007) benchmarks, as the examples build them.
@@ -431,7 +437,9 @@ fn case_stdp(mode: &str) -> R<Outcome> {
         Ok(n) => n.parse()?,
         Err(_) => 1,
     };
-    let (net, _, _) = stdp::song_with(1, posts)?;
+    // SNN_BENCH_DELAYS=low,high: a delay per synapse, uniform in [low,
+    // high] ms (the twin's 5th and 6th arguments).
+    let (net, _, _) = stdp::song_with(1, posts, bench_delays()?)?;
     let setup = Instant::now();
     let mut sim = net.build_with(0.1, opts().steps_per_run(steps_per_run(mode)))?;
     sim.run(WARMUP_STEPS as f64 * 0.1)?;

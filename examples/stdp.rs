@@ -12,7 +12,7 @@
 //! (100) and seed (1).
 use rand::{Rng, SeedableRng};
 use snn::equations::{NeuronModel, SynapseModel};
-use snn::network::{plot, Connection, Network, Nucleus, Record, Weights};
+use snn::network::{plot, Connection, Delays, Network, Nucleus, Record, Weights};
 
 /// The parameters of Brian2's script.
 pub const N: usize = 1000;
@@ -59,21 +59,37 @@ pub fn stdp() -> SynapseModel {
 pub fn song(
     seed: u64,
 ) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
-    song_with(seed, 1)
+    song_with(seed, 1, None)
 }
 
 /// The same with `posts` output neurons, every input onto each (the
-/// benchmark's wider plastic network).
+/// benchmark's wider plastic network), and with `delays = Some((low,
+/// high))` a delay per synapse drawn uniform in `[low, high]` ms (the
+/// weights then as compressed rows, the same values).
 pub fn song_with(
     seed: u64,
     posts: usize,
+    delays: Option<(f64, f64)>,
 ) -> snn::Result<(Network, snn::network::ConnectionId, snn::network::NucleusId)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let w = ndarray::Array2::from_shape_simple_fn((N, posts), || rng.random::<f64>() * GMAX);
     let mut net = Network::new().named("stdp").seed(seed);
     let input = net.add(Nucleus::poisson("input", N, 15.0))?;
     let out = net.add(Nucleus::with_model("neuron", posts, neuron()).record(Record::spikes()))?;
-    let c = net.connect_with(Connection::new(input, out, w).synapses(stdp()))?;
+    let c = match delays {
+        None => Connection::new(input, out, w),
+        Some((low, high)) => Connection::new(
+            input,
+            out,
+            Weights::Csr {
+                indptr: (0..=N).map(|i| i * posts).collect(),
+                indices: (0..N * posts).map(|s| s % posts).collect(),
+                values: w.iter().copied().collect(),
+            },
+        )
+        .delays(Delays::Uniform { low, high, seed }),
+    };
+    let c = net.connect_with(c.synapses(stdp()))?;
     Ok((net, c, out))
 }
 
