@@ -364,23 +364,63 @@ fn equation_message(
     pos: Option<usize>,
     problem: &str,
 ) -> String {
-    let head = format!("model {model:?}, {item}: {problem}");
     match pos {
         Some(pos) => {
-            let col = text
-                .get(..pos.min(text.len()))
-                .map_or(pos, |p| p.chars().count());
-            format!("{head}\n    {text}\n    {}^", " ".repeat(col))
+            let (line, col, at) = pointed(text, pos);
+            format!(
+                "model {model:?}, {item}{at}: {problem}\n    {line}\n    {}^",
+                " ".repeat(col)
+            )
         }
-        None => format!("{head}\n    {text}"),
+        None => format!("model {model:?}, {item}: {problem}\n    {text}"),
     }
 }
 
 fn caret(expr: &str, pos: usize, message: &str) -> String {
-    let col = expr
-        .get(..pos.min(expr.len()))
-        .map_or(pos, |p| p.chars().count());
-    format!("syntax error: {message}\n{expr}\n{}^", " ".repeat(col))
+    let (line, col, at) = pointed(expr, pos);
+    format!("syntax error{at}: {message}\n{line}\n{}^", " ".repeat(col))
+}
+
+/// The line of `text` holding byte `pos`, the column (in characters) of
+/// `pos` in it, and, when `text` has several lines, ", line k" to name it:
+/// a caret under a string of several statements points into its line.
+fn pointed(text: &str, pos: usize) -> (&str, usize, String) {
+    let pos = pos.min(text.len());
+    let start = text
+        .get(..pos)
+        .and_then(|p| p.rfind('\n'))
+        .map_or(0, |k| k + 1);
+    let end = text[start..].find('\n').map_or(text.len(), |k| start + k);
+    let col = text.get(start..pos).map_or(0, |p| p.chars().count());
+    let at = match text.contains('\n') {
+        true => format!(", line {}", text[..start].matches('\n').count() + 1),
+        false => String::new(),
+    };
+    (&text[start..end], col, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{caret, equation_message};
+
+    #[test]
+    fn a_caret_points_into_the_line_of_a_statement_list() {
+        let one = equation_message("m", "reset", "v = vr", Some(4), "unknown name");
+        assert_eq!(
+            one,
+            "model \"m\", reset: unknown name\n    v = vr\n        ^"
+        );
+        let many = equation_message("m", "on_pre", "x += 1\nI += w", Some(7), "not a trace");
+        assert_eq!(
+            many,
+            "model \"m\", on_pre, line 2: not a trace\n    I += w\n    ^"
+        );
+        assert_eq!(
+            caret("a +\nb +* 2", 6, "x"),
+            "syntax error, line 2: x\nb +* 2\n  ^"
+        );
+        assert_eq!(caret("v +* 2", 3, "x"), "syntax error: x\nv +* 2\n   ^");
+    }
 }
 
 /// `Result` with [`enum@Error`].
