@@ -170,3 +170,89 @@ fn python_tensorflow_steps_an_exported_noisy_model_to_the_same_spikes() -> R {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Plastic synapses travel with the export: Poisson inputs onto two groups
+/// of Song et al.'s neurons with STDP, one through a dense matrix, one
+/// through compressed rows with a delay per synapse (the presynaptic
+/// trace's past read at each synapse's delay). Python's TensorFlow steps
+/// the export to exactly the spikes of the Rust run, learned weights and
+/// all (the same network with static weights fires differently within the
+/// run, so the learning shows in the spikes).
+#[test]
+fn python_tensorflow_steps_an_exported_plastic_network_to_the_same_spikes() -> R {
+    use snn::network::Delays;
+    let dir = tempdir("export-plastic")?;
+    let gmax = 0.3;
+    let w = Rng(5).matrix(30, 3, 0.0, gmax);
+    // With `plastic` false the same network with static weights.
+    let build = |plastic: bool| -> snn::Result<snn::network::Simulator> {
+        let learn = |c: Connection| match plastic {
+            true => c.synapses(common::song::stdp(gmax)),
+            false => c.on_pre("ge += w"),
+        };
+        let mut net = Network::new().named("exported_plastic").seed(8);
+        let input = net.add(Nucleus::poisson("input", 30, 80.0))?;
+        let dense = net.add(Nucleus::with_model("D", 3, common::song::neuron()))?;
+        let rows = net.add(Nucleus::with_model("S", 3, common::song::neuron()))?;
+        net.connect_with(learn(
+            Connection::new(input, dense, to_array(&w)).delay(0.5),
+        ))?;
+        let nnz = 30 * 3;
+        net.connect_with(learn(
+            Connection::new(
+                input,
+                rows,
+                Weights::Csr {
+                    indptr: (0..=30).map(|i| 3 * i).collect(),
+                    indices: (0..nnz).map(|s| s % 3).collect(),
+                    values: w.iter().flatten().copied().collect(),
+                },
+            )
+            .delays(Delays::PerSynapse(
+                (0..nnz).map(|s| 0.5 * ((s * 7) % 5) as f64).collect(),
+            )),
+        ))?;
+        net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+    };
+    let spikes = |rec: &snn::network::Recording| {
+        let mut out: Vec<Spike> = Vec::new();
+        for (k, label) in [(1, "D"), (2, "S")] {
+            out.extend(
+                rec.nuclei[k]
+                    .spikes
+                    .iter()
+                    .map(|&(s, i)| (s, label.to_string(), i)),
+            );
+        }
+        out.sort();
+        out
+    };
+    let mut sim = build(true)?;
+    let export = dir.join("exported");
+    sim.export(&export)?;
+    let expected = spikes(&sim.run(STEPS as f64 * DT)?);
+    for label in ["D", "S"] {
+        let n = expected.iter().filter(|s| s.1 == label).count();
+        assert!(n > 10, "{label}: {n} spikes");
+    }
+    // Learning changes the spikes of both groups within the run.
+    let fixed = spikes(&build(false)?.run(STEPS as f64 * DT)?);
+    for label in ["D", "S"] {
+        let of = |v: &[Spike]| {
+            v.iter()
+                .filter(|s| s.1 == label)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(
+            of(&fixed),
+            of(&expected),
+            "{label}: learning changed nothing"
+        );
+    }
+    let mut got = python_steps(&dir, &export, None)?;
+    got.retain(|s| s.1 != "input");
+    assert_eq!(got, expected, "Python's TensorFlow and snn disagree");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
