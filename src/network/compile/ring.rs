@@ -6,6 +6,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Tensor};
 
 use super::graph::{after, const_i32, constant, scalar_f32, tf_err, Var};
 use super::neurons::NucleusStep;
+use super::propagation::{entry_rows, Table};
 use super::state::NucleusState;
 use crate::error::Result;
 
@@ -107,6 +108,15 @@ pub(super) struct SpikeEvents {
     pub(super) slots: Output,
 }
 
+/// The spike events of a connection with per-synapse delays: int64
+/// `neurons` and, per event, the `slots` of its lag among the
+/// connection's `lags` (this step's spikes first, then the listed ones).
+#[derive(Clone)]
+pub(super) struct KeyedEvents {
+    pub(super) neurons: Output,
+    pub(super) slots: Output,
+}
+
 /// Rows of the spike rings and the spike events, each built once per step,
 /// and the ring rows this step writes.
 pub(super) struct RingReads<'a> {
@@ -118,6 +128,8 @@ pub(super) struct RingReads<'a> {
     /// (nucleus, lag).
     pub(super) rows: std::collections::HashMap<(usize, usize), Operation>,
     pub(super) events: std::collections::HashMap<usize, SpikeEvents>,
+    /// Per (nucleus, lags of per-synapse delays), the listed spike events.
+    pub(super) keyed: std::collections::HashMap<(usize, Vec<usize>), KeyedEvents>,
 }
 
 impl RingReads<'_> {
@@ -216,6 +228,103 @@ impl RingReads<'_> {
             slots,
         };
         self.events.insert(pre, ev.clone());
+        Ok(ev)
+    }
+
+    /// [`KeyedEvents`] of nucleus `pre_idx` at a connection's `lags` (of
+    /// per-synapse delays): this step's spikes at lag 0 (when the lags have
+    /// it), then the spikes the spike lists hold for steps `m - lags[k]`,
+    /// gathered by their counts (the cost is the spikes of those steps).
+    /// Built once per step for each set of lags, in the nucleus's scope
+    /// (`X/listed/...`), and shared by the connections with those lags.
+    pub(super) fn keyed_events(
+        &mut self,
+        pre_idx: usize,
+        lags: &[usize],
+        pre: &NucleusState,
+        pre_step: &NucleusStep,
+        reads: &mut Vec<Operation>,
+        pre_n: u64,
+    ) -> Result<KeyedEvents> {
+        if let Some(ev) = self.keyed.get(&(pre_idx, lags.to_vec())) {
+            return Ok(ev.clone());
+        }
+        let mut scope = after(&pre.scope, self.after).new_sub_scope("listed");
+        let s = &mut scope;
+        let step = self.step;
+        let e = tf_err("per-synapse delays");
+        let flat = const_i32(s, "flat", &[-1], &[1])?;
+        let mut neurons: Vec<Output> = Vec::new();
+        let mut slots: Vec<Output> = Vec::new();
+        let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
+        if lags.first() == Some(&0) {
+            let now = ops::reshape(
+                pre_step.spike_index.clone(),
+                flat.clone(),
+                &mut s.with_op_name("now"),
+            )
+            .map_err(&e)?;
+            let zeros =
+                ops::zeros_like(now.clone(), &mut s.with_op_name("now_slot")).map_err(&e)?;
+            neurons.push(now.into());
+            slots.push(zeros.into());
+        }
+        if !past.is_empty() {
+            let list = pre.list.as_ref().ok_or_else(|| crate::Error::Internal {
+                context: "per-synapse delays".into(),
+                message: "no spike lists".into(),
+            })?;
+            let at = lag_slots(s, "list", step, &past, list.len)?;
+            let counts = Table::Var(&list.counts).take(s, at.clone().into(), "counts")?;
+            reads.push(counts.operation.clone());
+            let n = constant(pre_n as i64, &mut s.with_op_name("pre_n")).map_err(&e)?;
+            let starts = ops::mul(at, n, &mut s.with_op_name("list_starts")).map_err(&e)?;
+            let ends =
+                ops::add(starts.clone(), counts, &mut s.with_op_name("list_ends")).map_err(&e)?;
+            let one = constant(1i64, &mut s.with_op_name("one")).map_err(&e)?;
+            let listed = ops::RaggedRange::new()
+                .build(starts, ends, one, &mut s.with_op_name("listed"))
+                .map_err(&e)?;
+            let (splits, positions) = (
+                Output {
+                    operation: listed.clone(),
+                    index: 0,
+                },
+                Output {
+                    operation: listed,
+                    index: 1,
+                },
+            );
+            let ids = Table::Var(&list.ids).take(s, positions.clone(), "past")?;
+            reads.push(ids.operation.clone());
+            let ids = ops::Cast::new()
+                .DstT(tensorflow::DataType::Int64)
+                .build(ids, &mut s.with_op_name("past_neurons"))
+                .map_err(&e)?;
+            // The index of each listed spike's lag among the past lags, then
+            // among all (lag 0 first when the connection has it).
+            let which = entry_rows(s, "past_lag", splits, positions)?;
+            let offset = i64::from(lags.first() == Some(&0));
+            let offset = constant(offset, &mut s.with_op_name("past_offset")).map_err(&e)?;
+            let k = ops::add(which, offset, &mut s.with_op_name("past_slot")).map_err(&e)?;
+            neurons.push(ids.into());
+            slots.push(k.into());
+        }
+        // This step's events first, then the listed ones.
+        let (neurons, slots) = if neurons.len() == 1 {
+            (neurons.remove(0), slots.remove(0))
+        } else {
+            let axis = constant(0i32, &mut s.with_op_name("axis")).map_err(&e)?;
+            let join = |parts: Vec<Output>, name: &str| -> Result<Output> {
+                Ok(ops::ConcatV2::new()
+                    .build_instance(parts, axis.clone().into(), &mut s.with_op_name(name))
+                    .map_err(&e)?
+                    .output())
+            };
+            (join(neurons, "neurons")?, join(slots, "slots")?)
+        };
+        let ev = KeyedEvents { neurons, slots };
+        self.keyed.insert((pre_idx, lags.to_vec()), ev.clone());
         Ok(ev)
     }
 }

@@ -127,6 +127,7 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
         index: std::collections::HashMap::new(),
         rows: std::collections::HashMap::new(),
         events: std::collections::HashMap::new(),
+        keyed: std::collections::HashMap::new(),
     };
     let inputs = connection_inputs(
         plan,

@@ -10,8 +10,8 @@ use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, on_pre_keyed, Arriving, Pending};
-use super::propagation::{csr_sums, entry_rows, event_sums, propagate, Table, WeightOps};
-use super::ring::{lag_slots, spike_rows, RingReads};
+use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
+use super::ring::{spike_rows, RingReads};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
 use crate::network::model::Propagation;
@@ -84,8 +84,8 @@ pub(super) fn connection_inputs(
                     &cst.scope,
                     model,
                     state,
-                    (pre_state, pre_step),
-                    ring.step,
+                    (conn.pre, pre_state, pre_step),
+                    ring,
                     copy_after,
                     reads,
                 )?,
@@ -109,17 +109,15 @@ pub(super) fn connection_inputs(
         let post_n = post.n as u64;
         let mut s = after(&cst.scope, copy_after);
         let e = tf_err(&conn.name);
-        if let Some(lags) = &conn.synapse_lags {
+        if conn.synapse_lags.is_some() {
             let current = keyed_sums(
                 &mut s,
-                &nuclei[conn.pre],
-                &steps[conn.pre],
-                lags,
+                conn,
+                (&nuclei[conn.pre], &steps[conn.pre]),
                 cst,
-                ring.step,
+                ring,
                 reads,
-                post_n,
-                pre_n,
+                (pre_n, post_n),
             )?;
             deliver(conn, current, &mut on_pre, &mut currents);
             continue;
@@ -340,122 +338,24 @@ fn deliver(
 /// cost is the spikes of those steps), each taking row `i (K + 1) + k` of
 /// the keyed compressed rows (the synapses of `i` with that delay), summed
 /// into the postsynaptic columns like any compressed rows.
-#[allow(clippy::too_many_arguments)]
 fn keyed_sums(
     s: &mut tensorflow::Scope,
-    pre: &NucleusState,
-    pre_step: &NucleusStep,
-    lags: &[usize],
+    conn: &PlanConnection,
+    (pre, pre_step): (&NucleusState, &NucleusStep),
     cst: &ConnState,
-    step: &Output,
+    ring: &mut RingReads,
     reads: &mut Vec<Operation>,
-    post_n: u64,
-    pre_n: u64,
+    (pre_n, post_n): (u64, u64),
 ) -> Result<Operation> {
     let e = tf_err("per-synapse delays");
-    let ev = keyed_events(s, pre, pre_step, lags, step, reads, pre_n)?;
+    let lags = conn
+        .synapse_lags
+        .as_deref()
+        .ok_or_else(|| internal("per-synapse delays", "no delays"))?;
+    let ev = ring.keyed_events(conn.pre, lags, pre, pre_step, reads, pre_n)?;
     let op = |what: &str| format!("synapse/{what}");
     let width = constant(lags.len() as i64 + 1, &mut s.with_op_name(&op("width"))).map_err(&e)?;
     let base = ops::mul(ev.neurons, width, &mut s.with_op_name(&op("row_base"))).map_err(&e)?;
     let rows = ops::add(base, ev.slots, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
     csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
-}
-
-/// The spike events of a connection with per-synapse delays: int64
-/// `neurons` and, per event, the `slots` of its lag among the
-/// connection's `lags` (this step's spikes first, then the listed ones).
-pub(super) struct KeyedEvents {
-    pub(super) neurons: Output,
-    pub(super) slots: Output,
-}
-
-/// The events `(i, k)` of [`keyed_sums`]: this step's spikes at lag 0
-/// (when the connection has it), then the spikes the spike lists hold for
-/// steps `m - lags[k]`.
-pub(super) fn keyed_events(
-    s: &mut tensorflow::Scope,
-    pre: &NucleusState,
-    pre_step: &NucleusStep,
-    lags: &[usize],
-    step: &Output,
-    reads: &mut Vec<Operation>,
-    pre_n: u64,
-) -> Result<KeyedEvents> {
-    let e = tf_err("per-synapse delays");
-    let op = |what: &str| format!("synapse/{what}");
-    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
-    let mut neurons: Vec<Output> = Vec::new();
-    let mut slots: Vec<Output> = Vec::new();
-    let past: Vec<i64> = lags.iter().filter(|&&l| l > 0).map(|&l| l as i64).collect();
-    if lags.first() == Some(&0) {
-        let now = ops::reshape(
-            pre_step.spike_index.clone(),
-            flat.clone(),
-            &mut s.with_op_name(&op("now")),
-        )
-        .map_err(&e)?;
-        let zeros =
-            ops::zeros_like(now.clone(), &mut s.with_op_name(&op("now_slot"))).map_err(&e)?;
-        neurons.push(now.into());
-        slots.push(zeros.into());
-    }
-    if !past.is_empty() {
-        let list = pre
-            .list
-            .as_ref()
-            .ok_or_else(|| internal("per-synapse delays", "no spike lists"))?;
-        let at = lag_slots(s, &op("list"), step, &past, list.len)?;
-        let counts = Table::Var(&list.counts).take(s, at.clone().into(), &op("counts"))?;
-        reads.push(counts.operation.clone());
-        let n = constant(pre_n as i64, &mut s.with_op_name(&op("pre_n"))).map_err(&e)?;
-        let starts = ops::mul(at, n, &mut s.with_op_name(&op("list_starts"))).map_err(&e)?;
-        let ends = ops::add(
-            starts.clone(),
-            counts,
-            &mut s.with_op_name(&op("list_ends")),
-        )
-        .map_err(&e)?;
-        let one = constant(1i64, &mut s.with_op_name(&op("one"))).map_err(&e)?;
-        let listed = ops::RaggedRange::new()
-            .build(starts, ends, one, &mut s.with_op_name(&op("listed")))
-            .map_err(&e)?;
-        let (splits, positions) = (
-            Output {
-                operation: listed.clone(),
-                index: 0,
-            },
-            Output {
-                operation: listed,
-                index: 1,
-            },
-        );
-        let ids = Table::Var(&list.ids).take(s, positions.clone(), &op("past"))?;
-        reads.push(ids.operation.clone());
-        let ids = ops::Cast::new()
-            .DstT(tensorflow::DataType::Int64)
-            .build(ids, &mut s.with_op_name(&op("past_neurons")))
-            .map_err(&e)?;
-        // The index of each listed spike's lag among the past lags, then
-        // among all (lag 0 first when the connection has it).
-        let which = entry_rows(s, &op("past_lag"), splits, positions)?;
-        let offset = i64::from(lags.first() == Some(&0));
-        let offset = constant(offset, &mut s.with_op_name(&op("past_offset"))).map_err(&e)?;
-        let k = ops::add(which, offset, &mut s.with_op_name(&op("past_slot"))).map_err(&e)?;
-        neurons.push(ids.into());
-        slots.push(k.into());
-    }
-    // This step's events first, then the listed ones.
-    let (neurons, slots) = if neurons.len() == 1 {
-        (neurons.remove(0), slots.remove(0))
-    } else {
-        let axis = constant(0i32, &mut s.with_op_name(&op("axis"))).map_err(&e)?;
-        let join = |parts: Vec<Output>, name: &str| -> Result<Output> {
-            Ok(ops::ConcatV2::new()
-                .build_instance(parts, axis.clone().into(), &mut s.with_op_name(&op(name)))
-                .map_err(&e)?
-                .output())
-        };
-        (join(neurons, "neurons")?, join(slots, "slots")?)
-    };
-    Ok(KeyedEvents { neurons, slots })
 }

@@ -17,8 +17,9 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Tensor};
 use super::super::graph::{after, const_i32, constant, tf_err, variable, Registry, Var};
 use super::super::neurons::NucleusStep;
 use super::super::propagation::{entry_rows, row_entries, Table};
+use super::super::ring::RingReads;
 use super::super::state::NucleusState;
-use super::super::synapses::{keyed_events, Increment};
+use super::super::synapses::Increment;
 use super::{
     active, decayed_traces, put_back, run_statements, trace_statement, values_at, Arriving,
     Pending, PlasticState, View,
@@ -237,7 +238,7 @@ impl KeyedState {
 /// Steps 1 and 2 ([`super::on_pre`]) for a connection with per-synapse
 /// delays: the traces decayed; this step's spikes run the presynaptic
 /// trace statements of `on_pre` on their neurons' traces; then the spike
-/// events `(i, k)` of the keyed rows ([`keyed_events`]) take the synapses
+/// events `(i, k)` of the keyed rows ([`RingReads::keyed_events`]) take the synapses
 /// of `i` with delay `lags[k]`, whose weights and deliveries run every
 /// statement of `on_pre`, a presynaptic trace read per synapse from its
 /// past (its value before this arrival's statements).
@@ -246,8 +247,8 @@ pub(in super::super) fn on_pre_keyed(
     conn_scope: &Scope,
     model: &LoweredSynapses,
     state: &PlasticState,
-    pre: (&NucleusState, &NucleusStep),
-    step: &Output,
+    (pre_idx, pre, pre_step): (usize, &NucleusState, &NucleusStep),
+    ring: &mut RingReads,
     copy_after: Option<&Operation>,
     reads: &mut Vec<Operation>,
 ) -> Result<(Pending, Vec<Increment>, Option<Output>)> {
@@ -264,7 +265,7 @@ pub(in super::super) fn on_pre_keyed(
     // This step's spikes change their neurons' presynaptic traces.
     let spiking = active(
         &mut s,
-        Arriving::Indices(pre.1.spike_index.clone().into()),
+        Arriving::Indices(pre_step.spike_index.clone().into()),
         "spiking",
     )?;
     let mut own = values_at(&mut s, model, &decayed, Side::Pre, &spiking)?;
@@ -278,7 +279,8 @@ pub(in super::super) fn on_pre_keyed(
     put_back(&mut s, model, &mut traces, own, Side::Pre, &spiking)?;
     // The arriving synapses: the keyed rows of the events.
     let pre_n = state.pre_n;
-    let ev = keyed_events(&mut s, pre.0, pre.1, &k.lags, step, reads, pre_n)?;
+    let ev = ring.keyed_events(pre_idx, &k.lags, pre, pre_step, reads, pre_n)?;
+    let step = ring.step;
     let width =
         constant(k.lags.len() as i64 + 1, &mut s.with_op_name("keyed_width")).map_err(&e)?;
     let base = ops::mul(ev.neurons.clone(), width, &mut s.with_op_name("row_base")).map_err(&e)?;
