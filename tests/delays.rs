@@ -403,17 +403,7 @@ fn per_synapse_delays_refuse_what_they_cannot_take() -> R {
             seed: 1,
         }),
     )?;
-    match net.build_with(0.1, opts().memory_limit(4_000_000)) {
-        Err(e @ Error::MemoryLimit { .. }) => {
-            let text = e.to_string();
-            assert!(
-                text.contains("A->A") && text.contains("by neuron and delay"),
-                "{text}"
-            );
-        }
-        Err(other) => return Err(format!("memory limit: {other}").into()),
-        Ok(_) => return Err("memory limit: built".into()),
-    }
+    refused_over_limit(net, 4_000_000, "by neuron and delay")?;
     // A synapse model keeps the past of its presynaptic traces, max delay
     // + 1 steps of each: two traces x 1001 steps x 1000 neurons x 4 bytes
     // (8 MB) over a limit the spike lists (4 MB) fit.
@@ -436,17 +426,7 @@ fn per_synapse_delays_refuse_what_they_cannot_take() -> R {
             .delays(Delays::PerSynapse(d))
             .synapses(two_traces),
     )?;
-    match net.build_with(0.1, opts().memory_limit(6_000_000)) {
-        Err(e @ Error::MemoryLimit { .. }) => {
-            let text = e.to_string();
-            assert!(
-                text.contains("A->A") && text.contains("presynaptic traces"),
-                "{text}"
-            );
-        }
-        Err(other) => return Err(format!("memory limit of the traces: {other}").into()),
-        Ok(_) => return Err("memory limit of the traces: built".into()),
-    }
+    refused_over_limit(net, 6_000_000, "presynaptic traces")?;
     // Rounding on request: one note for the connection.
     let mut net = Network::new();
     let a = net.add(Nucleus::new("A", 3))?;
@@ -459,6 +439,21 @@ fn per_synapse_delays_refuse_what_they_cannot_take() -> R {
     let sim = net.build_with(0.1, opts())?;
     assert_eq!(sim.rounded().len(), 1, "{:?}", sim.rounded());
     Ok(())
+}
+
+/// Building `net` (one connection `A->A`) under a memory limit of `limit`
+/// bytes is refused with `Error::MemoryLimit` naming the connection and
+/// `what`.
+fn refused_over_limit(net: Network, limit: u64, what: &str) -> R {
+    match net.build_with(0.1, opts().memory_limit(limit)) {
+        Err(e @ Error::MemoryLimit { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("A->A") && text.contains(what), "{text}");
+            Ok(())
+        }
+        Err(other) => Err(format!("memory limit ({what}): {other}").into()),
+        Ok(_) => Err(format!("memory limit ({what}): built").into()),
+    }
 }
 
 /// Per-synapse delays from a subgroup (rows 10..30 of 40 noisy LIF

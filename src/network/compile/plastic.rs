@@ -551,21 +551,42 @@ pub(super) fn on_pre(
     let (new, deliveries) = run_statements(&mut s, model, &model.on_pre, &w, &mut values, &view)?;
     let mut traces = decayed;
     put_back(&mut s, model, &mut traces, values, Side::Pre, &arrivals)?;
-    let sum_old = match deliveries.is_empty() {
-        true => Some(view.sum(&mut s, w, "sum")?),
-        false => None,
-    };
-    Ok((
+    let sum_old = undelivered(&mut s, &view, w, &deliveries)?;
+    let pending = Pending::new(conn_scope, gathered, new, traces, None);
+    Ok((pending, deliveries, sum_old))
+}
+
+impl Pending {
+    fn new(
+        conn_scope: &Scope,
+        gathered: Output,
+        new: Option<Output>,
+        traces: Vec<Output>,
+        step: Option<Output>,
+    ) -> Pending {
         Pending {
             scope: conn_scope.with_control_dependencies(&[]),
             gathered,
             new,
             traces,
-            step: None,
-        },
-        deliveries,
-        sum_old,
-    ))
+            step,
+        }
+    }
+}
+
+/// For a pathway without an `x += c · w` statement, `Σ w` per
+/// postsynaptic neuron (the weights before the statements) for the pulse
+/// input; `None` when it delivers itself.
+fn undelivered(
+    s: &mut Scope,
+    view: &View,
+    w: Output,
+    deliveries: &[Increment],
+) -> Result<Option<Output>> {
+    Ok(match deliveries.is_empty() {
+        true => Some(view.sum(s, w, "sum")?),
+        false => None,
+    })
 }
 
 /// Step 1: every trace read and multiplied by its decay factor.

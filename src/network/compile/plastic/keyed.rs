@@ -21,8 +21,8 @@ use super::super::ring::RingReads;
 use super::super::state::NucleusState;
 use super::super::synapses::Increment;
 use super::{
-    active, decayed_traces, put_back, run_statements, trace_statement, values_at, Arriving,
-    Pending, PlasticState, View,
+    active, decayed_traces, put_back, run_statements, trace_statement, undelivered, values_at,
+    Arriving, Pending, PlasticState, View,
 };
 use crate::equations::{LoweredSynapses, Side, Statement};
 use crate::error::Result;
@@ -345,19 +345,7 @@ pub(in super::super) fn on_pre_keyed(
         pre_per_synapse: true,
     };
     let (new, deliveries) = run_statements(&mut s, model, &model.on_pre, &w, &mut values, &view)?;
-    let sum_old = match deliveries.is_empty() {
-        true => Some(view.sum(&mut s, w, "sum")?),
-        false => None,
-    };
-    Ok((
-        Pending {
-            scope: conn_scope.with_control_dependencies(&[]),
-            gathered: ids,
-            new,
-            traces,
-            step: Some(step.clone()),
-        },
-        deliveries,
-        sum_old,
-    ))
+    let sum_old = undelivered(&mut s, &view, w, &deliveries)?;
+    let pending = Pending::new(conn_scope, ids, new, traces, Some(step.clone()));
+    Ok((pending, deliveries, sum_old))
 }
