@@ -44,6 +44,34 @@ fn network_plots_are_written() -> R {
     Ok(())
 }
 
+/// The learned-weight plots: weights against their index (and histogram)
+/// or against their delays, with the output rate; mismatched or empty
+/// inputs are errors, not panics.
+#[test]
+fn weight_plots_are_written() -> R {
+    let dir = tempdir("weights")?;
+    let w: Vec<f64> = (0..50).map(|i| 0.01 * (i % 10) as f64 / 9.0).collect();
+    let d: Vec<f64> = (0..50).map(|i| 0.5 * i as f64).collect();
+    let rate = [(0.5, 20.0), (1.5, 25.0)];
+    plot::learned_weights(&w, 0.01, &rate, dir.join("w.svg"))?;
+    plot::weights_by_delay(&d, &w, 0.01, &rate, dir.join("d.svg"))?;
+    plot::weights_by_delay(&d, &w, 0.01, &rate, dir.join("d.png"))?;
+    let svg = std::fs::read_to_string(dir.join("d.svg"))?;
+    assert!(svg.contains("delay (ms)") && svg.contains("output rate (Hz)"));
+    let svg = std::fs::read_to_string(dir.join("w.svg"))?;
+    assert!(svg.contains("synapse index") && svg.contains("output rate (Hz)"));
+    assert_eq!(&std::fs::read(dir.join("d.png"))?[..4], b"\x89PNG");
+    for (d, w, max) in [
+        (&d[..3], &w[..], 0.01),
+        (&d[..0], &w[..0], 0.01),
+        (&d[..], &w[..], 0.0),
+    ] {
+        let e = plot::weights_by_delay(d, w, max, &rate, dir.join("x.png")).unwrap_err();
+        assert!(matches!(e, snn::Error::NotRecorded { .. }), "{e}");
+    }
+    Ok(())
+}
+
 #[test]
 fn phase_plane_svg_names_the_nullclines() -> R {
     let dir = tempdir("single")?;

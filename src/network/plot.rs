@@ -239,8 +239,6 @@ pub fn learned_weights(
         bins[((r * 20.0).floor().max(0.0) as usize).min(19)] += 1;
     }
     let top = *bins.iter().max().unwrap_or(&1) as f64;
-    let t_end = rate.last().map(|p| p.0).unwrap_or(1.0).max(1e-9);
-    let r_max = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
     render!(path, (900, 900), area => {
         let areas = area.split_evenly((3, 1));
         let mut chart = ChartBuilder::on(&areas[0])
@@ -281,21 +279,82 @@ pub fn learned_weights(
                 Rectangle::new([(x0, 0.0), (x0 + 0.05, c as f64)], COLORS[0].filled())
             }))
             .map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&areas[2])
+        rate_panel(&areas[2], rate)
+    })
+}
+
+/// `rate` (time in s, rate in Hz) of a postsynaptic neuron over time.
+fn rate_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rate: &[(f64, f64)],
+) -> std::result::Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let t_end = rate.last().map(|p| p.0).unwrap_or(1.0).max(1e-9);
+    let r_max = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..t_end, 0.0..r_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("output rate (Hz)")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(LineSeries::new(
+            rate.iter().copied(),
+            COLORS[1].stroke_width(2),
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// What a plastic connection with a delay per synapse learned: each
+/// synapse's weight over `w_max` against its delay in ms (`delays` and
+/// `weights` in the same order, as `Simulator::delays` and
+/// `Simulator::weights` list them), and `rate` (time in s, rate in Hz) of
+/// the postsynaptic neuron over time. To a PNG or SVG file.
+pub fn weights_by_delay(
+    delays: &[f64],
+    weights: &[f64],
+    w_max: f64,
+    rate: &[(f64, f64)],
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    if weights.is_empty() || delays.len() != weights.len() || w_max.is_nan() || w_max <= 0.0 {
+        return Err(Error::NotRecorded {
+            what: "no weights, a delay per weight and a positive w_max to plot".into(),
+        });
+    }
+    let d_max = delays.iter().copied().fold(0.0f64, f64::max).max(1e-9) * 1.02;
+    render!(path, (900, 600), area => {
+        let areas = area.split_evenly((2, 1));
+        let mut chart = ChartBuilder::on(&areas[0])
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..t_end, 0.0..r_max)
+            .build_cartesian_2d(0.0..d_max, 0.0..1.05)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("output rate (Hz)")
+            .x_desc("delay (ms)")
+            .y_desc("weight / gmax")
             .draw()
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(LineSeries::new(rate.iter().copied(), COLORS[1].stroke_width(2)))
+            .draw_series(
+                delays
+                    .iter()
+                    .zip(weights)
+                    .map(|(&d, &w)| Circle::new((d, w / w_max), 2, BLACK.filled())),
+            )
             .map_err(|e| e.to_string())?;
-        Ok(())
+        rate_panel(&areas[1], rate)
     })
 }
