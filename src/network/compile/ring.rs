@@ -6,7 +6,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope, Tensor};
 
 use super::graph::{after, const_i32, constant, scalar_f32, tf_err, Var};
 use super::neurons::NucleusStep;
-use super::propagation::{entry_rows, Table};
+use super::propagation::Table;
 use super::state::NucleusState;
 use crate::error::Result;
 
@@ -278,35 +278,39 @@ impl RingReads<'_> {
             let counts = Table::Var(&list.counts).take(s, at.clone().into(), "counts")?;
             reads.push(counts.operation.clone());
             let n = constant(pre_n as i64, &mut s.with_op_name("pre_n")).map_err(&e)?;
-            let starts = ops::mul(at, n, &mut s.with_op_name("list_starts")).map_err(&e)?;
+            let starts = ops::mul(at, n.clone(), &mut s.with_op_name("list_starts")).map_err(&e)?;
             let ends =
                 ops::add(starts.clone(), counts, &mut s.with_op_name("list_ends")).map_err(&e)?;
             let one = constant(1i64, &mut s.with_op_name("one")).map_err(&e)?;
             let listed = ops::RaggedRange::new()
                 .build(starts, ends, one, &mut s.with_op_name("listed"))
                 .map_err(&e)?;
-            let (splits, positions) = (
-                Output {
-                    operation: listed.clone(),
-                    index: 0,
-                },
-                Output {
-                    operation: listed,
-                    index: 1,
-                },
-            );
+            let positions = Output {
+                operation: listed,
+                index: 1,
+            };
             let ids = Table::Var(&list.ids).take(s, positions.clone(), "past")?;
             reads.push(ids.operation.clone());
             let ids = ops::Cast::new()
                 .DstT(tensorflow::DataType::Int64)
                 .build(ids, &mut s.with_op_name("past_neurons"))
                 .map_err(&e)?;
-            // The index of each listed spike's lag among the past lags, then
-            // among all (lag 0 first when the connection has it).
-            let which = entry_rows(s, "past_lag", splits, positions)?;
-            let offset = i64::from(lags.first() == Some(&0));
-            let offset = constant(offset, &mut s.with_op_name("past_offset")).map_err(&e)?;
-            let k = ops::add(which, offset, &mut s.with_op_name("past_slot")).map_err(&e)?;
+            // Each listed spike's list row (its position div n), the lag
+            // (m - row) mod L that row holds, and that lag's index among
+            // the connection's lags (lag 0 first when it has it): no search.
+            let row = ops::floor_div(positions, n, &mut s.with_op_name("list_row")).map_err(&e)?;
+            let back = ops::sub(step.clone(), row, &mut s.with_op_name("list_back")).map_err(&e)?;
+            let len = constant(list.len as i64, &mut s.with_op_name("list_length")).map_err(&e)?;
+            let lag = ops::floor_mod(back, len, &mut s.with_op_name("list_lag")).map_err(&e)?;
+            let mut index = vec![0i64; lags.last().map_or(0, |&l| l + 1)];
+            for (k, &l) in lags.iter().enumerate() {
+                index[l] = k as i64;
+            }
+            let index = Tensor::new(&[index.len() as u64])
+                .with_values(&index)
+                .map_err(&e)?;
+            let index = constant(index, &mut s.with_op_name("lag_index")).map_err(&e)?;
+            let k = ops::gather(index, lag, &mut s.with_op_name("past_slot")).map_err(&e)?;
             neurons.push(ids.into());
             slots.push(k.into());
         }
