@@ -457,10 +457,11 @@ fn refused_over_limit(net: Network, limit: u64, what: &str) -> R {
 }
 
 /// Per-synapse delays from a subgroup (rows 10..30 of 40 noisy LIF
-/// neurons) run as the same synapses written in the nucleus's numbering;
-/// a run saved to a checkpoint at 150 ms and resumed in a new simulator
-/// goes on as the uninterrupted one (the spikes still in flight are in the
-/// saved spike ring).
+/// neurons) run as the same synapses written in the nucleus's numbering,
+/// static or plastic (the same spikes and learned weights); a run saved to
+/// a checkpoint at 150 ms and resumed in a new simulator goes on as the
+/// uninterrupted one (the spikes still in flight are in the saved spike
+/// ring).
 #[test]
 fn per_synapse_delays_from_a_subgroup_and_across_a_checkpoint() -> R {
     let (n, rows) = (40usize, 10..30usize);
@@ -476,7 +477,14 @@ fn per_synapse_delays_from_a_subgroup_and_across_a_checkpoint() -> R {
         }
         indptr.push(cols.len());
     }
-    let build = |sub: bool| -> Result<snn::network::Simulator, Box<dyn std::error::Error>> {
+    // STDP onto v (the weights clipped to [0, 2]).
+    let stdp = snn::equations::SynapseModel::new()
+        .trace("Apre", "-Apre / 20")
+        .trace("Apost", "-Apost / 20")
+        .on_pre("v += w; Apre += 0.05; w = clip(w + Apost, 0, 2)")
+        .on_post("Apost -= 0.06; w = clip(w + Apre, 0, 2)");
+    type Built = (snn::network::Simulator, snn::network::ConnectionId);
+    let build_with = |sub: bool, plastic: bool| -> Result<Built, Box<dyn std::error::Error>> {
         let lif = common::models::noisy_lif("-60 + 10 * rand()", 2.0);
         let mut net = Network::new().seed(8);
         let a = net.add(Nucleus::with_model("A", n, lif).record(Record::spikes()))?;
@@ -494,13 +502,28 @@ fn per_synapse_delays_from_a_subgroup_and_across_a_checkpoint() -> R {
             p.resize(n + 1, *indptr.last().unwrap_or(&0));
             Connection::new(a, a, weights(p))
         };
-        net.connect_with(c.on_pre("v += w").delays(Delays::PerSynapse(ms.clone())))?;
-        Ok(net.build_with(0.1, opts())?)
+        let c = c.delays(Delays::PerSynapse(ms.clone()));
+        let c = net.connect_with(match plastic {
+            true => c.synapses(stdp.clone()),
+            false => c.on_pre("v += w"),
+        })?;
+        Ok((net.build_with(0.1, opts())?, c))
     };
+    let build = |sub: bool| build_with(sub, false).map(|b| b.0);
     let whole = build(true)?.run(300.0)?.nuclei[0].spikes.clone();
     let numbered = build(false)?.run(300.0)?.nuclei[0].spikes.clone();
     assert!(whole.len() > 100, "{} spikes", whole.len());
     assert_eq!(numbered, whole);
+    let learn = |sub: bool| -> Result<_, Box<dyn std::error::Error>> {
+        let (mut sim, c) = build_with(sub, true)?;
+        let spikes = sim.run(300.0)?.nuclei[0].spikes.clone();
+        Ok((spikes, sim.weights(c)?))
+    };
+    let (spikes_sub, w_sub) = learn(true)?;
+    let (spikes_all, w_all) = learn(false)?;
+    assert_ne!(spikes_sub, whole, "the learning changed nothing");
+    assert_eq!(spikes_sub, spikes_all);
+    assert_eq!(w_sub, w_all);
 
     let dir = common::tempdir("delays-ckpt")?;
     let mut first = build(true)?;
