@@ -74,6 +74,47 @@ fn a_subgroup_connection_is_rows_and_columns_of_its_nuclei() -> R {
     Ok(())
 }
 
+/// Dense weights from a presynaptic subgroup, taken by events, hold the
+/// subgroup's rows only (and a row of zeros): 100 rows of a 2000-neuron
+/// nucleus onto 500 neurons fit a memory limit of 1 MB (0.2 MB) that the
+/// whole nucleus's rows (4 MB) do not. The connection still acts, and
+/// `Simulator::weights` gives the whole nucleus's rows (the others 0).
+#[test]
+fn dense_weights_from_a_subgroup_hold_its_rows_only() -> R {
+    let mut net = Network::new();
+    let drive: Vec<f64> = (0..2000)
+        .map(|k| if k < 150 { 10.0 } else { 0.0 })
+        .collect();
+    let p = net.add(Nucleus::new("P", 2000).input(drive))?;
+    let q = net.add(Nucleus::new("Q", 500).record(Record::spikes()))?;
+    let block = Array2::from_elem((100, 500), 2.0);
+    let c = net.connect_with(Connection::new(p.subgroup(50..150), q, block))?;
+    let mut sim = net.build_with(0.1, quiet().memory_limit(1 << 20))?;
+    let rec = sim.run(50.0)?;
+    assert!(!rec.nucleus(q)?.spikes.is_empty(), "Q never fired");
+    let Weights::DenseF32(w) = sim.weights(c)? else {
+        panic!("dense weights expected");
+    };
+    assert_eq!(w.dim(), (2000, 500));
+    assert!(w.rows().into_iter().enumerate().all(|(i, row)| {
+        let want = if (50..150).contains(&i) { 2.0 } else { 0.0 };
+        row.iter().all(|&x| x == want)
+    }));
+    // The whole nucleus's rows: refused under the same limit.
+    let mut net = Network::new();
+    let p = net.add(Nucleus::new("P", 2000))?;
+    let q = net.add(Nucleus::new("Q", 500))?;
+    net.connect_with(
+        Connection::new(p.subgroup(50..150), q, Array2::from_elem((100, 500), 2.0))
+            .kernel(|t| 1.0 / (1.0 + t), 2.0),
+    )?;
+    match net.build_with(0.1, quiet().memory_limit(1 << 20)) {
+        Err(Error::MemoryLimit { .. }) => Ok(()),
+        Err(other) => Err(format!("a windowed kernel: {other}").into()),
+        Ok(_) => Err("a windowed kernel: built".into()),
+    }
+}
+
 /// A subgroup's rate is its neurons' spikes over its size and the
 /// duration; the nucleus's is all of them.
 #[test]

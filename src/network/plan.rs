@@ -80,6 +80,25 @@ pub(crate) enum KernelForm {
 
 /// Recognise `c r^k` and `c k r^k` (0 < r < 1) within 1e-9 of the largest
 /// sample; windows shorter than 3 steps stay general.
+/// Whether a connection's spikes are taken as events (summed through
+/// dense rows or compressed rows at its lags): voltage jumps, and
+/// exponential or alpha kernels as traces, unless the connection asks for
+/// dense products of dense weights; not windowed kernels, synapses with
+/// state (they gather their arriving rows themselves) or per-synapse
+/// delays (keyed rows of their own).
+pub(crate) fn takes_events(
+    form: KernelForm,
+    propagation: Propagation,
+    csr: bool,
+    plastic: bool,
+    keyed: bool,
+) -> bool {
+    if plastic || keyed || (propagation == Propagation::Dense && !csr) {
+        return false;
+    }
+    !matches!(form, KernelForm::General)
+}
+
 pub(crate) fn kernel_form(samples: &[f64]) -> KernelForm {
     if samples.len() == 1 && samples[0] == 1.0 {
         return KernelForm::Unit;
@@ -137,6 +156,12 @@ pub(crate) struct PlanConnection {
     /// ([`delays::keyed`]), and `delay` is 0 (the past spikes come from
     /// the presynaptic nucleus's spike lists).
     pub synapse_lags: Option<Vec<usize>>,
+    /// Dense weights of a presynaptic subgroup taken by events: the first
+    /// neuron of the subgroup and its size. The matrix then holds the
+    /// subgroup's rows and a last row of zeros (not the whole nucleus's
+    /// rows), and the events of neuron `i` take row `i - first` (or the
+    /// zero row).
+    pub pre_rows: Option<(usize, usize)>,
 }
 
 pub(crate) struct Plan {
@@ -416,10 +441,28 @@ impl Plan {
             if c.delays.is_some() {
                 layout.reason = "per-synapse delays: compressed rows, event-driven";
             }
+            // Dense rows taken by events from a presynaptic subgroup keep
+            // only the subgroup's rows (and one row of zeros the other
+            // neurons' events take): Brunel (2000)'s two connections from
+            // the subgroups of one nucleus hold their own rows, not the
+            // whole nucleus's each.
+            let dense = matches!(weights, PlanWeights::Dense(_));
+            let events = takes_events(
+                form,
+                propagation,
+                !dense,
+                c.synapses.is_some(),
+                c.delays.is_some(),
+            );
+            let pre_rows = match dense && events && pre_range != (0..pre_all) {
+                true => Some((pre_range.start, pre_range.len())),
+                false => None,
+            };
             let weights = embed(
                 weights,
                 (pre_range, pre_all),
                 (post_range, post_all),
+                pre_rows.is_some(),
                 &name,
                 limit,
             )?;
@@ -483,6 +526,7 @@ impl Plan {
                 layout,
                 form,
                 synapse_lags,
+                pre_rows,
             });
         }
 

@@ -5,8 +5,7 @@
 //! which lags each presynaptic nucleus's spikes are taken as events. The
 //! emitter (the sibling modules) only turns these decisions into ops.
 
-use crate::network::model::Propagation;
-use crate::network::plan::{KernelForm, Plan, PlanConnection, PlanWeights};
+use crate::network::plan::{takes_events, KernelForm, Plan, PlanConnection, PlanWeights};
 
 /// Every layout decision about a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,24 +153,21 @@ impl Layout {
 /// traces at `D` and `D + K`, unless the connection asks for dense
 /// products of dense weights; windowed kernels never.
 fn event_lags(conn: &PlanConnection) -> Option<[usize; 2]> {
-    // Synapses with state gather their arriving rows themselves
-    // (`super::plastic`).
-    if conn.synapses.is_some() {
-        return None;
-    }
-    // Per-synapse delays take their own keyed rows (`super::synapses`).
-    if conn.synapse_lags.is_some() {
+    let csr = matches!(conn.weights, PlanWeights::Csr { .. });
+    let keyed = conn.synapse_lags.is_some();
+    if !takes_events(
+        conn.form,
+        conn.propagation,
+        csr,
+        conn.synapses.is_some(),
+        keyed,
+    ) {
         return None;
     }
     let k = conn.kernel.len();
-    let csr = matches!(conn.weights, PlanWeights::Csr { .. });
-    match (conn.form, conn.propagation) {
-        (_, Propagation::Dense) if !csr => None,
-        (KernelForm::Unit, _) => Some([conn.delay, conn.delay]),
-        (KernelForm::Exponential { .. } | KernelForm::Alpha { .. }, _) => {
-            Some([conn.delay, conn.delay + k])
-        }
-        (KernelForm::General, _) => None,
+    match conn.form {
+        KernelForm::Unit => Some([conn.delay, conn.delay]),
+        _ => Some([conn.delay, conn.delay + k]),
     }
 }
 

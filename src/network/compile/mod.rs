@@ -148,6 +148,10 @@ pub(crate) struct Compiled {
     /// Per connection with per-synapse delays, its distinct delays in
     /// steps: its compressed rows are keyed by (neuron, delay).
     pub synapse_lags: Vec<Option<Vec<usize>>>,
+    /// Per connection whose dense weights hold a presynaptic subgroup's
+    /// own rows (`PlanConnection::pre_rows`): its first neuron and the
+    /// size of the whole nucleus.
+    pub pre_rows: Vec<Option<(usize, usize)>>,
     /// Per connection with state, a read of each trace variable.
     pub synapse_traces: Vec<Vec<(String, Operation)>>,
 }
@@ -228,6 +232,11 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
             .connections
             .iter()
             .map(|c| c.synapse_lags.clone())
+            .collect(),
+        pre_rows: plan
+            .connections
+            .iter()
+            .map(|c| c.pre_rows.map(|(first, _)| (first, plan.nuclei[c.pre].n)))
             .collect(),
         synapse_traces: conns
             .iter()

@@ -335,7 +335,12 @@ pub(super) fn connections(
         // The weights' variables, and what synapses with state add to them.
         let (w, wv, csr) = match weights {
             PlanWeights::Dense(w) => {
-                let dims = [pre_n, post_n];
+                // A presynaptic subgroup's own rows and a row of zeros.
+                let rows = match conn.pre_rows {
+                    Some((_, rows)) => rows as u64 + 1,
+                    None => pre_n,
+                };
+                let dims = [rows, post_n];
                 let wv = fed_variable(&mut s, "weights", w, &dims, InitFeed::F32, reg, feeds)?;
                 // Static weights never change: one read serves every copy
                 // of the step.

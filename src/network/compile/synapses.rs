@@ -11,7 +11,7 @@ use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, on_pre_keyed, Arriving, Pending};
 use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
-use super::ring::{spike_rows, RingReads};
+use super::ring::{spike_rows, RingReads, SpikeEvents};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
 use crate::network::model::Propagation;
@@ -223,7 +223,13 @@ fn lag_sums(
         _ => "synapse",
     };
     let sums = match &cst.w {
-        WeightOps::Dense(w) => Sums::Lags(event_sums(s, name, w, &ev)?),
+        WeightOps::Dense(w) => match conn.pre_rows {
+            None => Sums::Lags(event_sums(s, name, w, &ev)?),
+            Some((first, rows)) => {
+                let ev = subgroup_events(s, &ev, (rows as u64, first))?;
+                Sums::Lags(event_sums(s, name, w, &ev)?)
+            }
+        },
         // One lag: every event goes to the one segment row, so
         // the columns are the segments (no slot arithmetic).
         csr if ev.lags.len() == 1 => Sums::One(csr_sums(
@@ -249,6 +255,50 @@ fn lag_sums(
         .event_slots(ci, conn.pre)
         .ok_or_else(|| internal(&conn.name, "its lags are missing from the spike events"))?;
     Ok((sums, ev.lags.len(), slots))
+}
+
+/// The spike events `ev` of a presynaptic nucleus as rows of a subgroup's
+/// own dense weights (`rows` of them from neuron `first`, then a row of
+/// zeros): neuron `i` takes row `i - first` inside the subgroup, the zero
+/// row `rows` outside it.
+fn subgroup_events(
+    s: &mut tensorflow::Scope,
+    ev: &SpikeEvents,
+    (rows, first): (u64, usize),
+) -> Result<SpikeEvents> {
+    let e = tf_err("subgroup rows");
+    let first = constant(first as i64, &mut s.with_op_name("synapse/first_row")).map_err(&e)?;
+    let local = ops::sub(
+        ev.neurons.clone(),
+        first,
+        &mut s.with_op_name("synapse/local"),
+    )
+    .map_err(&e)?;
+    let rows_c = constant(rows as i64, &mut s.with_op_name("synapse/rows")).map_err(&e)?;
+    let zero = constant(0i64, &mut s.with_op_name("synapse/zero_row_at")).map_err(&e)?;
+    let below =
+        ops::less(local.clone(), zero, &mut s.with_op_name("synapse/before")).map_err(&e)?;
+    let above = ops::greater_equal(
+        local.clone(),
+        rows_c.clone(),
+        &mut s.with_op_name("synapse/after"),
+    )
+    .map_err(&e)?;
+    let outside =
+        ops::logical_or(below, above, &mut s.with_op_name("synapse/outside")).map_err(&e)?;
+    let zero_row = ops::fill(
+        ops::shape(local.clone(), &mut *s).map_err(&e)?,
+        rows_c,
+        &mut s.with_op_name("synapse/zero_rows"),
+    )
+    .map_err(&e)?;
+    let neurons =
+        ops::select(outside, zero_row, local, &mut s.with_op_name("synapse/row")).map_err(&e)?;
+    Ok(SpikeEvents {
+        lags: ev.lags.clone(),
+        neurons: neurons.into(),
+        slots: ev.slots.clone(),
+    })
 }
 
 /// A kernel-trace connection's terms of its group's traces (see

@@ -188,11 +188,15 @@ pub(crate) fn plan_weights(
 /// range and the size of its nucleus) as rows and columns of the whole
 /// nuclei's: the graph holds every connection in its nuclei's numbering.
 /// Compressed rows gain empty rows and shifted columns (no synapse added);
-/// a dense matrix is laid into zeros (its size checked against `limit`).
+/// a dense matrix is laid into zeros (its size checked against `limit`),
+/// or with `own_rows` keeps only the subgroup's rows and one row of zeros
+/// after them (`PlanConnection::pre_rows`), its columns still the whole
+/// postsynaptic nucleus's.
 pub(crate) fn embed(
     w: PlanWeights,
     (pre, pre_all): (std::ops::Range<usize>, usize),
     (post, post_all): (std::ops::Range<usize>, usize),
+    own_rows: bool,
     name: &str,
     limit: u64,
 ) -> Result<PlanWeights> {
@@ -216,19 +220,24 @@ pub(crate) fn embed(
             })
         }
         PlanWeights::Dense(d) => {
+            // Rows: the whole nucleus's, or the subgroup's and one of zeros.
+            let (rows, first) = match own_rows {
+                true => (pre.len() + 1, 0),
+                false => (pre_all, pre.start),
+            };
             check_size(
                 || {
-                    format!("the dense weights of connection {name} within its nuclei ({pre_all} x {post_all} f32)")
+                    format!("the dense weights of connection {name} within its nuclei ({rows} x {post_all} f32)")
                 },
-                (pre_all as u64).saturating_mul(post_all as u64),
+                (rows as u64).saturating_mul(post_all as u64),
                 4,
                 limit,
                 "sparse weights (Weights::Csr, triplets or a generated connectivity) for a \
                  connection between subgroups",
             )?;
-            let mut out = vec![0f32; pre_all * post_all];
+            let mut out = vec![0f32; rows * post_all];
             for (i, row) in d.chunks_exact(post.len()).enumerate() {
-                let at = (pre.start + i) * post_all + post.start;
+                let at = (first + i) * post_all + post.start;
                 out[at..at + post.len()].copy_from_slice(row);
             }
             Ok(PlanWeights::Dense(out))

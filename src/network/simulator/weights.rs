@@ -38,7 +38,18 @@ impl Simulator {
                         message: e.to_string(),
                     }
                 })?;
-                Ok(Weights::DenseF32(w))
+                // A presynaptic subgroup's own rows (and a row of zeros):
+                // laid back into the whole nucleus's rows.
+                match self.compiled.pre_rows.get(id.index).copied().flatten() {
+                    None => Ok(Weights::DenseF32(w)),
+                    Some((first, pre_all)) => {
+                        let mut all = Array2::zeros((pre_all, cols));
+                        let own = rows.saturating_sub(1);
+                        all.slice_mut(ndarray::s![first..first + own, ..])
+                            .assign(&w.slice(ndarray::s![..own, ..]));
+                        Ok(Weights::DenseF32(all))
+                    }
+                }
             }
             WeightOps::Csr {
                 indptr, cols, w, ..
