@@ -63,16 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let delays = sim.delays(c)?.ok_or("per-synapse delays")?;
     let w: Vec<f64> = values.iter().map(|&x| x as f64).collect();
     let spikes = &rec.nucleus(out)?.spikes;
-    let bins = (seconds as usize).max(1);
-    let mut per_second = vec![0.0; bins];
-    for &(m, _) in spikes {
-        per_second[((m as f64 * 0.1 / 1000.0) as usize).min(bins - 1)] += 1.0;
-    }
-    let rate_series: Vec<(f64, f64)> = per_second
-        .iter()
-        .enumerate()
-        .map(|(s, &k)| (s as f64 + 0.5, k))
-        .collect();
+    let (per_second, rate_series) = stdp::rate_per_second(spikes, seconds);
     plot::weights_by_delay(&delays, &w, GMAX, &rate_series, "out/delay_selection.png")?;
     // Mean weight per 1 ms of delay.
     let mut sum = [0.0; 25];
@@ -94,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "output rate {:.1} Hz over the run (last second {:.0} Hz)",
         spikes.len() as f64 / seconds,
-        per_second[bins - 1]
+        per_second[per_second.len() - 1]
     );
     println!(
         "mean weight / gmax per ms of delay: {}",

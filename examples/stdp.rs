@@ -93,6 +93,22 @@ pub fn song_with(
     Ok((net, c, out))
 }
 
+/// Spikes `(step, neuron)` at dt = 0.1 ms over `seconds`: the count in
+/// each second, and the same as `(mid-second in s, Hz)` points to plot.
+pub fn rate_per_second(spikes: &[(usize, usize)], seconds: f64) -> (Vec<f64>, Vec<(f64, f64)>) {
+    let bins = (seconds as usize).max(1);
+    let mut per_second = vec![0.0; bins];
+    for &(m, _) in spikes {
+        per_second[((m as f64 * 0.1 / 1000.0) as usize).min(bins - 1)] += 1.0;
+    }
+    let series = per_second
+        .iter()
+        .enumerate()
+        .map(|(s, &k)| (s as f64 + 0.5, k))
+        .collect();
+    (per_second, series)
+}
+
 /// Fractions of the weights in each tenth of [0, gmax].
 pub fn tenths(w: &[f64]) -> [f64; 10] {
     let mut f = [0.0; 10];
@@ -123,16 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w: Vec<f64> = w.iter().map(|&x| x as f64).collect();
     let spikes = &rec.nucleus(out)?.spikes;
     let rate = spikes.len() as f64 / seconds;
-    let bins = seconds as usize;
-    let mut per_second = vec![0.0; bins];
-    for &(m, _) in spikes {
-        per_second[((m as f64 * 0.1 / 1000.0) as usize).min(bins - 1)] += 1.0;
-    }
-    let series: Vec<(f64, f64)> = per_second
-        .iter()
-        .enumerate()
-        .map(|(s, &k)| (s as f64 + 0.5, k))
-        .collect();
+    let (per_second, series) = rate_per_second(spikes, seconds);
     plot::learned_weights(&w, GMAX, &series, "out/stdp.png")?;
     let f = tenths(&w);
     println!("simulated {seconds} s in {wall:.1} s");
