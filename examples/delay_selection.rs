@@ -16,7 +16,7 @@
 //! and ms. `DELAY_SECONDS` changes the run's length (30 s). Brian2's twin
 //! (`benches/brian2_delay_selection.py`) selects a band too; where it lies
 //! is set by the run's draws (after 30 s, seeds 1-3: 15-20 ms at 0.90
-//! gmax, 4-9 ms at 0.92, 0-5 ms at 0.74; half a period away 0.04-0.20).
+//! gmax, 4-9 ms at 0.92, 0-5 ms at 0.74; half a period away 0.05-0.22).
 #[path = "stdp.rs"]
 mod stdp;
 
