@@ -179,21 +179,19 @@ pub(super) fn update_population(
     let v_parts = split(v_new, "split_v", &mut s)?;
     let u_parts = split(u_new.into(), "split_u", &mut s)?;
     let spike_parts = split(spikes.into(), "split_spikes", &mut s)?;
+    // Each member's indices come from its part of the bool `fired` (a
+    // `Where` over bools, not over the float form, which is cast only where
+    // a ring or a synapse needs it).
+    let fired_parts = split(fired.into(), "split_fired", &mut s)?;
     let mut steps = Vec::with_capacity(members.len());
-    for ((&(nu, st), (v_new, u_new)), spikes) in members
+    for (((&(nu, st), (v_new, u_new)), spikes), flags) in members
         .iter()
         .zip(v_parts.into_iter().zip(u_parts))
         .zip(spike_parts)
+        .zip(fired_parts)
     {
         let mut s = after(&st.scope, copy_after).new_sub_scope("threshold");
         let e = tf_err(&nu.label);
-        // A nucleus alone takes its indices from `fired` itself: no
-        // cast runs unless a ring or a synapse needs the float form.
-        let flags: Output = if sizes.len() == 1 {
-            fired.clone().into()
-        } else {
-            spikes.clone()
-        };
         let spike_index = ops::where_(flags, &mut s.with_op_name("spike_index")).map_err(&e)?;
         let new_row = ops::reshape(
             spikes.clone(),
