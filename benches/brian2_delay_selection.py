@@ -12,11 +12,14 @@ Prints the output rate and the mean weight / gmax per ms of delay, as the
 example does, so the delays the two select can be compared. Not part of
 `cargo test`; needs `pip install brian2`.
 """
+import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from brian2_run import SONG_STDP  # noqa: E402
 from brian2 import (Hz, NeuronGroup, PoissonGroup, SpikeMonitor, Synapses,
-                    defaultclock, mV, ms, prefs, run, seed)
-import numpy as np
+                    defaultclock, mV, ms, prefs, run, seed)  # noqa: E402
+import numpy as np  # noqa: E402
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
 seed(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
@@ -34,15 +37,7 @@ neuron = NeuronGroup(1, """dv/dt = (ge * (Ee-v) + El - v) / taum : volt
                            dge/dt = -ge / taue : 1""",
                      threshold="v>vt", reset="v = vr", method="euler")
 neuron.v = vr
-S = Synapses(inputs, neuron,
-             """w : 1
-                dApre/dt = -Apre / taupre : 1 (event-driven)
-                dApost/dt = -Apost / taupost : 1 (event-driven)""",
-             on_pre="""ge += w
-                Apre += dApre
-                w = clip(w + Apost, 0, gmax)""",
-             on_post="""Apost += dApost
-                 w = clip(w + Apre, 0, gmax)""")
+S = Synapses(inputs, neuron, **SONG_STDP)
 S.connect()
 S.w = gmax / 2
 S.delay = (np.arange(N) % 250) * 0.1 * ms

@@ -9,6 +9,22 @@ import time
 from brian2 import Network, defaultclock, device, ms, prefs, set_device
 
 
+# Song et al. (2000)'s synapses as Brian2's examples/synapses/STDP.py writes
+# them (`Synapses(pre, post, **SONG_STDP)`; taupre, taupost, gmax, dApre and
+# dApost come from the calling script's namespace), shared by the twins of
+# the `stdp` case and of examples/delay_selection.rs.
+SONG_STDP = dict(
+    model="""w : 1
+             dApre/dt = -Apre / taupre : 1 (event-driven)
+             dApost/dt = -Apost / taupost : 1 (event-driven)""",
+    on_pre="""ge += w
+              Apre += dApre
+              w = clip(w + Apost, 0, gmax)""",
+    on_post="""Apost += dApost
+               w = clip(w + Apre, 0, gmax)""",
+)
+
+
 def setup():
     """The target (argv[1], default cython) and rounds (argv[2], default 1),
     with the device and dt = 0.1 ms set."""

@@ -22,7 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brian2_run import setup, timed  # noqa: E402
+from brian2_run import SONG_STDP, setup, timed  # noqa: E402
 from brian2 import (Hz, NeuronGroup, PoissonGroup, SpikeMonitor, Synapses,  # noqa: E402
                     mV, ms, seed)
 import numpy as np  # noqa: E402
@@ -50,15 +50,7 @@ for r in range(rounds):
     inputs = PoissonGroup(N, rates=F)
     neuron = NeuronGroup(posts, eqs, threshold="v>vt", reset="v = vr", method="euler")
     neuron.v = vr
-    S = Synapses(inputs, neuron,
-                 """w : 1
-                    dApre/dt = -Apre / taupre : 1 (event-driven)
-                    dApost/dt = -Apost / taupost : 1 (event-driven)""",
-                 on_pre="""ge += w
-                    Apre += dApre
-                    w = clip(w + Apost, 0, gmax)""",
-                 on_post="""Apost += dApost
-                     w = clip(w + Apre, 0, gmax)""")
+    S = Synapses(inputs, neuron, **SONG_STDP)
     S.connect()
     S.w = "rand() * gmax"
     if delays is not None:
