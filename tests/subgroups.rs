@@ -21,9 +21,10 @@ fn nuclei(net: &mut Network) -> snn::Result<(snn::network::NucleusId, snn::netwo
     Ok((p, q))
 }
 
-/// `P[5..9] -> Q[1..4]` with triplets and with a dense block, against
-/// the same synapses written in the nuclei's numbering: the weights the
-/// simulator holds are the embedded ones, and the spikes are identical.
+/// `P[5..9] -> Q[1..4]` with triplets and with a dense block (voltage
+/// jumps, and an exponential kernel), against the same synapses written
+/// in the nuclei's numbering: the weights the simulator reports are the
+/// embedded ones, and the spikes are identical.
 #[test]
 fn a_subgroup_connection_is_rows_and_columns_of_its_nuclei() -> R {
     let triplets = vec![(0, 0, 90.0), (1, 2, 120.0), (3, 1, 150.0), (3, 2, 60.0)];
@@ -66,11 +67,28 @@ fn a_subgroup_connection_is_rows_and_columns_of_its_nuclei() -> R {
     assert_eq!(values, &vec![90.0, 120.0, 150.0, 60.0]);
     assert_eq!(w_sub, w_full);
 
-    let (w_sub, spikes_sub) = run(Weights::Dense(block), true)?;
+    let (w_sub, spikes_sub) = run(Weights::Dense(block.clone()), true)?;
     let (w_full, spikes_full) = run(Weights::Dense(full.clone()), false)?;
     assert_eq!(spikes_sub, spikes_full);
     assert_eq!(w_sub, Weights::DenseF32(full.mapv(|x| x as f32)));
     assert_eq!(w_sub, w_full);
+
+    // A dense block through an exponential kernel (a trace fed by the
+    // subgroup's own rows) against the same in the nuclei's numbering.
+    let traced = |weights: Weights, sub: bool| -> Result<_, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let (p, q) = nuclei(&mut net)?;
+        let c = match sub {
+            true => Connection::new(p.subgroup(5..9), q.subgroup(1..4), weights),
+            false => Connection::new(p, q, weights),
+        };
+        net.connect_with(c.kernel(|t| 0.3 * (-t / 2.0).exp(), 10.0).delay(0.5))?;
+        let rec = net.build_with(0.1, quiet())?.run(200.0)?;
+        Ok(rec.nucleus(q)?.spikes.clone())
+    };
+    let sub = traced(Weights::Dense(block), true)?;
+    assert!(!sub.is_empty(), "Q never fired through the kernel");
+    assert_eq!(sub, traced(Weights::Dense(full), false)?);
     Ok(())
 }
 
