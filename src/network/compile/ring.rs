@@ -115,6 +115,8 @@ pub(super) struct SpikeEvents {
 pub(super) struct KeyedEvents {
     pub(super) neurons: Output,
     pub(super) slots: Output,
+    /// int64 `[k]`: each event's keyed row `i (K + 1) + k`.
+    pub(super) rows: Output,
 }
 
 /// Rows of the spike rings and the spike events, each built once per step,
@@ -327,7 +329,15 @@ impl RingReads<'_> {
             };
             (join(neurons, "neurons")?, join(slots, "slots")?)
         };
-        let ev = KeyedEvents { neurons, slots };
+        // Row `i (K + 1) + k` of the keyed compressed rows.
+        let width = constant(lags.len() as i64 + 1, &mut s.with_op_name("width")).map_err(&e)?;
+        let base = ops::mul(neurons.clone(), width, &mut s.with_op_name("row_base")).map_err(&e)?;
+        let rows = ops::add(base, slots.clone(), &mut s.with_op_name("rows")).map_err(&e)?;
+        let ev = KeyedEvents {
+            neurons,
+            slots,
+            rows: rows.into(),
+        };
         self.keyed.insert((pre_idx, lags.to_vec()), ev.clone());
         Ok(ev)
     }

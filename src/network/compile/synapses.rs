@@ -397,15 +397,10 @@ fn keyed_sums(
     reads: &mut Vec<Operation>,
     (pre_n, post_n): (u64, u64),
 ) -> Result<Operation> {
-    let e = tf_err("per-synapse delays");
     let lags = conn
         .synapse_lags
         .as_deref()
         .ok_or_else(|| internal("per-synapse delays", "no delays"))?;
     let ev = ring.keyed_events(conn.pre, lags, pre, pre_step, reads, pre_n)?;
-    let op = |what: &str| format!("synapse/{what}");
-    let width = constant(lags.len() as i64 + 1, &mut s.with_op_name(&op("width"))).map_err(&e)?;
-    let base = ops::mul(ev.neurons, width, &mut s.with_op_name(&op("row_base"))).map_err(&e)?;
-    let rows = ops::add(base, ev.slots, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
-    csr_sums(s, "synapse", &cst.w, rows.into(), None, None, post_n)
+    csr_sums(s, "synapse", &cst.w, ev.rows, None, None, post_n)
 }

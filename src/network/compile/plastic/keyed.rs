@@ -281,15 +281,11 @@ pub(in super::super) fn on_pre_keyed(
     let pre_n = state.pre_n;
     let ev = ring.keyed_events(pre_idx, &k.lags, pre, pre_step, reads, pre_n)?;
     let step = ring.step;
-    let width =
-        constant(k.lags.len() as i64 + 1, &mut s.with_op_name("keyed_width")).map_err(&e)?;
-    let base = ops::mul(ev.neurons.clone(), width, &mut s.with_op_name("row_base")).map_err(&e)?;
-    let rows = ops::add(base, ev.slots.clone(), &mut s.with_op_name("keyed_rows")).map_err(&e)?;
     let (splits, ids) = row_entries(
         &mut s,
         "rows",
         &Table::Tensor(sp.indptr.clone()),
-        rows.into(),
+        ev.rows.clone(),
     )?;
     let which = entry_rows(&mut s, "rows", splits, ids.clone())?;
     let neurons: Output = ops::gather(ev.neurons, which.clone(), &mut s.with_op_name("neurons"))
