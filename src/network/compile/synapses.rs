@@ -286,14 +286,10 @@ fn subgroup_events(
     .map_err(&e)?;
     let outside =
         ops::logical_or(below, above, &mut s.with_op_name("synapse/outside")).map_err(&e)?;
-    let zero_row = ops::fill(
-        ops::shape(local.clone(), &mut *s).map_err(&e)?,
-        rows_c,
-        &mut s.with_op_name("synapse/zero_rows"),
-    )
-    .map_err(&e)?;
+    // The events are few (the spikes of the lags read), so the scalar
+    // broadcast of `SelectV2` costs nothing worth a `Fill` to avoid.
     let neurons =
-        ops::select(outside, zero_row, local, &mut s.with_op_name("synapse/row")).map_err(&e)?;
+        ops::select_v2(outside, rows_c, local, &mut s.with_op_name("synapse/row")).map_err(&e)?;
     Ok(SpikeEvents {
         lags: ev.lags.clone(),
         neurons: neurons.into(),
