@@ -133,6 +133,65 @@ fn dense_weights_from_a_subgroup_hold_its_rows_only() -> R {
     }
 }
 
+/// Dense weights onto a postsynaptic subgroup, taken by events, hold the
+/// subgroup's columns only: 400 neurons onto 100 of a 2000-neuron nucleus
+/// fit a memory limit of 1 MB (0.16 MB) that the whole nucleus's columns
+/// (3.2 MB) do not. Only the subgroup's neurons fire, at the steps the
+/// same weights in the nuclei's numbering (no limit) give, and
+/// `Simulator::weights` gives the whole nucleus's columns (the others 0).
+#[test]
+fn dense_weights_onto_a_subgroup_hold_its_columns_only() -> R {
+    let run = |sub: bool, limit: u64| -> Result<_, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let drive: Vec<f64> = (0..400).map(|k| if k < 100 { 10.0 } else { 0.0 }).collect();
+        let p = net.add(Nucleus::new("P", 400).input(drive))?;
+        let q = net.add(Nucleus::new("Q", 2000).record(Record::spikes()))?;
+        let c = match sub {
+            true => Connection::new(
+                p,
+                q.subgroup(1000..1100),
+                Array2::from_elem((400, 100), 2.0),
+            ),
+            false => {
+                let mut w = Array2::zeros((400, 2000));
+                w.slice_mut(ndarray::s![.., 1000..1100]).fill(2.0);
+                Connection::new(p, q, w).propagation(Propagation::EventDriven)
+            }
+        };
+        let c = net.connect_with(c)?;
+        let mut sim = net.build_with(0.1, quiet().memory_limit(limit))?;
+        let spikes = sim.run(50.0)?.nucleus(q)?.spikes.clone();
+        Ok((sim.weights(c)?, spikes))
+    };
+    let (w, spikes) = run(true, 1 << 20)?;
+    let (w_full, spikes_full) = run(false, 1 << 30)?;
+    assert!(!spikes.is_empty(), "Q never fired");
+    assert!(spikes.iter().all(|&(_, i)| (1000..1100).contains(&i)));
+    assert_eq!(spikes, spikes_full);
+    let Weights::DenseF32(w) = w else {
+        panic!("dense weights expected");
+    };
+    assert_eq!(w.dim(), (400, 2000));
+    assert_eq!(Weights::DenseF32(w), w_full);
+    // The whole nucleus's columns: refused under the same limit.
+    let mut net = Network::new();
+    let p = net.add(Nucleus::new("P", 400))?;
+    let q = net.add(Nucleus::new("Q", 2000))?;
+    net.connect_with(
+        Connection::new(
+            p,
+            q.subgroup(1000..1100),
+            Array2::from_elem((400, 100), 2.0),
+        )
+        .propagation(Propagation::Dense),
+    )?;
+    match net.build_with(0.1, quiet().memory_limit(1 << 20)) {
+        Err(Error::MemoryLimit { .. }) => Ok(()),
+        Err(other) => Err(format!("a dense product: {other}").into()),
+        Ok(_) => Err("a dense product: built".into()),
+    }
+}
+
 /// A subgroup's rate is its neurons' spikes over its size and the
 /// duration; the nucleus's is all of them.
 #[test]

@@ -91,12 +91,36 @@ pub(crate) struct PlanConnection {
     /// ([`delays::keyed`]), and `delay` is 0 (the past spikes come from
     /// the presynaptic nucleus's spike lists).
     pub synapse_lags: Option<Vec<usize>>,
-    /// Dense weights of a presynaptic subgroup taken by events: the first
-    /// neuron of the subgroup and its size. The matrix then holds the
-    /// subgroup's rows and a last row of zeros (not the whole nucleus's
-    /// rows), and the events of neuron `i` take row `i - first` (or the
-    /// zero row).
-    pub pre_rows: Option<(usize, usize)>,
+    /// Dense weights between subgroups taken by events: the block of the
+    /// nuclei's matrix the graph holds (see [`OwnBlock`]).
+    pub own: Option<OwnBlock>,
+}
+
+/// The part of a dense matrix between subgroups that the graph holds when
+/// the connection's spikes are taken as events: a presynaptic subgroup's
+/// own rows and a last row of zeros (the events of neuron `i` take row
+/// `i - first`, or the zero row), a postsynaptic subgroup's own columns
+/// (its sums padded with zeros into the nucleus's columns), instead of the
+/// whole nuclei's rows and columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OwnBlock {
+    /// A presynaptic subgroup's first neuron and size, if its own rows.
+    pub rows: Option<(usize, usize)>,
+    /// A postsynaptic subgroup's first neuron and size, if its own columns.
+    pub cols: Option<(usize, usize)>,
+    /// The sizes of the whole presynaptic and postsynaptic nuclei.
+    pub pre_all: usize,
+    pub post_all: usize,
+}
+
+impl OwnBlock {
+    /// The dims of the matrix the graph holds.
+    pub fn dims(&self) -> (usize, usize) {
+        (
+            self.rows.map_or(self.pre_all, |(_, n)| n + 1),
+            self.cols.map_or(self.post_all, |(_, n)| n),
+        )
+    }
 }
 
 pub(crate) struct Plan {
@@ -376,11 +400,10 @@ impl Plan {
             if c.delays.is_some() {
                 layout.reason = "per-synapse delays: compressed rows, event-driven";
             }
-            // Dense rows taken by events from a presynaptic subgroup keep
-            // only the subgroup's rows (and one row of zeros the other
-            // neurons' events take): Brunel (2000)'s two connections from
-            // the subgroups of one nucleus hold their own rows, not the
-            // whole nucleus's each.
+            // Dense rows taken by events between subgroups keep only the
+            // subgroups' block (`OwnBlock`): Brunel (2000)'s two
+            // connections from the subgroups of one nucleus hold their own
+            // rows, not the whole nucleus's each.
             let dense = matches!(weights, PlanWeights::Dense(_));
             let events = takes_events(
                 form,
@@ -389,15 +412,28 @@ impl Plan {
                 c.synapses.is_some(),
                 c.delays.is_some(),
             );
-            let pre_rows = match dense && events && pre_range != (0..pre_all) {
-                true => Some((pre_range.start, pre_range.len())),
+            let part = |r: &std::ops::Range<usize>, all| match *r != (0..all) {
+                true => Some((r.start, r.len())),
                 false => None,
+            };
+            let own = match (
+                dense && events,
+                part(&pre_range, pre_all),
+                part(&post_range, post_all),
+            ) {
+                (true, rows, cols) if rows.is_some() || cols.is_some() => Some(OwnBlock {
+                    rows,
+                    cols,
+                    pre_all,
+                    post_all,
+                }),
+                _ => None,
             };
             let weights = embed(
                 weights,
                 (pre_range, pre_all),
                 (post_range, post_all),
-                pre_rows.is_some(),
+                own,
                 &name,
                 limit,
             )?;
@@ -461,7 +497,7 @@ impl Plan {
                 layout,
                 form,
                 synapse_lags,
-                pre_rows,
+                own,
             });
         }
 

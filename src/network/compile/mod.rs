@@ -88,7 +88,7 @@ use tensorflow::{Operation, Scope, Tensor};
 
 use crate::error::Result;
 use crate::network::checkpoint::VarEntry;
-use crate::network::plan::{Kept, Plan};
+use crate::network::plan::{Kept, OwnBlock, Plan};
 
 mod expr;
 mod graph;
@@ -148,10 +148,9 @@ pub(crate) struct Compiled {
     /// Per connection with per-synapse delays, its distinct delays in
     /// steps: its compressed rows are keyed by (neuron, delay).
     pub synapse_lags: Vec<Option<Vec<usize>>>,
-    /// Per connection whose dense weights hold a presynaptic subgroup's
-    /// own rows (`PlanConnection::pre_rows`): its first neuron and the
-    /// size of the whole nucleus.
-    pub pre_rows: Vec<Option<(usize, usize)>>,
+    /// Per connection whose dense weights hold only a block between
+    /// subgroups (`PlanConnection::own`), the block.
+    pub own: Vec<Option<OwnBlock>>,
     /// Per connection with state, a read of each trace variable.
     pub synapse_traces: Vec<Vec<(String, Operation)>>,
 }
@@ -233,11 +232,7 @@ pub(crate) fn compile(mut plan: Plan, copies: usize) -> Result<(Compiled, Kept)>
             .iter()
             .map(|c| c.synapse_lags.clone())
             .collect(),
-        pre_rows: plan
-            .connections
-            .iter()
-            .map(|c| c.pre_rows.map(|(first, _)| (first, plan.nuclei[c.pre].n)))
-            .collect(),
+        own: plan.connections.iter().map(|c| c.own).collect(),
         synapse_traces: conns
             .iter()
             .map(|c| {

@@ -335,12 +335,14 @@ pub(super) fn connections(
         // The weights' variables, and what synapses with state add to them.
         let (w, wv, csr) = match weights {
             PlanWeights::Dense(w) => {
-                // A presynaptic subgroup's own rows and a row of zeros.
-                let rows = match conn.pre_rows {
-                    Some((_, rows)) => rows as u64 + 1,
-                    None => pre_n,
+                // A subgroup's own rows (and a row of zeros) or columns.
+                let dims = match conn.own {
+                    Some(own) => {
+                        let (rows, cols) = own.dims();
+                        [rows as u64, cols as u64]
+                    }
+                    None => [pre_n, post_n],
                 };
-                let dims = [rows, post_n];
                 let wv = fed_variable(&mut s, "weights", w, &dims, InitFeed::F32, reg, feeds)?;
                 // Static weights never change: one read serves every copy
                 // of the step.

@@ -223,11 +223,20 @@ fn lag_sums(
         _ => "synapse",
     };
     let sums = match &cst.w {
-        WeightOps::Dense(w) => match conn.pre_rows {
+        WeightOps::Dense(w) => match conn.own {
             None => Sums::Lags(event_sums(s, name, w, &ev)?),
-            Some((first, rows)) => {
-                let ev = subgroup_events(s, &ev, (rows as u64, first))?;
-                Sums::Lags(event_sums(s, name, w, &ev)?)
+            Some(own) => {
+                let sums = match own.rows {
+                    Some((first, rows)) => {
+                        let own_ev = subgroup_events(s, &ev, (rows as u64, first))?;
+                        event_sums(s, name, w, &own_ev)?
+                    }
+                    None => event_sums(s, name, w, &ev)?,
+                };
+                Sums::Lags(match own.cols {
+                    Some(cols) => into_columns(s, sums.into(), cols, own.post_all)?,
+                    None => sums,
+                })
             }
         },
         // One lag: every event goes to the one segment row, so
@@ -295,6 +304,20 @@ fn subgroup_events(
         neurons: neurons.into(),
         slots: ev.slots.clone(),
     })
+}
+
+/// The `[m, cols]` sums of a postsynaptic subgroup's own columns (`cols`:
+/// its first neuron and size) as `[m, post_all]`, zeros around them.
+fn into_columns(
+    s: &mut tensorflow::Scope,
+    sums: Output,
+    (first, n): (usize, usize),
+    post_all: usize,
+) -> Result<Operation> {
+    let e = tf_err("subgroup columns");
+    let after = (post_all - first - n) as i32;
+    let paddings = const_i32(s, "synapse/columns", &[0, 0, first as i32, after], &[2, 2])?;
+    ops::pad(sums, paddings, &mut s.with_op_name("synapse/in_columns")).map_err(&e)
 }
 
 /// A kernel-trace connection's terms of its group's traces (see

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::network::connectivity::Connectivity;
 use crate::network::model::{Propagation, Weights};
-use crate::network::plan::{check_size, finite};
+use crate::network::plan::{check_size, finite, OwnBlock};
 
 /// Weights given sparse (triplets, CSR, a generated connectivity) go dense
 /// under [`Propagation::Auto`] from this density on (when the dense matrix
@@ -189,14 +189,12 @@ pub(crate) fn plan_weights(
 /// nuclei's: the graph holds every connection in its nuclei's numbering.
 /// Compressed rows gain empty rows and shifted columns (no synapse added);
 /// a dense matrix is laid into zeros (its size checked against `limit`),
-/// or with `own_rows` keeps only the subgroup's rows and one row of zeros
-/// after them (`PlanConnection::pre_rows`), its columns still the whole
-/// postsynaptic nucleus's.
+/// or with `own` only into the block [`OwnBlock`] names.
 pub(crate) fn embed(
     w: PlanWeights,
     (pre, pre_all): (std::ops::Range<usize>, usize),
     (post, post_all): (std::ops::Range<usize>, usize),
-    own_rows: bool,
+    own: Option<OwnBlock>,
     name: &str,
     limit: u64,
 ) -> Result<PlanWeights> {
@@ -220,24 +218,30 @@ pub(crate) fn embed(
             })
         }
         PlanWeights::Dense(d) => {
-            // Rows: the whole nucleus's, or the subgroup's and one of zeros.
-            let (rows, first) = match own_rows {
-                true => (pre.len() + 1, 0),
-                false => (pre_all, pre.start),
-            };
+            // Rows: the whole nucleus's, or the subgroup's and one of
+            // zeros; columns: the whole nucleus's or the subgroup's.
+            let own = own.unwrap_or(OwnBlock {
+                rows: None,
+                cols: None,
+                pre_all,
+                post_all,
+            });
+            let (rows, width) = own.dims();
+            let first_row = if own.rows.is_some() { 0 } else { pre.start };
+            let first_col = if own.cols.is_some() { 0 } else { post.start };
             check_size(
                 || {
-                    format!("the dense weights of connection {name} within its nuclei ({rows} x {post_all} f32)")
+                    format!("the dense weights of connection {name} within its nuclei ({rows} x {width} f32)")
                 },
-                (rows as u64).saturating_mul(post_all as u64),
+                (rows as u64).saturating_mul(width as u64),
                 4,
                 limit,
                 "sparse weights (Weights::Csr, triplets or a generated connectivity) for a \
                  connection between subgroups",
             )?;
-            let mut out = vec![0f32; rows * post_all];
+            let mut out = vec![0f32; rows * width];
             for (i, row) in d.chunks_exact(post.len()).enumerate() {
-                let at = (first + i) * post_all + post.start;
+                let at = (first_row + i) * width + first_col;
                 out[at..at + post.len()].copy_from_slice(row);
             }
             Ok(PlanWeights::Dense(out))

@@ -38,15 +38,17 @@ impl Simulator {
                         message: e.to_string(),
                     }
                 })?;
-                // A presynaptic subgroup's own rows (and a row of zeros):
-                // laid back into the whole nucleus's rows.
-                match self.compiled.pre_rows.get(id.index).copied().flatten() {
+                // A block between subgroups (a presynaptic subgroup's rows
+                // and a row of zeros, a postsynaptic one's columns): laid
+                // back into the whole nuclei's rows and columns.
+                match self.compiled.own.get(id.index).copied().flatten() {
                     None => Ok(Weights::DenseF32(w)),
-                    Some((first, pre_all)) => {
-                        let mut all = Array2::zeros((pre_all, cols));
-                        let own = rows.saturating_sub(1);
-                        all.slice_mut(ndarray::s![first..first + own, ..])
-                            .assign(&w.slice(ndarray::s![..own, ..]));
+                    Some(own) => {
+                        let mut all = Array2::zeros((own.pre_all, own.post_all));
+                        let (r0, nr) = own.rows.unwrap_or((0, rows));
+                        let (c0, nc) = own.cols.unwrap_or((0, cols));
+                        all.slice_mut(ndarray::s![r0..r0 + nr, c0..c0 + nc])
+                            .assign(&w.slice(ndarray::s![..nr, ..nc]));
                         Ok(Weights::DenseF32(all))
                     }
                 }
