@@ -43,6 +43,11 @@
 //!
 //!     cargo bench --bench network --features mimalloc   # docs/performance.md's table
 
+// Each example included below is a program of its own with its own copy
+// of the shared modules (brette.rs, rhythm.rs): two examples bring one in
+// twice.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -104,7 +104,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (far + 5) % 25
     );
     println!("wrote out/delay_selection.png and graphs/delay_selection/");
-    if !(top >= 3.0 * opposite) {
+    // Also refused when either mean is NaN.
+    if top.partial_cmp(&(3.0 * opposite)).is_none_or(|o| o.is_lt()) {
         return Err(format!(
             "no delay selected: {top:.2} gmax at the best delays, {opposite:.2} half a period away"
         )

@@ -599,7 +599,12 @@ fn stdp_with_delays(reads_apre: bool) -> R {
         .collect();
     let steps: Vec<usize> = ms.iter().map(|d| (d / dt).round() as usize).collect();
     assert!(steps.contains(&0) && steps.iter().filter(|&&d| d > 10).count() > 5);
-    let r = song::reference(&fired, &steps, &syn, &w0, n_post, gmax, dt, reads_apre);
+    let wiring = song::Wiring {
+        syn: &syn,
+        delays: &steps,
+        w0: &w0,
+    };
+    let r = song::reference(&fired, wiring, n_post, gmax, dt, reads_apre);
     assert!(ours.len() > 20, "{} output spikes", ours.len());
     assert_eq!(ours, &r.spikes);
     // The graph lists each row's synapses by delay (stable).

@@ -8,6 +8,8 @@ use common::song;
 use snn::network::{Network, Nucleus, Record, SimOptions};
 
 type R = Result<(), Box<dyn std::error::Error>>;
+/// `(step, neuron)` spikes.
+type Spikes = Vec<(usize, usize)>;
 
 fn quiet() -> SimOptions {
     SimOptions::default().quiet().tensorboard(None)
@@ -150,7 +152,12 @@ fn stdp_against_reference(delay_ms: f64) -> R {
     }
     let delay = (delay_ms / dt).round() as usize;
     let all: Vec<(usize, usize)> = (0..n).map(|i| (i, 0)).collect();
-    let r = song::reference(&arriving, &vec![delay; n], &all, &w0, 1, gmax, dt, false);
+    let wiring = song::Wiring {
+        syn: &all,
+        delays: &vec![delay; n],
+        w0: &w0,
+    };
+    let r = song::reference(&arriving, wiring, 1, gmax, dt, false);
     let ours = rec.nuclei[post.index()].spikes.clone();
     assert!(ours.len() > 10, "the neuron needs spikes: {}", ours.len());
     assert_eq!(ours, r.spikes);
@@ -339,10 +346,7 @@ fn stdp_on_compressed_rows() -> R {
     };
     let run = |weights: Weights,
                propagation: Propagation|
-     -> Result<
-        (Vec<(usize, usize)>, Vec<(usize, usize)>, Weights),
-        Box<dyn std::error::Error>,
-    > {
+     -> Result<(Spikes, Spikes, Weights), Box<dyn std::error::Error>> {
         let mut net = Network::new().seed(21);
         let input = net.add(Nucleus::poisson("input", n, 40.0).record(Record::spikes()))?;
         let post = net
@@ -373,16 +377,12 @@ fn stdp_on_compressed_rows() -> R {
     for &(m, i) in &inputs {
         arriving[m].push(i);
     }
-    let r = song::reference(
-        &arriving,
-        &vec![5; syn.len()],
-        &syn,
-        &w0,
-        n_post,
-        gmax,
-        dt,
-        false,
-    );
+    let wiring = song::Wiring {
+        syn: &syn,
+        delays: &vec![5; syn.len()],
+        w0: &w0,
+    };
+    let r = song::reference(&arriving, wiring, n_post, gmax, dt, false);
     assert!(ours.len() > 20, "{} output spikes", ours.len());
     assert_eq!(ours, r.spikes);
     let mut moved = 0;
@@ -428,7 +428,7 @@ fn plasticity_from_a_subgroup_learns_as_the_nucleus_rows() -> R {
         .filter(|(i, j)| (i * 7 + j * 3) % 5 != 0)
         .map(|(i, j)| (i, j, gmax * ((i * 13 + j * 29) % 100) as f64 / 100.0))
         .collect();
-    let run = |sub: bool| -> Result<(Vec<(usize, usize)>, Weights), Box<dyn std::error::Error>> {
+    let run = |sub: bool| -> Result<(Spikes, Weights), Box<dyn std::error::Error>> {
         let mut net = Network::new().seed(5);
         let input = net.add(Nucleus::poisson("input", n, 40.0))?;
         let post = net

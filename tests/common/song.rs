@@ -67,6 +67,14 @@ pub struct Reference {
     pub apost: Vec<f64>,
 }
 
+/// The synapses of [`reference`]: `(pre, post)` pairs, each one's delay
+/// in steps and its initial weight.
+pub struct Wiring<'a> {
+    pub syn: &'a [(usize, usize)],
+    pub delays: &'a [usize],
+    pub w0: &'a [f64],
+}
+
 /// docs/semantics.md §3.2 and §3.6 written out in f64 for `n_post`
 /// neurons and the synapses `syn` (pre, post) with weights `w0`, traces
 /// kept per synapse (as Brian2 keeps them) and decayed exactly by the
@@ -75,9 +83,7 @@ pub struct Reference {
 /// later; `reads_apre` for the `on_pre` of [`stdp_reading_apre`].
 pub fn reference(
     input: &[Vec<usize>],
-    delays: &[usize],
-    syn: &[(usize, usize)],
-    w0: &[f64],
+    Wiring { syn, delays, w0 }: Wiring,
     n_post: usize,
     gmax: f64,
     dt: f64,
