@@ -609,3 +609,38 @@ fn exprel_in_the_graph_matches_its_definition() -> R {
     }
     Ok(())
 }
+
+/// A threshold that reads no value per neuron (only the time, or scalar
+/// parameters) fires every neuron at once: the steps the f64 stepper of
+/// the equations gives (`Lowered::simulate`), and those of the same
+/// condition made per neuron (`+ 0 * v`). It once failed to build (its
+/// one value was reshaped into a row of neurons).
+#[test]
+fn a_threshold_on_time_alone_fires_every_neuron() -> R {
+    let model = |threshold: &str| {
+        NeuronModel::new()
+            .equation("v", "-v / tau")
+            .param("tau", 10.0)
+            .param("t_on", 0.55)
+            .threshold(threshold)
+            .reset("v = 1")
+    };
+    let engine = |threshold: &str| -> Result<Vec<(usize, usize)>, Box<dyn std::error::Error>> {
+        let mut net = Network::new();
+        let a = net.add(Nucleus::with_model("A", 4, model(threshold)).record(Record::spikes()))?;
+        let rec = net.build_with(0.1, quiet())?.run(1.0)?;
+        Ok(rec.nucleus(a)?.spikes.clone())
+    };
+    let want = model("t > t_on")
+        .lower(4, 0.1, 0)?
+        .simulate(10, |_, _, _| {})?
+        .spikes;
+    // t > 0.55 holds in the last steps only, for all four neurons.
+    assert!(
+        !want.is_empty() && want.len() < 40 && want.len() % 4 == 0,
+        "{want:?}"
+    );
+    assert_eq!(engine("t > t_on")?, want);
+    assert_eq!(engine("t + 0 * v > t_on")?, want);
+    Ok(())
+}

@@ -207,6 +207,13 @@ pub(super) fn after(scope: &Scope, after: Option<&Operation>) -> Scope {
     }
 }
 
+/// The shape of `o` as the graph knows it before running, if every
+/// dimension is known (`[]` for a scalar).
+pub(super) fn known_shape(s: &Scope, o: &Output) -> Option<Vec<i64>> {
+    let shape: Shape = s.graph().tensor_shape(o.clone()).ok()?;
+    (0..shape.dims()?).map(|k| shape[k]).collect()
+}
+
 /// `cond ? t : f` element-wise. Where the condition and both values have
 /// one fully known shape (a scalar value is broadcast to it first: for a
 /// constant, Grappler folds that into a constant vector), TensorFlow's
@@ -215,11 +222,11 @@ pub(super) fn after(scope: &Scope, after: Option<&Operation>) -> Scope {
 /// slower on a 4000-neuron vector). The values chosen are the same.
 pub(super) fn select(s: &mut Scope, cond: Output, t: Output, f: Output) -> Result<Output> {
     let e = tf_err("select");
-    let shape = |o: &Output| -> Option<Vec<i64>> {
-        let shape: Shape = s.graph().tensor_shape(o.clone()).ok()?;
-        (0..shape.dims()?).map(|k| shape[k]).collect()
-    };
-    let (c, a, b) = (shape(&cond), shape(&t), shape(&f));
+    let (c, a, b) = (
+        known_shape(s, &cond),
+        known_shape(s, &t),
+        known_shape(s, &f),
+    );
     let Some(c) = c.filter(|c| !c.is_empty()) else {
         return Ok(ops::select_v2(cond, t, f, s).map_err(&e)?.into());
     };

@@ -8,7 +8,9 @@
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::expr::{Draws, Emitter};
-use super::graph::{after, const_f32, const_i32, constant, scalar_f32, select, tf_err};
+use super::graph::{
+    after, const_f32, const_i32, constant, known_shape, scalar_f32, select, tf_err,
+};
 use super::neurons::NucleusStep;
 use super::state::NucleusState;
 use crate::error::Result;
@@ -120,7 +122,6 @@ pub(super) fn update_model(
     }
     // The threshold on the new state, for neurons that may fire.
     let mut ts = after(&st.scope, copy_after).new_sub_scope("threshold");
-    let drawn_before = draws.next.get();
     let cond = {
         let lookup = |x: &str| find(&new, &env, x);
         let mut em = Emitter {
@@ -131,11 +132,10 @@ pub(super) fn update_model(
         };
         em.condition(&model.threshold)?
     };
-    // A threshold of constants (no threshold at all: `1 < 0`) is one value:
-    // one per neuron.
-    let mut read = Vec::new();
-    crate::single::expr::names(&model.threshold, &mut read);
-    let cond: Output = if read.is_empty() && draws.next.get() == drawn_before {
+    // A threshold that reads no value per neuron (constants: `1 < 0`, no
+    // threshold at all; or only the time and scalar parameters: `t > 50`)
+    // is one value: one per neuron.
+    let cond: Output = if known_shape(&ts, &cond) != Some(vec![n as i64]) {
         let dims = const_i32(&mut ts, "neurons", &[n as i32], &[1])?;
         ops::broadcast_to(cond, dims, &mut ts.with_op_name("every_neuron"))
             .map_err(&e)?
