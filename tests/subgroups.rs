@@ -237,7 +237,8 @@ fn the_population_rate_is_the_windowed_spike_count() -> R {
     assert_eq!(rec.first_step, 1000);
     let spikes = &rec.nucleus(p)?.spikes;
     assert!(spikes.len() > 20, "{} spikes", spikes.len());
-    for (width, steps) in [(0.0, 1usize), (0.5, 5), (1.0, 11)] {
+    // 300 ms: a window wider than the recording (3001 steps over 1000).
+    for (width, steps) in [(0.0, 1usize), (0.5, 5), (1.0, 11), (300.0, 3001)] {
         for (range, rate) in [
             (0..10, rec.population_rate(p, width)?),
             (6..10, rec.population_rate(p.subgroup(6..10), width)?),
@@ -258,6 +259,13 @@ fn the_population_rate_is_the_windowed_spike_count() -> R {
                 );
             }
         }
+    }
+    // Any width, however large, is a finite rate (it overflowed an
+    // integer once): the spikes over n dt (2 round(w / 2dt) + 1).
+    let total = spikes.len() as f64;
+    for &(_, r) in &rec.population_rate(p, 1e300)? {
+        let want = total * 1000.0 / (10.0 * dt * (2.0 * (1e300 / (2.0 * dt)) + 1.0));
+        assert!((r - want).abs() <= 1e-12 * want, "{r} vs {want}");
     }
     match rec.population_rate(p, -1.0) {
         Err(Error::InvalidOption { option, .. }) => assert!(option.contains("width")),

@@ -347,9 +347,11 @@ impl Recording {
             }
         }
         // NumPy's rounding (half to even), as Brian2: 0.5 ms at 0.1 ms is 5 steps.
-        let half = (width_ms / (2.0 * self.dt)).round_ties_even() as usize;
-        let window = 2 * half + 1;
-        let hz = 1000.0 / (range.len() as f64 * self.dt * window as f64);
+        let half = (width_ms / (2.0 * self.dt)).round_ties_even();
+        let hz = 1000.0 / (range.len() as f64 * self.dt * (2.0 * half + 1.0));
+        // A window reaching past both ends of the recording sums all of it
+        // (what lies beyond counts 0), however much wider it is.
+        let half = half.min(self.steps as f64) as usize;
         // A running sum over the window.
         let mut sum: u64 = counts.iter().take(half).sum();
         let mut out = Vec::with_capacity(self.steps);
