@@ -54,8 +54,35 @@ pub(crate) fn range_of<'a>(it: impl Iterator<Item = &'a f64>) -> (f64, f64) {
     if hi - lo < 1e-12 {
         return (lo - 1.0, hi + 1.0);
     }
-    let pad = 0.05 * (hi - lo);
-    (lo - pad, hi + pad)
+    // `0.05 hi - 0.05 lo`, not `0.05 (hi - lo)`: that overflows for values
+    // at the ends of f64, and an infinite axis never finishes drawing.
+    let pad = 0.05 * hi - 0.05 * lo;
+    ((lo - pad).max(f64::MIN), (hi + pad).min(f64::MAX))
+}
+
+/// Whether a point lies on the axes `x` and `y` (inside them, ends
+/// included): plotters maps a point far off its axes to pixels through
+/// integer arithmetic that overflows (a panic in debug builds), so the
+/// series drawn from data keep only these (`chart.x_range()`,
+/// `chart.y_range()`).
+pub(crate) fn on_axes(
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> impl Fn(&(f64, f64)) -> bool {
+    move |&(a, b)| a >= x.start && a <= x.end && b >= y.start && b <= y.end
+}
+
+/// An axis from `lo` to `hi` for plotters, or why not: plotters computes
+/// the ticks of an axis with infinite ends or width forever (a hang, not
+/// an error), so every chart's axes pass through here.
+pub(crate) fn span(lo: f64, hi: f64) -> std::result::Result<std::ops::Range<f64>, String> {
+    if lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite() {
+        Ok(lo..hi)
+    } else {
+        Err(format!(
+            "an axis from {lo} to {hi} cannot be drawn (its ends must be finite, the first below the second)"
+        ))
+    }
 }
 
 pub(crate) fn is_svg(path: &Path) -> bool {

@@ -313,7 +313,92 @@ fn try_case(r: &mut Rng) -> snn::Result<()> {
         let _ = rec.firing_rate(of.clone());
         let _ = rec.population_rate(of.clone(), r.num(0.5, BAD));
     }
+    if r.tenths(3) {
+        outputs(r, &mut sim, &rec, &nuclei, &conns)?;
+    }
     Ok(())
+}
+
+/// Our typed errors are fine here; TensorFlow's and internal ones are not.
+fn typed<T>(result: snn::Result<T>) -> snn::Result<()> {
+    match result {
+        Err(e @ (Error::TensorFlow { .. } | Error::Internal { .. })) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// What a run leaves to write and read: plots, files and checkpoints, to
+/// good paths and to missing folders, folders and empty paths, with odd
+/// time ranges, widths, neurons and variables.
+fn outputs(
+    r: &mut Rng,
+    sim: &mut snn::network::Simulator,
+    rec: &snn::network::Recording,
+    nuclei: &[(NucleusId, usize)],
+    conns: &[snn::network::ConnectionId],
+) -> snn::Result<()> {
+    use snn::network::{plot, StateVar};
+    let dir = std::env::temp_dir().join(format!("snn-api-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Internal {
+        context: "test folder".into(),
+        message: e.to_string(),
+    })?;
+    let path = |r: &mut Rng, name: &str| match r.odd() {
+        false => dir.join(name),
+        true => [dir.join("missing").join(name), dir.clone(), "".into()][r.below(3)].clone(),
+    };
+    let (id, n) = nuclei[r.below(nuclei.len())];
+    let neuron = r.size(n.saturating_sub(1), &[n, usize::MAX]);
+    let times = r.num(0.0, BAD)..r.num(2.0, BAD);
+    typed(plot::raster_plot(rec, id, path(r, "raster.png")))?;
+    typed(plot::raster_grid(rec, path(r, "grid.png")))?;
+    typed(plot::raster_and_rate(
+        rec,
+        end(r, id, n),
+        times,
+        r.num(0.5, BAD),
+        path(r, "rate.png"),
+    ))?;
+    let var = match r.odd() {
+        true => "nope",
+        false => "v",
+    };
+    typed(plot::plot_traces(
+        rec,
+        &[(id, neuron)],
+        &[var],
+        path(r, "v.png"),
+    ))?;
+    typed(rec.write_npz(path(r, "rec.npz")))?;
+    typed(rec.write_spikes_csv(path(r, "spikes.csv")))?;
+    typed(rec.write_trace_csv(id, StateVar::V, path(r, "v.csv")))?;
+    if let Some(&c) = conns.first() {
+        if let Ok(w) = sim.weights(c) {
+            let w = values_of(w);
+            typed(plot::learned_weights(
+                &w,
+                r.num(1.0, BAD),
+                &[],
+                path(r, "w.png"),
+            ))?;
+        }
+    }
+    let ck = path(r, "ck");
+    typed(sim.save_checkpoint(&ck))?;
+    typed(sim.restore_checkpoint(&ck))?;
+    typed(sim.restore_checkpoint(dir.join("never-written")))?;
+    typed(sim.time_bare_steps(r.size(2, &[0, 1])))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A connection's weights as one list.
+fn values_of(w: Weights) -> Vec<f64> {
+    match w {
+        Weights::CsrF32 { values, .. } => values.into_iter().map(f64::from).collect(),
+        Weights::DenseF32(m) => m.iter().map(|&x| x as f64).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// 300 networks (`SNN_API_CASES` for more): none panics, none ends in

@@ -305,6 +305,56 @@ fn weight_snapshots_are_recorded_every_period() -> R {
     Ok(())
 }
 
+/// The snapshots of one 200 ms run are those of two runs appended
+/// (`Recording::append`) and of a checkpointed run (which once dropped
+/// them: its chunks were appended without their snapshots). `append`
+/// refuses a recording out of order or of another network.
+#[test]
+fn weight_snapshots_survive_appends_and_checkpointed_runs() -> R {
+    use snn::network::{Checkpointing, Connection};
+    let gmax = 0.2;
+    let build = || -> snn::Result<snn::network::Simulator> {
+        let mut net = Network::new().seed(9);
+        let input = net.add(Nucleus::poisson("input", 40, 50.0))?;
+        let post = net.add(Nucleus::with_model("neuron", 1, song::neuron()))?;
+        net.connect_with(
+            Connection::new(input, post, ndarray::Array2::from_elem((40, 1), 0.5 * gmax))
+                .synapses(song::stdp(gmax))
+                .record_weights(50.0),
+        )?;
+        net.build_with(0.1, quiet())
+    };
+    let whole = build()?.run(200.0)?;
+    assert_eq!(whole.weights[0].times_ms.len(), 4);
+
+    let mut sim = build()?;
+    let mut appended = sim.run(120.0)?;
+    let later = sim.run(80.0)?;
+    assert!(matches!(
+        later.clone().append(appended.clone()),
+        Err(snn::Error::InvalidOption { .. })
+    ));
+    let foreign = build()?.run(80.0)?;
+    assert!(matches!(
+        appended.clone().append(foreign),
+        Err(snn::Error::InvalidOption { .. })
+    ));
+    appended.append(later)?;
+    assert!(
+        appended.weights == whole.weights,
+        "appended snapshots differ"
+    );
+
+    let dir = common::tempdir("plastic-snapshots")?;
+    let ck = Checkpointing::new(dir.join("run")).every_ms(30.0);
+    let checkpointed = build()?.run_checkpointed(200.0, &ck)?;
+    assert!(
+        checkpointed.weights == whole.weights,
+        "checkpointed snapshots differ"
+    );
+    Ok(())
+}
+
 /// Compressed rows: 60 inputs onto 4 neurons, each pair connected with
 /// probability 0.4, STDP with a delay of 0.5 ms, against the reference
 /// stepper over the same synapse list (identical spikes, weights within

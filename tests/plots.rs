@@ -72,6 +72,56 @@ fn weight_plots_are_written() -> R {
     Ok(())
 }
 
+/// `f` in a thread, its result within a minute, or a failure naming what
+/// hung (plotters once computed the ticks of an infinite axis forever).
+fn within_a_minute<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} panicked or did not return within a minute"))
+}
+
+/// Times and values at the ends of f64 make typed errors or plots, not
+/// hangs: infinite, NaN or reversed times for `raster_and_rate` are
+/// `InvalidOption`; weights, delays and rates that are NaN, infinite or
+/// near `f64::MAX` plot (the points off the axes are left out) or name the
+/// axis that cannot be drawn.
+#[test]
+fn plots_of_extreme_values_finish() -> R {
+    let dir = tempdir("extreme")?;
+    let mut net = Network::new();
+    let p = net.add(Nucleus::new("P", 3).input(10.0))?;
+    let rec = net
+        .build_with(0.1, SimOptions::default().quiet().tensorboard(None))?
+        .run(5.0)?;
+    for (a, b) in [
+        (0.0, f64::INFINITY),
+        (f64::NEG_INFINITY, 2.0),
+        (f64::NAN, 2.0),
+        (2.0, 0.0),
+    ] {
+        let (rec, path) = (rec.clone(), dir.join("rate.png"));
+        let e = within_a_minute("raster_and_rate", move || {
+            plot::raster_and_rate(&rec, p, a..b, 0.5, path)
+        });
+        assert!(
+            matches!(e, Err(snn::Error::InvalidOption { .. })),
+            "{a}..{b}: {e:?}"
+        );
+    }
+    for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -1e308] {
+        let path = dir.join("w.png");
+        within_a_minute("learned_weights", move || {
+            let _ = plot::learned_weights(&[0.1, x, 0.2], 1.0, &[(0.0, 1.0), (x, x)], &path);
+            let _ = plot::learned_weights(&[0.1, 0.2], x, &[(0.0, 1.0)], &path);
+            let _ = plot::weights_by_delay(&[1.0, x], &[0.1, x], 1.0, &[(1.0, x)], &path);
+        });
+    }
+    Ok(())
+}
+
 #[test]
 fn phase_plane_svg_names_the_nullclines() -> R {
     let dir = tempdir("single")?;

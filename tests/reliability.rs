@@ -142,7 +142,7 @@ fn a_streamed_run_equals_an_in_memory_run() -> R {
 
     let (mut memory, a_memory, _) = network(options())?;
     let mut whole = memory.run(60.0)?;
-    whole.append(memory.run(45.0)?);
+    whole.append(memory.run(45.0)?)?;
     assert!(whole.nuclei[0].spike_count > 0, "the network fires");
     let back = Recording::read_streamed(&dir)?;
     assert_same(&back, &whole);

@@ -333,6 +333,7 @@ struct Reached {
     synapses: usize,
     to_single: usize,
     toolkit: usize,
+    plotted: usize,
 }
 
 /// One case: a network model, its `on_pre`, a synapse model on it, the
@@ -371,8 +372,22 @@ fn case(r: &mut Rng, reached: &mut Reached) {
     .param("b", string(r, Slot::Expr))
     .spike_when(string(r, Slot::Condition))
     .method([single::Method::Euler, single::Method::Rk4][r.below(2)]);
-    if toolkit.simulation(2.0, 0.1).is_ok() {
+    if let Ok(history) = toolkit.simulation(2.0, 0.1) {
         reached.toolkit += 1;
+        // Its plots and phase plane, one case in fifty (plotting is slow):
+        // results or errors, no panic and no hang.
+        if r.below(50) == 0 {
+            reached.plotted += 1;
+            let dir = std::env::temp_dir().join(format!("snn-strings-{}", std::process::id()));
+            let _ =
+                single::plot::time_plot(&toolkit, &history, &["v", "u"], true, dir.join("t.png"));
+            let _ = single::plot::phase_portrait(&toolkit, &history, "v", "u", dir.join("p.png"));
+            let spec = single::PhasePlane::new(("v", -80.0, 40.0), ("u", -20.0, 20.0));
+            if let Ok(data) = toolkit.phase_plane(&spec) {
+                let _ = single::plot::phase_plane(&toolkit, &data, dir.join("pp.png"));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

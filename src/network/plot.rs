@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plotting::{legend, range_of, render, COLORS};
+use crate::plotting::{legend, on_axes, range_of, render, span, COLORS};
 
 use crate::network::model::{NucleusId, StateVar};
 use crate::network::recording::{NucleusRecording, Recording};
@@ -40,8 +40,8 @@ where
         .x_label_area_size(35)
         .y_label_area_size(45)
         .build_cartesian_2d(
-            t0..t1,
-            (neurons.start as f64 - 0.5)..(neurons.end as f64 - 0.5),
+            span(t0, t1)?,
+            span(neurons.start as f64 - 0.5, neurons.end as f64 - 0.5)?,
         )
         .map_err(|e| e.to_string())?;
     chart
@@ -62,6 +62,12 @@ where
         )
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The largest finite value of `xs` and `floor` (values that are NaN or
+/// infinite are left off the axis; their points are not drawn).
+fn finite_max(xs: impl Iterator<Item = f64>, floor: f64) -> f64 {
+    xs.filter(|x| x.is_finite()).fold(floor, f64::max)
 }
 
 fn end_time(rec: &Recording) -> f64 {
@@ -103,6 +109,15 @@ pub fn raster_and_rate(
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
+    if !(times.start.is_finite() && times.end.is_finite() && times.start <= times.end) {
+        return Err(Error::InvalidOption {
+            option: "raster_and_rate times".into(),
+            problem: format!(
+                "{}..{} ms: give finite times, the first not after the second",
+                times.start, times.end
+            ),
+        });
+    }
     let of = of.into();
     let r = rec.nucleus(of.id)?;
     of.check(&r.label, r.n)?;
@@ -112,7 +127,7 @@ pub fn raster_and_rate(
         .into_iter()
         .filter(|(t, _)| times.contains(t))
         .collect();
-    let top = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
+    let top = finite_max(rate.iter().map(|p| p.1), 1.0) * 1.05;
     render!(path, (900, 700), area => {
         let (upper, lower) = area.split_vertically(420);
         raster_on(&upper, r, rec.dt, times.clone(), neurons.clone())?;
@@ -120,7 +135,10 @@ pub fn raster_and_rate(
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(45)
-            .build_cartesian_2d(times.start..times.end.max(times.start + rec.dt), 0.0..top)
+            .build_cartesian_2d(
+                span(times.start, times.end.max(times.start + rec.dt))?,
+                span(0.0, top)?,
+            )
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -129,8 +147,12 @@ pub fn raster_and_rate(
             .disable_mesh()
             .draw()
             .map_err(|e| e.to_string())?;
+        let on = on_axes(chart.x_range(), chart.y_range());
         chart
-            .draw_series(LineSeries::new(rate.iter().copied(), COLORS[0].stroke_width(1)))
+            .draw_series(LineSeries::new(
+                rate.iter().copied().filter(on),
+                COLORS[0].stroke_width(1),
+            ))
             .map_err(|e| e.to_string())?;
         Ok(())
     })
@@ -193,7 +215,7 @@ pub fn plot_traces(
                 .margin(10)
                 .x_label_area_size(35)
                 .y_label_area_size(50)
-                .build_cartesian_2d(t0..t_end.max(t0 + rec.dt), lo..hi)
+                .build_cartesian_2d(span(t0, t_end.max(t0 + rec.dt))?, span(lo, hi)?)
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()
@@ -206,8 +228,12 @@ pub fn plot_traces(
                 .map_err(|e| e.to_string())?;
             for (k, (label, pts)) in series.iter().enumerate() {
                 let color = COLORS[k % COLORS.len()];
+                let on = on_axes(chart.x_range(), chart.y_range());
                 chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(1)))
+                    .draw_series(LineSeries::new(
+                        pts.iter().copied().filter(on),
+                        color.stroke_width(1),
+                    ))
                     .map_err(|e| e.to_string())?
                     .label(label.clone())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
@@ -245,7 +271,7 @@ pub fn learned_weights(
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..ratio.len() as f64, 0.0..1.05)
+            .build_cartesian_2d(span(0.0, ratio.len() as f64)?, 0.0..1.05)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -253,19 +279,22 @@ pub fn learned_weights(
             .y_desc("weight / gmax")
             .draw()
             .map_err(|e| e.to_string())?;
+        let on = on_axes(chart.x_range(), chart.y_range());
         chart
             .draw_series(
                 ratio
                     .iter()
                     .enumerate()
-                    .map(|(i, &r)| Circle::new((i as f64, r), 1, BLACK.filled())),
+                    .map(|(i, &r)| (i as f64, r))
+                    .filter(on)
+                    .map(|p| Circle::new(p, 1, BLACK.filled())),
             )
             .map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&areas[1])
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..1.0, 0.0..top * 1.1)
+            .build_cartesian_2d(0.0..1.0, span(0.0, top * 1.1)?)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -291,13 +320,13 @@ fn rate_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let t_end = rate.last().map(|p| p.0).unwrap_or(1.0).max(1e-9);
-    let r_max = rate.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    let t_end = finite_max(rate.iter().map(|p| p.0), 1e-9);
+    let r_max = finite_max(rate.iter().map(|p| p.1), 1.0) * 1.1;
     let mut chart = ChartBuilder::on(area)
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
-        .build_cartesian_2d(0.0..t_end, 0.0..r_max)
+        .build_cartesian_2d(span(0.0, t_end)?, span(0.0, r_max)?)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -305,9 +334,10 @@ where
         .y_desc("output rate (Hz)")
         .draw()
         .map_err(|e| e.to_string())?;
+    let on = on_axes(chart.x_range(), chart.y_range());
     chart
         .draw_series(LineSeries::new(
-            rate.iter().copied(),
+            rate.iter().copied().filter(on),
             COLORS[1].stroke_width(2),
         ))
         .map_err(|e| e.to_string())?;
@@ -332,14 +362,14 @@ pub fn weights_by_delay(
             what: "no weights, a delay per weight and a positive w_max to plot".into(),
         });
     }
-    let d_max = delays.iter().copied().fold(0.0f64, f64::max).max(1e-9) * 1.02;
+    let d_max = finite_max(delays.iter().copied(), 1e-9) * 1.02;
     render!(path, (900, 600), area => {
         let areas = area.split_evenly((2, 1));
         let mut chart = ChartBuilder::on(&areas[0])
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..d_max, 0.0..1.05)
+            .build_cartesian_2d(span(0.0, d_max)?, 0.0..1.05)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -347,12 +377,15 @@ pub fn weights_by_delay(
             .y_desc("weight / gmax")
             .draw()
             .map_err(|e| e.to_string())?;
+        let on = on_axes(chart.x_range(), chart.y_range());
         chart
             .draw_series(
                 delays
                     .iter()
                     .zip(weights)
-                    .map(|(&d, &w)| Circle::new((d, w / w_max), 2, BLACK.filled())),
+                    .map(|(&d, &w)| (d, w / w_max))
+                    .filter(on)
+                    .map(|p| Circle::new(p, 2, BLACK.filled())),
             )
             .map_err(|e| e.to_string())?;
         rate_panel(&areas[1], rate)

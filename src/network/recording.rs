@@ -237,18 +237,63 @@ impl Recording {
     }
 
     /// Append a recording of the same network that continues this one
-    /// (the next run of the same simulator): its steps, spikes and trace
-    /// rows follow this one's.
-    pub fn append(&mut self, later: Recording) {
+    /// (the next run of the same simulator): its steps, spikes, trace rows
+    /// and weight snapshots follow this one's. A recording of another
+    /// network, or one that does not start at the step after this one's
+    /// last, is refused ([`Error::InvalidOption`]) and nothing changes.
+    pub fn append(&mut self, later: Recording) -> Result<()> {
+        let same_nuclei = later.nuclei.len() == self.nuclei.len()
+            && later
+                .nuclei
+                .iter()
+                .zip(&self.nuclei)
+                .all(|(a, b)| a.label == b.label && a.n == b.n);
+        let next = self.first_step + self.steps;
+        if later.network != self.network || later.dt != self.dt || !same_nuclei {
+            return Err(Error::InvalidOption {
+                option: "Recording::append".into(),
+                problem: "the recording is of another network (or another dt)".into(),
+            });
+        }
+        if later.first_step != next {
+            return Err(Error::InvalidOption {
+                option: "Recording::append".into(),
+                problem: format!(
+                    "the recording starts at step {}, this one ends before step {next}: \
+                     append the runs of one simulator in order",
+                    later.first_step
+                ),
+            });
+        }
+        self.extend(later);
+        Ok(())
+    }
+
+    /// [`append`](Self::append) for a recording known to continue this one.
+    pub(crate) fn extend(&mut self, later: Recording) {
         self.steps += later.steps;
         for (mine, theirs) in self.nuclei.iter_mut().zip(later.nuclei) {
             mine.spikes.extend(theirs.spikes);
             mine.spike_count += theirs.spike_count;
             for (var, tr) in theirs.traces {
-                if let Some(t) = mine.traces.get_mut(&var) {
-                    t.times.extend(tr.times);
-                    t.values.extend(tr.values);
+                match mine.traces.get_mut(&var) {
+                    Some(t) => {
+                        t.times.extend(tr.times);
+                        t.values.extend(tr.values);
+                    }
+                    None => {
+                        mine.traces.insert(var, tr);
+                    }
                 }
+            }
+        }
+        for snap in later.weights {
+            match self.weights.iter_mut().find(|w| w.index == snap.index) {
+                Some(w) => {
+                    w.times_ms.extend(snap.times_ms);
+                    w.values.extend(snap.values);
+                }
+                None => self.weights.push(snap),
             }
         }
     }

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{write_err, Error, Result};
-use crate::plotting::{ensure_parent, legend, range_of, render, COLORS};
+use crate::plotting::{ensure_parent, legend, on_axes, range_of, render, span, COLORS};
 use crate::single::model::{History, Model};
 use crate::single::phase::{FixedPointKind, PhasePlaneData};
 
@@ -61,14 +61,14 @@ pub fn time_plot(
                 .margin(10)
                 .x_label_area_size(35)
                 .y_label_area_size(55)
-                .build_cartesian_2d(t0..t1, lo..hi)
+                .build_cartesian_2d(span(t0, t1)?, span(lo, hi)?)
                 .map_err(|e| e.to_string())?;
             let y_desc = if panel.len() == 1 { label(model, panel[0].1) } else { String::new() };
             chart.configure_mesh().x_desc(x_desc.as_str()).y_desc(y_desc).draw().map_err(|e| e.to_string())?;
             for (k, name, col) in panel {
                 let color = COLORS[k % COLORS.len()];
                 chart
-                    .draw_series(LineSeries::new(t.iter().zip(col.iter()).map(|(&a, &b)| (a, b)), color.stroke_width(1)))
+                    .draw_series(LineSeries::new(t.iter().zip(col.iter()).map(|(&a, &b)| (a, b)).filter(on_axes(chart.x_range(), chart.y_range())), color.stroke_width(1)))
                     .map_err(|e| e.to_string())?
                     .label(name.to_string())
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
@@ -95,11 +95,11 @@ pub fn phase_portrait(
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(55)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .build_cartesian_2d(span(xr.0, xr.1)?, span(yr.0, yr.1)?)
             .map_err(|e| e.to_string())?;
         chart.configure_mesh().x_desc(label(model, x)).y_desc(label(model, y)).draw().map_err(|e| e.to_string())?;
         chart
-            .draw_series(LineSeries::new(cx.iter().zip(cy.iter()).map(|(&a, &b)| (a, b)), COLORS[0].stroke_width(1)))
+            .draw_series(LineSeries::new(cx.iter().zip(cy.iter()).map(|(&a, &b)| (a, b)).filter(on_axes(chart.x_range(), chart.y_range())), COLORS[0].stroke_width(1)))
             .map(|_| ())
             .map_err(|e| e.to_string())
     })
@@ -247,7 +247,10 @@ where
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(55)
-        .build_cartesian_2d(data.spec.x.1..data.spec.x.2, data.spec.y.1..data.spec.y.2)
+        .build_cartesian_2d(
+            span(data.spec.x.1, data.spec.x.2)?,
+            span(data.spec.y.1, data.spec.y.2)?,
+        )
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -342,7 +345,7 @@ pub fn fi_plot(
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(55)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .build_cartesian_2d(span(xr.0, xr.1)?, span(yr.0, yr.1)?)
             .map_err(|e| e.to_string())?;
         chart.configure_mesh().x_desc(x_label).y_desc("firing rate (Hz)").draw().map_err(|e| e.to_string())?;
         for (k, (name, pts)) in series.iter().enumerate() {

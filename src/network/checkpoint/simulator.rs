@@ -191,7 +191,7 @@ impl Simulator {
                     recording,
                     ..
                 }) => {
-                    rec.append(*recording);
+                    rec.extend(*recording);
                     return Err(Error::RunInterrupted {
                         step,
                         recorded_steps: rec.steps,
@@ -214,7 +214,7 @@ impl Simulator {
             for r in &mut chunk.nuclei {
                 r.spikes = Vec::new();
             }
-            rec.append(chunk);
+            rec.extend(chunk);
             self.checkpoint_run(ck, stream.sync()?, &mut traces)?;
         }
         Ok(rec)
