@@ -367,3 +367,86 @@ fn a_checkpoint_from_before_the_graph_names_moved_restores() -> R {
     }
     Ok(())
 }
+
+/// A checkpoint's files damaged every way a disk or a hand can (truncated
+/// at any length, bytes overwritten, emptied, deleted; the manifest's
+/// numbers changed): restoring gives `Error::Checkpoint` or
+/// `Error::CheckpointMismatch` and leaves the simulator as it was, or
+/// restores (a change TensorFlow's checksums do not cover, such as a
+/// manifest field it does not read); never a panic, an abort or
+/// TensorFlow's own error.
+#[test]
+fn damaged_checkpoints_are_refused_without_harm() -> R {
+    let dir = tempdir("ckpt-damage")?;
+    let mut sim = network()?;
+    sim.run(5.0)?;
+    let ck = dir.join("ck");
+    sim.save_checkpoint(&ck)?;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&ck)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    let originals: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let mut fresh = network()?;
+    let before = fresh.run(1.0)?;
+    let mut state = 0x5EED_u64;
+    let mut pick = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    let mut refused = 0;
+    for case in 0..300 {
+        let k = pick(files.len());
+        let mut bytes = originals[k].clone();
+        match pick(5) {
+            0 => bytes.truncate(pick(bytes.len() + 1)),
+            1 => {
+                for _ in 0..1 + pick(3) {
+                    let at = pick(bytes.len());
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b ^= 1 << pick(8);
+                    }
+                }
+            }
+            2 => {
+                let text = String::from_utf8_lossy(&bytes)
+                    .replace("50", ["-1", "99999999999999999999", "0", "5e9"][pick(4)]);
+                bytes = text.into_bytes();
+            }
+            3 => bytes.clear(),
+            _ => {}
+        }
+        if bytes.is_empty() && pick(2) == 0 {
+            std::fs::remove_file(&files[k])?;
+        } else {
+            std::fs::write(&files[k], &bytes)?;
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fresh.restore_checkpoint(&ck)
+        }));
+        std::fs::write(&files[k], &originals[k])?;
+        match result {
+            Err(_) => panic!(
+                "case {case}: restoring with {:?} damaged panicked",
+                files[k]
+            ),
+            Ok(Err(Error::Checkpoint { .. } | Error::CheckpointMismatch { .. })) => {
+                refused += 1;
+                // Refused: the simulator is where it was.
+                assert_eq!(fresh.steps_done(), 10, "case {case}");
+            }
+            Ok(Err(other)) => panic!("case {case}: {:?} damaged: {other}", files[k]),
+            Ok(Ok(())) => {
+                // Restored: then it is the checkpoint's state; back to 10.
+                assert_eq!(fresh.steps_done(), 50, "case {case}");
+                fresh = network()?;
+                assert_eq!(fresh.run(1.0)?.nuclei[0].spikes, before.nuclei[0].spikes);
+            }
+        }
+    }
+    assert!(refused > 150, "refused {refused} of 300");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

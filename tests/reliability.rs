@@ -345,3 +345,113 @@ fn memory_tail(to: f64, from: f64) -> snn::Result<Recording> {
     sim.run(from)?;
     sim.run(to - from)
 }
+
+/// A streamed recording's files damaged every way a disk or a hand can
+/// damage them (truncated at any length, bytes overwritten, a header's
+/// shape made huge, a file deleted, the manifest's numbers and names
+/// changed): `Recording::read_streamed` gives our typed error, or a
+/// recording whose every part is consistent (spike lists of equal
+/// lengths, trace values of times x neurons, neurons inside the nucleus,
+/// a finite dt > 0). Never a panic.
+#[test]
+fn damaged_streamed_recordings_are_refused_or_consistent() -> R {
+    let dir = tempdir("stream-damage")?;
+    let (mut sim, _, _) = network(options().stream_to(&dir))?;
+    sim.run(3.0)?;
+    drop(sim);
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    assert!(files.len() > 5, "{files:?}");
+    let originals: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let mut rng = Rng(77);
+    let mut pick = |n: usize| (rng.next_f64() * n as f64) as usize % n.max(1);
+    let (mut refused, mut read) = (0, 0);
+    for case in 0..600 {
+        let k = pick(files.len());
+        let original = &originals[k];
+        let mut bytes = original.clone();
+        match pick(6) {
+            0 => bytes.truncate(pick(bytes.len() + 1)),
+            1 => {
+                for _ in 0..1 + pick(4) {
+                    let at = pick(bytes.len());
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = pick(256) as u8;
+                    }
+                }
+            }
+            2 => {
+                // A shape, count or length made huge or negative.
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let huge = ["99999999999999999999", "-1", "1e30", "0", "4294967296"][pick(5)];
+                let mut out = String::new();
+                let mut digits = false;
+                for ch in text.chars() {
+                    match (ch.is_ascii_digit(), digits) {
+                        (true, false) if pick(3) == 0 => {
+                            out.push_str(huge);
+                            digits = true;
+                        }
+                        (true, true) => {}
+                        _ => {
+                            digits = false;
+                            out.push(ch);
+                        }
+                    }
+                }
+                bytes = out.into_bytes();
+            }
+            3 => bytes.clear(),
+            4 => {
+                let text = String::from_utf8_lossy(&bytes)
+                    .replace("\"A\"", "\"../A\"")
+                    .replace("\"v\"", "\"w\"")
+                    .replace("0.1", "NaN");
+                bytes = text.into_bytes();
+            }
+            _ => {
+                std::fs::remove_file(&files[k])?;
+                bytes.clear();
+            }
+        }
+        if !bytes.is_empty() || original.is_empty() {
+            std::fs::write(&files[k], &bytes)?;
+        }
+        let result = std::panic::catch_unwind(|| Recording::read_streamed(&dir));
+        std::fs::write(&files[k], original)?;
+        match result {
+            Err(_) => panic!("case {case}: reading {:?} panicked", files[k]),
+            Ok(Err(Error::Io { .. })) => refused += 1,
+            Ok(Err(other)) => panic!("case {case}: not an Io error: {other}"),
+            Ok(Ok(rec)) => {
+                read += 1;
+                assert!(
+                    rec.dt.is_finite() && rec.dt > 0.0,
+                    "case {case}: dt {}",
+                    rec.dt
+                );
+                for nu in &rec.nuclei {
+                    assert!(nu.spikes.iter().all(|&(_, i)| i < nu.n), "case {case}");
+                    for tr in nu.traces.values() {
+                        assert!(tr.neurons.iter().all(|&j| j < nu.n), "case {case}");
+                        assert_eq!(
+                            tr.values().dim(),
+                            (tr.times.len(), tr.neurons.len()),
+                            "case {case}"
+                        );
+                        assert_eq!(
+                            tr.values().len(),
+                            tr.times.len() * tr.neurons.len(),
+                            "case {case}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(refused > 100 && read > 20, "refused {refused}, read {read}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

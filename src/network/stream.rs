@@ -282,9 +282,9 @@ pub(crate) fn read_npy(path: &Path) -> Result<(Vec<u64>, NpyData)> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad(format!("shape {shape_text:?}"))))
         .collect::<Result<_>>()?;
-    let count = shape.iter().product::<u64>();
-    let bytes = count
-        .checked_mul(dtype.size())
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.size(), |b, &d| b.checked_mul(d))
         .ok_or_else(|| bad(format!("shape {shape:?} too large")))?;
     let mut raw = Vec::new();
     r.take(bytes)
@@ -647,19 +647,56 @@ impl Recording {
                 format!("format {:?}, expected {FORMAT:?}", m.format),
             ));
         }
+        if !(m.dt.is_finite() && m.dt > 0.0) {
+            return Err(malformed(&path, format!("dt {}: not a time step", m.dt)));
+        }
         let mut nuclei = Vec::with_capacity(m.nuclei.len());
         for nu in &m.nuclei {
+            // The names the network allows (so no path leaves the folder).
+            let plain = |s: &str| {
+                !s.is_empty()
+                    && !s.starts_with('.')
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            };
+            if !plain(&nu.label) || !nu.traces.iter().all(|t| plain(t)) {
+                return Err(malformed(
+                    &path,
+                    format!(
+                        "nucleus {:?} or its traces {:?}: not names a network gives",
+                        nu.label, nu.traces
+                    ),
+                ));
+            }
+            // Neuron indices of `what` (read from `p`) inside the nucleus.
+            let neuron_indices = |p: &Path, what: Vec<i64>| -> Result<Vec<usize>> {
+                what.into_iter()
+                    .map(|i| match usize::try_from(i) {
+                        Ok(i) if i < nu.n => Ok(i),
+                        _ => Err(malformed(p, format!("neuron {i} of a nucleus of {}", nu.n))),
+                    })
+                    .collect()
+            };
             let mut spikes = Vec::new();
             if nu.spikes {
                 let sp = file(dir, &nu.label, "spike_steps");
                 let np = file(dir, &nu.label, "spike_neurons");
                 let steps = ints(&sp, read_npy(&sp)?.1)?;
-                let neurons = ints(&np, read_npy(&np)?.1)?;
+                let neurons = neuron_indices(&np, ints(&np, read_npy(&np)?.1)?)?;
+                if steps.len() != neurons.len() {
+                    return Err(malformed(
+                        &np,
+                        format!("{} neurons for {} spike steps", neurons.len(), steps.len()),
+                    ));
+                }
                 spikes = steps
                     .into_iter()
                     .zip(neurons)
-                    .map(|(s, i)| (s as usize, i as usize))
-                    .collect();
+                    .map(|(s, i)| match usize::try_from(s) {
+                        Ok(s) => Ok((s, i)),
+                        Err(_) => Err(malformed(&sp, format!("spike step {s}"))),
+                    })
+                    .collect::<Result<_>>()?;
             }
             let mut traces = BTreeMap::new();
             for name in &nu.traces {
@@ -672,10 +709,18 @@ impl Recording {
                 let NpyData::F64(times) = read_npy(&tp)?.1 else {
                     return Err(read_err(&tp, "expected float64"));
                 };
-                let neurons = ints(&ip, read_npy(&ip)?.1)?
-                    .into_iter()
-                    .map(|j| j as usize)
-                    .collect();
+                let neurons = neuron_indices(&ip, ints(&ip, read_npy(&ip)?.1)?)?;
+                if Some(values.len()) != times.len().checked_mul(neurons.len()) {
+                    return Err(malformed(
+                        &vp,
+                        format!(
+                            "{} values for {} times x {} neurons",
+                            values.len(),
+                            times.len(),
+                            neurons.len()
+                        ),
+                    ));
+                }
                 traces.insert(
                     name.clone(),
                     Trace {
