@@ -20,8 +20,10 @@ pub enum Error {
         /// The step given.
         dt: f64,
     },
-    /// A run shorter than one step, or not finite.
-    #[error("duration T = {t} ms with dt = {dt} ms: T must be finite and at least dt")]
+    /// A run shorter than one step, not finite, or of 2^53 steps or more.
+    #[error(
+        "duration T = {t} ms with dt = {dt} ms: T must be finite, at least dt and under 2^53 steps"
+    )]
     InvalidDuration {
         /// The duration given.
         t: f64,

@@ -301,7 +301,7 @@ fn try_case(r: &mut Rng) -> snn::Result<()> {
     }
     let dt = r.num(0.1, &[0.0, -0.1, f64::NAN, f64::INFINITY, 0.5, 0.01]);
     let mut sim = net.build_with(dt, options(r))?;
-    let rec = sim.run(r.num(2.0, &[0.0, 0.05, -1.0, f64::NAN, f64::INFINITY]))?;
+    let rec = sim.run(r.num(2.0, &[0.0, 0.05, -1.0, f64::NAN, f64::INFINITY, 1e300]))?;
     let rec2 = sim.run(r.num(1.0, &[0.0, 0.31]))?;
     for &c in &conns {
         sim.weights(c)?;

@@ -150,7 +150,12 @@ fn bad_input_gives_typed_errors() -> R {
     assert!(matches!(e, Error::InvalidDt { .. }), "{e}");
     let mut net = Network::new();
     net.add(Nucleus::new("P", 1))?;
-    let e = net.build_with(0.1, opts())?.run(0.05).unwrap_err();
+    let mut sim = net.build_with(0.1, opts())?;
+    let e = sim.run(0.05).unwrap_err();
+    assert!(matches!(e, Error::InvalidDuration { .. }), "{e}");
+    // A run of 2^53 steps or more would never end (and overflowed the
+    // step counters before).
+    let e = sim.run(1e300).unwrap_err();
     assert!(matches!(e, Error::InvalidDuration { .. }), "{e}");
     // negative delay, negative window
     let e = build(

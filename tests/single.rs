@@ -549,3 +549,103 @@ fn refractoriness_holds_its_variables_for_whole_steps() -> R {
     assert!(model(Some(-1.0)).simulation(1.0, dt).is_err());
     Ok(())
 }
+
+/// The toolkit's numbers at their edges, for each usual model: durations,
+/// steps, strides, start values, memory limits, parameter values, phase
+/// plane ranges, grids, trajectories and f-I inputs that are NaN,
+/// infinite, negative, zero, tiny or huge, with names that do not exist.
+/// Every call returns (a value or a typed error) within a minute and
+/// nothing panics; a phase plane too large to hold is `MemoryLimit` (it
+/// overflowed, or aborted the process allocating, before).
+#[test]
+fn toolkit_numbers_at_their_edges_return_typed_answers() {
+    use snn::single::plot as splot;
+    const ODD: [f64; 8] = [
+        f64::NAN,
+        f64::INFINITY,
+        -1.0,
+        0.0,
+        1e-12,
+        1e300,
+        -1e300,
+        f64::NEG_INFINITY,
+    ];
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut state = 0xC0FFEE_u64;
+        let mut pick = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let num = |good: f64, pick: &mut dyn FnMut(usize) -> usize| match pick(3) {
+            0 => ODD[pick(ODD.len())],
+            _ => good,
+        };
+        let dir = std::env::temp_dir().join(format!("snn-toolkit-edges-{}", std::process::id()));
+        let mut panics = Vec::new();
+        for case in 0..240 {
+            let model = [hodgkin_huxley, fitzhugh_nagumo, izhikevich, lif][case % 4]();
+            let names: Vec<String> = model.variables().iter().map(|v| v.name.clone()).collect();
+            let (x, y) = (
+                names[0].clone(),
+                names.get(1).cloned().unwrap_or_else(|| "nope".into()),
+            );
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut m = model.clone();
+                let params: Vec<String> = m.params().iter().map(|(p, _)| p.clone()).collect();
+                if let Some(p) = params.get(pick(params.len().max(1))) {
+                    let _ = m.set(p, num(1.0, &mut pick));
+                }
+                let options = SimulationOptions {
+                    keep: [None, Some(vec!["nope".to_string()]), Some(vec![x.clone()])][pick(3)]
+                        .clone(),
+                    start: vec![(
+                        [x.as_str(), "nope"][pick(2)].to_string(),
+                        num(0.0, &mut pick),
+                    )],
+                    every: [1, 0, 7, usize::MAX][pick(4)],
+                    memory_limit: [None, Some(0), Some(1 << 20)][pick(3)],
+                    ..Default::default()
+                };
+                if let Ok(h) =
+                    m.simulation_with(num(20.0, &mut pick), num(0.05, &mut pick), &options)
+                {
+                    let _ =
+                        splot::time_plot(&m, &h, &[x.as_str()], pick(2) == 0, dir.join("t.png"));
+                }
+                let mut spec = snn::single::PhasePlane::new(
+                    (x.as_str(), num(-2.0, &mut pick), num(2.0, &mut pick)),
+                    (y.as_str(), num(-2.0, &mut pick), num(2.0, &mut pick)),
+                )
+                .grid([20, 0, 3][pick(3)])
+                .trajectory(num(0.5, &mut pick), num(0.5, &mut pick))
+                .duration(num(5.0, &mut pick), num(0.05, &mut pick));
+                spec.resolution = [50, 0, usize::MAX, 1 << 40][pick(4)];
+                if pick(4) == 0 {
+                    spec.grid = usize::MAX;
+                }
+                if let Ok(data) = m.phase_plane(&spec) {
+                    let _ = splot::phase_plane(&m, &data, dir.join("pp.png"));
+                }
+                let values = [num(5.0, &mut pick), num(10.0, &mut pick)];
+                let p = params.first().cloned().unwrap_or_default();
+                if let Ok(fi) =
+                    m.fi_curve(&p, &values, num(50.0, &mut pick), 0.05, num(5.0, &mut pick))
+                {
+                    let _ = splot::fi_plot(&[("f-I", &fi[..])], &p, dir.join("fi.png"));
+                }
+            }));
+            if outcome.is_err() {
+                panics.push(case);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = tx.send(panics);
+    });
+    let panics = rx
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("the toolkit did not return within five minutes");
+    assert!(panics.is_empty(), "cases that panicked: {panics:?}");
+}

@@ -324,10 +324,13 @@ pub(crate) fn check_dt(dt: f64) -> Result<()> {
 
 /// Number of steps of a run of `t` ms: `floor(t/dt + 1e-9)`, at least 1.
 pub(crate) fn run_steps(t: f64, dt: f64) -> Result<usize> {
-    if !t.is_finite() || t < dt {
+    let steps = (t / dt + 1e-9).floor();
+    // More steps than f64 counts exactly (2^53) would never end, and step
+    // counters would overflow: refused with the rest.
+    if !t.is_finite() || t < dt || steps >= 2f64.powi(53) {
         return Err(Error::InvalidDuration { t, dt });
     }
-    Ok((t / dt + 1e-9).floor() as usize)
+    Ok(steps as usize)
 }
 
 impl Plan {

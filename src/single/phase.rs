@@ -185,7 +185,7 @@ impl Field {
 }
 
 fn check_range(name: &str, lo: f64, hi: f64) -> Result<()> {
-    if lo.is_finite() && hi.is_finite() && lo < hi {
+    if lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite() {
         Ok(())
     } else {
         Err(Error::InvalidModel {
@@ -202,8 +202,23 @@ impl Model {
         check_range(xn, x0, x1)?;
         check_range(yn, y0, y1)?;
         let mut field = Field::new(self, xn, yn)?;
-
         let g = spec.grid.max(2);
+        let r = spec.resolution.max(10);
+        // The arrows (4 f64 each) and both components on the nullclines'
+        // grid, before anything is allocated: a grid too large to hold is
+        // an error, not an aborted process.
+        let bytes = crate::memory::bytes(g as u64, g as u64, 32)
+            .saturating_add(crate::memory::bytes(r as u64, r as u64, 16));
+        let limit = crate::memory::default_limit();
+        if bytes > limit {
+            return Err(Error::MemoryLimit {
+                what: format!("a phase plane of {g} x {g} arrows and {r} x {r} nullcline samples"),
+                bytes,
+                limit,
+                ways_out: "a smaller PhasePlane::grid or resolution".into(),
+            });
+        }
+
         let mut arrows = Vec::with_capacity(g * g);
         for i in 0..g {
             for j in 0..g {
@@ -224,7 +239,6 @@ impl Model {
         }
 
         // Nullclines: zero contours of each component on a fine grid.
-        let r = spec.resolution.max(10);
         let (hx, hy) = ((x1 - x0) / (r - 1) as f64, (y1 - y0) / (r - 1) as f64);
         let mut fx = vec![0.0; r * r];
         let mut fy = vec![0.0; r * r];

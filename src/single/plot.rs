@@ -116,6 +116,9 @@ where
 {
     let (x0, x1) = (data.spec.x.1, data.spec.x.2);
     let (y0, y1) = (data.spec.y.1, data.spec.y.2);
+    // What lies off the plane is not drawn (plotters' pixel arithmetic
+    // overflows on points far off it).
+    let on = on_axes(chart.x_range(), chart.y_range());
     let g = data.spec.grid.max(2) as f64;
     // Arrows of equal length (a direction field), scaled to the axes.
     let (cx, cy) = ((x1 - x0) / g, (y1 - y0) / g);
@@ -128,6 +131,9 @@ where
         }
         let (ax, ay) = (0.8 * cx * ux / norm, 0.8 * cy * uy / norm);
         let (ex, ey) = (x + ax, y + ay);
+        if !(on(&(x, y)) && on(&(ex, ey))) {
+            continue;
+        }
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(x, y), (ex, ey)],
@@ -159,7 +165,10 @@ where
         let mut first = true;
         for line in lines.iter() {
             let s = chart
-                .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    line.iter().copied().filter(&on),
+                    color.stroke_width(2),
+                ))
                 .map_err(|e| e.to_string())?;
             if first {
                 s.label(format!("{name}-nullcline")).legend(move |(x, y)| {
@@ -182,13 +191,13 @@ where
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
         }
-        if let Some(&p) = tr.first() {
+        if let Some(&p) = tr.first().filter(|p| on(p)) {
             chart
                 .draw_series(std::iter::once(Circle::new(p, 3, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
     }
-    for fp in &data.fixed_points {
+    for fp in data.fixed_points.iter().filter(|fp| on(&(fp.x, fp.y))) {
         let stable = matches!(
             fp.kind,
             FixedPointKind::StableNode | FixedPointKind::StableFocus

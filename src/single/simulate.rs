@@ -72,7 +72,12 @@ impl Model {
                 })
                 .collect::<Result<_>>()?,
         };
-        let steps = (t_end / dt + 1e-9).floor() as usize;
+        let steps = (t_end / dt + 1e-9).floor();
+        // More steps than f64 counts exactly never end: refused.
+        if steps >= 2f64.powi(53) {
+            return Err(Error::InvalidDuration { t: t_end, dt });
+        }
+        let steps = steps as usize;
         let every = options.every.max(1);
         let n = c.nvars;
         let tab = self.method.tableau();
