@@ -12,6 +12,7 @@ mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use common::draws::Draws;
 use ndarray::Array2;
 use snn::equations::NeuronModel;
 use snn::network::{
@@ -24,17 +25,11 @@ use snn::Error;
 /// an edge or bad value: never in half the cases (so that the deeper
 /// paths, which every choice must pass, are reached), twice in ten in the
 /// others.
-struct Rng(u64, usize);
+struct Rng(Draws, usize);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n)
     }
     fn odd(&mut self) -> bool {
         let k = self.1;
@@ -421,7 +416,7 @@ fn no_api_input_makes_a_panic_or_an_untyped_error() {
     let (mut ran, mut panics, mut bugs) = (0, Vec::new(), Vec::new());
     for k in only.map_or(0..n, |k| k..k + 1) {
         let seed = 0x2545_F491_4F6C_DD1D ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut r = Rng(seed, [0, 2][k as usize % 2]);
+        let mut r = Rng(Draws(seed), [0, 2][k as usize % 2]);
         match catch_unwind(AssertUnwindSafe(|| case(&mut r))) {
             Ok(Outcome::Ran) => ran += 1,
             Ok(Outcome::Refused) => {}

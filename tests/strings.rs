@@ -13,24 +13,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use snn::equations::{Method, NeuronModel, SynapseModel};
 use snn::single::{self, Variable};
 
-/// xorshift64*: a small seeded generator, so a failure is reproducible
-/// from the case number.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+#[path = "common/draws.rs"]
+mod draws;
+use draws::Draws as Rng;
 
 const NAMES: &[&str] = &[
     "v",

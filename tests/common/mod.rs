@@ -2,6 +2,7 @@
 //! vectors. It shares no code with the engine.
 #![allow(dead_code)]
 
+pub mod draws;
 pub mod models;
 pub mod song;
 pub mod stats;
