@@ -382,20 +382,11 @@ fn damaged_checkpoints_are_refused_without_harm() -> R {
     sim.run(5.0)?;
     let ck = dir.join("ck");
     sim.save_checkpoint(&ck)?;
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&ck)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.sort();
-    let originals: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let (files, originals) = common::files_of(&ck)?;
     let mut fresh = network()?;
     let before = fresh.run(1.0)?;
-    let mut state = 0x5EED_u64;
-    let mut pick = |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n.max(1) as u64) as usize
-    };
+    let mut draws = common::draws::Draws(0x5EED);
+    let mut pick = |n: usize| draws.below(n);
     let mut refused = 0;
     for case in 0..300 {
         let k = pick(files.len());

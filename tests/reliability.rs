@@ -359,14 +359,10 @@ fn damaged_streamed_recordings_are_refused_or_consistent() -> R {
     let (mut sim, _, _) = network(options().stream_to(&dir))?;
     sim.run(3.0)?;
     drop(sim);
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.sort();
+    let (files, originals) = common::files_of(&dir)?;
     assert!(files.len() > 5, "{files:?}");
-    let originals: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
-    let mut rng = Rng(77);
-    let mut pick = |n: usize| (rng.next_f64() * n as f64) as usize % n.max(1);
+    let mut draws = common::draws::Draws(77);
+    let mut pick = |n: usize| draws.below(n);
     let (mut refused, mut read) = (0, 0);
     for case in 0..600 {
         let k = pick(files.len());

@@ -12,9 +12,9 @@ impl Draws {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    /// Uniform in `0..n` (`n > 0`).
+    /// Uniform in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next() % n.max(1) as u64) as usize
     }
     /// One of `xs` (not empty).
     pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {

@@ -205,6 +205,17 @@ impl Rng {
     }
 }
 
+/// The files of `dir`, sorted, and what each holds: the originals a
+/// damaged-files test restores after each case.
+pub fn files_of(dir: &std::path::Path) -> std::io::Result<(Vec<std::path::PathBuf>, Vec<Vec<u8>>)> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    let bytes = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    Ok((files, bytes))
+}
+
 pub fn to_array(w: &[Vec<f64>]) -> ndarray::Array2<f64> {
     let rows = w.len();
     let cols = w.first().map_or(0, |r| r.len());
