@@ -112,6 +112,8 @@ fn compressed_rows_give_the_dense_runs_spikes_and_state() -> R {
         assert_eq!(c.layout, WeightLayout::Sparse, "{c:?}");
         assert!(c.density < 0.1, "{c:?}");
     }
+    // Below 10^6 synapses the rows are gathered synapse by synapse.
+    assert!(!graph_has(&sparse, "RaggedGather")?);
     let d: Recording = dense.run(300.0)?;
     let s: Recording = sparse.run(300.0)?;
     for (x, y) in d.nuclei.iter().zip(&s.nuclei) {
@@ -291,6 +293,114 @@ fn a_generated_network_runs_sparse_as_its_dense_twin() -> R {
     assert_eq!(layout, WeightLayout::Dense);
     assert!(sparse_spikes.len() > 1000, "{} spikes", sparse_spikes.len());
     assert_eq!(sparse_spikes, dense_spikes);
+    Ok(())
+}
+
+/// Whether a simulator's graph holds an op of type `op`.
+fn graph_has(sim: &Simulator, op: &str) -> snn::Result<bool> {
+    let def = sim.graph_def()?;
+    Ok(def.windows(op.len()).any(|w| w == op.as_bytes()))
+}
+
+/// Connections of 10^6 synapses or more take the compressed rows of the
+/// neurons that spiked whole (`RaggedGather`, docs/design.md "Compressed
+/// rows"), smaller ones synapse by synapse: through lag 0, a delay, an
+/// exponential trace and a windowed kernel, the rows taken whole give the
+/// dense matrices' spikes, and their state to float32 rounding.
+#[test]
+fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
+    let (n, k) = (2000, 500);
+    let probe: Vec<usize> = (0..n).step_by(37).collect();
+    let build = |sparse: bool| -> snn::Result<Simulator> {
+        let mut net = Network::new().named("rows_whole");
+        let a = net.add(
+            Nucleus::new("A", n)
+                .input(Input::noise(5.0, 3.0, 1))
+                .record(Record::traces(&probe)),
+        )?;
+        let b = net.add(
+            Nucleus::new("B", n)
+                .input(Input::noise(4.5, 3.0, 2))
+                .record(Record::traces(&probe)),
+        )?;
+        type Kernel = Option<(fn(f64) -> f64, f64)>;
+        let exponential: fn(f64) -> f64 = |t| 2.0 * (-t / 3.0).exp();
+        let triangle: fn(f64) -> f64 = |t| (1.0 - t / 4.0).max(0.0);
+        let conns: [(_, _, f64, f64, f64, Kernel); 4] = [
+            (a, a, -0.3, 0.3, 0.0, None),
+            (a, b, 0.0, 0.4, 1.0, None),
+            (b, a, -0.2, 0.1, 0.5, Some((exponential, 6.0))),
+            (b, b, -0.3, 0.2, 0.0, Some((triangle, 4.0))),
+        ];
+        for (seed, (pre, post, lo, hi, delay, kernel)) in conns.into_iter().enumerate() {
+            let rule = Weights::fixed_in_degree(k, WeightValue::Uniform(lo, hi), 40 + seed as u64);
+            let weights = if sparse {
+                rule
+            } else {
+                let (indptr, idx, val) = generate(rule, n, n)?;
+                let mut dense = ndarray::Array2::<f32>::zeros((n, n));
+                for i in 0..n {
+                    for s in indptr[i]..indptr[i + 1] {
+                        dense[[i, idx[s] as usize]] += val[s];
+                    }
+                }
+                Weights::DenseF32(dense)
+            };
+            let mut conn = Connection::new(pre, post, weights)
+                .delay(delay)
+                .propagation(Propagation::EventDriven);
+            if let Some((f, window)) = kernel {
+                conn = conn.kernel(f, window);
+            }
+            net.connect_with(conn)?;
+        }
+        net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+    };
+    let mut sparse = build(true)?;
+    let mut dense = build(false)?;
+    for c in sparse.propagation() {
+        assert_eq!(c.layout, WeightLayout::Sparse, "{c:?}");
+        assert_eq!(c.synapses, (n * k) as u64, "{c:?}");
+    }
+    assert!(graph_has(&sparse, "RaggedGather")?);
+    assert!(!graph_has(&dense, "RaggedGather")?);
+    let s: Recording = sparse.run(200.0)?;
+    let d: Recording = dense.run(200.0)?;
+    for (x, y) in d.nuclei.iter().zip(&s.nuclei) {
+        assert!(x.spike_count > 500, "{} fires: {}", x.label, x.spike_count);
+        assert_eq!(x.spikes, y.spikes, "spikes of {}", x.label);
+        // The input `I` is this step's sums: the same to float32 rounding.
+        // `v` and `u` integrate the differences of summation order (the
+        // windowed kernel's dense rows are summed by a reduction, the
+        // compressed rows by segment sums; the same differences as with
+        // the rows gathered synapse by synapse), amplified on a spike's
+        // upswing: within 1 mV (or 1 unit of `u`), 99% within 0.001.
+        for (var, tx) in &x.traces {
+            let (a, b) = (tx.values(), y.traces[var].values());
+            assert_eq!(a.dim(), b.dim());
+            let mut diff: Vec<f32> = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).collect();
+            diff.sort_by(f32::total_cmp);
+            let (worst, p99) = (diff[diff.len() - 1], diff[diff.len() * 99 / 100]);
+            let relative = a
+                .iter()
+                .zip(b.iter())
+                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+                .fold(0f32, f32::max);
+            if var == "I" {
+                assert!(
+                    relative < 1e-5,
+                    "I of {}: relative difference {relative}",
+                    x.label
+                );
+            } else {
+                assert!(
+                    worst < 1.0 && p99 < 1e-3,
+                    "{var} of {}: worst {worst}, 99% {p99}",
+                    x.label
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 //! Presynaptic activity through a connection's weights: matrix products,
 //! event-driven dense rows (`SparseSegmentSum`) and compressed rows
-//! (`RaggedRange`, gathers, `UnsortedSegmentSum`).
+//! (`RaggedRange` and gathers, or `RaggedGather` of whole rows; then
+//! `UnsortedSegmentSum`).
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::graph::{const_i32, constant, scalar_f32, tf_err, Var};
+use super::graph::{const_i32, constant, other_err, scalar_f32, tf_err, Var};
 use super::ring::SpikeEvents;
 use crate::error::Result;
 
@@ -23,6 +24,9 @@ pub(crate) enum WeightOps {
         /// The three variables (`indptr`, `cols`, `w`): a step gathers
         /// straight from them (`ResourceGather`), without a read op each.
         vars: [Var; 3],
+        /// Rows in ascending order are copied row by row from the reads
+        /// of `cols` and `w` ([`ragged_entries`]).
+        ragged: bool,
     },
 }
 
@@ -118,7 +122,15 @@ pub(super) fn propagate(
                 &mut s.with_op_name(&format!("{name}/activity_of_active")),
             )
             .map_err(&e)?;
-            csr_sums(s, name, w, idx.into(), Some(coef.into()), None, post_n)
+            csr_sums(
+                s,
+                name,
+                w,
+                Rows::Ascending(idx.into()),
+                Some(coef.into()),
+                None,
+                post_n,
+            )
         }
     }
 }
@@ -161,8 +173,9 @@ pub(super) fn active_neurons(
 /// `[post.n]`; with `slots` (and `m` of them), each event's row goes to its
 /// slot's segment and the result is `[m, post.n]`. The rows of the events'
 /// neurons are expanded by one `RaggedRange` into synapse ids, whose columns
-/// and weights are gathered and summed by one `UnsortedSegmentSum`: the cost
-/// is the events' synapses, not all of them. Within a segment the sum runs
+/// and weights are gathered (or, for [`Rows::Ascending`] through weights
+/// marked `ragged`, copied row by row: [`ragged_entries`]) and summed by one
+/// `UnsortedSegmentSum`: the cost is the events' synapses, not all of them. Within a segment the sum runs
 /// over the events in order (the dense rows' `SparseSegmentSum` adds the
 /// same numbers in the same order, but in groups of 8 rows, so the two may
 /// differ in the last bit when more than 8 spikes arrive at once).
@@ -170,7 +183,7 @@ pub(super) fn csr_sums(
     s: &mut Scope,
     name: &str,
     w: &WeightOps,
-    neurons: Output,
+    neurons: Rows,
     coef: Option<Output>,
     slots: Option<(Output, usize)>,
     post_n: u64,
@@ -178,6 +191,9 @@ pub(super) fn csr_sums(
     let e = tf_err(name);
     let WeightOps::Csr {
         vars: [indptr, cols, w],
+        cols: cols_read,
+        w: w_read,
+        ragged,
         ..
     } = w
     else {
@@ -187,9 +203,19 @@ pub(super) fn csr_sums(
         });
     };
     let op = |what: &str| format!("{name}/{what}");
-    let (splits, ids) = row_entries(s, name, &Table::Var(indptr), neurons)?;
-    let targets = Table::Var(cols).take(s, ids.clone(), &op("targets"))?;
-    let mut values = Table::Var(w).take(s, ids.clone(), &op("weights"))?;
+    let (splits, ids, targets, mut values) = match neurons {
+        Rows::Ascending(neurons) if *ragged => {
+            let (splits, targets, values) =
+                ragged_entries(s, name, indptr, [cols_read, w_read], neurons)?;
+            (splits, targets.clone(), targets, values)
+        }
+        Rows::Ascending(neurons) | Rows::Any(neurons) => {
+            let (splits, ids) = row_entries(s, name, &Table::Var(indptr), neurons)?;
+            let targets = Table::Var(cols).take(s, ids.clone(), &op("targets"))?;
+            let values = Table::Var(w).take(s, ids.clone(), &op("weights"))?;
+            (splits, ids, targets, values)
+        }
+    };
     if coef.is_none() && slots.is_none() {
         let n = constant(post_n as i32, &mut s.with_op_name(&op("post_n"))).map_err(&e)?;
         return ops::unsorted_segment_sum(values, targets, n, &mut s.with_op_name(name))
@@ -226,6 +252,81 @@ pub(super) fn csr_sums(
         ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
     let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
     ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
+}
+
+/// The rows (int64 `[k]`) a step takes from compressed rows.
+pub(super) enum Rows {
+    /// Strictly ascending (a `Where`'s indices, or a spike list's): they
+    /// may be copied row by row.
+    Ascending(Output),
+    /// In any order, possibly repeated.
+    Any(Output),
+}
+
+/// The entries of rows `neurons` (int64 `[k]`, strictly ascending) of
+/// compressed rows, copied row by row by `RaggedGather` from `tables`
+/// (the reads of the columns and the weights): `(splits [k + 1], columns,
+/// weights)`, the same as [`row_entries`] and two gathers give.
+/// `RaggedGather` checks its whole split vector every call, so it is not
+/// handed `indptr` (`pre.n + 1` values) but the `2k + 1` bounds `[0, s_1,
+/// e_1, ..., s_k, e_k]` of the asked rows (`s_j = indptr[n_j]`, `e_j =
+/// indptr[n_j + 1]`; ascending because the rows are), whose odd rows
+/// `1, 3, ..., 2k - 1` are the asked ones. Its kernel counts positions in
+/// `int`, so only for fewer than 2^31 synapses.
+fn ragged_entries(
+    s: &mut Scope,
+    name: &str,
+    indptr: &Var,
+    tables: [&Operation; 2],
+    neurons: Output,
+) -> Result<(Output, Output, Output)> {
+    let e = tf_err(name);
+    let op = |what: &str| format!("{name}/{what}");
+    let column = const_i32(s, &op("column"), &[-1, 1], &[2])?;
+    let neurons = ops::reshape(neurons, column, &mut s.with_op_name(&op("rows"))).map_err(&e)?;
+    let pair = constant(&[0i64, 1][..], &mut s.with_op_name(&op("start_end"))).map_err(&e)?;
+    let ends = ops::add(neurons, pair, &mut s.with_op_name(&op("row_and_next"))).map_err(&e)?;
+    let bounds = Table::Var(indptr).take(s, ends.into(), &op("row_bounds"))?;
+    let flat = const_i32(s, &op("flat"), &[-1], &[1])?;
+    let bounds = ops::reshape(bounds, flat, &mut s.with_op_name(&op("bounds"))).map_err(&e)?;
+    let zero = constant(&[0i64][..], &mut s.with_op_name(&op("zero"))).map_err(&e)?;
+    let axis = constant(0i32, &mut s.with_op_name(&op("axis"))).map_err(&e)?;
+    let splits = ops::ConcatV2::new()
+        .build_instance(
+            vec![zero.into(), bounds.into()],
+            axis.into(),
+            &mut s.with_op_name(&op("splits")),
+        )
+        .map_err(&e)?
+        .op;
+    // 1, 3, ..., 2k - 1: below the 2k + 1 splits (Range refuses a limit
+    // below its start, so not below the 2k bounds).
+    let count = ops::Size::new()
+        .out_type(DataType::Int64)
+        .build(splits.clone(), &mut s.with_op_name(&op("split_count")))
+        .map_err(&e)?;
+    let one = constant(1i64, &mut s.with_op_name(&op("first_odd"))).map_err(&e)?;
+    let two = constant(2i64, &mut s.with_op_name(&op("every_other"))).map_err(&e)?;
+    let odd = ops::range(one, count, two, &mut s.with_op_name(&op("odd_rows"))).map_err(&e)?;
+    let mut gathered = Vec::with_capacity(2);
+    for (table, what) in tables.into_iter().zip(["targets", "weights"]) {
+        let what = s.get_unique_name_for_op(&op(what));
+        let mut g = s.graph_mut();
+        let mut nd = g
+            .new_operation("RaggedGather", &what)
+            .map_err(other_err(name))?;
+        nd.add_input_list(&[splits.clone().into()]);
+        nd.add_input(table.clone());
+        nd.add_input(odd.clone());
+        nd.set_attr_int("OUTPUT_RAGGED_RANK", 1)
+            .map_err(other_err(name))?;
+        gathered.push(nd.finish().map_err(&e)?);
+    }
+    let out = |k: usize, index: i32| Output {
+        operation: gathered[k].clone(),
+        index,
+    };
+    Ok((out(0, 0), out(0, 1), out(1, 1)))
 }
 
 /// The entries of rows `neurons` (int64 `[k]`) of compressed rows with

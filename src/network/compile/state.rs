@@ -302,6 +302,14 @@ pub(super) fn population_scopes(
         .collect()
 }
 
+/// Compressed rows of this many synapses or more are read row by row
+/// (`RaggedGather`) rather than synapse by synapse: its copies cost about
+/// a nanosecond a synapse against the gathers' 4-5, for about eight more
+/// ops a step (a few microseconds). At a few hertz and dt = 0.1 ms a step's
+/// spikes carry about 5e-4 of a connection's synapses, so the rows pay from
+/// about 10^6 synapses (docs/performance.md, case (f)).
+const RAGGED_FROM_NNZ: u64 = 1_000_000;
+
 /// Every connection's weights in variables fed once by the init run (dense
 /// `[pre.n, post.n]`, or compressed rows), in its scope on the postsynaptic
 /// device; the plan's arrays move into the feeds.
@@ -321,6 +329,12 @@ pub(super) fn connections(
             plan.nuclei[conn.pre].n as u64,
             plan.nuclei[conn.post].n as u64,
         );
+        let on_cpu = [conn.pre, conn.post].iter().all(|&k| {
+            plan.nuclei[k]
+                .device
+                .as_deref()
+                .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
+        });
         let mut s = nuclei[conn.post]
             .scope
             .new_sub_scope(&format!("from_{}", plan.nuclei[conn.pre].label));
@@ -381,11 +395,18 @@ pub(super) fn connections(
                     cols_read: cols_read.clone().into(),
                     lags: conn.synapse_lags.clone(),
                 });
+                // Rows copied whole (`RaggedGather`, CPU only, positions
+                // below 2^31) where a step's spikes carry enough synapses
+                // to pay its few more ops; weights that learn keep the
+                // per-synapse gathers their writes are ordered with.
+                let ragged =
+                    on_cpu && csr.is_none() && (RAGGED_FROM_NNZ..=i32::MAX as u64).contains(&nnz);
                 let ops = WeightOps::Csr {
                     w: w_read,
                     cols: cols_read,
                     indptr: indptr_read,
                     vars: [pv.clone(), cv.clone(), wv.clone()],
+                    ragged,
                 };
                 (ops, wv, csr)
             }

@@ -10,7 +10,7 @@ use super::graph::{after, const_f32, const_i32, constant, tf_err};
 use super::layout::{term_coefficients, Layout};
 use super::neurons::NucleusStep;
 use super::plastic::{on_pre as on_pre_plastic, on_pre_keyed, Arriving, Pending};
-use super::propagation::{csr_sums, event_sums, propagate, WeightOps};
+use super::propagation::{csr_sums, event_sums, propagate, Rows, WeightOps};
 use super::ring::{spike_rows, RingReads, SpikeEvents};
 use super::state::{ConnState, NucleusState};
 use crate::error::Result;
@@ -245,7 +245,7 @@ fn lag_sums(
             s,
             "synapse",
             csr,
-            ev.neurons.clone(),
+            Rows::Ascending(ev.neurons.clone()),
             None,
             None,
             post_n,
@@ -254,7 +254,7 @@ fn lag_sums(
             s,
             name,
             csr,
-            ev.neurons.clone(),
+            Rows::Any(ev.neurons.clone()),
             None,
             Some((ev.slots.clone(), ev.lags.len())),
             post_n,
@@ -421,5 +421,5 @@ fn keyed_sums(
         .as_deref()
         .ok_or_else(|| internal("per-synapse delays", "no delays"))?;
     let ev = ring.keyed_events(conn.pre, lags, pre, pre_step, reads, pre_n)?;
-    csr_sums(s, "synapse", &cst.w, ev.rows, None, None, post_n)
+    csr_sums(s, "synapse", &cst.w, Rows::Any(ev.rows), None, None, post_n)
 }
