@@ -5,7 +5,7 @@ mod common;
 
 use common::song;
 
-use snn::network::{Network, Nucleus, Record, SimOptions};
+use snn::network::{Network, Nucleus, Record, Recording, SimOptions};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 /// `(step, neuron)` spikes.
@@ -306,14 +306,15 @@ fn weight_snapshots_are_recorded_every_period() -> R {
 }
 
 /// The snapshots of one 200 ms run are those of two runs appended
-/// (`Recording::append`) and of a checkpointed run (which once dropped
-/// them: its chunks were appended without their snapshots). `append`
-/// refuses a recording out of order or of another network.
+/// (`Recording::append`), of a checkpointed run (which once dropped them:
+/// its chunks were appended without their snapshots), whole or resumed,
+/// and of a streamed run, read back from their folders. `append` refuses
+/// a recording out of order or of another network.
 #[test]
 fn weight_snapshots_survive_appends_and_checkpointed_runs() -> R {
     use snn::network::{Checkpointing, Connection};
     let gmax = 0.2;
-    let build = || -> snn::Result<snn::network::Simulator> {
+    let build_with = |options| -> snn::Result<snn::network::Simulator> {
         let mut net = Network::new().seed(9);
         let input = net.add(Nucleus::poisson("input", 40, 50.0))?;
         let post = net.add(Nucleus::with_model("neuron", 1, song::neuron()))?;
@@ -322,8 +323,9 @@ fn weight_snapshots_survive_appends_and_checkpointed_runs() -> R {
                 .synapses(song::stdp(gmax))
                 .record_weights(50.0),
         )?;
-        net.build_with(0.1, quiet())
+        net.build_with(0.1, options)
     };
+    let build = || build_with(quiet());
     let whole = build()?.run(200.0)?;
     assert_eq!(whole.weights[0].times_ms.len(), 4);
 
@@ -345,13 +347,35 @@ fn weight_snapshots_survive_appends_and_checkpointed_runs() -> R {
         "appended snapshots differ"
     );
 
+    // A checkpointed run writes them into its folder (the recording it
+    // returns keeps the connections, not the snapshots), stopped and
+    // resumed by another simulator or not; so does a streamed run.
     let dir = common::tempdir("plastic-snapshots")?;
     let ck = Checkpointing::new(dir.join("run")).every_ms(30.0);
-    let checkpointed = build()?.run_checkpointed(200.0, &ck)?;
+    let mut sim = build()?;
+    let checkpointed = sim.run_checkpointed(200.0, &ck)?;
+    assert_eq!(checkpointed.weights.len(), 1);
+    assert!(checkpointed.weights[0].values.is_empty());
     assert!(
-        checkpointed.weights == whole.weights,
+        sim.streamed_spikes(&ck)?.weights == whole.weights,
         "checkpointed snapshots differ"
     );
+    let ck = Checkpointing::new(dir.join("resumed")).every_ms(30.0);
+    build()?.run_checkpointed(130.0, &ck)?;
+    let mut resumed = build()?;
+    resumed.run_checkpointed(200.0, &ck)?;
+    assert!(
+        resumed.streamed_spikes(&ck)?.weights == whole.weights,
+        "resumed snapshots differ"
+    );
+    let mut streamed = build_with(quiet().stream_to(dir.join("stream")))?;
+    streamed.run(120.0)?;
+    streamed.run(80.0)?;
+    assert!(
+        Recording::read_streamed(dir.join("stream"))?.weights == whole.weights,
+        "streamed snapshots differ"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ mod common;
 use common::{tempdir, to_array, Rng};
 use snn::network::{
     Checkpointing, Connection, Input, Network, Nucleus, NucleusId, Record, Recording, SimOptions,
-    Simulator, StateVar,
+    Simulator, StateVar, WeightValue, Weights,
 };
 use snn::Error;
 
@@ -22,7 +22,8 @@ fn options() -> SimOptions {
 }
 
 /// Two noisy nuclei, every variable of A recorded, some of B every third
-/// step, a delayed and a kernel connection.
+/// step, a delayed and a kernel connection, and compressed rows from A to
+/// A; the weights of the delayed and the compressed ones recorded.
 fn network(options: SimOptions) -> snn::Result<(Simulator, NucleusId, NucleusId)> {
     let mut net = Network::new().named("reliability");
     let a = net.add(
@@ -35,7 +36,19 @@ fn network(options: SimOptions) -> snn::Result<(Simulator, NucleusId, NucleusId)
             .input(Input::noise(5.0, 2.0, 12))
             .record(Record::traces(&[0, 7, 24]).every(3)),
     )?;
-    net.connect_with(Connection::new(a, b, to_array(&Rng(1).matrix(40, 25, 0.0, 3.0))).delay(1.2))?;
+    net.connect_with(
+        Connection::new(a, b, to_array(&Rng(1).matrix(40, 25, 0.0, 3.0)))
+            .delay(1.2)
+            .record_weights(10.0),
+    )?;
+    net.connect_with(
+        Connection::new(
+            a,
+            a,
+            Weights::fixed_in_degree(5, WeightValue::Uniform(0.0, 1.0), 3),
+        )
+        .record_weights(10.0),
+    )?;
     net.connect_with(
         Connection::new(b, a, to_array(&Rng(2).matrix(25, 40, -2.0, 1.0)))
             .kernel(|t| (-t / 2.0).exp(), 4.0),
@@ -119,6 +132,10 @@ fn assert_same(streamed: &Recording, memory: &Recording) {
         assert_eq!(s.spikes, m.spikes, "{}", s.label);
         assert_eq!(s.traces, m.traces, "{}", s.label);
     }
+    assert!(
+        streamed.weights == memory.weights,
+        "weight snapshots differ"
+    );
 }
 
 /// A run whose in-memory recording would exceed the limit streams to disk
@@ -137,6 +154,7 @@ fn a_streamed_run_equals_an_in_memory_run() -> R {
     assert!(
         first.nuclei[0].spikes.is_empty()
             && first.nuclei[0].traces.values().all(|t| t.times.is_empty())
+            && first.weights.iter().all(|w| w.values.is_empty())
     );
     assert_eq!(first.steps + second.steps, 1050);
 
@@ -179,8 +197,9 @@ fn a_checkpointed_run_streams_and_resumes_its_traces() -> R {
     let (mut first, _, _) = network(options())?;
     let part = first.run_checkpointed(50.0, &ck)?;
     assert!(
-        part.nuclei[0].traces.values().all(|t| t.times.is_empty()),
-        "traces stay on disk"
+        part.nuclei[0].traces.values().all(|t| t.times.is_empty())
+            && part.weights.iter().all(|w| w.times_ms.is_empty()),
+        "traces and weights stay on disk"
     );
     drop(first);
     let (mut second, _, _) = network(options())?;
@@ -191,6 +210,7 @@ fn a_checkpointed_run_streams_and_resumes_its_traces() -> R {
     let whole = memory.run(120.0)?;
     assert_same(&streamed, &whole);
     assert_eq!(streamed.nuclei[0].traces["v"].times.len(), 1200);
+    assert_eq!(streamed.weights[1].times_ms.len(), 12);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -357,7 +377,9 @@ fn memory_tail(to: f64, from: f64) -> snn::Result<Recording> {
 fn damaged_streamed_recordings_are_refused_or_consistent() -> R {
     let dir = tempdir("stream-damage")?;
     let (mut sim, _, _) = network(options().stream_to(&dir))?;
-    sim.run(3.0)?;
+    // Two weight snapshots, so their files (and the compressed rows'
+    // structure) are there to damage.
+    sim.run(20.0)?;
     drop(sim);
     let (files, originals) = common::files_of(&dir)?;
     assert!(files.len() > 5, "{files:?}");
@@ -428,6 +450,27 @@ fn damaged_streamed_recordings_are_refused_or_consistent() -> R {
                     "case {case}: dt {}",
                     rec.dt
                 );
+                // Snapshots as many as their times, compressed rows whose
+                // pointers and columns agree (the manifest says the shape:
+                // a consistent change of it reads as another shape).
+                for w in &rec.weights {
+                    assert_eq!(w.times_ms.len(), w.values.len(), "case {case}");
+                    for x in &w.values {
+                        match x {
+                            Weights::DenseF32(_) => {}
+                            Weights::CsrF32 {
+                                indptr,
+                                indices,
+                                values,
+                            } => {
+                                assert!(indptr.windows(2).all(|p| p[0] <= p[1]), "case {case}");
+                                assert_eq!(indptr.last(), Some(&values.len()), "case {case}");
+                                assert_eq!(indices.len(), values.len(), "case {case}");
+                            }
+                            other => panic!("case {case}: {other:?}"),
+                        }
+                    }
+                }
                 for nu in &rec.nuclei {
                     assert!(nu.spikes.iter().all(|&(_, i)| i < nu.n), "case {case}");
                     for tr in nu.traces.values() {

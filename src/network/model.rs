@@ -627,7 +627,12 @@ impl Connection {
     /// whole matrix as [`Simulator::weights`](crate::network::Simulator::weights)
     /// reads it, taken after the session run that completes each period
     /// (exactly at it with one step per run). Kept in memory, within the
-    /// memory limit.
+    /// memory limit; a streamed run ([`SimOptions::stream`]) and a
+    /// checkpointed run write them into their folder instead, where
+    /// [`Recording::read_streamed`] finds them.
+    ///
+    /// [`SimOptions::stream`]: crate::network::SimOptions::stream
+    /// [`Recording::read_streamed`]: crate::network::Recording::read_streamed
     pub fn record_weights(mut self, every_ms: f64) -> Self {
         self.snapshot_ms = Some(every_ms);
         self

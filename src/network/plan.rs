@@ -143,9 +143,26 @@ pub(crate) struct Kept {
     pub has_models: bool,
     /// Connections whose weights learn: index and name (`pre->post`).
     pub plastic: Vec<(usize, String)>,
-    /// Connections whose weights are recorded: index, name, steps between
-    /// snapshots and weights per snapshot.
-    pub snapshots: Vec<(usize, String, usize, u64)>,
+    /// Connections whose weights are recorded.
+    pub snapshots: Vec<SnapshotPlan>,
+}
+
+/// A connection whose weights are recorded (`Connection::record_weights`).
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotPlan {
+    /// Its position in the network.
+    pub index: usize,
+    /// `pre->post`.
+    pub name: String,
+    /// Steps between snapshots.
+    pub every: usize,
+    /// Weights per snapshot: every entry of a dense matrix, the listed
+    /// synapses of compressed rows.
+    pub count: u64,
+    /// `[pre.n, post.n]`.
+    pub shape: [usize; 2],
+    /// Held as compressed rows.
+    pub sparse: bool,
 }
 
 /// One nucleus as the run loop sees it.
@@ -185,14 +202,20 @@ impl Plan {
             .iter()
             .enumerate()
             .filter_map(|(k, c)| {
-                // Held: every entry of a dense matrix, the listed synapses
-                // of compressed rows.
-                let count = match c.layout.layout {
-                    WeightLayout::Dense => (self.nuclei[c.pre].n * self.nuclei[c.post].n) as u64,
-                    _ => c.layout.synapses,
+                let shape = [self.nuclei[c.pre].n, self.nuclei[c.post].n];
+                let sparse = c.layout.layout != WeightLayout::Dense;
+                let count = match sparse {
+                    false => (shape[0] * shape[1]) as u64,
+                    true => c.layout.synapses,
                 };
-                c.snapshot_every
-                    .map(|every| (k, c.name.clone(), every, count))
+                c.snapshot_every.map(|every| SnapshotPlan {
+                    index: k,
+                    name: c.name.clone(),
+                    every,
+                    count,
+                    shape,
+                    sparse,
+                })
             })
             .collect();
         let nuclei = self

@@ -65,7 +65,7 @@ pub struct Simulator {
     pub(in crate::network) plastic: Vec<(usize, String)>,
     /// Connections whose weights are recorded: index, name, steps between
     /// snapshots, weights per snapshot.
-    pub(in crate::network) snapshots: Vec<(usize, String, usize, u64)>,
+    pub(in crate::network) snapshots: Vec<crate::network::plan::SnapshotPlan>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -265,7 +265,7 @@ impl Simulator {
             (self.trace_bytes(steps, limit)?, steps)
         };
         let mut rec = self.empty_recording(capacity);
-        self.start_snapshots(&mut rec, steps, limit)?;
+        self.start_snapshots(&mut rec, (steps, capacity), limit)?;
         let summary_every = ((self.options.summary_every_ms / self.dt).round() as usize).max(1);
         let started = Instant::now();
         let mut bar: Option<ProgressBar> = None;
@@ -276,10 +276,12 @@ impl Simulator {
             // Steps run before a failure are recorded and counted.
             let (done, mut failure) = self.run_chunk(m, want, &mut rec, summary_every);
             k += done;
-            if let Err(e) = self.after_chunk(&mut rec, done, traces, limit) {
+            // Snapshots first: a streamed run moves them to disk with the
+            // chunk's spikes and traces.
+            if let Err(e) = self.take_snapshots(&mut rec, m) {
                 failure.get_or_insert(e);
             }
-            if let Err(e) = self.take_snapshots(&mut rec, m) {
+            if let Err(e) = self.after_chunk(&mut rec, done, traces, limit) {
                 failure.get_or_insert(e);
             }
             if let Some(reason) = failure {

@@ -10,7 +10,8 @@
 //! entry per spike, in step order), and per recorded variable `<var>`:
 //! `<label>_<var>.npy` (float32, recorded steps x recorded neurons),
 //! `<label>_<var>_times.npy` (float64, ms) and `<label>_<var>_neurons.npy`
-//! (int64). The headers and the manifest are brought up to date at the end
+//! (int64); per connection whose weights are recorded, the files of
+//! `stream/weights.rs`. The headers and the manifest are brought up to date at the end
 //! of every run (and every [`FLUSH_EVERY_STEPS`] steps during one), so a
 //! folder is readable whenever no run is writing to it.
 
@@ -23,7 +24,11 @@ use crate::error::{read_err, write_err, Error, Result};
 use crate::network::recording::{NucleusRecording, Recording, Trace};
 
 mod npy;
+mod weights;
 pub(crate) use npy::{malformed, read_npy, Dtype, NpyData, NpyWriter};
+use weights::{read_weights, StreamedWeights, WeightFiles};
+
+use crate::network::plan::SnapshotPlan;
 
 /// Steps between two header/manifest updates during a long streamed run.
 pub const FLUSH_EVERY_STEPS: usize = 10_000;
@@ -41,6 +46,10 @@ struct StreamManifest {
     first_step: usize,
     steps: usize,
     nuclei: Vec<StreamedNucleus>,
+    /// Connections whose weights are recorded (none in folders written
+    /// before they were streamed).
+    #[serde(default)]
+    weights: Vec<StreamedWeights>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +84,7 @@ pub(crate) struct RecordingStream {
     dir: PathBuf,
     manifest: StreamManifest,
     files: Vec<NucleusFiles>,
+    weights: Vec<WeightFiles>,
     since_flush: usize,
 }
 
@@ -101,6 +111,7 @@ impl RecordingStream {
         dt: f64,
         first_step: usize,
         layout: &[StreamLayout<'_>],
+        snapshots: &[SnapshotPlan],
         rows: Option<&BTreeMap<String, u64>>,
     ) -> Result<RecordingStream> {
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
@@ -160,6 +171,22 @@ impl RecordingStream {
             });
             files.push(NucleusFiles { spikes, traces });
         }
+        // Weight files a resumed stream's checkpoint does not list were not
+        // streamed then: they start empty.
+        let open_weights = |path: PathBuf, dtype: Dtype, width: Option<usize>| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            match rows {
+                Some(r) if name.is_some_and(|n| r.contains_key(&n)) => open(path, dtype, width),
+                _ => NpyWriter::create(&path, dtype, width),
+            }
+        };
+        let mut weights = Vec::with_capacity(snapshots.len());
+        let mut streamed_weights = Vec::with_capacity(snapshots.len());
+        for plan in snapshots {
+            let (f, m) = WeightFiles::open(dir, plan, &open_weights)?;
+            weights.push(f);
+            streamed_weights.push(m);
+        }
         let (first_step, steps) = match rows {
             Some(rows) => {
                 // Resuming: the stream started where its manifest says.
@@ -184,18 +211,28 @@ impl RecordingStream {
                 first_step,
                 steps,
                 nuclei,
+                weights: streamed_weights,
             },
             files,
+            weights,
             since_flush: 0,
         };
         stream.flush()?;
         Ok(stream)
     }
 
-    /// Move what `rec` holds of spikes and traces into the files (`rec`
-    /// keeps its counts and steps, and empty lists), flushing every
-    /// [`FLUSH_EVERY_STEPS`] steps.
+    /// Move what `rec` holds of spikes, traces and weight snapshots into
+    /// the files (`rec` keeps its counts and steps, and empty lists),
+    /// flushing every [`FLUSH_EVERY_STEPS`] steps.
     pub(crate) fn drain(&mut self, rec: &mut Recording, steps: usize) -> Result<()> {
+        for ((snaps, f), m) in rec
+            .weights
+            .iter_mut()
+            .zip(&mut self.weights)
+            .zip(&mut self.manifest.weights)
+        {
+            f.drain(&self.dir, m, snaps)?;
+        }
         for ((r, f), m) in rec
             .nuclei
             .iter_mut()
@@ -236,6 +273,9 @@ impl RecordingStream {
                 t.values.flush()?;
                 t.times.flush()?;
             }
+        }
+        for w in &mut self.weights {
+            w.flush()?;
         }
         let path = self.dir.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| write_err(&path, e))?;
@@ -298,6 +338,9 @@ impl RecordingStream {
                 t.times = NpyWriter::reopen(&t.times.path.clone(), Dtype::F64, None, keep)?;
             }
         }
+        for (w, m) in self.weights.iter_mut().zip(&mut self.manifest.weights) {
+            w.cut_back_to(m, step, dt)?;
+        }
         self.manifest.first_step = first.min(step);
         self.manifest.steps = step - self.manifest.first_step;
         self.flush()
@@ -323,6 +366,9 @@ impl RecordingStream {
                 put(&t.times);
             }
         }
+        for w in &self.weights {
+            w.writers().into_iter().for_each(&mut put);
+        }
         out.insert(MANIFEST.into(), self.manifest.steps as u64);
         out
     }
@@ -337,8 +383,8 @@ fn ints(path: &Path, data: NpyData) -> Result<Vec<i64>> {
 
 impl Recording {
     /// Load a folder a run streamed into ([`SimOptions::stream`](crate::network::SimOptions::stream),
-    /// or a checkpointed run's `traces/`) as one recording, every spike and
-    /// trace in memory: for folders that fit. NumPy reads the same files
+    /// or a checkpointed run's `traces/`) as one recording, every spike,
+    /// trace and weight snapshot in memory: for folders that fit. NumPy reads the same files
     /// (`numpy.load`, with `mmap_mode="r"` for the large ones).
     pub fn read_streamed(dir: impl AsRef<Path>) -> Result<Recording> {
         let dir = dir.as_ref();
@@ -446,13 +492,18 @@ impl Recording {
                 traces,
             });
         }
+        let weights = m
+            .weights
+            .iter()
+            .map(|w| read_weights(dir, w))
+            .collect::<Result<_>>()?;
         Ok(Recording {
             network: m.network_id,
             dt: m.dt,
             first_step: m.first_step,
             steps: m.steps,
             nuclei,
-            weights: Vec::new(),
+            weights,
         })
     }
 }

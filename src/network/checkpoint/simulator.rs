@@ -123,8 +123,8 @@ impl Simulator {
     /// most one interval of work and no spike before the last checkpoint.
     ///
     /// Returns what this call recorded (from the step it started or resumed
-    /// at); the whole run's spikes are in the stream
-    /// ([`streamed_spikes`](Self::streamed_spikes)). A failing step is
+    /// at): counts and steps; the whole run's spikes, traces and weight
+    /// snapshots are in the stream ([`streamed_spikes`](Self::streamed_spikes)). A failing step is
     /// [`Error::RunInterrupted`] with this call's recording up to it; the
     /// folder keeps the last checkpoint.
     pub fn run_checkpointed(&mut self, until_ms: f64, ck: &Checkpointing) -> Result<Recording> {
@@ -177,9 +177,9 @@ impl Simulator {
                 (s, t)
             }
         };
-        // The spikes go to `spikes.csv` and the traces to `traces/`: the
-        // recording returned keeps counts and steps, so memory stays bounded
-        // however long the run.
+        // The spikes go to `spikes.csv`, the traces and weight snapshots to
+        // `traces/`: the recording returned keeps counts and steps, so memory
+        // stays bounded however long the run.
         let mut rec = self.empty_recording(0);
         while self.step < total {
             let next = ((self.step / every + 1) * every).min(total);
@@ -236,8 +236,9 @@ impl Simulator {
 
     /// Everything a checkpointed run in `ck`'s folder streamed, up to its
     /// last checkpoint, as a recording from step 0: the spikes of
-    /// `spikes.csv` and the traces of `traces/` (all in memory: for runs
-    /// whose recording fits; NumPy reads `traces/` as it is).
+    /// `spikes.csv`, the traces and weight snapshots of `traces/` (all in
+    /// memory: for runs whose recording fits; NumPy reads `traces/` as it
+    /// is).
     pub fn streamed_spikes(&self, ck: &Checkpointing) -> Result<Recording> {
         let latest = ck.latest()?.ok_or_else(|| Error::Checkpoint {
             path: ck.dir().display().to_string(),
@@ -267,6 +268,17 @@ impl Simulator {
                     tr.values.truncate(keep * tr.neurons.len());
                     r.traces.insert(var, tr);
                 }
+            }
+            // Snapshots up to the checkpoint's step (taken at its end).
+            rec.weights = streamed.weights;
+            for w in &mut rec.weights {
+                let keep = w
+                    .times_ms
+                    .iter()
+                    .take_while(|&&t| ((t / self.dt).round() as usize) <= steps)
+                    .count();
+                w.times_ms.truncate(keep);
+                w.values.truncate(keep);
             }
         }
         for (step, label, neuron) in rows.into_iter().filter(|r| r.0 < steps) {

@@ -72,6 +72,7 @@ impl Simulator {
             self.dt,
             self.step,
             &layout,
+            &self.snapshots,
             rows,
         )
     }

@@ -63,7 +63,7 @@ pub struct SimOptions {
     /// Stream what every run records into this folder instead of memory
     /// (see [`Recording::read_streamed`] for the files, which NumPy reads):
     /// runs return recordings with the spike counts and steps, and no spike
-    /// list or trace. Restoring a checkpoint cuts the files back to its step
+    /// list, trace or weight snapshot. Restoring a checkpoint cuts the files back to its step
     /// (or starts an empty stream there). `None`, the default, records in
     /// memory.
     pub stream: Option<PathBuf>,

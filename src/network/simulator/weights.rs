@@ -141,18 +141,24 @@ impl Simulator {
 }
 
 impl Simulator {
-    /// Room in `rec` for the weight snapshots of a run of `steps`, within
-    /// the memory `limit`.
+    /// Room in `rec` for the weight snapshots of a run of `steps`, of which
+    /// `held` are in memory at once (all, or a streamed run's chunk),
+    /// within the memory `limit`.
     pub(in crate::network) fn start_snapshots(
         &self,
         rec: &mut Recording,
-        steps: usize,
+        (steps, held): (usize, usize),
         limit: u64,
     ) -> Result<()> {
         let mut bytes = 0u64;
-        for (index, name, every, count) in &self.snapshots {
-            let taken = (self.step + steps) / every - self.step / every;
-            bytes = bytes.saturating_add(taken as u64 * count * 4);
+        for sn in &self.snapshots {
+            let (every, name) = (sn.every, &sn.name);
+            let mut taken = (self.step + steps) / every - self.step / every;
+            if held < steps {
+                // Streamed: the snapshots of one chunk at a time.
+                taken = taken.min(held / every + 1);
+            }
+            bytes = bytes.saturating_add(taken as u64 * sn.count * 4);
             check_size(
                 || format!("the weight snapshots of connection {name} in this run"),
                 bytes,
@@ -162,7 +168,7 @@ impl Simulator {
             )?;
             rec.weights.push(WeightSnapshots {
                 connection: name.clone(),
-                index: *index,
+                index: sn.index,
                 times_ms: Vec::new(),
                 values: Vec::new(),
             });
@@ -178,11 +184,11 @@ impl Simulator {
         rec: &mut Recording,
         from: usize,
     ) -> Result<()> {
-        for (k, (index, _, every, _)) in self.snapshots.iter().enumerate() {
-            if self.step / every > from / every {
+        for (k, sn) in self.snapshots.iter().enumerate() {
+            if self.step / sn.every > from / sn.every {
                 let w = self.weights(ConnectionId {
                     network: self.network,
-                    index: *index,
+                    index: sn.index,
                 })?;
                 rec.weights[k].times_ms.push(self.step as f64 * self.dt);
                 rec.weights[k].values.push(w);
