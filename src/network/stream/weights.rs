@@ -95,20 +95,14 @@ impl WeightFiles {
                     values,
                 } if m.sparse => {
                     if m.snapshots == 0 {
-                        let mut p = NpyWriter::create(
-                            &weight_file(dir, m.index, "indptr"),
-                            Dtype::I64,
-                            None,
-                        )?;
-                        p.append_i64(indptr.iter().map(|&x| x as i64))?;
-                        p.flush()?;
-                        let mut i = NpyWriter::create(
-                            &weight_file(dir, m.index, "indices"),
-                            Dtype::I64,
-                            None,
-                        )?;
-                        i.append_i64(indices.iter().map(|&x| x as i64))?;
-                        i.flush()?;
+                        let ints = |what: &str, values: &mut dyn Iterator<Item = i64>| {
+                            let path = weight_file(dir, m.index, what);
+                            let mut w = NpyWriter::create(&path, Dtype::I64, None)?;
+                            w.append_i64(values)?;
+                            w.flush()
+                        };
+                        ints("indptr", &mut indptr.iter().map(|&x| x as i64))?;
+                        ints("indices", &mut indices.iter().map(|&x| x as i64))?;
                     }
                     self.values.append_f32(values)?;
                 }
