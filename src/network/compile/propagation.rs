@@ -27,6 +27,9 @@ pub(crate) enum WeightOps {
         /// Rows in ascending order are copied row by row from the reads
         /// of `cols` and `w` ([`ragged_entries`]).
         ragged: bool,
+        /// The device of the connection's ops (its postsynaptic
+        /// nucleus's), for the ops built outside a scope.
+        device: Option<String>,
     },
 }
 
@@ -194,6 +197,7 @@ pub(super) fn csr_sums(
         cols: cols_read,
         w: w_read,
         ragged,
+        device,
         ..
     } = w
     else {
@@ -206,7 +210,7 @@ pub(super) fn csr_sums(
     let (splits, ids, targets, mut values) = match neurons {
         Rows::Ascending(neurons) if *ragged => {
             let (splits, targets, values) =
-                ragged_entries(s, name, indptr, [cols_read, w_read], neurons)?;
+                ragged_entries(s, name, (indptr, device), [cols_read, w_read], neurons)?;
             (splits, targets.clone(), targets, values)
         }
         Rows::Ascending(neurons) | Rows::Any(neurons) => {
@@ -276,7 +280,7 @@ pub(super) enum Rows {
 fn ragged_entries(
     s: &mut Scope,
     name: &str,
-    indptr: &Var,
+    (indptr, device): (&Var, &Option<String>),
     tables: [&Operation; 2],
     neurons: Output,
 ) -> Result<(Output, Output, Output)> {
@@ -320,6 +324,10 @@ fn ragged_entries(
         nd.add_input(odd.clone());
         nd.set_attr_int("OUTPUT_RAGGED_RANK", 1)
             .map_err(other_err(name))?;
+        // Beside its tables (a cluster's task): they are large.
+        if let Some(dev) = device {
+            nd.set_device(dev).map_err(other_err(name))?;
+        }
         gathered.push(nd.finish().map_err(&e)?);
     }
     let out = |k: usize, index: i32| Output {

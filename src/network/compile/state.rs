@@ -407,6 +407,7 @@ pub(super) fn connections(
                     indptr: indptr_read,
                     vars: [pv.clone(), cv.clone(), wv.clone()],
                     ragged,
+                    device: plan.nuclei[conn.post].device.clone(),
                 };
                 (ops, wv, csr)
             }
