@@ -177,9 +177,9 @@ pub(super) fn active_neurons(
 /// slot's segment and the result is `[m, post.n]`. The rows of the events'
 /// neurons are expanded by one `RaggedRange` into synapse ids, whose columns
 /// and weights are gathered (or, for [`Rows::Ascending`] through weights
-/// marked `ragged`, copied row by row: [`ragged_entries`]) and summed by one
-/// `UnsortedSegmentSum`: the cost is the events' synapses, not all of them. Within a segment the sum runs
-/// over the events in order (the dense rows' `SparseSegmentSum` adds the
+/// marked `ragged`, copied row by row: [`ragged_entries`]) and summed by
+/// one `UnsortedSegmentSum`: the cost is the events' synapses, not all of
+/// them. Within a segment the sum runs over the events in order (the dense rows' `SparseSegmentSum` adds the
 /// same numbers in the same order, but in groups of 8 rows, so the two may
 /// differ in the last bit when more than 8 spikes arrive at once).
 pub(super) fn csr_sums(

@@ -303,8 +303,8 @@ pub(super) fn population_scopes(
 }
 
 /// Compressed rows of this many synapses or more are read row by row
-/// (`RaggedGather`) rather than synapse by synapse: its copies cost about
-/// a nanosecond a synapse against the gathers' 4-5, for about eight more
+/// (`RaggedGather`) rather than synapse by synapse: its copies cost 1.5-2.5
+/// ns a synapse against the gathers' 4-5, for about eight more
 /// ops a step (a few microseconds). At a few hertz and dt = 0.1 ms a step's
 /// spikes carry about 5e-4 of a connection's synapses, so the rows pay from
 /// about 10^6 synapses (docs/performance.md, case (f)).
@@ -397,8 +397,9 @@ pub(super) fn connections(
                 });
                 // Rows copied whole (`RaggedGather`, CPU only, positions
                 // below 2^31) where a step's spikes carry enough synapses
-                // to pay its few more ops; weights that learn keep the
-                // per-synapse gathers their writes are ordered with.
+                // to pay its few more ops. Not with a synapse model: its
+                // weights may learn, and TensorFlow copies a variable at
+                // every read once a scatter (or gather) has touched it.
                 let ragged =
                     on_cpu && csr.is_none() && (RAGGED_FROM_NNZ..=i32::MAX as u64).contains(&nnz);
                 let ops = WeightOps::Csr {
