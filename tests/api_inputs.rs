@@ -3,7 +3,8 @@
 //! options, run lengths), building and running answer with a result or
 //! one of our typed errors: never a panic, never TensorFlow's own error
 //! (a graph we built and TensorFlow refused is our bug), never
-//! `Error::Internal`. Hundreds of small networks per run, seeded: each
+//! `Error::Internal`; a run streamed to disk reads back as it ran.
+//! Hundreds of small networks per run, seeded: each
 //! choice is a good value most of the time and an edge or a bad one
 //! otherwise (NaN, infinities, negatives, zero sizes, wrong lengths,
 //! indices out of range).
@@ -295,9 +296,23 @@ fn try_case(r: &mut Rng) -> snn::Result<()> {
         }
     }
     let dt = r.num(0.1, &[0.0, -0.1, f64::NAN, f64::INFINITY, 0.5, 0.01]);
-    let mut sim = net.build_with(dt, options(r))?;
+    let mut options = options(r);
+    let stream = r.tenths(3).then(|| {
+        static CASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::env::temp_dir().join(format!("snn-api-stream-{}-{k}", std::process::id()))
+    });
+    if let Some(dir) = &stream {
+        options = options.stream_to(dir);
+    }
+    let mut sim = net.build_with(dt, options)?;
     let rec = sim.run(r.num(2.0, &[0.0, 0.05, -1.0, f64::NAN, f64::INFINITY, 1e300]))?;
     let rec2 = sim.run(r.num(1.0, &[0.0, 0.31]))?;
+    if let Some(dir) = &stream {
+        let back = read_back(dir, &[&rec, &rec2]);
+        let _ = std::fs::remove_dir_all(dir);
+        back?;
+    }
     for &c in &conns {
         sim.weights(c)?;
         sim.delays(c)?;
@@ -310,6 +325,43 @@ fn try_case(r: &mut Rng) -> snn::Result<()> {
     }
     if r.tenths(3) {
         outputs(r, &mut sim, &rec, &nuclei, &conns)?;
+    }
+    Ok(())
+}
+
+/// What two runs streamed into `dir` reads back, and agrees with what they
+/// returned: their steps and spike counts, their recorded connections with
+/// a time for each snapshot. Anything else is our bug (`Error::Internal`).
+fn read_back(dir: &std::path::Path, runs: &[&snn::network::Recording]) -> snn::Result<()> {
+    let bug = |message: String| Error::Internal {
+        context: format!("reading back the stream in {}", dir.display()),
+        message,
+    };
+    let back = snn::network::Recording::read_streamed(dir).map_err(|e| bug(e.to_string()))?;
+    let steps: usize = runs.iter().map(|r| r.steps).sum();
+    if back.steps != steps {
+        return Err(bug(format!("{} steps, the runs made {steps}", back.steps)));
+    }
+    for (k, nu) in back.nuclei.iter().enumerate() {
+        let count: u64 = runs.iter().map(|r| r.nuclei[k].spike_count).sum();
+        if nu.spike_count != count {
+            return Err(bug(format!(
+                "{}: {} spikes, not {count}",
+                nu.label, nu.spike_count
+            )));
+        }
+    }
+    let listed: Vec<usize> = runs[0].weights.iter().map(|w| w.index).collect();
+    let read: Vec<usize> = back.weights.iter().map(|w| w.index).collect();
+    if listed != read
+        || back
+            .weights
+            .iter()
+            .any(|w| w.times_ms.len() != w.values.len())
+    {
+        return Err(bug(format!(
+            "weight snapshots of {read:?}, recorded {listed:?}"
+        )));
     }
     Ok(())
 }
