@@ -43,7 +43,7 @@ fn sparse(
 }
 
 /// One reference connection per distinct delay (in steps), each with the
-/// synapses of that delay.
+/// synapses of that delay (voltage jumps: [`with_kernel`] for others).
 fn split_by_delay(
     (pre, post): (usize, usize),
     (pre_n, post_n): (usize, usize),
@@ -85,6 +85,40 @@ fn split_by_delay(
 /// listed delays back in the order of its rows.
 #[test]
 fn per_synapse_delays_match_the_reference() -> R {
+    per_synapse_delays_against_the_reference(None)
+}
+
+/// The same network with an exponential kernel on A -> B and an alpha
+/// kernel on B -> A (recursive traces fed by the keyed rows at each
+/// synapse's delay and at that delay + K): the reference sums each
+/// delay's window directly.
+#[test]
+fn per_synapse_delays_with_kernel_traces_match_the_reference() -> R {
+    per_synapse_delays_against_the_reference(Some((
+        |t| 0.6 * (-t / 2.0).exp(),
+        |t| 0.8 * t * (-t / 1.5).exp(),
+        6.0,
+    )))
+}
+
+/// `conns` with `kernel` (sampled every `dt` over `window` ms) instead of
+/// voltage jumps.
+fn with_kernel(
+    mut conns: Vec<RefConn>,
+    kernel: fn(f64) -> f64,
+    window: f64,
+    dt: f64,
+) -> Vec<RefConn> {
+    let k = (window / dt).round() as usize;
+    for c in &mut conns {
+        c.kernel = (0..k).map(|i| kernel(i as f64 * dt)).collect();
+    }
+    conns
+}
+
+type Kernels = Option<(fn(f64) -> f64, fn(f64) -> f64, f64)>;
+
+fn per_synapse_delays_against_the_reference(kernels: Kernels) -> R {
     let (dt, steps) = (0.5, 800);
     let (na, nb) = (14, 9);
     let input_a = |t: f64| {
@@ -104,22 +138,24 @@ fn per_synapse_delays_match_the_reference() -> R {
             indices: c.to_vec(),
             values: w.to_vec(),
         };
-        let ab = net.connect_with(
-            Connection::new(a, b, csr(&ab_ptr, &ab_cols, &ab_w))
-                .delays(Delays::PerSynapse(ab_ms.clone())),
-        )?;
+        let mut ab = Connection::new(a, b, csr(&ab_ptr, &ab_cols, &ab_w))
+            .delays(Delays::PerSynapse(ab_ms.clone()));
+        let mut ba = Connection::new(b, a, csr(&ba_ptr, &ba_cols, &ba_w)).delays(Delays::Uniform {
+            low: 1.0,
+            high: 4.0,
+            seed: 3,
+        });
+        if let Some((exponential, alpha, window)) = kernels {
+            ab = ab.kernel(exponential, window);
+            ba = ba.kernel(alpha, window);
+        }
+        let ab = net.connect_with(ab)?;
         net.connect_with(
             Connection::new(a, b, common::to_array(&w_fixed))
                 .delay(1.5)
                 .propagation(Propagation::EventDriven),
         )?;
-        let ba = net.connect_with(Connection::new(b, a, csr(&ba_ptr, &ba_cols, &ba_w)).delays(
-            Delays::Uniform {
-                low: 1.0,
-                high: 4.0,
-                seed: 3,
-            },
-        ))?;
+        let ba = net.connect_with(ba)?;
         let mut sim = net.build_with(dt, opts().steps_per_run(k))?;
         let choice = &sim.propagation()[ab.index()];
         assert_eq!(choice.layout, snn::network::WeightLayout::Sparse);
@@ -195,6 +231,9 @@ fn per_synapse_delays_match_the_reference() -> R {
 
     let ab_steps: Vec<usize> = ab_ms.iter().map(|d| (d / dt).round() as usize).collect();
     let mut conns = split_by_delay((0, 1), (na, nb), &ab_ptr, &ab_cols, &ab_w, &ab_steps);
+    if let Some((exponential, _, window)) = kernels {
+        conns = with_kernel(conns, exponential, window, dt);
+    }
     conns.push(RefConn {
         pre: 0,
         post: 1,
@@ -204,14 +243,18 @@ fn per_synapse_delays_match_the_reference() -> R {
     });
     let ba_w64: Vec<f64> = ba_w_read.iter().map(|&x| x as f64).collect();
     let ba_cols64: Vec<usize> = ba_cols_read.iter().map(|&j| j as usize).collect();
-    conns.extend(split_by_delay(
+    let mut back = split_by_delay(
         (1, 0),
         (nb, na),
         &ba_ptr_read,
         &ba_cols64,
         &ba_w64,
         &ba_steps,
-    ));
+    );
+    if let Some((_, alpha, window)) = kernels {
+        back = with_kernel(back, alpha, window, dt);
+    }
+    conns.extend(back);
     let mut rn = vec![
         RefNucleus::uniform(na, 0.02, 0.2, -65.0, 8.0, input_a),
         RefNucleus::uniform(nb, 0.1, 0.2, -65.0, 2.0, |_| vec![3.0; 9]),
@@ -356,10 +399,10 @@ fn per_synapse_delays_refuse_what_they_cannot_take() -> R {
     ));
     cases.push((Box::new(|c| c.delay(1.0)), csr(), two(), "one or the other"));
     cases.push((
-        Box::new(|c| c.kernel(|t| (-t).exp(), 2.0)),
+        Box::new(|c| c.kernel(|t| (1.0 - t / 2.0).max(0.0), 2.0)),
         csr(),
         two(),
-        "not with kernels",
+        "not with a windowed kernel",
     ));
     cases.push((
         Box::new(|c| c.propagation(Propagation::Dense)),

@@ -414,6 +414,9 @@ impl Plan {
                 }
             };
             let form = kernel_form(&kernel64);
+            if c.delays.is_some() {
+                delays::kernel(form, &name)?;
+            }
             let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
             let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
             // Per-synapse delays need compressed rows, taken event-driven.
@@ -471,7 +474,11 @@ impl Plan {
                         PlanWeights::Dense(_) => 0,
                     };
                     let s = delays::synapse_steps(d, nnz, dt, &name, c.round, &mut rounded)?;
-                    let (keyed, lags) = delays::keyed(weights, &s, &name, limit)?;
+                    let traces = match form {
+                        KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => kernel.len(),
+                        _ => 0,
+                    };
+                    let (keyed, lags) = delays::keyed(weights, &s, (&name, traces), limit)?;
                     drop(s);
                     // Its past spikes come from the spike lists, not the
                     // ring of rows (`compile::state::SpikeList`).

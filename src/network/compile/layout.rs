@@ -110,10 +110,17 @@ impl Layout {
             if let Some(lags) = lags {
                 spike_lags[conn.pre].extend(lags);
             }
-            // Per-synapse delays read past steps from the spike lists.
+            // Per-synapse delays read past steps from the spike lists
+            // (kernel traces K steps further back).
             if let Some(&longest) = conn.synapse_lags.as_ref().and_then(|l| l.last()) {
-                if longest > 0 {
-                    lists[conn.pre] = lists[conn.pre].max(longest + 1);
+                let reach = match conn.form {
+                    KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
+                        longest + conn.kernel.len()
+                    }
+                    _ => longest,
+                };
+                if reach > 0 {
+                    lists[conn.pre] = lists[conn.pre].max(reach + 1);
                 }
             }
         }

@@ -109,7 +109,11 @@ pub(super) fn connection_inputs(
         let post_n = post.n as u64;
         let mut s = after(&cst.scope, copy_after);
         let e = tf_err(&conn.name);
-        if conn.synapse_lags.is_some() {
+        let traces = matches!(
+            conn.form,
+            KernelForm::Exponential { .. } | KernelForm::Alpha { .. }
+        );
+        if conn.synapse_lags.is_some() && !traces {
             let current = keyed_sums(
                 &mut s,
                 conn,
@@ -118,6 +122,7 @@ pub(super) fn connection_inputs(
                 ring,
                 reads,
                 (pre_n, post_n),
+                0,
             )?;
             deliver(conn, current, &mut on_pre, &mut currents);
             continue;
@@ -354,6 +359,31 @@ fn trace_terms(
     // at this group's rows) times the [m, n] input at the lags;
     // the bank multiplies all its blocks at once.
     let (m, slots, y) = match events {
+        // Per-synapse delays: the keyed rows at each synapse's delay d_s
+        // (arriving) and at d_s + K (leaving).
+        None if conn.synapse_lags.is_some() => {
+            let mut y: Vec<Output> = Vec::with_capacity(2);
+            for (shift, name) in [(0, "synapse_arriving"), (k as usize, "synapse_leaving")] {
+                let mut s = s.new_sub_scope(name);
+                let sums = keyed_sums(
+                    &mut s,
+                    conn,
+                    (pre_state, pre_step),
+                    cst,
+                    ring,
+                    reads,
+                    (pre_n, post_n),
+                    shift,
+                )?;
+                y.push(sums.into());
+            }
+            let pair = ops::Pack::new()
+                .axis(0)
+                .build_instance(y, &mut s.with_op_name("synapse"))
+                .map_err(&e)?
+                .op;
+            (2, [0, 1], pair)
+        }
         Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
         Some((Sums::One(sums), _, slots)) => {
             let shape = const_i32(s, "synapse/row", &[1, post_n as i32], &[2])?;
@@ -406,7 +436,10 @@ fn deliver(
 /// lists hold for step `m - lags[k]`, gathered by their counts, so the
 /// cost is the spikes of those steps), each taking row `i (K + 1) + k` of
 /// the keyed compressed rows (the synapses of `i` with that delay), summed
-/// into the postsynaptic columns like any compressed rows.
+/// into the postsynaptic columns like any compressed rows. With `shift`,
+/// the events `shift` steps older (at `lags[k] + shift`, the same keys):
+/// what leaves a kernel's window of `shift` steps.
+#[allow(clippy::too_many_arguments)]
 fn keyed_sums(
     s: &mut tensorflow::Scope,
     conn: &PlanConnection,
@@ -415,11 +448,15 @@ fn keyed_sums(
     ring: &mut RingReads,
     reads: &mut Vec<Operation>,
     (pre_n, post_n): (u64, u64),
+    shift: usize,
 ) -> Result<Operation> {
-    let lags = conn
+    let lags: Vec<usize> = conn
         .synapse_lags
         .as_deref()
-        .ok_or_else(|| internal("per-synapse delays", "no delays"))?;
-    let ev = ring.keyed_events(conn.pre, lags, pre, pre_step, reads, pre_n)?;
+        .ok_or_else(|| internal("per-synapse delays", "no delays"))?
+        .iter()
+        .map(|&l| l + shift)
+        .collect();
+    let ev = ring.keyed_events(conn.pre, &lags, pre, pre_step, reads, pre_n)?;
     csr_sums(s, "synapse", &cst.w, Rows::Any(ev.rows), None, None, post_n)
 }

@@ -3,6 +3,7 @@
 //! a step takes, for each spike event `(i, lag)`, exactly the synapses of
 //! `i` with that delay (docs/semantics.md §1.4). TensorFlow-free.
 
+use super::kernels::KernelForm;
 use super::weights::PlanWeights;
 use super::RoundingNote;
 use crate::equations::{LoweredSynapses, Side};
@@ -19,8 +20,10 @@ fn bad(connection: &str, problem: String) -> Error {
 
 /// What per-synapse delays go with: compressed rows (or triplets, or a
 /// generated connectivity; delays listed one by one need `Weights::Csr`
-/// for their order), voltage jumps, `on_pre` statements or a synapse model,
-/// no delay of the connection besides, no kernel, no dense product.
+/// for their order), voltage jumps, exponential or alpha kernels (traces;
+/// a windowed kernel is refused once its form is known, [`kernel`]),
+/// `on_pre` statements or a synapse model, no delay of the connection
+/// besides, no dense product.
 pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<()> {
     let refuse = |problem: &str| {
         Err(Error::SparseWeights {
@@ -46,9 +49,6 @@ pub(crate) fn allowed(c: &Connection, weights: &Weights, name: &str) -> Result<(
     }
     if c.delay_ms != 0.0 {
         return refuse("replace the connection's delay; give one or the other");
-    }
-    if c.kernel.is_some() {
-        return refuse("go with voltage jumps or on_pre statements, not with kernels");
     }
     if c.propagation == Propagation::Dense {
         return refuse("are event-driven; Propagation::Dense cannot take them");
@@ -177,10 +177,28 @@ pub(crate) fn synapse_steps(
 /// synapses of neuron `i` stay contiguous, so row `i` of the original
 /// rows is `indptr[i (K + 1)] .. indptr[(i + 1) (K + 1)]`.
 /// The pointers (`8 pre.n (K + 1)` bytes) must fit the memory `limit`.
+/// Per-synapse delays with a kernel of this form: voltage jumps and the
+/// recursive traces of exponential and alpha kernels (which take the keyed
+/// rows at each delay and at each delay + K); a windowed kernel would need
+/// them at every lag of its window, refused.
+pub(crate) fn kernel(form: KernelForm, name: &str) -> Result<()> {
+    match form {
+        KernelForm::General => Err(bad(
+            name,
+            "per-synapse delays go with voltage jumps, exponential or alpha kernels, or \
+             on_pre statements, not with a windowed kernel"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The compressed rows keyed by (neuron, delay) and the distinct delays
+/// (steps); `window` more steps of spike lists for a kernel's traces.
 pub(crate) fn keyed(
     w: PlanWeights,
     steps: &[u32],
-    connection: &str,
+    (connection, window): (&str, usize),
     limit: u64,
 ) -> Result<(PlanWeights, Vec<usize>)> {
     let PlanWeights::Csr { indptr, cols, w } = w else {
@@ -209,8 +227,8 @@ pub(crate) fn keyed(
         "fewer distinct delays (a narrower range, or delays in coarser steps)",
     )?;
     // The presynaptic nucleus's spike lists: up to `pre.n` int32 indices
-    // for each of the last `max + 1` steps.
-    let longest = lags.last().copied().unwrap_or(0) as u64;
+    // for each of the last `max + 1` steps (`max + K + 1` for traces).
+    let longest = (lags.last().copied().unwrap_or(0) + window) as u64;
     super::check_size(
         || {
             format!(
@@ -267,7 +285,7 @@ mod tests {
             cols: vec![5, 6, 7, 8],
             w: vec![0.5, 0.6, 0.7, 0.8],
         };
-        let (k, lags) = keyed(w, &[3, 1, 3, 1], "A->B", u64::MAX).unwrap();
+        let (k, lags) = keyed(w, &[3, 1, 3, 1], ("A->B", 0), u64::MAX).unwrap();
         assert_eq!(lags, [1, 3]);
         let PlanWeights::Csr { indptr, cols, w } = k else {
             panic!("compressed rows expected");
