@@ -169,14 +169,6 @@ pub(crate) fn synapse_steps(
     }
 }
 
-/// Compressed rows of `pre` neurons re-keyed by (neuron, delay): `lags`
-/// are the distinct delays (ascending, `K` of them), and row `i (K + 1) +
-/// k` of the result holds the synapses of neuron `i` with delay `lags[k]`
-/// (in their order within the row); row `i (K + 1) + K` is empty (the
-/// spike events at lags this connection does not use go there). The
-/// synapses of neuron `i` stay contiguous, so row `i` of the original
-/// rows is `indptr[i (K + 1)] .. indptr[(i + 1) (K + 1)]`.
-/// The pointers (`8 pre.n (K + 1)` bytes) must fit the memory `limit`.
 /// Per-synapse delays with a kernel of this form: voltage jumps and the
 /// recursive traces of exponential and alpha kernels (which take the keyed
 /// rows at each delay and at each delay + K); a windowed kernel would need
@@ -193,8 +185,15 @@ pub(crate) fn kernel(form: KernelForm, name: &str) -> Result<()> {
     }
 }
 
-/// The compressed rows keyed by (neuron, delay) and the distinct delays
-/// (steps); `window` more steps of spike lists for a kernel's traces.
+/// Compressed rows of `pre` neurons re-keyed by (neuron, delay): `lags`
+/// are the distinct delays (ascending, `K` of them), and row `i (K + 1) +
+/// k` of the result holds the synapses of neuron `i` with delay `lags[k]`
+/// (in their order within the row); row `i (K + 1) + K` is empty (the
+/// spike events at lags this connection does not use go there). The
+/// synapses of neuron `i` stay contiguous, so row `i` of the original
+/// rows is `indptr[i (K + 1)] .. indptr[(i + 1) (K + 1)]`.
+/// The pointers (`8 pre.n (K + 1)` bytes) must fit the memory `limit`.
+/// `window` more steps of spike lists for a kernel's traces.
 pub(crate) fn keyed(
     w: PlanWeights,
     steps: &[u32],
