@@ -359,31 +359,6 @@ fn trace_terms(
     // at this group's rows) times the [m, n] input at the lags;
     // the bank multiplies all its blocks at once.
     let (m, slots, y) = match events {
-        // Per-synapse delays: the keyed rows at each synapse's delay d_s
-        // (arriving) and at d_s + K (leaving).
-        None if conn.synapse_lags.is_some() => {
-            let mut y: Vec<Output> = Vec::with_capacity(2);
-            for (shift, name) in [(0, "synapse_arriving"), (k as usize, "synapse_leaving")] {
-                let mut s = s.new_sub_scope(name);
-                let sums = keyed_sums(
-                    &mut s,
-                    conn,
-                    (pre_state, pre_step),
-                    cst,
-                    ring,
-                    reads,
-                    (pre_n, post_n),
-                    shift,
-                )?;
-                y.push(sums.into());
-            }
-            let pair = ops::Pack::new()
-                .axis(0)
-                .build_instance(y, &mut s.with_op_name("synapse"))
-                .map_err(&e)?
-                .op;
-            (2, [0, 1], pair)
-        }
         Some((Sums::Lags(sums), m, slots)) => (m, slots, sums),
         Some((Sums::One(sums), _, slots)) => {
             let shape = const_i32(s, "synapse/row", &[1, post_n as i32], &[2])?;
@@ -392,15 +367,30 @@ fn trace_terms(
             (1, slots, row)
         }
         None => {
+            // y(D) and y(D + K), each from its ring row; with per-synapse
+            // delays the keyed rows at each synapse's delay d_s and at
+            // d_s + K.
             let event_driven = conn.propagation != Propagation::Dense;
-            // y(D) and y(D + K), each from its ring row.
             let mut y: Vec<Output> = Vec::with_capacity(2);
-            for (lag, name) in [
-                (conn.delay, "synapse_arriving"),
-                (conn.delay + k as usize, "synapse_leaving"),
-            ] {
-                let row = ring.row(conn.pre, lag, pre_state, pre_step, reads)?;
-                y.push(propagate(s, name, row, &cst.w, event_driven, pre_n, post_n)?.into());
+            for (shift, name) in [(0, "synapse_arriving"), (k as usize, "synapse_leaving")] {
+                let sums = match conn.synapse_lags {
+                    Some(_) => keyed_sums(
+                        &mut s.new_sub_scope(name),
+                        conn,
+                        (pre_state, pre_step),
+                        cst,
+                        ring,
+                        reads,
+                        (pre_n, post_n),
+                        shift,
+                    )?,
+                    None => {
+                        let lag = conn.delay + shift;
+                        let row = ring.row(conn.pre, lag, pre_state, pre_step, reads)?;
+                        propagate(s, name, row, &cst.w, event_driven, pre_n, post_n)?
+                    }
+                };
+                y.push(sums.into());
             }
             let pair = ops::Pack::new()
                 .axis(0)
