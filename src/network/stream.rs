@@ -326,16 +326,7 @@ impl RecordingStream {
                 m.spike_count = keep;
             }
             for t in &mut f.traces {
-                let keep = match read_npy(&t.times.path)?.1 {
-                    NpyData::F64(v) => v
-                        .iter()
-                        .take_while(|&&x| ((x / dt).round() as usize) < step)
-                        .count(),
-                    _ => 0,
-                } as u64;
-                let width = t.values.width;
-                t.values = NpyWriter::reopen(&t.values.path.clone(), Dtype::F32, width, keep)?;
-                t.times = NpyWriter::reopen(&t.times.path.clone(), Dtype::F64, None, keep)?;
+                cut_timed(&mut t.times, &mut t.values, |s| s < step, dt)?;
             }
         }
         for (w, m) in self.weights.iter_mut().zip(&mut self.manifest.weights) {
@@ -372,6 +363,28 @@ impl RecordingStream {
         out.insert(MANIFEST.into(), self.manifest.steps as u64);
         out
     }
+}
+
+/// Cut a growing file of times (ms, float64) and its float32 rows back to
+/// the rows whose step (time / `dt`, rounded) `keep`s, in order from the
+/// first: how many.
+fn cut_timed(
+    times: &mut NpyWriter,
+    values: &mut NpyWriter,
+    keep: impl Fn(usize) -> bool,
+    dt: f64,
+) -> Result<u64> {
+    let rows = match read_npy(&times.path)?.1 {
+        NpyData::F64(v) => v
+            .iter()
+            .take_while(|&&x| keep((x / dt).round() as usize))
+            .count(),
+        _ => 0,
+    } as u64;
+    let width = values.width;
+    *values = NpyWriter::reopen(&values.path.clone(), Dtype::F32, width, rows)?;
+    *times = NpyWriter::reopen(&times.path.clone(), Dtype::F64, None, rows)?;
+    Ok(rows)
 }
 
 fn ints(path: &Path, data: NpyData) -> Result<Vec<i64>> {

@@ -134,17 +134,7 @@ impl WeightFiles {
         step: usize,
         dt: f64,
     ) -> Result<()> {
-        let keep = match read_npy(&self.times.path)?.1 {
-            NpyData::F64(v) => v
-                .iter()
-                .take_while(|&&x| ((x / dt).round() as usize) <= step)
-                .count(),
-            _ => 0,
-        } as u64;
-        let width = self.values.width;
-        self.times = NpyWriter::reopen(&self.times.path.clone(), Dtype::F64, None, keep)?;
-        self.values = NpyWriter::reopen(&self.values.path.clone(), Dtype::F32, width, keep)?;
-        m.snapshots = keep;
+        m.snapshots = super::cut_timed(&mut self.times, &mut self.values, |s| s <= step, dt)?;
         Ok(())
     }
 
@@ -222,12 +212,8 @@ fn read_structure(dir: &Path, m: &StreamedWeights) -> Result<(Vec<usize>, Vec<u3
     let [pre, post] = m.shape;
     let pp = weight_file(dir, m.index, "indptr");
     let ip = weight_file(dir, m.index, "indices");
-    let NpyData::I64(ptr) = read_npy(&pp)?.1 else {
-        return Err(read_err(&pp, "expected int64"));
-    };
-    let NpyData::I64(cols) = read_npy(&ip)?.1 else {
-        return Err(read_err(&ip, "expected int64"));
-    };
+    let ptr = super::ints(&pp, read_npy(&pp)?.1)?;
+    let cols = super::ints(&ip, read_npy(&ip)?.1)?;
     let ordered = ptr.first() == Some(&0)
         && ptr.windows(2).all(|w| w[0] <= w[1])
         && ptr.last().is_some_and(|&x| x as u64 == m.count);
