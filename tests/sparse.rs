@@ -7,8 +7,8 @@ mod common;
 
 use common::Rng;
 use snn::network::{
-    Connection, Input, Network, Nucleus, Propagation, Record, Recording, SimOptions, Simulator,
-    WeightLayout, WeightValue, Weights,
+    Connection, Delays, Input, Network, Nucleus, NucleusId, Propagation, Record, Recording,
+    SimOptions, Simulator, WeightLayout, WeightValue, Weights,
 };
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -62,6 +62,15 @@ fn network(
     weights: fn(&[Vec<f64>]) -> Weights,
     propagation: Propagation,
 ) -> snn::Result<Simulator> {
+    let (net, _) = described(weights, propagation)?;
+    net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+}
+
+/// The network of [`network`], not built yet, and its three nuclei.
+fn described(
+    weights: fn(&[Vec<f64>]) -> Weights,
+    propagation: Propagation,
+) -> snn::Result<(Network, [NucleusId; 3])> {
     let mut rng = Rng(7);
     let mut net = Network::new().named("sparse");
     let a = net.add(
@@ -98,7 +107,7 @@ fn network(
         };
         net.connect_with(conn)?;
     }
-    net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+    Ok((net, [a, b, c]))
 }
 
 #[test]
@@ -293,6 +302,73 @@ fn a_generated_network_runs_sparse_as_its_dense_twin() -> R {
     assert_eq!(layout, WeightLayout::Dense);
     assert!(sparse_spikes.len() > 1000, "{} spikes", sparse_spikes.len());
     assert_eq!(sparse_spikes, dense_spikes);
+    Ok(())
+}
+
+/// snn's kernel `SnnRowSums` (docs/design.md, "Rows summed by snn's
+/// kernel") adds the numbers TensorFlow's gathers and `UnsortedSegmentSum`
+/// add, in their order: the network above, with a connection of
+/// per-synapse delays besides (keyed rows), gives the portable graph's
+/// spikes and every recorded value bit for bit. Only the default graph
+/// holds the op, and export refuses it (before writing anything) and
+/// writes the portable one.
+#[test]
+fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
+    let build = |portable: bool| -> snn::Result<Simulator> {
+        let (mut net, [a, b, _]) = described(as_triplets, Propagation::EventDriven)?;
+        let w = sparse_matrix(&mut Rng(11), 200, 300, 0.06, -1.0, 3.0);
+        net.connect_with(
+            Connection::new(b, a, as_triplets(&w)).delays(Delays::Uniform {
+                low: 0.5,
+                high: 3.0,
+                seed: 5,
+            }),
+        )?;
+        let options = SimOptions::default().quiet().tensorboard(None);
+        net.build_with(
+            DT,
+            if portable {
+                options.portable()
+            } else {
+                options
+            },
+        )
+    };
+    let mut native = build(false)?;
+    let mut portable = build(true)?;
+    // One lag (`SnnRowSums`; in the GraphDef the op field's tag and
+    // length come first) and the two lags of a kernel trace (`SnnRowSumsAt`).
+    assert!(graph_has(&native, "\x12\x0aSnnRowSums")?);
+    assert!(graph_has(&native, "SnnRowSumsAt")?);
+    assert!(!graph_has(&portable, "SnnRowSums")?);
+    assert!(native.propagation().iter().all(|c| c.snn_kernel));
+    assert!(portable.propagation().iter().all(|c| !c.snn_kernel));
+    let x: Recording = native.run(300.0)?;
+    let y: Recording = portable.run(300.0)?;
+    for (p, q) in x.nuclei.iter().zip(&y.nuclei) {
+        assert!(p.spike_count > 100, "{} fires: {}", p.label, p.spike_count);
+        assert_eq!(p.spikes, q.spikes, "spikes of {}", p.label);
+        for (var, tp) in &p.traces {
+            let (a, b) = (tp.values(), q.traces[var].values());
+            assert_eq!(a.dim(), b.dim());
+            let differ = a
+                .iter()
+                .zip(b.iter())
+                .filter(|(s, t)| s.to_bits() != t.to_bits());
+            assert_eq!(differ.count(), 0, "{var} of {}", p.label);
+        }
+    }
+    let dir = common::tempdir("snn-kernel-export")?;
+    match native.export(dir.join("native")) {
+        Err(snn::Error::InvalidOption { option, problem }) => {
+            assert_eq!(option, "portable");
+            assert!(problem.contains("SnnRowSums"), "{problem}");
+        }
+        other => panic!("export of snn's kernel: {other:?}"),
+    }
+    assert!(!dir.join("native").exists());
+    portable.export(dir.join("portable"))?;
+    assert!(dir.join("portable/graph.pb").is_file());
     Ok(())
 }
 

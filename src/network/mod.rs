@@ -28,6 +28,7 @@ mod compile;
 mod connectivity;
 mod export;
 mod model;
+mod native;
 mod plan;
 pub mod plot;
 mod poisson;

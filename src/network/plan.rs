@@ -94,6 +94,9 @@ pub(crate) struct PlanConnection {
     /// Dense weights between subgroups taken by events: the block of the
     /// nuclei's matrix the graph holds (see [`OwnBlock`]).
     pub own: Option<OwnBlock>,
+    /// Compressed rows summed by snn's kernel (`SnnRowSums`; a windowed
+    /// kernel's coefficients still go through TensorFlow's ops).
+    pub snn_sums: bool,
 }
 
 /// The part of a dense matrix between subgroups that the graph holds when
@@ -360,8 +363,10 @@ impl Plan {
     /// `limit`: the most bytes one tensor of the model (a spike ring, a
     /// kernel window, a weight matrix made here) may take; anything larger
     /// is [`Error::MemoryLimit`] before it is allocated, here or by
-    /// TensorFlow.
-    pub(crate) fn new(mut net: Network, dt: f64, limit: u64) -> Result<Plan> {
+    /// TensorFlow. `native`: compressed rows may be summed by snn's kernel
+    /// (a session in this process, not [`SimOptions::portable`](crate::network::SimOptions::portable));
+    /// each connection's [`PlanConnection::snn_sums`] says whether its are.
+    pub(crate) fn new(mut net: Network, dt: f64, limit: u64, native: bool) -> Result<Plan> {
         check_dt(dt)?;
         let mut models = models::lower_models(&net, dt)?;
         let mut rounded = Vec::new();
@@ -424,11 +429,22 @@ impl Plan {
                 Some(_) => Propagation::EventDriven,
                 None => c.propagation,
             };
+            let on_cpu = [c.pre.id.index, c.post.id.index].iter().all(|&k| {
+                net.nuclei[k]
+                    .device
+                    .as_deref()
+                    .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
+            });
+            // The layout does not depend on it: a checkpoint moves between
+            // this build, a portable one and a cluster's.
+            let snn_sums =
+                native && on_cpu && c.synapses.is_none() && !matches!(form, KernelForm::General);
             let (weights, mut layout) =
                 plan_weights(user_weights, pre_n, post_n, &name, propagation, limit)?;
             if c.delays.is_some() {
                 layout.reason = "per-synapse delays: compressed rows, event-driven";
             }
+            layout.snn_kernel = snn_sums && layout.layout == WeightLayout::Sparse;
             // Dense rows taken by events between subgroups keep only the
             // subgroups' block (`OwnBlock`): Brunel (2000)'s two
             // connections from the subgroups of one nucleus hold their own
@@ -531,6 +547,7 @@ impl Plan {
                 form,
                 synapse_lags,
                 own,
+                snn_sums,
             });
         }
 

@@ -86,7 +86,8 @@ impl Simulator {
         let network = net.id;
         let name = net.name.clone();
         let check_every = check_every(options.finite_check_ms, dt)?;
-        let plan = Plan::new(net, dt, options.limit())?;
+        let native = !options.portable && options.target.is_none();
+        let plan = Plan::new(net, dt, options.limit(), native)?;
         let (mut compiled, kept) = compile(plan, options.steps_per_run.max(1))?;
         let neurons = kept.nuclei.iter().map(|nu| nu.n).sum();
         let (session, run_options) =

@@ -293,7 +293,7 @@ mod tests {
     use crate::network::model::{Connection, Network, Nucleus, Propagation};
 
     fn plan(net: Network) -> Plan {
-        Plan::new(net, 1.0, u64::MAX).expect("plan")
+        Plan::new(net, 1.0, u64::MAX, true).expect("plan")
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub(crate) enum WeightOps {
         /// Rows in ascending order are copied row by row from the reads
         /// of `cols` and `w` ([`ragged_entries`]).
         ragged: bool,
+        /// Plain sums (no coefficient, no slots) go through snn's own
+        /// kernel ([`native_sums`]).
+        native: bool,
         /// The device of the connection's ops (its postsynaptic
         /// nucleus's), for the ops built outside a scope.
         device: Option<String>,
@@ -194,11 +197,12 @@ pub(super) fn csr_sums(
     let e = tf_err(name);
     let WeightOps::Csr {
         vars: [indptr, cols, w],
+        indptr: indptr_read,
         cols: cols_read,
         w: w_read,
         ragged,
+        native,
         device,
-        ..
     } = w
     else {
         return Err(crate::Error::Internal {
@@ -207,6 +211,11 @@ pub(super) fn csr_sums(
         });
     };
     let op = |what: &str| format!("{name}/{what}");
+    if *native && coef.is_none() {
+        let (Rows::Ascending(rows) | Rows::Any(rows)) = neurons;
+        let reads = [indptr_read, cols_read, w_read];
+        return native_sums(s, name, reads, (rows, slots), post_n, device);
+    }
     let (splits, ids, targets, mut values) = match neurons {
         Rows::Ascending(neurons) if *ragged => {
             let (splits, targets, values) =
@@ -255,6 +264,62 @@ pub(super) fn csr_sums(
     let sums =
         ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
     let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
+    ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
+}
+
+/// `Σ_e W[rows_e, :]` as `[post_n]` by snn's kernel `SnnRowSums`
+/// (crate::network::native) from the reads of the row pointers, columns
+/// and weights; with `slots` (and `m` of them), each event's row into its
+/// slot's row of `[m, post_n]` (`SnnRowSumsAt`). The numbers, in the order,
+/// `UnsortedSegmentSum` of the gathered entries gives, in one op instead of
+/// ten or twenty. Given the connection's device (built outside a scope).
+fn native_sums(
+    s: &mut Scope,
+    name: &str,
+    reads: [&Operation; 3],
+    (rows, slots): (Output, Option<(Output, usize)>),
+    post_n: u64,
+    device: &Option<String>,
+) -> Result<Operation> {
+    use crate::network::native::{register, ROW_SUMS, ROW_SUMS_AT};
+    register()?;
+    let e = tf_err(name);
+    let what = s.get_unique_name_for_op(&format!("{name}/rows_summed"));
+    let sums = {
+        let mut g = s.graph_mut();
+        let op = if slots.is_some() {
+            ROW_SUMS_AT
+        } else {
+            ROW_SUMS
+        };
+        let mut nd = g.new_operation(op, &what).map_err(other_err(name))?;
+        nd.add_input(rows);
+        if let Some((slots, m)) = &slots {
+            nd.add_input(slots.clone());
+            nd.set_attr_int("lags", *m as i64)
+                .map_err(other_err(name))?;
+        }
+        for read in reads {
+            nd.add_input(read.clone());
+        }
+        nd.set_attr_int("post_n", post_n as i64)
+            .map_err(other_err(name))?;
+        if let Some(dev) = device {
+            nd.set_device(dev).map_err(other_err(name))?;
+        }
+        nd.finish().map_err(&e)?
+    };
+    // The kernel's output has no static shape; the reshape gives it one.
+    let dims = match slots {
+        Some((_, m)) => vec![m as i32, post_n as i32],
+        None => vec![post_n as i32],
+    };
+    let shape = const_i32(
+        s,
+        &format!("{name}/sums_shape"),
+        &dims,
+        &[dims.len() as u64],
+    )?;
     ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
 }
 

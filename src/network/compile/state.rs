@@ -408,6 +408,7 @@ pub(super) fn connections(
                     indptr: indptr_read,
                     vars: [pv.clone(), cv.clone(), wv.clone()],
                     ragged,
+                    native: conn.snn_sums,
                     device: plan.nuclei[conn.post].device.clone(),
                 };
                 (ops, wv, csr)

@@ -36,8 +36,30 @@ impl Simulator {
     ///
     /// The exported step is one time step per run (the first copy when
     /// [`SimOptions::steps_per_run`](crate::network::SimOptions::steps_per_run) is more than 1).
+    ///
+    /// A graph that sums compressed rows with snn's own kernel (built
+    /// without [`SimOptions::portable`](crate::network::SimOptions::portable))
+    /// is refused with [`Error::InvalidOption`] naming the op: other runtimes
+    /// do not have it.
     pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
+        let graph = self.compiled.scope.graph();
+        let native = graph
+            .operation_iter()
+            .find(|op| op.op_type().is_ok_and(|t| t.starts_with("SnnRowSums")));
+        if let Some(op) = native {
+            return Err(Error::InvalidOption {
+                option: "portable".into(),
+                problem: format!(
+                    "the graph sums compressed rows with snn's kernel {} ({}), which other \
+                     TensorFlow runtimes do not have: build the network with \
+                     SimOptions::portable() to export it",
+                    op.op_type().unwrap_or_default(),
+                    op_name(&op)?
+                ),
+            });
+        }
+        drop(graph);
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         let graph = dir.join("graph.pb");
         std::fs::write(&graph, self.graph_def()?).map_err(|e| write_err(&graph, e))?;

@@ -56,6 +56,10 @@ pub struct PropagationChoice {
     pub density: f64,
     /// Why.
     pub reason: &'static str,
+    /// Compressed rows summed by snn's own kernel (`SnnRowSums`,
+    /// docs/design.md "Rows summed by snn's kernel") rather than by
+    /// TensorFlow's ops.
+    pub snn_kernel: bool,
 }
 
 /// Convert the user's weights into the graph's layout, choosing it by the
@@ -82,6 +86,7 @@ pub(crate) fn plan_weights(
         synapses,
         density: density(synapses),
         reason,
+        snn_kernel: false,
     };
     let dense_size = || {
         check_size(

@@ -72,6 +72,14 @@ pub struct SimOptions {
     /// reason is [`Error::NetworkDiverged`]. 0 turns the check off; default
     /// 1 ms.
     pub finite_check_ms: f64,
+    /// Only TensorFlow's own ops in the graph. `false`, the default, lets a
+    /// session in this process sum compressed rows with snn's kernel
+    /// `SnnRowSums` (registered in this process; docs/design.md, "Rows
+    /// summed by snn's kernel"), which other TensorFlow runtimes do not
+    /// have: [`Simulator::export`](crate::network::Simulator::export) needs
+    /// a portable graph. Remote sessions ([`SimOptions::target`]) always
+    /// get one.
+    pub portable: bool,
 }
 
 impl Default for SimOptions {
@@ -89,6 +97,7 @@ impl Default for SimOptions {
             memory_limit: None,
             stream: None,
             finite_check_ms: 1.0,
+            portable: false,
         }
     }
 }
@@ -113,6 +122,12 @@ impl SimOptions {
     /// (see [`SimOptions::target`]).
     pub fn target(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
+        self
+    }
+    /// Only TensorFlow's own ops (see [`SimOptions::portable`]), for a
+    /// network that will be exported.
+    pub fn portable(mut self) -> Self {
+        self.portable = true;
         self
     }
     /// The executor (see [`Executor`]).

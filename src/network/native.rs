@@ -1,0 +1,386 @@
+//! snn's own TensorFlow kernel, registered in this process through
+//! TensorFlow's C kernel API (`tensorflow/c/kernels.h`, `ops.h`; the
+//! tensorflow crate wraps neither): `SnnRowSums`, the sums of the rows of
+//! compressed rows that a step's spikes select, and `SnnRowSumsAt`, the
+//! same into one row per lag (docs/design.md, "Rows summed by snn's
+//! kernel").
+//!
+//! ```text
+//! SnnRowSums(rows: int64 [k], indptr: int64 [pre + 1], cols: int32 [nnz],
+//!            w: float [nnz]; post_n: int) -> sums: float [post_n]
+//! sums[j] = Σ over rows r in the given order, over p in indptr[r]..indptr[r + 1]
+//!           with cols[p] = j, of w[p], added one by one to 0
+//! SnnRowSumsAt(rows: int64 [k], slots: int64 [k], indptr, cols, w;
+//!              post_n: int, lags: int) -> sums: float [lags, post_n]
+//! the same with the entries of rows[e] summed into row slots[e]
+//! ```
+//!
+//! That is the order in which `UnsortedSegmentSum` adds the entries the
+//! gathers of `compile::propagation::csr_sums` produce, so both give the
+//! same bits; the kernel reads each synapse once (about 1 ns) where TensorFlow's
+//! ops copy the columns and weights out first and then add value by value
+//! through a tensor chip (about 5 ns). Every index is checked: a bad one
+//! fails the step with `InvalidArgument` naming the op, nothing reads out of
+//! bounds. Other TensorFlow runtimes do not know the op, so
+//! [`Simulator::export`](crate::network::Simulator) refuses a graph that
+//! holds it.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use tensorflow_sys as tf;
+
+use crate::error::{Error, Result};
+
+/// The ops' type names in the graph.
+pub(crate) const ROW_SUMS: &str = "SnnRowSums";
+pub(crate) const ROW_SUMS_AT: &str = "SnnRowSumsAt";
+
+#[repr(C)]
+struct OpDefBuilder {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+struct KernelBuilder {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+struct Construction {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+struct Context {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+struct ShapeContext {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn TF_NewOpDefinitionBuilder(op_name: *const c_char) -> *mut OpDefBuilder;
+    fn TF_OpDefinitionBuilderAddInput(b: *mut OpDefBuilder, spec: *const c_char);
+    fn TF_OpDefinitionBuilderAddOutput(b: *mut OpDefBuilder, spec: *const c_char);
+    fn TF_OpDefinitionBuilderAddAttr(b: *mut OpDefBuilder, spec: *const c_char);
+    fn TF_OpDefinitionBuilderSetShapeInferenceFunction(
+        b: *mut OpDefBuilder,
+        f: extern "C" fn(*mut ShapeContext, *mut tf::TF_Status),
+    );
+    fn TF_RegisterOpDefinition(b: *mut OpDefBuilder, status: *mut tf::TF_Status);
+    fn TF_ShapeInferenceContextSetUnknownShape(c: *mut ShapeContext, status: *mut tf::TF_Status);
+    fn TF_NewKernelBuilder(
+        op_name: *const c_char,
+        device: *const c_char,
+        create: extern "C" fn(*mut Construction) -> *mut c_void,
+        compute: extern "C" fn(*mut c_void, *mut Context),
+        delete: extern "C" fn(*mut c_void),
+    ) -> *mut KernelBuilder;
+    fn TF_RegisterKernelBuilder(
+        kernel_name: *const c_char,
+        b: *mut KernelBuilder,
+        status: *mut tf::TF_Status,
+    );
+    fn TF_OpKernelConstruction_GetAttrInt64(
+        c: *mut Construction,
+        name: *const c_char,
+        value: *mut i64,
+        status: *mut tf::TF_Status,
+    );
+    fn TF_GetInput(c: *mut Context, i: c_int, t: *mut *mut tf::TF_Tensor, s: *mut tf::TF_Status);
+    fn TF_AllocateOutput(
+        c: *mut Context,
+        index: c_int,
+        dtype: tf::TF_DataType,
+        dims: *const i64,
+        num_dims: c_int,
+        len: usize,
+        status: *mut tf::TF_Status,
+    ) -> *mut tf::TF_Tensor;
+    fn TF_OpKernelContext_Failure(c: *mut Context, status: *mut tf::TF_Status);
+}
+
+/// A `TF_Status`, deleted on drop.
+struct Status(*mut tf::TF_Status);
+
+impl Status {
+    fn new() -> Self {
+        Status(unsafe { tf::TF_NewStatus() })
+    }
+
+    fn message(&self) -> Option<String> {
+        if unsafe { tf::TF_GetCode(self.0) } == tf::TF_Code::TF_OK {
+            return None;
+        }
+        let msg = unsafe { std::ffi::CStr::from_ptr(tf::TF_Message(self.0)) };
+        Some(msg.to_string_lossy().into_owned())
+    }
+}
+
+impl Drop for Status {
+    fn drop(&mut self) {
+        unsafe { tf::TF_DeleteStatus(self.0) }
+    }
+}
+
+/// Registers both ops and their CPU kernels once per process; later
+/// calls return the first call's outcome.
+pub(crate) fn register() -> Result<()> {
+    static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        register_op(ROW_SUMS, &[], create_sums)?;
+        register_op(ROW_SUMS_AT, &["slots: int64"], create_at)
+    })
+    .clone()
+    .map_err(|message| Error::TensorFlow {
+        context: "registering snn's kernels".into(),
+        message,
+    })
+}
+
+/// The op `name` with inputs `rows`, `extra`, `indptr`, `cols`, `w`, and
+/// its CPU kernel made by `create`.
+fn register_op(
+    name: &str,
+    extra: &[&str],
+    create: extern "C" fn(*mut Construction) -> *mut c_void,
+) -> std::result::Result<(), String> {
+    let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
+    let op = c(name)?;
+    let status = Status::new();
+    let inputs =
+        ["rows: int64"]
+            .iter()
+            .chain(extra)
+            .chain(&["indptr: int64", "cols: int32", "w: float"]);
+    unsafe {
+        let b = TF_NewOpDefinitionBuilder(op.as_ptr());
+        for input in inputs {
+            TF_OpDefinitionBuilderAddInput(b, c(input)?.as_ptr());
+        }
+        TF_OpDefinitionBuilderAddOutput(b, c("sums: float")?.as_ptr());
+        TF_OpDefinitionBuilderAddAttr(b, c("post_n: int >= 0")?.as_ptr());
+        if !extra.is_empty() {
+            TF_OpDefinitionBuilderAddAttr(b, c("lags: int >= 1")?.as_ptr());
+        }
+        TF_OpDefinitionBuilderSetShapeInferenceFunction(b, unknown_shape);
+        // Takes `b` over.
+        TF_RegisterOpDefinition(b, status.0);
+    }
+    if let Some(m) = status.message() {
+        return Err(m);
+    }
+    let cpu = c("CPU")?;
+    let kernel = c(&format!("{name}_CPU"))?;
+    unsafe {
+        let b = TF_NewKernelBuilder(op.as_ptr(), cpu.as_ptr(), create, compute, delete);
+        // Takes `b` over.
+        TF_RegisterKernelBuilder(kernel.as_ptr(), b, status.0);
+    }
+    status.message().map_or(Ok(()), Err)
+}
+
+extern "C" fn unknown_shape(c: *mut ShapeContext, status: *mut tf::TF_Status) {
+    unsafe { TF_ShapeInferenceContextSetUnknownShape(c, status) }
+}
+
+/// A kernel's attributes: `post_n`, and `lags` for `SnnRowSumsAt`.
+#[derive(Clone, Copy)]
+struct Shape {
+    post_n: i64,
+    lags: Option<i64>,
+}
+
+/// A kernel's state: its attributes, or why they could not be read.
+type Attr = std::result::Result<Shape, String>;
+
+fn attr_int(c: *mut Construction, name: &std::ffi::CStr) -> std::result::Result<i64, String> {
+    let status = Status::new();
+    let mut value = 0i64;
+    unsafe { TF_OpKernelConstruction_GetAttrInt64(c, name.as_ptr(), &mut value, status.0) };
+    status.message().map_or(Ok(value), Err)
+}
+
+extern "C" fn create_sums(c: *mut Construction) -> *mut c_void {
+    let state: Attr = attr_int(c, c"post_n").map(|post_n| Shape { post_n, lags: None });
+    Box::into_raw(Box::new(state)).cast()
+}
+
+extern "C" fn create_at(c: *mut Construction) -> *mut c_void {
+    let state: Attr = attr_int(c, c"post_n").and_then(|post_n| {
+        let lags = Some(attr_int(c, c"lags")?);
+        Ok(Shape { post_n, lags })
+    });
+    Box::into_raw(Box::new(state)).cast()
+}
+
+extern "C" fn delete(state: *mut c_void) {
+    if !state.is_null() {
+        drop(unsafe { Box::from_raw(state.cast::<Attr>()) });
+    }
+}
+
+extern "C" fn compute(state: *mut c_void, c: *mut Context) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `state` is the box `create` made; TensorFlow keeps it
+        // until `delete`.
+        let attr = unsafe { &*state.cast::<Attr>() };
+        let shape = attr.clone()?;
+        unsafe { row_sums(c, shape) }
+    }));
+    let message = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(m)) => m,
+        Err(_) => "the kernel panicked".to_string(),
+    };
+    let status = Status::new();
+    let msg = CString::new(format!("snn's row sums: {message}"))
+        .unwrap_or_else(|_| CString::from(c"snn's row sums: bad input"));
+    unsafe {
+        tf::TF_SetStatus(status.0, tf::TF_Code::TF_INVALID_ARGUMENT, msg.as_ptr());
+        TF_OpKernelContext_Failure(c, status.0);
+    }
+}
+
+/// An input or output tensor, deleted (the wrapper; TensorFlow keeps the
+/// buffer) on drop.
+struct Held(*mut tf::TF_Tensor);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            unsafe { tf::TF_DeleteTensor(self.0) }
+        }
+    }
+}
+
+impl Held {
+    /// The values of a 1-D tensor of type `dtype`.
+    ///
+    /// # Safety
+    /// `T` must be the Rust type of `dtype`.
+    unsafe fn values<T>(
+        &self,
+        what: &str,
+        dtype: tf::TF_DataType,
+    ) -> std::result::Result<&[T], String> {
+        let t = self.0;
+        if tf::TF_TensorType(t) != dtype || tf::TF_NumDims(t) != 1 {
+            return Err(format!("{what} is not a vector of the expected type"));
+        }
+        let n = usize::try_from(tf::TF_TensorElementCount(t)).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(&[]);
+        }
+        let data = tf::TF_TensorData(t).cast::<T>();
+        if data.is_null() || tf::TF_TensorByteSize(t) < n * std::mem::size_of::<T>() {
+            return Err(format!("{what} has no data"));
+        }
+        Ok(std::slice::from_raw_parts(data, n))
+    }
+}
+
+unsafe fn input(c: *mut Context, i: c_int) -> std::result::Result<Held, String> {
+    let status = Status::new();
+    let mut t = std::ptr::null_mut();
+    TF_GetInput(c, i, &mut t, status.0);
+    let held = Held(t);
+    match status.message() {
+        Some(m) => Err(m),
+        None if t.is_null() => Err(format!("input {i} missing")),
+        None => Ok(held),
+    }
+}
+
+/// # Safety
+/// `c` is the context TensorFlow handed to [`compute`].
+unsafe fn row_sums(c: *mut Context, shape: Shape) -> std::result::Result<(), String> {
+    use tf::TF_DataType::{TF_FLOAT, TF_INT32, TF_INT64};
+    let at = i32::from(shape.lags.is_some());
+    let (rows, indptr, cols, w) = (
+        input(c, 0)?,
+        input(c, 1 + at)?,
+        input(c, 2 + at)?,
+        input(c, 3 + at)?,
+    );
+    let slots = if at == 1 { Some(input(c, 1)?) } else { None };
+    let rows = rows.values::<i64>("rows", TF_INT64)?;
+    let slots = match &slots {
+        Some(t) => Some(t.values::<i64>("slots", TF_INT64)?),
+        None => None,
+    };
+    let indptr = indptr.values::<i64>("indptr", TF_INT64)?;
+    let cols = cols.values::<i32>("cols", TF_INT32)?;
+    let w = w.values::<f32>("w", TF_FLOAT)?;
+    if cols.len() != w.len() {
+        return Err(format!("{} columns for {} weights", cols.len(), w.len()));
+    }
+    if slots.is_some_and(|s| s.len() != rows.len()) {
+        return Err(format!(
+            "{} rows with {:?} slots",
+            rows.len(),
+            slots.map(<[i64]>::len)
+        ));
+    }
+    let n = usize::try_from(shape.post_n).map_err(|e| e.to_string())?;
+    let lags = usize::try_from(shape.lags.unwrap_or(1)).map_err(|e| e.to_string())?;
+    let total = n.checked_mul(lags).ok_or("too many sums")?;
+    let dims = [shape.lags.unwrap_or(1), shape.post_n];
+    let dims = &dims[1 - at as usize..];
+    let status = Status::new();
+    let out = Held(TF_AllocateOutput(
+        c,
+        0,
+        TF_FLOAT,
+        dims.as_ptr(),
+        dims.len() as c_int,
+        total * std::mem::size_of::<f32>(),
+        status.0,
+    ));
+    if let Some(m) = status.message() {
+        return Err(m);
+    }
+    if out.0.is_null() {
+        return Err("no output".into());
+    }
+    let sums: &mut [f32] = if total == 0 {
+        &mut []
+    } else {
+        let data = tf::TF_TensorData(out.0).cast::<f32>();
+        if data.is_null() {
+            return Err("no output buffer".into());
+        }
+        std::slice::from_raw_parts_mut(data, total)
+    };
+    sums.fill(0.0);
+    let pre_n = indptr.len().saturating_sub(1);
+    for (e, &r) in rows.iter().enumerate() {
+        let row = usize::try_from(r)
+            .ok()
+            .filter(|&r| r < pre_n)
+            .ok_or_else(|| format!("row {r} outside 0..{pre_n}"))?;
+        let (a, b) = (indptr[row], indptr[row + 1]);
+        let range = usize::try_from(a)
+            .ok()
+            .zip(usize::try_from(b).ok())
+            .filter(|&(a, b)| a <= b && b <= cols.len())
+            .ok_or_else(|| format!("row {row} spans {a}..{b} of {} synapses", cols.len()))?;
+        let lag = match slots {
+            Some(s) => usize::try_from(s[e])
+                .ok()
+                .filter(|&l| l < lags)
+                .ok_or_else(|| format!("slot {} outside 0..{lags}", s[e]))?,
+            None => 0,
+        };
+        let into = &mut sums[lag * n..(lag + 1) * n];
+        let (cs, ws) = (&cols[range.0..range.1], &w[range.0..range.1]);
+        for (&col, &value) in cs.iter().zip(ws) {
+            let slot = usize::try_from(col)
+                .ok()
+                .and_then(|j| into.get_mut(j))
+                .ok_or_else(|| format!("column {col} outside 0..{n}"))?;
+            *slot += value;
+        }
+    }
+    Ok(())
+}
