@@ -384,3 +384,85 @@ unsafe fn row_sums(c: *mut Context, shape: Shape) -> std::result::Result<(), Str
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tensorflow::{Graph, Operation, Session, SessionOptions, SessionRunArgs, Tensor};
+
+    fn constant<T: tensorflow::TensorType>(g: &mut Graph, name: &str, v: &[T]) -> Operation {
+        let t = Tensor::new(&[v.len() as u64])
+            .with_values(v)
+            .expect("tensor");
+        let mut nd = g.new_operation("Const", name).expect("const");
+        nd.set_attr_tensor("value", t).expect("value");
+        nd.set_attr_type("dtype", T::data_type()).expect("dtype");
+        nd.finish().expect("finish")
+    }
+
+    /// Runs `op` (`SnnRowSums`, or `SnnRowSumsAt` with `slots`) on
+    /// compressed rows of 3 neurons onto 4: the flat sums, or the error.
+    fn run(
+        rows: &[i64],
+        slots: Option<&[i64]>,
+        cols: &[i32],
+    ) -> std::result::Result<Vec<f32>, String> {
+        register().map_err(|e| e.to_string())?;
+        let mut g = Graph::new();
+        let rows = constant(&mut g, "rows", rows);
+        let slots = slots.map(|s| constant(&mut g, "slots", s));
+        // Row 0: columns 1, 3; row 1: none; row 2: columns 0, 1, 1.
+        let indptr = constant(&mut g, "indptr", &[0i64, 2, 2, 5]);
+        let cols = constant(&mut g, "cols", cols);
+        let w = constant(&mut g, "w", &[0.5f32, 1.0, 2.0, 0.25, 4.0]);
+        let op = if slots.is_some() {
+            ROW_SUMS_AT
+        } else {
+            ROW_SUMS
+        };
+        let mut nd = g.new_operation(op, "sums").expect("op");
+        nd.add_input(rows);
+        if let Some(s) = slots {
+            nd.add_input(s);
+            nd.set_attr_int("lags", 2).expect("lags");
+        }
+        for t in [indptr, cols, w] {
+            nd.add_input(t);
+        }
+        nd.set_attr_int("post_n", 4).expect("post_n");
+        let sums = nd.finish().expect("finish");
+        let session = Session::new(&SessionOptions::new(), &g).expect("session");
+        let mut args = SessionRunArgs::new();
+        let out = args.request_fetch(&sums, 0);
+        session.run(&mut args).map_err(|e| e.to_string())?;
+        let t: Tensor<f32> = args.fetch(out).map_err(|e| e.to_string())?;
+        Ok(t.to_vec())
+    }
+
+    #[test]
+    fn sums_the_asked_rows_in_order_and_by_slot() {
+        let cols = [1, 3, 0, 1, 1];
+        // Rows 2, 0, 2 again, 1 (empty): column 1 gets 0.25 + 4 + 0.5 +
+        // 0.25 + 4, added in that order.
+        let flat = run(&[2, 0, 2, 1], None, &cols).expect("sums");
+        let col1 = (((0.25f32 + 4.0) + 0.5) + 0.25) + 4.0;
+        assert_eq!(flat, vec![4.0, col1, 0.0, 1.0]);
+        // The same events into lags 1, 0, 1, 0.
+        let at = run(&[2, 0, 2, 1], Some(&[1, 0, 1, 0]), &cols).expect("sums");
+        assert_eq!(at, vec![0.0, 0.5, 0.0, 1.0, 4.0, 8.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_indices_fail_the_run_naming_them() {
+        let cols = [1, 3, 0, 1, 1];
+        for (rows, slots, cols, culprit) in [
+            (&[3i64][..], None, &cols[..], "row 3 outside 0..3"),
+            (&[-1], None, &cols, "row -1"),
+            (&[2], None, &[1, 3, 0, 4, 1][..], "column 4 outside 0..4"),
+            (&[0], Some(&[2i64][..]), &cols, "slot 2 outside 0..2"),
+        ] {
+            let err = run(rows, slots, cols).expect_err("a bad index");
+            assert!(err.contains(culprit), "{err}");
+        }
+    }
+}
