@@ -183,6 +183,18 @@ pub(crate) struct NucleusInfo {
     pub window_spikes: u64,
 }
 
+/// Whether ops placed on `device` run on a CPU: a CPU device named, or
+/// none where TensorFlow has no GPU (a `gpu` build places unplaced ops on
+/// its GPU). Kernels that exist on CPU only (`RaggedGather`, snn's
+/// `SnnRowSums`) are used only there, or every step would copy their large
+/// inputs across devices.
+pub(crate) fn runs_on_cpu(device: Option<&str>) -> bool {
+    match device {
+        Some(d) => d.to_ascii_uppercase().contains("CPU"),
+        None => !cfg!(feature = "gpu"),
+    }
+}
+
 impl Plan {
     /// Consume the plan (after compiling it) into what the simulator keeps.
     pub(crate) fn keep(self) -> Kept {
@@ -429,12 +441,9 @@ impl Plan {
                 Some(_) => Propagation::EventDriven,
                 None => c.propagation,
             };
-            let on_cpu = [c.pre.id.index, c.post.id.index].iter().all(|&k| {
-                net.nuclei[k]
-                    .device
-                    .as_deref()
-                    .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
-            });
+            let on_cpu = [c.pre.id.index, c.post.id.index]
+                .iter()
+                .all(|&k| runs_on_cpu(net.nuclei[k].device.as_deref()));
             // The layout does not depend on it: a checkpoint moves between
             // this build, a portable one and a cluster's.
             let snn_sums =

@@ -329,12 +329,9 @@ pub(super) fn connections(
             plan.nuclei[conn.pre].n as u64,
             plan.nuclei[conn.post].n as u64,
         );
-        let on_cpu = [conn.pre, conn.post].iter().all(|&k| {
-            plan.nuclei[k]
-                .device
-                .as_deref()
-                .is_none_or(|d| d.to_ascii_uppercase().contains("CPU"))
-        });
+        let on_cpu = [conn.pre, conn.post]
+            .iter()
+            .all(|&k| crate::network::plan::runs_on_cpu(plan.nuclei[k].device.as_deref()));
         let mut s = nuclei[conn.post]
             .scope
             .new_sub_scope(&format!("from_{}", plan.nuclei[conn.pre].label));
