@@ -121,32 +121,26 @@ fn compressed_rows_give_the_dense_runs_spikes_and_state() -> R {
         assert_eq!(c.layout, WeightLayout::Sparse, "{c:?}");
         assert!(c.density < 0.1, "{c:?}");
     }
-    // Below 10^6 synapses the rows are gathered synapse by synapse.
+    // Below 10^6 synapses no row is taken whole (here snn's kernel sums
+    // them all).
     assert!(!graph_has(&sparse, "RaggedGather")?);
     let d: Recording = dense.run(300.0)?;
     let s: Recording = sparse.run(300.0)?;
-    for (x, y) in d.nuclei.iter().zip(&s.nuclei) {
-        assert!(x.spike_count > 100, "{} fires: {}", x.label, x.spike_count);
-        assert_eq!(x.spikes, y.spikes, "spikes of {}", x.label);
-        // v, u and I of every neuron at every step: the same to float32
-        // rounding (the dense rows are summed by SparseSegmentSum in groups
-        // of 8, the compressed rows one after another, so a sum of more
-        // than 8 arriving spikes may round differently in its last bit).
-        for (var, tx) in &x.traces {
-            let (a, b) = (tx.values(), y.traces[var].values());
-            assert_eq!(a.dim(), b.dim());
-            let worst = a
-                .iter()
-                .zip(b.iter())
-                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-                .fold(0f32, f32::max);
-            assert!(
-                worst < 1e-5,
-                "{var} of {}: relative difference {worst}",
-                x.label
-            );
-        }
-    }
+    // v, u and I of every neuron at every step: the same to float32
+    // rounding (the dense rows are summed by SparseSegmentSum in groups of
+    // 8, the compressed rows one after another, so a sum of more than 8
+    // arriving spikes may round differently in its last bit).
+    same_spikes_and_traces(&d, &s, 100, |var, label, a, b| {
+        let worst = a
+            .iter()
+            .zip(b.iter())
+            .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-5,
+            "{var} of {label}: relative difference {worst}"
+        );
+    });
     Ok(())
 }
 
@@ -345,19 +339,13 @@ fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
     assert!(portable.propagation().iter().all(|c| !c.snn_kernel));
     let x: Recording = native.run(300.0)?;
     let y: Recording = portable.run(300.0)?;
-    for (p, q) in x.nuclei.iter().zip(&y.nuclei) {
-        assert!(p.spike_count > 100, "{} fires: {}", p.label, p.spike_count);
-        assert_eq!(p.spikes, q.spikes, "spikes of {}", p.label);
-        for (var, tp) in &p.traces {
-            let (a, b) = (tp.values(), q.traces[var].values());
-            assert_eq!(a.dim(), b.dim());
-            let differ = a
-                .iter()
-                .zip(b.iter())
-                .filter(|(s, t)| s.to_bits() != t.to_bits());
-            assert_eq!(differ.count(), 0, "{var} of {}", p.label);
-        }
-    }
+    same_spikes_and_traces(&x, &y, 100, |var, label, a, b| {
+        let differ = a
+            .iter()
+            .zip(b.iter())
+            .filter(|(s, t)| s.to_bits() != t.to_bits());
+        assert_eq!(differ.count(), 0, "{var} of {label}");
+    });
     let dir = common::tempdir("snn-kernel-export")?;
     match native.export(dir.join("native")) {
         Err(snn::Error::InvalidOption { option, problem }) => {
@@ -372,22 +360,52 @@ fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
     Ok(())
 }
 
+/// Every nucleus of the two runs fires more than `min_spikes` times, with
+/// the same spikes in both, and `check(var, label, x, y)` holds for each
+/// recorded trace (same shape in both).
+fn same_spikes_and_traces(
+    x: &Recording,
+    y: &Recording,
+    min_spikes: u64,
+    check: impl Fn(&str, &str, &ndarray::Array2<f32>, &ndarray::Array2<f32>),
+) {
+    assert_eq!(x.nuclei.len(), y.nuclei.len());
+    for (p, q) in x.nuclei.iter().zip(&y.nuclei) {
+        let label = &p.label;
+        assert!(
+            p.spike_count > min_spikes,
+            "{label} fires: {}",
+            p.spike_count
+        );
+        assert_eq!(p.spikes, q.spikes, "spikes of {label}");
+        assert_eq!(p.traces.len(), q.traces.len(), "traces of {label}");
+        for (var, tp) in &p.traces {
+            let (a, b) = (tp.values(), q.traces[var].values());
+            assert_eq!(a.dim(), b.dim(), "{var} of {label}");
+            check(var, label, &a, &b);
+        }
+    }
+}
+
 /// Whether a simulator's graph holds an op of type `op`.
 fn graph_has(sim: &Simulator, op: &str) -> snn::Result<bool> {
     let def = sim.graph_def()?;
     Ok(def.windows(op.len()).any(|w| w == op.as_bytes()))
 }
 
-/// Connections of 10^6 synapses or more take the compressed rows of the
-/// neurons that spiked whole (`RaggedGather`, docs/design.md "Compressed
-/// rows"), smaller ones synapse by synapse: through lag 0, a delay, an
-/// exponential trace and a windowed kernel, the rows taken whole give the
-/// dense matrices' spikes, and their state to float32 rounding.
+/// In a portable graph (TensorFlow's ops only), connections of 10^6
+/// synapses or more take the compressed rows of the neurons that spiked
+/// whole (`RaggedGather`, docs/design.md "Compressed rows"), smaller ones
+/// synapse by synapse: through lag 0, a delay, an exponential trace and a
+/// windowed kernel, the rows taken whole give the dense matrices' spikes,
+/// and their state to float32 rounding. The default graph, where snn's
+/// kernel sums the rows of all but the windowed kernel, gives the portable
+/// one's bit for bit.
 #[test]
 fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
     let (n, k) = (2000, 500);
     let probe: Vec<usize> = (0..n).step_by(37).collect();
-    let build = |sparse: bool| -> snn::Result<Simulator> {
+    let build = |sparse: bool, portable: bool| -> snn::Result<Simulator> {
         let mut net = Network::new().named("rows_whole");
         let a = net.add(
             Nucleus::new("A", n)
@@ -430,53 +448,67 @@ fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
             }
             net.connect_with(conn)?;
         }
-        net.build_with(DT, SimOptions::default().quiet().tensorboard(None))
+        let options = SimOptions::default().quiet().tensorboard(None);
+        net.build_with(
+            DT,
+            if portable {
+                options.portable()
+            } else {
+                options
+            },
+        )
     };
-    let mut sparse = build(true)?;
-    let mut dense = build(false)?;
+    let mut sparse = build(true, true)?;
+    let mut dense = build(false, true)?;
+    let mut native = build(true, false)?;
     for c in sparse.propagation() {
         assert_eq!(c.layout, WeightLayout::Sparse, "{c:?}");
         assert_eq!(c.synapses, (n * k) as u64, "{c:?}");
     }
     assert!(graph_has(&sparse, "RaggedGather")?);
     assert!(!graph_has(&dense, "RaggedGather")?);
+    let kernel = native
+        .propagation()
+        .iter()
+        .map(|c| c.snn_kernel)
+        .collect::<Vec<_>>();
+    assert_eq!(kernel, [true, true, true, false]);
     let s: Recording = sparse.run(200.0)?;
     let d: Recording = dense.run(200.0)?;
-    for (x, y) in d.nuclei.iter().zip(&s.nuclei) {
-        assert!(x.spike_count > 500, "{} fires: {}", x.label, x.spike_count);
-        assert_eq!(x.spikes, y.spikes, "spikes of {}", x.label);
-        // The input `I` is this step's sums: the same to float32 rounding.
-        // `v` and `u` integrate the differences of summation order (the
-        // windowed kernel's dense rows are summed by a reduction, the
-        // compressed rows by segment sums; the same differences as with
-        // the rows gathered synapse by synapse), amplified on a spike's
-        // upswing: within 1 mV (or 1 unit of `u`), 99% within 0.001.
-        for (var, tx) in &x.traces {
-            let (a, b) = (tx.values(), y.traces[var].values());
-            assert_eq!(a.dim(), b.dim());
-            let mut diff: Vec<f32> = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).collect();
-            diff.sort_by(f32::total_cmp);
-            let (worst, p99) = (diff[diff.len() - 1], diff[diff.len() * 99 / 100]);
-            let relative = a
-                .iter()
-                .zip(b.iter())
-                .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-                .fold(0f32, f32::max);
-            if var == "I" {
-                assert!(
-                    relative < 1e-5,
-                    "I of {}: relative difference {relative}",
-                    x.label
-                );
-            } else {
-                assert!(
-                    worst < 1.0 && p99 < 1e-3,
-                    "{var} of {}: worst {worst}, 99% {p99}",
-                    x.label
-                );
-            }
+    same_spikes_and_traces(&s, &native.run(200.0)?, 500, |var, label, a, b| {
+        let differ = a
+            .iter()
+            .zip(b.iter())
+            .filter(|(p, q)| p.to_bits() != q.to_bits());
+        assert_eq!(differ.count(), 0, "{var} of {label} with snn's kernel");
+    });
+    // The input `I` is this step's sums: the same to float32 rounding. `v`
+    // and `u` integrate the differences of summation order (the windowed
+    // kernel's dense rows are summed by a reduction, the compressed rows by
+    // segment sums; the same differences as with the rows gathered synapse
+    // by synapse), amplified on a spike's upswing: within 1 mV (or 1 unit
+    // of `u`), 99% within 0.001.
+    same_spikes_and_traces(&d, &s, 500, |var, label, a, b| {
+        let mut diff: Vec<f32> = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).collect();
+        diff.sort_by(f32::total_cmp);
+        let (worst, p99) = (diff[diff.len() - 1], diff[diff.len() * 99 / 100]);
+        let relative = a
+            .iter()
+            .zip(b.iter())
+            .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
+            .fold(0f32, f32::max);
+        if var == "I" {
+            assert!(
+                relative < 1e-5,
+                "I of {label}: relative difference {relative}"
+            );
+        } else {
+            assert!(
+                worst < 1.0 && p99 < 1e-3,
+                "{var} of {label}: worst {worst}, 99% {p99}"
+            );
         }
-    }
+    });
     Ok(())
 }
 
