@@ -377,7 +377,7 @@ impl Plan {
     /// is [`Error::MemoryLimit`] before it is allocated, here or by
     /// TensorFlow. `native`: compressed rows may be summed by snn's kernel
     /// (a session in this process, not [`SimOptions::portable`](crate::network::SimOptions::portable));
-    /// each connection's [`PlanConnection::snn_sums`] says whether its are.
+    /// each connection's [`PlanConnection::snn_sums`] says whether its rows are.
     pub(crate) fn new(mut net: Network, dt: f64, limit: u64, native: bool) -> Result<Plan> {
         check_dt(dt)?;
         let mut models = models::lower_models(&net, dt)?;

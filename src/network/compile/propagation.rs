@@ -1,7 +1,7 @@
 //! Presynaptic activity through a connection's weights: matrix products,
-//! event-driven dense rows (`SparseSegmentSum`) and compressed rows
-//! (`RaggedRange` and gathers, or `RaggedGather` of whole rows; then
-//! `UnsortedSegmentSum`).
+//! event-driven dense rows (`SparseSegmentSum`) and compressed rows (snn's
+//! kernel `SnnRowSums` in a local session; else `RaggedRange` and gathers,
+//! or `RaggedGather` of whole rows, then `UnsortedSegmentSum`).
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
@@ -27,7 +27,7 @@ pub(crate) enum WeightOps {
         /// Rows in ascending order are copied row by row from the reads
         /// of `cols` and `w` ([`ragged_entries`]).
         ragged: bool,
-        /// Plain sums (no coefficient, no slots) go through snn's own
+        /// Sums without a coefficient per event go through snn's own
         /// kernel ([`native_sums`]).
         native: bool,
         /// The device of the connection's ops (its postsynaptic
