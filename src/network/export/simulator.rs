@@ -53,7 +53,8 @@ impl Simulator {
                 problem: format!(
                     "the graph sums compressed rows with snn's kernel {} ({}), which other \
                      TensorFlow runtimes do not have: build the network with \
-                     SimOptions::portable() to export it",
+                     SimOptions::portable() to export it (this simulator's checkpoint \
+                     restores into that build)",
                     op.op_type().unwrap_or_default(),
                     op_name(&op)?
                 ),
