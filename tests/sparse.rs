@@ -318,15 +318,7 @@ fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
                 seed: 5,
             }),
         )?;
-        let options = SimOptions::default().quiet().tensorboard(None);
-        net.build_with(
-            DT,
-            if portable {
-                options.portable()
-            } else {
-                options
-            },
-        )
+        net.build_with(DT, options(portable))
     };
     let mut native = build(false)?;
     let mut portable = build(true)?;
@@ -339,13 +331,7 @@ fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
     assert!(portable.propagation().iter().all(|c| !c.snn_kernel));
     let x: Recording = native.run(300.0)?;
     let y: Recording = portable.run(300.0)?;
-    same_spikes_and_traces(&x, &y, 100, |var, label, a, b| {
-        let differ = a
-            .iter()
-            .zip(b.iter())
-            .filter(|(s, t)| s.to_bits() != t.to_bits());
-        assert_eq!(differ.count(), 0, "{var} of {label}");
-    });
+    same_spikes_and_traces(&x, &y, 100, bit_for_bit);
     let dir = common::tempdir("snn-kernel-export")?;
     match native.export(dir.join("native")) {
         Err(snn::Error::InvalidOption { option, problem }) => {
@@ -385,6 +371,25 @@ fn same_spikes_and_traces(
             check(var, label, &a, &b);
         }
     }
+}
+
+/// Quiet options without event files; `portable`: TensorFlow's ops only.
+fn options(portable: bool) -> SimOptions {
+    let options = SimOptions::default().quiet().tensorboard(None);
+    if portable {
+        options.portable()
+    } else {
+        options
+    }
+}
+
+/// A [`same_spikes_and_traces`] check: every value the same bits.
+fn bit_for_bit(var: &str, label: &str, a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) {
+    let differ = a
+        .iter()
+        .zip(b.iter())
+        .filter(|(p, q)| p.to_bits() != q.to_bits());
+    assert_eq!(differ.count(), 0, "{var} of {label}");
 }
 
 /// Whether a simulator's graph holds an op of type `op`.
@@ -448,15 +453,7 @@ fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
             }
             net.connect_with(conn)?;
         }
-        let options = SimOptions::default().quiet().tensorboard(None);
-        net.build_with(
-            DT,
-            if portable {
-                options.portable()
-            } else {
-                options
-            },
-        )
+        net.build_with(DT, options(portable))
     };
     let mut sparse = build(true, true)?;
     let mut dense = build(false, true)?;
@@ -475,13 +472,7 @@ fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
     assert_eq!(kernel, [true, true, true, false]);
     let s: Recording = sparse.run(200.0)?;
     let d: Recording = dense.run(200.0)?;
-    same_spikes_and_traces(&s, &native.run(200.0)?, 500, |var, label, a, b| {
-        let differ = a
-            .iter()
-            .zip(b.iter())
-            .filter(|(p, q)| p.to_bits() != q.to_bits());
-        assert_eq!(differ.count(), 0, "{var} of {label} with snn's kernel");
-    });
+    same_spikes_and_traces(&s, &native.run(200.0)?, 500, bit_for_bit);
     // The input `I` is this step's sums: the same to float32 rounding. `v`
     // and `u` integrate the differences of summation order (the windowed
     // kernel's dense rows are summed by a reduction, the compressed rows by
