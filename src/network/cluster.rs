@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::network::proto::{bytes_field, varint_field};
+use crate::network::tf_status::Status;
 
 /// Jobs of a TensorFlow cluster and the `host:port` of each of their tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -204,38 +205,6 @@ fn check_address(a: &str, job: &str, source: &str) -> Result<()> {
             source,
             format!("job {job:?}: {a:?} is not a host:port address"),
         )),
-    }
-}
-
-/// Owns a `TF_Status`.
-struct Status(*mut tensorflow_sys::TF_Status);
-
-impl Status {
-    fn new() -> Status {
-        // SAFETY: TF_NewStatus has no preconditions.
-        Status(unsafe { tensorflow_sys::TF_NewStatus() })
-    }
-    fn check(&self, context: impl FnOnce() -> String) -> Result<()> {
-        // SAFETY: self.0 is a live status.
-        let code = unsafe { tensorflow_sys::TF_GetCode(self.0) };
-        if code == tensorflow_sys::TF_Code::TF_OK {
-            return Ok(());
-        }
-        // SAFETY: TF_Message returns a NUL-terminated string owned by the status.
-        let message = unsafe { CStr::from_ptr(tensorflow_sys::TF_Message(self.0)) }
-            .to_string_lossy()
-            .into_owned();
-        Err(Error::TensorFlow {
-            context: context(),
-            message,
-        })
-    }
-}
-
-impl Drop for Status {
-    fn drop(&mut self) {
-        // SAFETY: created by TF_NewStatus, deleted once.
-        unsafe { tensorflow_sys::TF_DeleteStatus(self.0) }
     }
 }
 

@@ -38,6 +38,7 @@ mod simulator;
 mod stream;
 mod subgroup;
 mod tensorboard;
+mod tf_status;
 
 pub use checkpoint::Checkpointing;
 pub use cluster::{ClusterSpec, Server};

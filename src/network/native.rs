@@ -32,6 +32,7 @@ use std::sync::OnceLock;
 use tensorflow_sys as tf;
 
 use crate::error::{Error, Result};
+use crate::network::tf_status::Status;
 
 /// The ops' type names in the graph.
 pub(crate) const ROW_SUMS: &str = "SnnRowSums";
@@ -98,29 +99,6 @@ extern "C" {
         status: *mut tf::TF_Status,
     ) -> *mut tf::TF_Tensor;
     fn TF_OpKernelContext_Failure(c: *mut Context, status: *mut tf::TF_Status);
-}
-
-/// A `TF_Status`, deleted on drop.
-struct Status(*mut tf::TF_Status);
-
-impl Status {
-    fn new() -> Self {
-        Status(unsafe { tf::TF_NewStatus() })
-    }
-
-    fn message(&self) -> Option<String> {
-        if unsafe { tf::TF_GetCode(self.0) } == tf::TF_Code::TF_OK {
-            return None;
-        }
-        let msg = unsafe { std::ffi::CStr::from_ptr(tf::TF_Message(self.0)) };
-        Some(msg.to_string_lossy().into_owned())
-    }
-}
-
-impl Drop for Status {
-    fn drop(&mut self) {
-        unsafe { tf::TF_DeleteStatus(self.0) }
-    }
 }
 
 /// Registers both ops and their CPU kernels once per process; later

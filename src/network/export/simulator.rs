@@ -8,6 +8,7 @@ use crate::network::checkpoint;
 use crate::network::export::{
     self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
+use crate::network::native::{ROW_SUMS, ROW_SUMS_AT};
 use crate::network::simulator::Simulator;
 
 /// `op:0`, as TensorFlow 1's `Session.run` names an op's first output.
@@ -44,9 +45,10 @@ impl Simulator {
     pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let graph = self.compiled.scope.graph();
-        let native = graph
-            .operation_iter()
-            .find(|op| op.op_type().is_ok_and(|t| t.starts_with("SnnRowSums")));
+        let native = graph.operation_iter().find(|op| {
+            op.op_type()
+                .is_ok_and(|t| [ROW_SUMS, ROW_SUMS_AT].contains(&t.as_str()))
+        });
         if let Some(op) = native {
             return Err(Error::InvalidOption {
                 option: "portable".into(),
