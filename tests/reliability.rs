@@ -359,6 +359,70 @@ fn a_stream_follows_a_restored_checkpoint() -> R {
     Ok(())
 }
 
+/// A new stream into a folder an earlier stream wrote removes the earlier
+/// stream's files (those its manifest names): none of another network's
+/// nuclei or connections is left to pass for part of the new recording,
+/// and a file of the user's in the folder stays.
+#[test]
+fn a_new_stream_removes_an_earlier_streams_files() -> R {
+    let dir = tempdir("stream-reuse")?;
+    let names = || -> std::io::Result<Vec<String>> {
+        let mut v = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        v.sort();
+        Ok(v)
+    };
+    // 1. Compressed rows (density 0.025) whose weights are streamed with
+    // their structure.
+    let mut net = Network::new().named("sparse");
+    let c = net.add(Nucleus::new("C", 200).input(Input::noise(6.0, 3.0, 4)))?;
+    net.connect_with(
+        Connection::new(
+            c,
+            c,
+            Weights::fixed_in_degree(5, WeightValue::Constant(0.5), 9),
+        )
+        .record_weights(10.0),
+    )?;
+    net.build_with(DT, options().stream_to(&dir))?.run(25.0)?;
+    assert!(names()?.contains(&"weights_0_indptr.npy".to_string()));
+    std::fs::write(dir.join("notes.txt"), "mine")?;
+    // 2. The reliability network: nuclei A and B, two dense connections'
+    // weights.
+    network(options().stream_to(&dir))?.0.run(25.0)?;
+    let second = names()?;
+    assert!(!second
+        .iter()
+        .any(|f| f.contains("indptr") || f.contains("indices")));
+    assert!(second.contains(&"B_v.npy".to_string()));
+    // 3. One nucleus A of another size, spikes only.
+    let small = |options: SimOptions| -> snn::Result<Simulator> {
+        let mut net = Network::new().named("small");
+        net.add(
+            Nucleus::new("A", 10)
+                .input(Input::noise(6.0, 3.0, 5))
+                .record(Record::spikes()),
+        )?;
+        net.build_with(DT, options)
+    };
+    small(options().stream_to(&dir))?.run(15.0)?;
+    let mine = [
+        "A_spike_neurons.npy",
+        "A_spike_steps.npy",
+        "notes.txt",
+        "stream.json",
+    ];
+    assert_eq!(names()?, mine);
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt"))?, "mine");
+    assert_same(
+        &Recording::read_streamed(&dir)?,
+        &small(options())?.run(15.0)?,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// What an in-memory run of [`network`] records from `from` ms to `to` ms.
 fn memory_tail(to: f64, from: f64) -> snn::Result<Recording> {
     let (mut sim, _, _) = network(options())?;

@@ -100,9 +100,66 @@ fn file(dir: &Path, label: &str, what: &str) -> PathBuf {
     dir.join(format!("{label}_{what}.npy"))
 }
 
+/// A name the network allows for a nucleus or a variable, so that no file
+/// named after it leaves the folder.
+fn plain(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+impl StreamManifest {
+    /// Every file of the folder `dir` this manifest names (those of nuclei
+    /// or variables whose names are not [`plain`] left out).
+    fn files(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for nu in self.nuclei.iter().filter(|nu| plain(&nu.label)) {
+            if nu.spikes {
+                out.push(file(dir, &nu.label, "spike_steps"));
+                out.push(file(dir, &nu.label, "spike_neurons"));
+            }
+            for var in nu.traces.iter().filter(|v| plain(v)) {
+                for what in ["", "_times", "_neurons"] {
+                    out.push(file(dir, &nu.label, &format!("{var}{what}")));
+                }
+            }
+        }
+        for w in &self.weights {
+            out.extend(w.files(dir));
+        }
+        out
+    }
+}
+
+/// Remove the files of an earlier stream in `dir` (those its `stream.json`
+/// names), so that a new stream into the folder leaves none of them beside
+/// its own: a file of a nucleus or a connection the new network does not
+/// record would otherwise look like part of the new recording. Files the
+/// manifest does not name are left alone, and so is a folder without a
+/// manifest of this format.
+fn remove_earlier_stream(dir: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read(dir.join(MANIFEST)) else {
+        return Ok(());
+    };
+    let Ok(old) = serde_json::from_slice::<StreamManifest>(&text) else {
+        return Ok(());
+    };
+    if old.format != FORMAT {
+        return Ok(());
+    }
+    for path in old.files(dir) {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_err(&path, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl RecordingStream {
-    /// A new stream into `dir` (created; files of an earlier stream there
-    /// are replaced), starting at `first_step`. With `rows`, the files exist
+    /// A new stream into `dir` (created; the files of an earlier stream
+    /// there are removed first), starting at `first_step`. With `rows`, the files exist
     /// already and are cut back to those rows (a checkpointed run resuming,
     /// see [`RecordingStream::rows`]).
     pub(crate) fn open(
@@ -115,6 +172,9 @@ impl RecordingStream {
         rows: Option<&BTreeMap<String, u64>>,
     ) -> Result<RecordingStream> {
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+        if rows.is_none() {
+            remove_earlier_stream(dir)?;
+        }
         let open = |path: PathBuf, dtype: Dtype, width: Option<usize>| -> Result<NpyWriter> {
             match rows {
                 None => NpyWriter::create(&path, dtype, width),
@@ -415,13 +475,6 @@ impl Recording {
         }
         let mut nuclei = Vec::with_capacity(m.nuclei.len());
         for nu in &m.nuclei {
-            // The names the network allows (so no path leaves the folder).
-            let plain = |s: &str| {
-                !s.is_empty()
-                    && !s.starts_with('.')
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-            };
             if !plain(&nu.label) || !nu.traces.iter().all(|t| plain(t)) {
                 return Err(malformed(
                     &path,
@@ -531,6 +584,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap_or(());
         d
+    }
+
+    /// An earlier manifest's files are removed, but never one named after
+    /// a label or variable that would lead out of the folder.
+    #[test]
+    fn earlier_files_outside_the_folder_are_never_removed() -> Result<()> {
+        let root = tempdir("earlier");
+        let dir = root.join("stream");
+        std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
+        let outside = root.join("x_spike_steps.npy");
+        let inside = file(&dir, "A", "v");
+        for p in [&outside, &inside] {
+            std::fs::write(p, b"data").map_err(|e| write_err(p, e))?;
+        }
+        let manifest = serde_json::json!({
+            "format": FORMAT, "network": "n", "network_id": 1, "dt": 0.1,
+            "first_step": 0, "steps": 1,
+            "nuclei": [
+                {"label": "../x", "n": 1, "spikes": true, "spike_count": 0, "traces": []},
+                {"label": "A", "n": 1, "spikes": false, "spike_count": 0, "traces": ["v", "../../x"]}
+            ]
+        });
+        let path = dir.join(MANIFEST);
+        std::fs::write(&path, manifest.to_string()).map_err(|e| write_err(&path, e))?;
+        remove_earlier_stream(&dir)?;
+        assert!(outside.exists());
+        assert!(!inside.exists());
+        let _ = std::fs::remove_dir_all(&root);
+        Ok(())
     }
 
     #[test]

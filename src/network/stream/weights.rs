@@ -34,6 +34,20 @@ pub(super) struct StreamedWeights {
     pub(super) snapshots: u64,
 }
 
+impl StreamedWeights {
+    /// The files of this connection in the folder `dir`.
+    pub(super) fn files(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut whats = vec!["times", "values"];
+        if self.sparse {
+            whats.extend(["indptr", "indices"]);
+        }
+        whats
+            .into_iter()
+            .map(|what| weight_file(dir, self.index, what))
+            .collect()
+    }
+}
+
 /// The growing files of one recorded connection.
 #[derive(Debug)]
 pub(super) struct WeightFiles {
