@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::error::{write_err, Result};
 use crate::network::checkpoint::VarEntry;
 
+mod graph_def;
 mod simulator;
 
 /// Format tag of `manifest.json`.

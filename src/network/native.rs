@@ -21,9 +21,10 @@
 //! ops copy the columns and weights out first and then add value by value
 //! through a tensor chip (about 5 ns). Every index is checked: a bad one
 //! fails the step with `InvalidArgument` naming the op, nothing reads out of
-//! bounds. Other TensorFlow runtimes do not know the op, so
-//! [`Simulator::export`](crate::network::Simulator) refuses a graph that
-//! holds it.
+//! bounds. Other TensorFlow runtimes do not know the op, so the compiler
+//! builds TensorFlow's ops for the same sums beside each kernel (`name/portable`,
+//! which no step runs) and [`Simulator::export`](crate::network::Simulator)
+//! writes the graph with them in the kernel's place.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

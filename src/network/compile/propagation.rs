@@ -195,6 +195,7 @@ pub(super) fn csr_sums(
     post_n: u64,
 ) -> Result<Operation> {
     let e = tf_err(name);
+    let weights = w;
     let WeightOps::Csr {
         vars: [indptr, cols, w],
         indptr: indptr_read,
@@ -212,9 +213,39 @@ pub(super) fn csr_sums(
     };
     let op = |what: &str| format!("{name}/{what}");
     if *native && coef.is_none() {
+        let ascending = matches!(neurons, Rows::Ascending(_));
         let (Rows::Ascending(rows) | Rows::Any(rows)) = neurons;
         let reads = [indptr_read, cols_read, w_read];
-        return native_sums(s, name, reads, (rows, slots), post_n, device);
+        let sums = native_sums(
+            s,
+            name,
+            reads,
+            (rows.clone(), slots.clone()),
+            post_n,
+            device,
+        )?;
+        // The same sums by TensorFlow's ops, which no step runs (a session
+        // prunes what its targets do not need): `Simulator::export` puts
+        // them in the kernel's place.
+        let mut portable = weights.clone();
+        if let WeightOps::Csr { native, .. } = &mut portable {
+            *native = false;
+        }
+        let rows = if ascending {
+            Rows::Ascending(rows)
+        } else {
+            Rows::Any(rows)
+        };
+        csr_sums(
+            s,
+            &portable_name(name),
+            &portable,
+            rows,
+            None,
+            slots,
+            post_n,
+        )?;
+        return Ok(sums);
     }
     let (splits, ids, targets, mut values) = match neurons {
         Rows::Ascending(neurons) if *ragged => {
@@ -265,6 +296,12 @@ pub(super) fn csr_sums(
         ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
     let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
     ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
+}
+
+/// The name of the TensorFlow ops' twin of the kernel's sums named `name`
+/// (the op that reshapes the kernel's output): `name/portable`.
+pub(crate) fn portable_name(name: &str) -> String {
+    format!("{name}/portable")
 }
 
 /// `Σ_e W[rows_e, :]` as `[post_n]` by snn's kernel `SnnRowSums`

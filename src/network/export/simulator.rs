@@ -1,12 +1,14 @@
 //! [`Simulator::export`]: the graph, the variables and the manifest written
 //! for another TensorFlow runtime.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{write_err, Error, Result};
 use crate::network::checkpoint;
+use crate::network::compile::propagation::portable_name;
 use crate::network::export::{
-    self, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
+    self, graph_def, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
 use crate::network::native::{ROW_SUMS, ROW_SUMS_AT};
 use crate::network::simulator::Simulator;
@@ -25,6 +27,58 @@ fn op_name(op: &tensorflow::Operation) -> Result<String> {
 
 /// Export for other TensorFlow runtimes.
 impl Simulator {
+    /// The GraphDef with each of snn's kernels, and the reshape of its
+    /// output, replaced by the twin of TensorFlow's ops the compiler built
+    /// beside it (`name/portable`, which the step never runs), renamed to
+    /// the reshape's name so that the kernel's consumers read it.
+    fn portable_graph_def(&self) -> Result<Vec<u8>> {
+        let internal = |message: String| Error::Internal {
+            context: "exporting the graph without snn's kernels".into(),
+            message,
+        };
+        let mut drop = HashSet::new();
+        let mut rename = HashMap::new();
+        {
+            let graph = self.compiled.scope.graph();
+            for op in graph.operation_iter() {
+                if !op
+                    .op_type()
+                    .is_ok_and(|t| [ROW_SUMS, ROW_SUMS_AT].contains(&t.as_str()))
+                {
+                    continue;
+                }
+                let name = op_name(&op)?;
+                let [(reshape, _)] = &op.output_consumers(0)[..] else {
+                    return Err(internal(format!("{name}: not read by one reshape")));
+                };
+                let shape = reshape.input(1).0;
+                let reshape = op_name(reshape)?;
+                let twin = portable_name(&reshape);
+                if graph.operation_by_name(&twin).ok().flatten().is_none() {
+                    return Err(internal(format!("{name}: no {twin}")));
+                }
+                if shape.output_consumers(0).len() == 1 {
+                    drop.insert(op_name(&shape)?);
+                }
+                drop.extend([name, reshape.clone()]);
+                rename.insert(twin, reshape);
+            }
+        }
+        let bytes = self.graph_def()?;
+        if drop.is_empty() {
+            return Ok(bytes);
+        }
+        let out = graph_def::rewrite(&bytes, &drop, &rename).map_err(internal)?;
+        let nodes = graph_def::nodes(&out).map_err(internal)?;
+        if let Some((name, op)) = nodes
+            .iter()
+            .find(|(_, op)| [ROW_SUMS, ROW_SUMS_AT].contains(&op.as_str()))
+        {
+            return Err(internal(format!("{name} ({op}) is still in the graph")));
+        }
+        Ok(out)
+    }
+
     /// Write the compiled network to the folder `dir` so that another
     /// TensorFlow program (Python's `tf.compat.v1`, C, C++, Java) can load
     /// and step the very same graph: `graph.pb` (the binary GraphDef),
@@ -38,34 +92,16 @@ impl Simulator {
     /// The exported step is one time step per run (the first copy when
     /// [`SimOptions::steps_per_run`](crate::network::SimOptions::steps_per_run) is more than 1).
     ///
-    /// A graph that sums compressed rows with snn's own kernel (built
-    /// without [`SimOptions::portable`](crate::network::SimOptions::portable))
-    /// is refused with [`Error::InvalidOption`] naming the op: other runtimes
-    /// do not have it.
+    /// Where the graph sums compressed rows with snn's own kernel (which
+    /// other runtimes do not have), the exported graph has TensorFlow's ops
+    /// in its place: the same sums, the same bits (docs/design.md, "Rows
+    /// summed by snn's kernel").
     pub fn export(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let graph = self.compiled.scope.graph();
-        let native = graph.operation_iter().find(|op| {
-            op.op_type()
-                .is_ok_and(|t| [ROW_SUMS, ROW_SUMS_AT].contains(&t.as_str()))
-        });
-        if let Some(op) = native {
-            return Err(Error::InvalidOption {
-                option: "portable".into(),
-                problem: format!(
-                    "the graph sums compressed rows with snn's kernel {} ({}), which other \
-                     TensorFlow runtimes do not have: build the network with \
-                     SimOptions::portable() to export it (this simulator's checkpoint \
-                     restores into that build)",
-                    op.op_type().unwrap_or_default(),
-                    op_name(&op)?
-                ),
-            });
-        }
-        drop(graph);
+        let graph_def = self.portable_graph_def()?;
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         let graph = dir.join("graph.pb");
-        std::fs::write(&graph, self.graph_def()?).map_err(|e| write_err(&graph, e))?;
+        std::fs::write(&graph, graph_def).map_err(|e| write_err(&graph, e))?;
         self.save_checkpoint(dir.join("variables"))?;
         let ck = &self.compiled.checkpoint;
         let copy = &self.compiled.copies[0];

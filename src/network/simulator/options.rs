@@ -76,9 +76,9 @@ pub struct SimOptions {
     /// session in this process sum compressed rows with snn's kernel
     /// `SnnRowSums` (registered in this process; docs/design.md, "Rows
     /// summed by snn's kernel"), which other TensorFlow runtimes do not
-    /// have: [`Simulator::export`](crate::network::Simulator::export) needs
-    /// a portable graph. Remote sessions ([`SimOptions::target`]) always
-    /// get one.
+    /// have ([`Simulator::export`](crate::network::Simulator::export) puts
+    /// TensorFlow's ops in its place either way). Remote sessions
+    /// ([`SimOptions::target`]) always get a portable graph.
     pub portable: bool,
 }
 
@@ -124,8 +124,9 @@ impl SimOptions {
         self.target = Some(target.into());
         self
     }
-    /// Only TensorFlow's own ops (see [`SimOptions::portable`]), for a
-    /// network that will be exported.
+    /// Only TensorFlow's own ops (see [`SimOptions::portable`]): the
+    /// graph TensorBoard draws and the session runs are then the ones an
+    /// export holds.
     pub fn portable(mut self) -> Self {
         self.portable = true;
         self
