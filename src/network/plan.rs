@@ -4,7 +4,7 @@
 
 use crate::equations::{Lowered, LoweredSynapses, OnPre};
 use crate::error::{Error, Result};
-use crate::network::model::{Input, InputFn, Network, Param, Propagation, StateVar, Weights};
+use crate::network::model::{InputFn, Network, Param, Propagation, Weights};
 pub use weights::{PropagationChoice, WeightLayout, DENSE_FROM_DENSITY};
 
 /// A delay or window rounded to whole steps at the user's request.
@@ -58,13 +58,14 @@ pub(crate) struct PlanNucleus {
     pub model: Option<Lowered>,
 }
 
+mod connection;
 mod delays;
 mod kernels;
 mod models;
+mod nuclei;
 mod weights;
 pub(crate) use kernels::{kernel_form, takes_events, KernelForm};
 pub(crate) use weights::PlanWeights;
-use weights::{embed, plan_weights};
 
 pub(crate) struct PlanConnection {
     pub name: String,
@@ -386,330 +387,17 @@ impl Plan {
         // The weights are taken over one connection at a time, so each
         // user matrix is freed as soon as it is converted (10^8 synapses
         // must not be held twice).
-        let mut all_weights: Vec<Weights> = net
+        let all_weights: Vec<Weights> = net
             .connections
             .iter_mut()
             .map(|c| std::mem::replace(&mut c.weights, Weights::Scalar(0.0)))
             .collect();
-        for (ci, c) in net.connections.iter().enumerate() {
-            let name = net.conn_name(c);
-            // The weights are the subgroups' (the whole nuclei's unless a
-            // connection names a range), embedded in the nuclei's below.
-            let (pre_all, post_all) = (net.nuclei[c.pre.id.index].n, net.nuclei[c.post.id.index].n);
-            let (pre_range, post_range) = (c.pre.neurons(pre_all), c.post.neurons(post_all));
-            let (pre_n, post_n) = (pre_range.len(), post_range.len());
-            let mut delay = steps(c.delay_ms, dt, "delay", &name, c.round, &mut rounded)?;
-            if c.delays.is_some() {
-                delays::allowed(c, &all_weights[ci], &name)?;
-            }
-            let kernel64: Vec<f64> = match &c.kernel {
-                None => vec![1.0],
-                Some((f, window)) => {
-                    let k = steps(*window, dt, "window", &name, c.round, &mut rounded)?.max(1);
-                    check_size(
-                        || format!("the kernel window of connection {name} ({k} steps of f64)"),
-                        k as u64,
-                        8,
-                        limit,
-                        "a shorter window (howfar), or a larger dt",
-                    )?;
-                    (0..k)
-                        .map(|i| {
-                            let lag = i as f64 * dt;
-                            let value = f(lag);
-                            if value.is_finite() {
-                                Ok(value)
-                            } else {
-                                Err(Error::KernelValue {
-                                    connection: name.clone(),
-                                    lag_ms: lag,
-                                    value,
-                                })
-                            }
-                        })
-                        .collect::<Result<Vec<f64>>>()?
-                }
-            };
-            let form = kernel_form(&kernel64);
-            if c.delays.is_some() {
-                delays::kernel(form, &name)?;
-            }
-            let kernel: Vec<f32> = kernel64.iter().map(|&x| x as f32).collect();
-            let user_weights = std::mem::replace(&mut all_weights[ci], Weights::Scalar(0.0));
-            // Per-synapse delays need compressed rows, taken event-driven.
-            let propagation = match c.delays {
-                Some(_) => Propagation::EventDriven,
-                None => c.propagation,
-            };
-            let on_cpu = [c.pre.id.index, c.post.id.index]
-                .iter()
-                .all(|&k| runs_on_cpu(net.nuclei[k].device.as_deref()));
-            // The layout does not depend on it: a checkpoint moves between
-            // this build, a portable one and a cluster's.
-            let snn_sums =
-                native && on_cpu && c.synapses.is_none() && !matches!(form, KernelForm::General);
-            let (weights, mut layout) =
-                plan_weights(user_weights, pre_n, post_n, &name, propagation, limit)?;
-            if c.delays.is_some() {
-                layout.reason = "per-synapse delays: compressed rows, event-driven";
-            }
-            layout.snn_kernel = snn_sums && layout.layout == WeightLayout::Sparse;
-            // Dense rows taken by events between subgroups keep only the
-            // subgroups' block (`OwnBlock`): Brunel (2000)'s two
-            // connections from the subgroups of one nucleus hold their own
-            // rows, not the whole nucleus's each.
-            let dense = matches!(weights, PlanWeights::Dense(_));
-            let events = takes_events(
-                form,
-                propagation,
-                !dense,
-                c.synapses.is_some(),
-                c.delays.is_some(),
-            );
-            let part = |r: &std::ops::Range<usize>, all| match *r != (0..all) {
-                true => Some((r.start, r.len())),
-                false => None,
-            };
-            let own = match (
-                dense && events,
-                part(&pre_range, pre_all),
-                part(&post_range, post_all),
-            ) {
-                (true, rows, cols) if rows.is_some() || cols.is_some() => Some(OwnBlock {
-                    rows,
-                    cols,
-                    pre_all,
-                    post_all,
-                }),
-                _ => None,
-            };
-            let weights = embed(
-                weights,
-                (pre_range, pre_all),
-                (post_range, post_all),
-                own,
-                &name,
-                limit,
-            )?;
-            let (weights, synapse_lags) = match &c.delays {
-                None => (weights, None),
-                Some(d) => {
-                    let nnz = match &weights {
-                        PlanWeights::Csr { w, .. } => w.len(),
-                        PlanWeights::Dense(_) => 0,
-                    };
-                    let s = delays::synapse_steps(d, nnz, dt, &name, c.round, &mut rounded)?;
-                    let traces = match form {
-                        KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => kernel.len(),
-                        _ => 0,
-                    };
-                    let (keyed, lags) = delays::keyed(weights, &s, (&name, traces), limit)?;
-                    drop(s);
-                    // Its past spikes come from the spike lists, not the
-                    // ring of rows (`compile::state::SpikeList`).
-                    delay = 0;
-                    (keyed, Some(lags))
-                }
-            };
-            let post_model = models[c.post.id.index].as_ref();
-            let synapses = models::synapses(c, &name, post_model, dt)?;
-            if let (Some(model), Some(lags)) = (&synapses, &synapse_lags) {
-                delays::check_past(model, lags, pre_all as u64, &name, limit)?;
-            }
-            let on_pre = match synapses {
-                Some(_) => None,
-                None => models::on_pre(c, &name, post_model)?,
-            };
-            let snapshot_every = match c.snapshot_ms {
-                None => None,
-                Some(ms) if ms > 0.0 => Some(
-                    steps(
-                        ms,
-                        dt,
-                        "weight snapshot period",
-                        &name,
-                        c.round,
-                        &mut rounded,
-                    )?
-                    .max(1),
-                ),
-                Some(ms) => {
-                    return Err(Error::InvalidModel {
-                        message: format!(
-                            "connection {name}: record_weights({ms}) needs a positive period in ms"
-                        ),
-                    })
-                }
-            };
-            connections.push(PlanConnection {
-                on_pre,
-                synapses,
-                snapshot_every,
-                name,
-                pre: c.pre.id.index,
-                post: c.post.id.index,
-                delay,
-                kernel,
-                weights,
-                propagation,
-                layout,
-                form,
-                synapse_lags,
-                own,
-                snn_sums,
-            });
+        let settings = (dt, limit, native);
+        for (ci, user_weights) in all_weights.into_iter().enumerate() {
+            let c = connection::plan(&net, ci, user_weights, &models, settings, &mut rounded)?;
+            connections.push(c);
         }
-
-        let mut nuclei = Vec::with_capacity(net.nuclei.len());
-        for (idx, mut nu) in net.nuclei.into_iter().enumerate() {
-            let model_traces = match &models[idx] {
-                Some(model) => models::traces(&nu, model)?,
-                None => Vec::new(),
-            };
-            let label = nu.label.clone();
-            let n = nu.n;
-            let input = match std::mem::replace(&mut nu.input, Input::Constant(0.0)) {
-                Input::Constant(x) => PlanInput::Const(vec![
-                    finite(x, || format!(
-                        "external input of nucleus {label:?}"
-                    ))?;
-                    n
-                ]),
-                Input::PerNeuron(v) => {
-                    if v.len() != n {
-                        return Err(Error::WrongLength {
-                            nucleus: label,
-                            what: "external input".into(),
-                            expected: n,
-                            got: v.len(),
-                        });
-                    }
-                    PlanInput::Const(
-                        v.iter()
-                            .enumerate()
-                            .map(|(i, x)| {
-                                finite(*x, || {
-                                    format!("external input of nucleus {label:?}, neuron {i}")
-                                })
-                            })
-                            .collect::<Result<_>>()?,
-                    )
-                }
-                Input::Function(f) => PlanInput::Host(f),
-                Input::Noise { mean, std, seed } => PlanInput::Noise {
-                    mean: finite(mean, || format!("noise mean of nucleus {label:?}"))?,
-                    std: finite(std, || format!("noise std of nucleus {label:?}"))?,
-                    seed,
-                },
-            };
-            let mut traces: Vec<(String, Vec<usize>)> = Vec::new();
-            let probes = StateVar::ALL
-                .into_iter()
-                .map(|var| (var.name().to_string(), nu.record.probe(var)))
-                .chain(nu.record.named.iter().map(|(v, p)| (v.clone(), p)))
-                // A model nucleus's recording is planned with its model.
-                .filter(|_| models[idx].is_none());
-            for (var, probe) in probes {
-                let idx_list = probe.indices(n);
-                if let Some(&bad) = idx_list.iter().find(|&&i| i >= n) {
-                    return Err(Error::RecordIndex {
-                        nucleus: label,
-                        variable: var,
-                        index: bad,
-                        n,
-                    });
-                }
-                if !StateVar::ALL.iter().any(|s| s.name() == var) {
-                    return Err(Error::InvalidModel {
-                        message: format!(
-                            "recording {var:?} of nucleus {label:?}: an Izhikevich nucleus has v, u and I"
-                        ),
-                    });
-                }
-                add_trace(&mut traces, var, idx_list);
-            }
-            let rows_for = |c: &PlanConnection| match c.form {
-                // Recursive traces also read the spikes leaving the window.
-                KernelForm::Exponential { .. } | KernelForm::Alpha { .. } => {
-                    c.delay + c.kernel.len() + 1
-                }
-                _ => c.delay + c.kernel.len(),
-            };
-            if let Some(c) = connections
-                .iter()
-                .filter(|c| c.pre == idx)
-                .max_by_key(|c| rows_for(c))
-            {
-                let rows = rows_for(c);
-                check_size(
-                    || {
-                        format!(
-                            "the spike ring of nucleus {label:?} ({rows} steps x {n} neurons of f32, \
-                             twice while its initial value is set; for connection {}: delay {} + \
-                             window {} steps)",
-                            c.name,
-                            c.delay,
-                            c.kernel.len()
-                        )
-                    },
-                    (rows as u64).saturating_mul(n as u64),
-                    8,
-                    limit,
-                    "a shorter delay or window on that connection, or a larger dt",
-                )?;
-            }
-            let history = connections
-                .iter()
-                .filter(|c| c.pre == idx)
-                .map(rows_for)
-                .max()
-                .unwrap_or(1)
-                .max(1);
-            // A model written as equations has no a, b, c, d.
-            if let Some(model) = models[idx].take() {
-                nuclei.push(PlanNucleus {
-                    a: Vec::new(),
-                    b: Vec::new(),
-                    c: Vec::new(),
-                    d: Vec::new(),
-                    traces: model_traces,
-                    label,
-                    n,
-                    input,
-                    spikes: nu.record.spikes,
-                    every: nu.record.every.max(1),
-                    device: nu.device,
-                    history,
-                    model: Some(model),
-                });
-                continue;
-            }
-            // A neuron that spiked stores v = 30 (the peak); the reset tells
-            // spikes from that, so a reset potential must lie below it.
-            let c = param(&nu.c, n, "c", &label)?;
-            if let Some((i, x)) = c.iter().enumerate().find(|(_, &x)| x >= 30.0) {
-                return Err(Error::InvalidModel {
-                    message: format!(
-                        "nucleus {label:?}, neuron {i}: reset potential c = {x} mV is not below the spike peak (30 mV)"
-                    ),
-                });
-            }
-            nuclei.push(PlanNucleus {
-                a: param(&nu.a, n, "a", &label)?,
-                b: param(&nu.b, n, "b", &label)?,
-                c,
-                d: param(&nu.d, n, "d", &label)?,
-                label,
-                n,
-                input,
-                spikes: nu.record.spikes,
-                traces,
-                every: nu.record.every.max(1),
-                device: nu.device,
-                history,
-                model: None,
-            });
-        }
+        let nuclei = nuclei::plan(net.nuclei, &mut models, &connections, limit)?;
         Ok(Plan {
             dt,
             nuclei,
