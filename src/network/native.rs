@@ -1,9 +1,12 @@
-//! snn's own TensorFlow kernel, registered in this process through
+//! snn's own TensorFlow kernels, registered in this process through
 //! TensorFlow's C kernel API (`tensorflow/c/kernels.h`, `ops.h`; the
 //! tensorflow crate wraps neither): `SnnRowSums`, the sums of the rows of
 //! compressed rows that a step's spikes select, and `SnnRowSumsAt`, the
 //! same into one row per lag (docs/design.md, "Rows summed by snn's
-//! kernel").
+//! kernel"); `SnnUniform(shape: int32, seed: int64 [2]) -> float`, the
+//! floats of TensorFlow's `StatelessRandomUniform` for the same shape and
+//! seed, with the Philox rounds vectorised ([`philox`]; docs/design.md,
+//! "Uniform draws by snn's kernel").
 //!
 //! ```text
 //! SnnRowSums(rows: int64 [k], indptr: int64 [pre + 1], cols: int32 [nnz],
@@ -35,9 +38,15 @@ use tensorflow_sys as tf;
 use crate::error::{Error, Result};
 use crate::network::tf_status::Status;
 
+mod philox;
+
 /// The ops' type names in the graph.
 pub(crate) const ROW_SUMS: &str = "SnnRowSums";
 pub(crate) const ROW_SUMS_AT: &str = "SnnRowSumsAt";
+/// `StatelessRandomUniform` (float) with the Philox rounds vectorised.
+pub(crate) const UNIFORM: &str = "SnnUniform";
+/// Every op of ours, which other TensorFlow runtimes do not have.
+pub(crate) const OPS: [&str; 3] = [ROW_SUMS, ROW_SUMS_AT, UNIFORM];
 
 #[repr(C)]
 struct OpDefBuilder {
@@ -108,7 +117,8 @@ pub(crate) fn register() -> Result<()> {
     static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         register_op(ROW_SUMS, &[], create_sums)?;
-        register_op(ROW_SUMS_AT, &["slots: int64"], create_at)
+        register_op(ROW_SUMS_AT, &["slots: int64"], create_at)?;
+        register_uniform()
     })
     .clone()
     .map_err(|message| Error::TensorFlow {
@@ -159,6 +169,131 @@ fn register_op(
     status.message().map_or(Ok(()), Err)
 }
 
+/// `SnnUniform(shape: int32, seed: int64) -> output: float`: the floats
+/// `StatelessRandomUniform` gives for the same shape and seed
+/// ([`philox::fill_uniform`]).
+fn register_uniform() -> std::result::Result<(), String> {
+    let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
+    let op = c(UNIFORM)?;
+    let status = Status::new();
+    unsafe {
+        let b = TF_NewOpDefinitionBuilder(op.as_ptr());
+        TF_OpDefinitionBuilderAddInput(b, c("shape: int32")?.as_ptr());
+        TF_OpDefinitionBuilderAddInput(b, c("seed: int64")?.as_ptr());
+        TF_OpDefinitionBuilderAddOutput(b, c("output: float")?.as_ptr());
+        TF_OpDefinitionBuilderSetShapeInferenceFunction(b, unknown_shape);
+        TF_RegisterOpDefinition(b, status.0);
+    }
+    if let Some(m) = status.message() {
+        return Err(m);
+    }
+    let cpu = c("CPU")?;
+    let kernel = c(&format!("{UNIFORM}_CPU"))?;
+    unsafe {
+        let b = TF_NewKernelBuilder(
+            op.as_ptr(),
+            cpu.as_ptr(),
+            create_stateless,
+            compute_uniform,
+            delete_stateless,
+        );
+        TF_RegisterKernelBuilder(kernel.as_ptr(), b, status.0);
+    }
+    status.message().map_or(Ok(()), Err)
+}
+
+extern "C" fn create_stateless(_: *mut Construction) -> *mut c_void {
+    std::ptr::null_mut()
+}
+
+extern "C" fn delete_stateless(_: *mut c_void) {}
+
+extern "C" fn compute_uniform(_: *mut c_void, c: *mut Context) {
+    // SAFETY: `c` is the context TensorFlow handed to the kernel.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { uniform(c) }));
+    fail(c, "snn's uniform draws", outcome);
+}
+
+/// Fails the kernel's run with `outcome`'s error, if any.
+fn fail(
+    c: *mut Context,
+    what: &str,
+    outcome: std::thread::Result<std::result::Result<(), String>>,
+) {
+    let message = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(m)) => m,
+        Err(_) => "the kernel panicked".to_string(),
+    };
+    let status = Status::new();
+    let msg = CString::new(format!("{what}: {message}"))
+        .unwrap_or_else(|_| CString::from(c"snn's kernel: bad input"));
+    unsafe {
+        tf::TF_SetStatus(status.0, tf::TF_Code::TF_INVALID_ARGUMENT, msg.as_ptr());
+        TF_OpKernelContext_Failure(c, status.0);
+    }
+}
+
+/// # Safety
+/// `c` is the context TensorFlow handed to [`compute_uniform`].
+unsafe fn uniform(c: *mut Context) -> std::result::Result<(), String> {
+    use tf::TF_DataType::{TF_FLOAT, TF_INT32, TF_INT64};
+    let (shape, seed) = (input(c, 0)?, input(c, 1)?);
+    let dims: Vec<i64> = shape
+        .values::<i32>("shape", TF_INT32)?
+        .iter()
+        .map(|&d| i64::from(d))
+        .collect();
+    let seed = match seed.values::<i64>("seed", TF_INT64)? {
+        &[s0, s1] => [s0, s1],
+        other => return Err(format!("a seed of {} values, not 2", other.len())),
+    };
+    let mut n = 1usize;
+    for &d in &dims {
+        let d = usize::try_from(d).map_err(|_| format!("dimension {d} in the shape"))?;
+        n = n.checked_mul(d).ok_or("too many values")?;
+    }
+    let out = output(c, TF_FLOAT, &dims, n)?;
+    philox::fill_uniform(seed, out.1);
+    Ok(())
+}
+
+/// Output 0 of type `dtype` and shape `dims` (`n` values of `T`).
+///
+/// # Safety
+/// `c` is a kernel's context; `T` is the Rust type of `dtype`.
+unsafe fn output<'a, T>(
+    c: *mut Context,
+    dtype: tf::TF_DataType,
+    dims: &[i64],
+    n: usize,
+) -> std::result::Result<(Held, &'a mut [T]), String> {
+    let status = Status::new();
+    let out = Held(TF_AllocateOutput(
+        c,
+        0,
+        dtype,
+        dims.as_ptr(),
+        dims.len() as c_int,
+        n * std::mem::size_of::<T>(),
+        status.0,
+    ));
+    if let Some(m) = status.message() {
+        return Err(m);
+    }
+    if out.0.is_null() {
+        return Err("no output".into());
+    }
+    if n == 0 {
+        return Ok((out, &mut []));
+    }
+    let data = tf::TF_TensorData(out.0).cast::<T>();
+    if data.is_null() {
+        return Err("no output buffer".into());
+    }
+    Ok((out, std::slice::from_raw_parts_mut(data, n)))
+}
+
 extern "C" fn unknown_shape(c: *mut ShapeContext, status: *mut tf::TF_Status) {
     unsafe { TF_ShapeInferenceContextSetUnknownShape(c, status) }
 }
@@ -207,18 +342,7 @@ extern "C" fn compute(state: *mut c_void, c: *mut Context) {
         let shape = attr.clone()?;
         unsafe { row_sums(c, shape) }
     }));
-    let message = match outcome {
-        Ok(Ok(())) => return,
-        Ok(Err(m)) => m,
-        Err(_) => "the kernel panicked".to_string(),
-    };
-    let status = Status::new();
-    let msg = CString::new(format!("snn's row sums: {message}"))
-        .unwrap_or_else(|_| CString::from(c"snn's row sums: bad input"));
-    unsafe {
-        tf::TF_SetStatus(status.0, tf::TF_Code::TF_INVALID_ARGUMENT, msg.as_ptr());
-        TF_OpKernelContext_Failure(c, status.0);
-    }
+    fail(c, "snn's row sums", outcome);
 }
 
 /// An input or output tensor, deleted (the wrapper; TensorFlow keeps the
@@ -306,31 +430,7 @@ unsafe fn row_sums(c: *mut Context, shape: Shape) -> std::result::Result<(), Str
     let total = n.checked_mul(lags).ok_or("too many sums")?;
     let dims = [shape.lags.unwrap_or(1), shape.post_n];
     let dims = &dims[1 - at as usize..];
-    let status = Status::new();
-    let out = Held(TF_AllocateOutput(
-        c,
-        0,
-        TF_FLOAT,
-        dims.as_ptr(),
-        dims.len() as c_int,
-        total * std::mem::size_of::<f32>(),
-        status.0,
-    ));
-    if let Some(m) = status.message() {
-        return Err(m);
-    }
-    if out.0.is_null() {
-        return Err("no output".into());
-    }
-    let sums: &mut [f32] = if total == 0 {
-        &mut []
-    } else {
-        let data = tf::TF_TensorData(out.0).cast::<f32>();
-        if data.is_null() {
-            return Err("no output buffer".into());
-        }
-        std::slice::from_raw_parts_mut(data, total)
-    };
+    let (_out, sums) = output::<f32>(c, TF_FLOAT, dims, total)?;
     sums.fill(0.0);
     let pre_n = indptr.len().saturating_sub(1);
     for (e, &r) in rows.iter().enumerate() {
@@ -441,6 +541,71 @@ mod tests {
             (&[0], Some(&[2i64][..]), &cols, "slot 2 outside 0..2"),
         ] {
             let err = run(rows, slots, cols).expect_err("a bad index");
+            assert!(err.contains(culprit), "{err}");
+        }
+    }
+
+    /// `SnnUniform` and TensorFlow's `StatelessRandomUniform` in one graph
+    /// for the same shapes and seeds: the same floats, bit for bit (shapes
+    /// not a multiple of 4 or of the kernel's blocks of 32; seeds of any
+    /// sign and size).
+    #[test]
+    fn uniform_draws_are_tensorflows_bit_for_bit() {
+        register().expect("register");
+        let shapes: [&[i32]; 6] = [&[0], &[1], &[7], &[2, 33], &[1000], &[3, 5, 7]];
+        let seeds = [
+            [0i64, 0],
+            [-1, 123_456_789_012],
+            [i64::MIN, i64::MAX],
+            [7, 3],
+        ];
+        for shape in shapes {
+            for seed in seeds {
+                let mut g = Graph::new();
+                let dims = constant(&mut g, "dims", shape);
+                let key = constant(&mut g, "key", &seed);
+                let mut ops = Vec::new();
+                for (name, op) in [("ours", UNIFORM), ("tf", "StatelessRandomUniform")] {
+                    let mut nd = g.new_operation(op, name).expect("op");
+                    nd.add_input(dims.clone());
+                    nd.add_input(key.clone());
+                    if op != UNIFORM {
+                        nd.set_attr_type("dtype", tensorflow::DataType::Float)
+                            .expect("dtype");
+                    }
+                    ops.push(nd.finish().expect("finish"));
+                }
+                let session = Session::new(&SessionOptions::new(), &g).expect("session");
+                let mut args = SessionRunArgs::new();
+                let outs: Vec<_> = ops.iter().map(|op| args.request_fetch(op, 0)).collect();
+                session.run(&mut args).expect("run");
+                let [ours, tf]: [Tensor<f32>; 2] =
+                    [0, 1].map(|k| args.fetch(outs[k]).expect("fetch"));
+                assert_eq!(ours.dims(), tf.dims(), "{shape:?}");
+                let bits = |t: &Tensor<f32>| t.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&ours), bits(&tf), "{shape:?} {seed:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_seed_or_shape_fails_the_run_naming_it() {
+        register().expect("register");
+        for (dims, seed, culprit) in [
+            (&[4i32][..], &[1i64, 2, 3][..], "a seed of 3 values"),
+            (&[-2], &[1, 2], "dimension -2"),
+        ] {
+            let mut g = Graph::new();
+            let dims = constant(&mut g, "dims", dims);
+            let key = constant(&mut g, "key", seed);
+            let mut nd = g.new_operation(UNIFORM, "ours").expect("op");
+            nd.add_input(dims);
+            nd.add_input(key);
+            let op = nd.finish().expect("finish");
+            let session = Session::new(&SessionOptions::new(), &g).expect("session");
+            let mut args = SessionRunArgs::new();
+            args.request_fetch(&op, 0);
+            let err = session.run(&mut args).expect_err("a bad input").to_string();
             assert!(err.contains(culprit), "{err}");
         }
     }

@@ -56,6 +56,10 @@ pub(crate) struct PlanNucleus {
     /// The model written as equations, lowered (`None`: Izhikevich, `a` to
     /// `d` above).
     pub model: Option<Lowered>,
+    /// Its uniform draws (noise, `rand()`, `randn()`, `xi`) made by snn's
+    /// kernel `SnnUniform` (a local session on a CPU device): the numbers
+    /// of TensorFlow's `StatelessRandomUniform`.
+    pub snn_uniform: bool,
 }
 
 mod connection;
@@ -376,9 +380,10 @@ impl Plan {
     /// `limit`: the most bytes one tensor of the model (a spike ring, a
     /// kernel window, a weight matrix made here) may take; anything larger
     /// is [`Error::MemoryLimit`] before it is allocated, here or by
-    /// TensorFlow. `native`: compressed rows may be summed by snn's kernel
-    /// (a session in this process, not [`SimOptions::portable`](crate::network::SimOptions::portable));
-    /// each connection's [`PlanConnection::snn_sums`] says whether its rows are.
+    /// TensorFlow. `native`: snn's kernels may be used (a session in this
+    /// process, not [`SimOptions::portable`](crate::network::SimOptions::portable));
+    /// each connection's [`PlanConnection::snn_sums`] and each nucleus's
+    /// [`PlanNucleus::snn_uniform`] say where they are.
     pub(crate) fn new(mut net: Network, dt: f64, limit: u64, native: bool) -> Result<Plan> {
         check_dt(dt)?;
         let mut models = models::lower_models(&net, dt)?;
@@ -397,7 +402,7 @@ impl Plan {
             let c = connection::plan(&net, ci, user_weights, &models, settings, &mut rounded)?;
             connections.push(c);
         }
-        let nuclei = nuclei::plan(net.nuclei, &mut models, &connections, limit)?;
+        let nuclei = nuclei::plan(net.nuclei, &mut models, &connections, (limit, native))?;
         Ok(Plan {
             dt,
             nuclei,

@@ -28,6 +28,8 @@ pub(super) struct Draws {
     pub(super) seed: i64,
     /// The next call's index.
     pub(super) next: std::cell::Cell<i64>,
+    /// The op of the uniform draws.
+    pub(super) by: super::noise::UniformOp,
 }
 
 /// Emits expressions into one scope, reading names from `env`.
@@ -271,14 +273,10 @@ impl Emitter<'_> {
         let key = super::noise::step_key(s, &d.step, d.seed.wrapping_add(index))?;
         Ok(if normal {
             // Box–Muller as whole-tensor ops, as the nuclei's noise.
-            super::noise::scaled_normal(&mut s.new_sub_scope("randn"), d.n, key, 1.0)?
+            super::noise::scaled_normal(&mut s.new_sub_scope("randn"), d.n, key, 1.0, &d.by)?
         } else {
             let dims = super::graph::const_i32(s, "draw_shape", &[d.n as i32], &[1])?;
-            ops::StatelessRandomUniform::new()
-                .dtype(DataType::Float)
-                .build(dims, key, &mut s.with_op_name("rand"))
-                .map_err(op_err)?
-                .into()
+            super::noise::uniform(s, dims.into(), key, "rand", &d.by)?
         })
     }
 }

@@ -85,6 +85,7 @@ pub(super) fn update_model(
         step: step.clone(),
         seed: model.draw_seed as i64,
         next: std::cell::Cell::new(0),
+        by: super::noise::UniformOp::of(nu),
     };
     // The method's bindings, in order.
     let mut bound: Vec<(String, Output)> = Vec::with_capacity(model.bindings.len());

@@ -2,11 +2,78 @@
 
 use tensorflow::{ops, DataType, Output, Scope, Tensor};
 
-use super::graph::{const_f32, const_i32, constant, scalar_f32, tf_err};
+use super::graph::{const_f32, const_i32, constant, other_err, scalar_f32, tf_err};
+use super::propagation::portable_name;
 use crate::error::Result;
 
+/// Which op makes a nucleus's uniform draws.
+#[derive(Clone, Debug)]
+pub(super) enum UniformOp {
+    /// TensorFlow's `StatelessRandomUniform`.
+    Stock,
+    /// snn's `SnnUniform`, on the nucleus's device (built outside its
+    /// scope, so given here).
+    Snn { device: Option<String> },
+}
+
+impl UniformOp {
+    pub(super) fn of(nu: &crate::network::plan::PlanNucleus) -> UniformOp {
+        match nu.snn_uniform {
+            true => UniformOp::Snn {
+                device: nu.device.clone(),
+            },
+            false => UniformOp::Stock,
+        }
+    }
+}
+
+/// `dims` (int32 vector) uniform floats on [0, 1) keyed by the two-word
+/// Philox `key`: TensorFlow's `StatelessRandomUniform`, or with `Snn`
+/// snn's kernel `SnnUniform`, which gives the same floats with the Philox
+/// rounds vectorised (docs/design.md, "Uniform draws by snn's kernel").
+/// Beside the kernel it builds `StatelessRandomUniform` as `name/portable`,
+/// which no step runs and `Simulator::export` puts in the kernel's place.
+pub(super) fn uniform(
+    s: &mut Scope,
+    dims: Output,
+    key: Output,
+    name: &str,
+    by: &UniformOp,
+) -> Result<Output> {
+    let e = tf_err("random draws");
+    let stock = |s: &mut Scope, name: &str| -> Result<Output> {
+        Ok(ops::StatelessRandomUniform::new()
+            .dtype(DataType::Float)
+            .build(dims.clone(), key.clone(), &mut s.with_op_name(name))
+            .map_err(&e)?
+            .into())
+    };
+    let UniformOp::Snn { device } = by else {
+        return stock(s, name);
+    };
+    crate::network::native::register()?;
+    let op = s.get_unique_name_for_op(name);
+    let draws = {
+        let mut g = s.graph_mut();
+        let mut nd = g
+            .new_operation(crate::network::native::UNIFORM, &op)
+            .map_err(other_err("random draws"))?;
+        nd.add_input(dims.clone());
+        nd.add_input(key.clone());
+        if let Some(dev) = device {
+            nd.set_device(dev).map_err(other_err("random draws"))?;
+        }
+        nd.finish().map_err(&e)?
+    };
+    // `op` is the scope's prefix and the (unique) name; the twin's name
+    // is relative to the same prefix.
+    let own = op.rsplit_once('/').map_or(op.as_str(), |(_, own)| own);
+    stock(s, &portable_name(own))?;
+    Ok(draws.into())
+}
+
 /// `mean + std * Normal(0, 1)`, `n` values keyed by the two-word Philox
-/// `key`, by the Box–Muller transform of `StatelessRandomUniform` draws:
+/// `key`, by the Box–Muller transform of uniform draws ([`uniform`]):
 /// `u1, u2` uniform on [0, 1) give the independent standard normals
 /// `sqrt(-2 ln(1 - u1)) * (cos 2πu2, sin 2πu2)`. TensorFlow's own
 /// `StatelessRandomNormal` does the same transform one scalar at a time
@@ -15,10 +82,10 @@ pub(super) fn normal_noise(
     s: &mut Scope,
     n: u64,
     key: Output,
-    mean: f32,
-    std: f32,
+    (mean, std): (f32, f32),
+    by: &UniformOp,
 ) -> Result<Output> {
-    let z = scaled_normal(s, n, key, std)?;
+    let z = scaled_normal(s, n, key, std, by)?;
     let m = scalar_f32(s, "mean", mean)?;
     Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
         .map_err(tf_err("noise"))?
@@ -26,14 +93,17 @@ pub(super) fn normal_noise(
 }
 
 /// `std * Normal(0, 1)`: [`normal_noise`] without the mean.
-pub(super) fn scaled_normal(s: &mut Scope, n: u64, key: Output, std: f32) -> Result<Output> {
+pub(super) fn scaled_normal(
+    s: &mut Scope,
+    n: u64,
+    key: Output,
+    std: f32,
+    by: &UniformOp,
+) -> Result<Output> {
     let e = tf_err("noise");
     let h = n.div_ceil(2);
     let dims = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?;
-    let u = ops::StatelessRandomUniform::new()
-        .dtype(DataType::Float)
-        .build(dims, key, &mut s.with_op_name("uniform"))
-        .map_err(&e)?;
+    let u = uniform(s, dims.into(), key, "uniform", by)?;
     let pair = ops::Unpack::new()
         .num(2)
         .axis(0)
@@ -78,12 +148,11 @@ pub(super) fn noise_input(
     s: &mut Scope,
     n: u64,
     step: &Output,
-    mean: f32,
-    std: f32,
-    seed: i64,
+    (mean, std, seed): (f32, f32, i64),
+    by: &UniformOp,
 ) -> Result<Output> {
     let key = step_key(s, step, seed)?;
-    normal_noise(s, n, key, mean, std)
+    normal_noise(s, n, key, (mean, std), by)
 }
 
 /// The Philox key `[seed, step]` (int64 `[2]`) of a step's draws.

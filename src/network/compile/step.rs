@@ -8,7 +8,7 @@ use super::graph::{after, const_f32, const_i32, constant, group, shape, tf_err, 
 use super::layout::Layout;
 use super::models::{finish_model, update_model};
 use super::neurons::{update_population, NucleusStep};
-use super::noise::noise_input;
+use super::noise::{noise_input, UniformOp};
 use super::plastic::{finish as finish_plastic, Arriving};
 use super::ring::RingReads;
 use super::state::{ConnState, NucleusState, TraceBank};
@@ -310,7 +310,8 @@ impl NucleusOutputs<'_> {
                 ph.into()
             }
             PlanInput::Noise { mean, std, seed } => {
-                noise_input(&mut s, n, self.step_read, *mean, *std, *seed)?
+                let by = UniformOp::of(nu);
+                noise_input(&mut s, n, self.step_read, (*mean, *std, *seed), &by)?
             }
         };
         let mut terms = vec![iext];

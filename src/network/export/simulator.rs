@@ -10,7 +10,7 @@ use crate::network::compile::propagation::portable_name;
 use crate::network::export::{
     self, graph_def, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
-use crate::network::native::{ROW_SUMS, ROW_SUMS_AT};
+use crate::network::native;
 use crate::network::simulator::Simulator;
 
 /// `op:0`, as TensorFlow 1's `Session.run` names an op's first output.
@@ -27,10 +27,12 @@ fn op_name(op: &tensorflow::Operation) -> Result<String> {
 
 /// Export for other TensorFlow runtimes.
 impl Simulator {
-    /// The GraphDef with each of snn's kernels, and the reshape of its
-    /// output, replaced by the twin of TensorFlow's ops the compiler built
-    /// beside it (`name/portable`, which the step never runs), renamed to
-    /// the reshape's name so that the kernel's consumers read it.
+    /// The GraphDef with each of snn's kernels replaced by the twin of
+    /// TensorFlow's ops the compiler built beside it (which the step never
+    /// runs), renamed so that the kernel's consumers read it: the twin of
+    /// `SnnUniform` `x` is `x/portable`; the row sums' output goes through
+    /// a reshape `r` (it has no static shape), whose twin is `r/portable`
+    /// and which is dropped with the kernel.
     fn portable_graph_def(&self) -> Result<Vec<u8>> {
         let internal = |message: String| Error::Internal {
             context: "exporting the graph without snn's kernels".into(),
@@ -40,21 +42,27 @@ impl Simulator {
         let mut rename = HashMap::new();
         {
             let graph = self.compiled.scope.graph();
+            let has = |name: &str| graph.operation_by_name(name).ok().flatten().is_some();
             for op in graph.operation_iter() {
                 if !op
                     .op_type()
-                    .is_ok_and(|t| [ROW_SUMS, ROW_SUMS_AT].contains(&t.as_str()))
+                    .is_ok_and(|t| native::OPS.contains(&t.as_str()))
                 {
                     continue;
                 }
                 let name = op_name(&op)?;
+                if has(&portable_name(&name)) {
+                    rename.insert(portable_name(&name), name.clone());
+                    drop.insert(name);
+                    continue;
+                }
                 let [(reshape, _)] = &op.output_consumers(0)[..] else {
                     return Err(internal(format!("{name}: not read by one reshape")));
                 };
                 let shape = reshape.input(1).0;
                 let reshape = op_name(reshape)?;
                 let twin = portable_name(&reshape);
-                if graph.operation_by_name(&twin).ok().flatten().is_none() {
+                if !has(&twin) {
                     return Err(internal(format!("{name}: no {twin}")));
                 }
                 if shape.output_consumers(0).len() == 1 {
@@ -72,7 +80,7 @@ impl Simulator {
         let nodes = graph_def::nodes(&out).map_err(internal)?;
         if let Some((name, op)) = nodes
             .iter()
-            .find(|(_, op)| [ROW_SUMS, ROW_SUMS_AT].contains(&op.as_str()))
+            .find(|(_, op)| native::OPS.contains(&op.as_str()))
         {
             return Err(internal(format!("{name} ({op}) is still in the graph")));
         }

@@ -3,7 +3,8 @@
 //! nucleus's spike history (checked against the memory limit).
 
 use super::{
-    add_trace, check_size, finite, param, KernelForm, PlanConnection, PlanInput, PlanNucleus,
+    add_trace, check_size, finite, param, runs_on_cpu, KernelForm, PlanConnection, PlanInput,
+    PlanNucleus,
 };
 use crate::equations::Lowered;
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ pub(super) fn plan(
     nuclei_in: Vec<Nucleus>,
     models: &mut [Option<Lowered>],
     connections: &[PlanConnection],
-    limit: u64,
+    (limit, native): (u64, bool),
 ) -> Result<Vec<PlanNucleus>> {
     let mut nuclei = Vec::with_capacity(nuclei_in.len());
     for (idx, mut nu) in nuclei_in.into_iter().enumerate() {
@@ -122,6 +123,7 @@ pub(super) fn plan(
             .max()
             .unwrap_or(1)
             .max(1);
+        let snn_uniform = native && runs_on_cpu(nu.device.as_deref());
         // A model written as equations has no a, b, c, d.
         if let Some(model) = models[idx].take() {
             nuclei.push(PlanNucleus {
@@ -138,6 +140,7 @@ pub(super) fn plan(
                 device: nu.device,
                 history,
                 model: Some(model),
+                snn_uniform,
             });
             continue;
         }
@@ -165,6 +168,7 @@ pub(super) fn plan(
             device: nu.device,
             history,
             model: None,
+            snn_uniform,
         });
     }
     Ok(nuclei)
