@@ -1,7 +1,8 @@
 //! Philox-4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as
 //! 1, 2, 3") and the uniform floats TensorFlow's `StatelessRandomUniform`
-//! makes of it, eight counters at a time so that the compiler vectorises
-//! the rounds. TensorFlow-free.
+//! makes of it, 32 counters at a time: with AVX-512 or AVX2 when the CPU
+//! has them (chosen at run time), else in plain Rust the compiler
+//! vectorises as it can. TensorFlow-free.
 //!
 //! What `StatelessRandomUniform` computes for a seed `[s0, s1]` (int64):
 //! the key `[0x3ec8f720, 0x02461e29]` and the counter `[lo s0, hi s0, lo
@@ -18,21 +19,23 @@ const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
 /// Counters per block.
-const LANES: usize = 8;
+const LANES: usize = 32;
+
+/// The four words of `LANES` counters, word-major.
+type Block = [[u32; LANES]; 4];
 
 /// One Philox-4x32-10 call: the four words for `counter` under `key`.
 pub(crate) fn philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = counter.map(|w| [w; LANES]);
+    let mut c: Block = counter.map(|w| [w; LANES]);
     rounds(&mut c, key);
     c.map(|w| w[0])
 }
 
-/// Ten rounds on `LANES` counters at once (word-major), the key raised
-/// between rounds. (Lane by lane across the four words' arrays, the shape
-/// the compiler vectorises.)
+/// Ten rounds on a block, the key raised between rounds. (Lane by lane
+/// across the four words' arrays, the shape the compiler vectorises.)
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-fn rounds(c: &mut [[u32; LANES]; 4], key: [u32; 2]) {
+fn rounds(c: &mut Block, key: [u32; 2]) {
     let (mut k0, mut k1) = (key[0], key[1]);
     for round in 0..10 {
         if round > 0 {
@@ -47,6 +50,102 @@ fn rounds(c: &mut [[u32; LANES]; 4], key: [u32; 2]) {
             c[1][l] = p1 as u32;
             c[2][l] = ((p0 >> 32) as u32) ^ c3 ^ k1;
             c[3][l] = p0 as u32;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    //! The rounds with AVX2 (8 counters a vector) and AVX-512 (16): the
+    //! products' high and low words from `mul_epu32` on the even and the
+    //! odd lanes, blended back into place.
+    use super::{Block, LANES, M0, M1, W0, W1};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::needless_range_loop)]
+    pub(super) fn rounds_avx2(c: &mut Block, key: [u32; 2]) {
+        const V: usize = LANES / 8;
+        let hilo = |x: __m256i, m: __m256i| {
+            let even = _mm256_mul_epu32(x, m);
+            let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(x), m);
+            let lo = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+            let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+            (hi, lo)
+        };
+        let mut w = [[_mm256_setzero_si256(); V]; 4];
+        for (word, lanes) in w.iter_mut().zip(c.iter()) {
+            for (v, x) in word.iter_mut().enumerate() {
+                // SAFETY: lanes 8v .. 8v + 8 of a LANES-array.
+                *x = unsafe { _mm256_loadu_si256(lanes.as_ptr().add(8 * v).cast()) };
+            }
+        }
+        let (m0, m1) = (_mm256_set1_epi64x(M0.into()), _mm256_set1_epi64x(M1.into()));
+        let (mut k0, mut k1) = (key[0], key[1]);
+        for round in 0..10 {
+            if round > 0 {
+                k0 = k0.wrapping_add(W0);
+                k1 = k1.wrapping_add(W1);
+            }
+            let (kk0, kk1) = (_mm256_set1_epi32(k0 as i32), _mm256_set1_epi32(k1 as i32));
+            for v in 0..V {
+                let (hi0, lo0) = hilo(w[0][v], m0);
+                let (hi1, lo1) = hilo(w[2][v], m1);
+                w[0][v] = _mm256_xor_si256(_mm256_xor_si256(hi1, w[1][v]), kk0);
+                w[2][v] = _mm256_xor_si256(_mm256_xor_si256(hi0, w[3][v]), kk1);
+                w[1][v] = lo1;
+                w[3][v] = lo0;
+            }
+        }
+        for (word, lanes) in w.iter().zip(c.iter_mut()) {
+            for (v, x) in word.iter().enumerate() {
+                // SAFETY: as the loads.
+                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(8 * v).cast(), *x) };
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::needless_range_loop)]
+    pub(super) fn rounds_avx512(c: &mut Block, key: [u32; 2]) {
+        const V: usize = LANES / 16;
+        let hilo = |x: __m512i, m: __m512i| {
+            let even = _mm512_mul_epu32(x, m);
+            let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(x), m);
+            let lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+            let hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64::<32>(even), odd);
+            (hi, lo)
+        };
+        let mut w = [[_mm512_setzero_si512(); V]; 4];
+        for (word, lanes) in w.iter_mut().zip(c.iter()) {
+            for (v, x) in word.iter_mut().enumerate() {
+                // SAFETY: lanes 16v .. 16v + 16 of a LANES-array.
+                *x = unsafe { _mm512_loadu_si512(lanes.as_ptr().add(16 * v).cast()) };
+            }
+        }
+        let (m0, m1) = (_mm512_set1_epi64(M0.into()), _mm512_set1_epi64(M1.into()));
+        let (mut k0, mut k1) = (key[0], key[1]);
+        for round in 0..10 {
+            if round > 0 {
+                k0 = k0.wrapping_add(W0);
+                k1 = k1.wrapping_add(W1);
+            }
+            let (kk0, kk1) = (_mm512_set1_epi32(k0 as i32), _mm512_set1_epi32(k1 as i32));
+            for v in 0..V {
+                let (hi0, lo0) = hilo(w[0][v], m0);
+                let (hi1, lo1) = hilo(w[2][v], m1);
+                // 0x96: a ^ b ^ c.
+                w[0][v] = _mm512_ternarylogic_epi32::<0x96>(hi1, w[1][v], kk0);
+                w[2][v] = _mm512_ternarylogic_epi32::<0x96>(hi0, w[3][v], kk1);
+                w[1][v] = lo1;
+                w[3][v] = lo0;
+            }
+        }
+        for (word, lanes) in w.iter().zip(c.iter_mut()) {
+            for (v, x) in word.iter().enumerate() {
+                // SAFETY: as the loads.
+                unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().add(16 * v).cast(), *x) };
+            }
         }
     }
 }
@@ -78,41 +177,79 @@ fn to_unit(x: u32) -> f32 {
     f32::from_bits((x & 0x007f_ffff) | 0x3f80_0000) - 1.0
 }
 
+/// How the rounds are computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Path {
+    Plain,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+/// The fastest path this CPU has.
+fn best_path() -> Path {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Path::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Path::Avx2;
+        }
+    }
+    Path::Plain
+}
+
 /// `out.len()` uniform floats of the stream of `seed`, as
 /// `StatelessRandomUniform` gives them.
 pub(crate) fn fill_uniform(seed: [i64; 2], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { fill_avx2(seed, out) };
-    }
-    fill_any(seed, out)
+    fill_by(best_path(), seed, out)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fill_avx2(seed: [i64; 2], out: &mut [f32]) {
-    fill_any(seed, out)
-}
-
-#[inline(always)]
-fn fill_any(seed: [i64; 2], out: &mut [f32]) {
+fn fill_by(path: Path, seed: [i64; 2], out: &mut [f32]) {
     let (key, first) = stream(seed);
-    let per_block = 4 * LANES;
-    for (b, chunk) in out.chunks_mut(per_block).enumerate() {
-        let mut c = [[0u32; LANES]; 4];
-        for l in 0..LANES {
-            let w = skip(first, (b * LANES + l) as u64);
-            for (word, &x) in c.iter_mut().zip(&w) {
-                word[l] = x;
+    let rounds_of = |c: &mut Block| match path {
+        Path::Plain => rounds(c, key),
+        // SAFETY: `best_path` (or a test) saw the CPU has the feature.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { simd::rounds_avx2(c, key) },
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 => unsafe { simd::rounds_avx512(c, key) },
+    };
+    let mut chunks = out.chunks_exact_mut(4 * LANES);
+    let mut b = 0u64;
+    for chunk in &mut chunks {
+        let c = block(first, b, rounds_of);
+        // Output 4 (b LANES + l) + j is word j of lane l.
+        for (l, four) in chunk.chunks_exact_mut(4).enumerate() {
+            for (j, o) in four.iter_mut().enumerate() {
+                *o = to_unit(c[j][l]);
             }
         }
-        rounds(&mut c, key);
-        // Output 4 (b LANES + l) + j is word j of lane l.
-        for (k, o) in chunk.iter_mut().enumerate() {
+        b += 1;
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        let c = block(first, b, rounds_of);
+        for (k, o) in rest.iter_mut().enumerate() {
             *o = to_unit(c[k % 4][k / 4]);
         }
     }
+}
+
+/// Block `b` of the stream from counter `first`: counters `first + b LANES
+/// + l`, through `rounds_of`.
+fn block(first: [u32; 4], b: u64, rounds_of: impl Fn(&mut Block)) -> Block {
+    let base = skip(first, b * LANES as u64);
+    let mut c: Block = [[0; LANES]; 4];
+    for (l, lane) in (0..LANES).map(|l| skip(base, l as u64)).enumerate() {
+        for (word, x) in c.iter_mut().zip(lane) {
+            word[l] = x;
+        }
+    }
+    rounds_of(&mut c);
+    c
 }
 
 #[cfg(test)]
@@ -147,7 +284,7 @@ mod tests {
     fn the_fill_is_one_call_per_group_of_four() {
         let seed = [12345, -7];
         let (key, first) = stream(seed);
-        let mut out = vec![0.0f32; 75];
+        let mut out = vec![0.0f32; 175];
         fill_uniform(seed, &mut out);
         for (k, &x) in out.iter().enumerate() {
             let w = philox(skip(first, (k / 4) as u64), key);
@@ -157,5 +294,33 @@ mod tests {
         assert_eq!(skip([u32::MAX, u32::MAX, 5, 0], 1), [0, 0, 6, 0]);
         assert_eq!(to_unit(0), 0.0);
         assert_eq!(to_unit(u32::MAX), 1.0 - f32::EPSILON);
+    }
+
+    /// Every path this CPU can take gives the plain path's floats, for
+    /// lengths around the block size.
+    #[test]
+    fn every_path_gives_the_same_floats() {
+        let mut paths = vec![Path::Plain];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                paths.push(Path::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                paths.push(Path::Avx512);
+            }
+        }
+        for seed in [[0, 0], [-3, 99], [i64::MAX, i64::MIN]] {
+            for n in [0, 1, 127, 128, 129, 1000] {
+                let mut expected = vec![0.0f32; n];
+                fill_by(Path::Plain, seed, &mut expected);
+                for &path in &paths {
+                    let mut out = vec![0.0f32; n];
+                    fill_by(path, seed, &mut out);
+                    assert_eq!(out, expected, "{path:?}, {n} values");
+                }
+            }
+        }
+        assert_eq!(paths.last(), Some(&best_path()));
     }
 }
