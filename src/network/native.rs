@@ -111,14 +111,36 @@ extern "C" {
     fn TF_OpKernelContext_Failure(c: *mut Context, status: *mut tf::TF_Status);
 }
 
-/// Registers both ops and their CPU kernels once per process; later
-/// calls return the first call's outcome.
+/// Registers the ops and their CPU kernels once per process; later calls
+/// return the first call's outcome.
 pub(crate) fn register() -> Result<()> {
     static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let csr = ["indptr: int64", "cols: int32", "w: float"];
     DONE.get_or_init(|| {
-        register_op(ROW_SUMS, &[], create_sums)?;
-        register_op(ROW_SUMS_AT, &["slots: int64"], create_at)?;
-        register_uniform()
+        register_op(&OpSpec {
+            name: ROW_SUMS,
+            inputs: [&["rows: int64"][..], &csr].concat(),
+            output: "sums: float",
+            attrs: &["post_n: int >= 0"],
+            kernel: (create_sums, compute, delete),
+        })?;
+        register_op(&OpSpec {
+            name: ROW_SUMS_AT,
+            inputs: [&["rows: int64", "slots: int64"][..], &csr].concat(),
+            output: "sums: float",
+            attrs: &["post_n: int >= 0", "lags: int >= 1"],
+            kernel: (create_at, compute, delete),
+        })?;
+        // `SnnUniform(shape: int32, seed: int64) -> output: float`: the
+        // floats `StatelessRandomUniform` gives for the same shape and
+        // seed ([`philox::fill_uniform`]).
+        register_op(&OpSpec {
+            name: UNIFORM,
+            inputs: vec!["shape: int32", "seed: int64"],
+            output: "output: float",
+            attrs: &[],
+            kernel: (create_stateless, compute_uniform, delete_stateless),
+        })
     })
     .clone()
     .map_err(|message| Error::TensorFlow {
@@ -127,30 +149,34 @@ pub(crate) fn register() -> Result<()> {
     })
 }
 
-/// The op `name` with inputs `rows`, `extra`, `indptr`, `cols`, `w`, and
-/// its CPU kernel made by `create`.
-fn register_op(
-    name: &str,
-    extra: &[&str],
-    create: extern "C" fn(*mut Construction) -> *mut c_void,
-) -> std::result::Result<(), String> {
+/// An op of ours: its inputs, output and attributes in TensorFlow's
+/// op-definition syntax, and its CPU kernel's create, compute and delete
+/// functions.
+struct OpSpec<'a> {
+    name: &'a str,
+    inputs: Vec<&'a str>,
+    output: &'a str,
+    attrs: &'a [&'a str],
+    #[allow(clippy::type_complexity)]
+    kernel: (
+        extern "C" fn(*mut Construction) -> *mut c_void,
+        extern "C" fn(*mut c_void, *mut Context),
+        extern "C" fn(*mut c_void),
+    ),
+}
+
+fn register_op(spec: &OpSpec<'_>) -> std::result::Result<(), String> {
     let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
-    let op = c(name)?;
+    let op = c(spec.name)?;
     let status = Status::new();
-    let inputs =
-        ["rows: int64"]
-            .iter()
-            .chain(extra)
-            .chain(&["indptr: int64", "cols: int32", "w: float"]);
     unsafe {
         let b = TF_NewOpDefinitionBuilder(op.as_ptr());
-        for input in inputs {
+        for input in &spec.inputs {
             TF_OpDefinitionBuilderAddInput(b, c(input)?.as_ptr());
         }
-        TF_OpDefinitionBuilderAddOutput(b, c("sums: float")?.as_ptr());
-        TF_OpDefinitionBuilderAddAttr(b, c("post_n: int >= 0")?.as_ptr());
-        if !extra.is_empty() {
-            TF_OpDefinitionBuilderAddAttr(b, c("lags: int >= 1")?.as_ptr());
+        TF_OpDefinitionBuilderAddOutput(b, c(spec.output)?.as_ptr());
+        for attr in spec.attrs {
+            TF_OpDefinitionBuilderAddAttr(b, c(attr)?.as_ptr());
         }
         TF_OpDefinitionBuilderSetShapeInferenceFunction(b, unknown_shape);
         // Takes `b` over.
@@ -160,43 +186,11 @@ fn register_op(
         return Err(m);
     }
     let cpu = c("CPU")?;
-    let kernel = c(&format!("{name}_CPU"))?;
+    let kernel = c(&format!("{}_CPU", spec.name))?;
+    let (create, compute, delete) = spec.kernel;
     unsafe {
         let b = TF_NewKernelBuilder(op.as_ptr(), cpu.as_ptr(), create, compute, delete);
         // Takes `b` over.
-        TF_RegisterKernelBuilder(kernel.as_ptr(), b, status.0);
-    }
-    status.message().map_or(Ok(()), Err)
-}
-
-/// `SnnUniform(shape: int32, seed: int64) -> output: float`: the floats
-/// `StatelessRandomUniform` gives for the same shape and seed
-/// ([`philox::fill_uniform`]).
-fn register_uniform() -> std::result::Result<(), String> {
-    let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
-    let op = c(UNIFORM)?;
-    let status = Status::new();
-    unsafe {
-        let b = TF_NewOpDefinitionBuilder(op.as_ptr());
-        TF_OpDefinitionBuilderAddInput(b, c("shape: int32")?.as_ptr());
-        TF_OpDefinitionBuilderAddInput(b, c("seed: int64")?.as_ptr());
-        TF_OpDefinitionBuilderAddOutput(b, c("output: float")?.as_ptr());
-        TF_OpDefinitionBuilderSetShapeInferenceFunction(b, unknown_shape);
-        TF_RegisterOpDefinition(b, status.0);
-    }
-    if let Some(m) = status.message() {
-        return Err(m);
-    }
-    let cpu = c("CPU")?;
-    let kernel = c(&format!("{UNIFORM}_CPU"))?;
-    unsafe {
-        let b = TF_NewKernelBuilder(
-            op.as_ptr(),
-            cpu.as_ptr(),
-            create_stateless,
-            compute_uniform,
-            delete_stateless,
-        );
         TF_RegisterKernelBuilder(kernel.as_ptr(), b, status.0);
     }
     status.message().map_or(Ok(()), Err)
