@@ -48,6 +48,13 @@ pub(crate) const UNIFORM: &str = "SnnUniform";
 /// Every op of ours, which other TensorFlow runtimes do not have.
 pub(crate) const OPS: [&str; 3] = [ROW_SUMS, ROW_SUMS_AT, UNIFORM];
 
+/// The name of the twin of TensorFlow's ops the compiler builds beside the
+/// op `name` of ours (for the row sums, `name` is the reshape of the
+/// kernel's output), which `Simulator::export` puts in its place.
+pub(crate) fn portable_name(name: &str) -> String {
+    format!("{name}/portable")
+}
+
 #[repr(C)]
 struct OpDefBuilder {
     _opaque: [u8; 0],

@@ -3,8 +3,8 @@
 use tensorflow::{ops, DataType, Output, Scope, Tensor};
 
 use super::graph::{const_f32, const_i32, constant, other_err, scalar_f32, tf_err};
-use super::propagation::portable_name;
 use crate::error::Result;
+use crate::network::native::portable_name;
 
 /// Which op makes a nucleus's uniform draws.
 #[derive(Clone, Debug)]

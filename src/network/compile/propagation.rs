@@ -8,6 +8,7 @@ use tensorflow::{ops, DataType, Operation, Output, Scope};
 use super::graph::{const_i32, constant, other_err, scalar_f32, tf_err, Var};
 use super::ring::SpikeEvents;
 use crate::error::Result;
+use crate::network::native::portable_name;
 
 /// The weights of a connection in the graph.
 #[derive(Clone)]
@@ -296,12 +297,6 @@ pub(super) fn csr_sums(
         ops::unsorted_segment_sum(values, seg, n, &mut s.with_op_name(&op("sums"))).map_err(&e)?;
     let shape = const_i32(s, &op("shape"), &[m as i32, post_n as i32], &[2])?;
     ops::reshape(sums, shape, &mut s.with_op_name(name)).map_err(&e)
-}
-
-/// The name of the TensorFlow ops' twin of the kernel's sums named `name`
-/// (the op that reshapes the kernel's output): `name/portable`.
-pub(crate) fn portable_name(name: &str) -> String {
-    format!("{name}/portable")
 }
 
 /// `Σ_e W[rows_e, :]` as `[post_n]` by snn's kernel `SnnRowSums`

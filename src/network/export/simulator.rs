@@ -6,11 +6,10 @@ use std::path::Path;
 
 use crate::error::{write_err, Error, Result};
 use crate::network::checkpoint;
-use crate::network::compile::propagation::portable_name;
 use crate::network::export::{
     self, graph_def, CheckpointNames, ExportManifest, InputFeed, NucleusFetches, TraceFetch,
 };
-use crate::network::native;
+use crate::network::native::{self, portable_name};
 use crate::network::simulator::Simulator;
 
 /// `op:0`, as TensorFlow 1's `Session.run` names an op's first output.
@@ -51,8 +50,9 @@ impl Simulator {
                     continue;
                 }
                 let name = op_name(&op)?;
-                if has(&portable_name(&name)) {
-                    rename.insert(portable_name(&name), name.clone());
+                let own_twin = portable_name(&name);
+                if has(&own_twin) {
+                    rename.insert(own_twin, name.clone());
                     drop.insert(name);
                     continue;
                 }
