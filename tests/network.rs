@@ -636,7 +636,10 @@ fn general_kernel_matches_reference_and_forms_are_recognised() -> R {
 /// here in f32: `dv = ((0.04 v + 5) v + 140) - u + I`, `v' = v + dv dt`,
 /// `u' = u + (a (b v' - u)) dt`. Uncoupled neurons with per-neuron
 /// parameters and inputs (regular spiking, chattering, fast spiking, ...)
-/// give the same spikes and the same v, u bit for bit.
+/// give the same spikes and the same v, u bit for bit: as one nucleus and
+/// as two of one population (updated together, each with its part of the
+/// parameters), by snn's kernel `SnnIzhikevich` and, in a portable build,
+/// by TensorFlow's ops.
 #[test]
 fn izhikevich_follows_the_originals_float32_order_bit_for_bit() -> R {
     let dt = 0.1f32;
@@ -651,7 +654,7 @@ fn izhikevich_follows_the_originals_float32_order_bit_for_bit() -> R {
     let mut input = vec![0.0f32; n];
     let mut fired = vec![false; n];
     let mut expected = Vec::new();
-    let mut v_trace = Vec::new();
+    let (mut v_trace, mut u_trace) = (Vec::new(), Vec::new());
     for m in 0..steps {
         for k in 0..n {
             if fired[k] {
@@ -668,22 +671,59 @@ fn izhikevich_follows_the_originals_float32_order_bit_for_bit() -> R {
             }
             input[k] = iext[k];
         }
-        v_trace.extend_from_slice(&v);
+        v_trace.push(v.clone());
+        u_trace.push(u.clone());
     }
-    let f64s = |x: &[f32]| x.iter().map(|&y| y as f64).collect::<Vec<f64>>();
-    let mut net = Network::new();
-    let id = net.add(
-        Nucleus::new("kinds", n)
-            .abcd(f64s(&a), f64s(&b), f64s(&c), f64s(&d))
-            .input(f64s(&iext))
-            .record(Record::everything()),
-    )?;
-    let rec = net
-        .build_with(dt as f64, opts())?
-        .run(steps as f64 * dt as f64)?;
-    assert_eq!(rec.nucleus(id)?.spikes, expected);
     assert!(expected.len() > 50, "{} spikes", expected.len());
-    let got = rec.trace(id, StateVar::V)?.values();
-    assert_eq!(got.as_slice().map(|s| s.to_vec()), Some(v_trace));
+    let f64s = |x: &[f32]| x.iter().map(|&y| y as f64).collect::<Vec<f64>>();
+    // Neurons `from..to` of the reference as one nucleus.
+    let part = |label: &str, from: usize, to: usize| {
+        Nucleus::new(label, to - from)
+            .abcd(
+                f64s(&a[from..to]),
+                f64s(&b[from..to]),
+                f64s(&c[from..to]),
+                f64s(&d[from..to]),
+            )
+            .input(f64s(&iext[from..to]))
+            .record(Record::everything())
+    };
+    for (splits, portable) in [
+        (&[0, n][..], false),
+        (&[0, 2, n], false),
+        (&[0, 2, n], true),
+    ] {
+        let mut net = Network::new();
+        let ids = splits
+            .windows(2)
+            .map(|w| net.add(part(&format!("kinds{}", w[0]), w[0], w[1])))
+            .collect::<snn::Result<Vec<_>>>()?;
+        let options = if portable { opts().portable() } else { opts() };
+        let mut sim = net.build_with(dt as f64, options)?;
+        let kernel = sim.graph_def()?.windows(13).any(|w| w == b"SnnIzhikevich");
+        assert_eq!(kernel, !portable, "{splits:?}");
+        let rec = sim.run(steps as f64 * dt as f64)?;
+        for (id, w) in ids.into_iter().zip(splits.windows(2)) {
+            let (from, to) = (w[0], w[1]);
+            let mine: Vec<(usize, usize)> = expected
+                .iter()
+                .filter(|&&(_, k)| (from..to).contains(&k))
+                .map(|&(m, k)| (m, k - from))
+                .collect();
+            assert_eq!(rec.nucleus(id)?.spikes, mine, "{splits:?} {portable}");
+            for (var, want) in [(StateVar::V, &v_trace), (StateVar::U, &u_trace)] {
+                let got = rec.trace(id, var)?.values();
+                let want: Vec<f32> = want.iter().flat_map(|row| row[from..to].to_vec()).collect();
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same && got.len() == want.len(),
+                    "{var:?}, {splits:?} {portable}"
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -326,9 +326,13 @@ fn snn_kernel_sums_as_tensorflow_does_bit_for_bit() -> R {
     assert!(graph_has(&native, "\x12\x0aSnnRowSums")?);
     assert!(graph_has(&native, "SnnRowSumsAt")?);
     assert!(!graph_has(&portable, "SnnRowSums")?);
-    // The nuclei's noise: snn's uniform draws against TensorFlow's.
-    assert!(graph_has(&native, "SnnUniform")?);
-    assert!(!graph_has(&portable, "SnnUniform")?);
+    // The nuclei's noise: snn's kernels around TensorFlow's log and cos
+    // against TensorFlow's ops; their update: snn's kernel against
+    // TensorFlow's element-wise ops.
+    for op in ["SnnBoxMullerIn", "SnnBoxMullerOut", "SnnIzhikevich"] {
+        assert!(graph_has(&native, op)?, "{op}");
+        assert!(!graph_has(&portable, op)?, "{op}");
+    }
     assert!(native.propagation().iter().all(|c| c.snn_kernel));
     assert!(portable.propagation().iter().all(|c| !c.snn_kernel));
     let x: Recording = native.run(300.0)?;
@@ -402,10 +406,14 @@ fn graph_has(sim: &Simulator, op: &str) -> snn::Result<bool> {
 /// synapses or more take the compressed rows of the neurons that spiked
 /// whole (`RaggedGather`, docs/design.md "Compressed rows"), smaller ones
 /// synapse by synapse: through lag 0, a delay, an exponential trace and a
-/// windowed kernel, the rows taken whole give the dense matrices' spikes,
-/// and their state to float32 rounding. The default graph, where snn's
-/// kernel sums the rows of all but the windowed kernel, gives the portable
-/// one's bit for bit.
+/// windowed kernel, the rows taken whole give the dense matrices' spikes
+/// and state. The weights lie on a grid of 1/64 and the windowed kernel's
+/// samples are 1/2 and 1/4, so every sum of them is exact in float32 and
+/// the layouts, which add in different orders, must agree bit for bit (with
+/// arbitrary weights they agree to rounding, and a noisy network's
+/// trajectories part after a while: tests/sparse.rs's other comparisons).
+/// The default graph, where snn's kernel sums the rows of all but the
+/// windowed kernel, gives the portable one's bit for bit.
 #[test]
 fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
     let (n, k) = (2000, 500);
@@ -424,19 +432,24 @@ fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
         )?;
         type Kernel = Option<(fn(f64) -> f64, f64)>;
         let exponential: fn(f64) -> f64 = |t| 2.0 * (-t / 3.0).exp();
-        let triangle: fn(f64) -> f64 = |t| (1.0 - t / 4.0).max(0.0);
+        let steps: fn(f64) -> f64 = |t| if t < 2.0 { 0.5 } else { 0.25 };
         let conns: [(_, _, f64, f64, f64, Kernel); 4] = [
             (a, a, -0.3, 0.3, 0.0, None),
             (a, b, 0.0, 0.4, 1.0, None),
             (b, a, -0.2, 0.1, 0.5, Some((exponential, 6.0))),
-            (b, b, -0.3, 0.2, 0.0, Some((triangle, 4.0))),
+            (b, b, -0.3, 0.2, 0.0, Some((steps, 4.0))),
         ];
         for (seed, (pre, post, lo, hi, delay, kernel)) in conns.into_iter().enumerate() {
             let rule = Weights::fixed_in_degree(k, WeightValue::Uniform(lo, hi), 40 + seed as u64);
+            let (indptr, idx, val) = generate(rule, n, n)?;
+            let val: Vec<f32> = val.iter().map(|w| (w * 64.0).round() / 64.0).collect();
             let weights = if sparse {
-                rule
+                Weights::CsrF32 {
+                    indptr,
+                    indices: idx,
+                    values: val,
+                }
             } else {
-                let (indptr, idx, val) = generate(rule, n, n)?;
                 let mut dense = ndarray::Array2::<f32>::zeros((n, n));
                 for i in 0..n {
                     for s in indptr[i]..indptr[i + 1] {
@@ -473,33 +486,7 @@ fn rows_taken_whole_give_the_dense_runs_spikes_and_state() -> R {
     let s: Recording = sparse.run(200.0)?;
     let d: Recording = dense.run(200.0)?;
     same_spikes_and_traces(&s, &native.run(200.0)?, 500, bit_for_bit);
-    // The input `I` is this step's sums: the same to float32 rounding. `v`
-    // and `u` integrate the differences of summation order (the windowed
-    // kernel's dense rows are summed by a reduction, the compressed rows by
-    // segment sums; the same differences as with the rows gathered synapse
-    // by synapse), amplified on a spike's upswing: within 1 mV (or 1 unit
-    // of `u`), 99% within 0.001.
-    same_spikes_and_traces(&d, &s, 500, |var, label, a, b| {
-        let mut diff: Vec<f32> = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).collect();
-        diff.sort_by(f32::total_cmp);
-        let (worst, p99) = (diff[diff.len() - 1], diff[diff.len() * 99 / 100]);
-        let relative = a
-            .iter()
-            .zip(b.iter())
-            .map(|(p, q)| (p - q).abs() / (1.0 + p.abs()))
-            .fold(0f32, f32::max);
-        if var == "I" {
-            assert!(
-                relative < 1e-5,
-                "I of {label}: relative difference {relative}"
-            );
-        } else {
-            assert!(
-                worst < 1.0 && p99 < 1e-3,
-                "{var} of {label}: worst {worst}, 99% {p99}"
-            );
-        }
-    });
+    same_spikes_and_traces(&d, &s, 500, bit_for_bit);
     Ok(())
 }
 

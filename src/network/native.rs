@@ -6,7 +6,13 @@
 //! kernel"); `SnnUniform(shape: int32, seed: int64 [2]) -> float`, the
 //! floats of TensorFlow's `StatelessRandomUniform` for the same shape and
 //! seed, with the Philox rounds vectorised ([`philox`]; docs/design.md,
-//! "Uniform draws by snn's kernel").
+//! "Uniform draws by snn's kernel"); `SnnIzhikevich`, the reset, update
+//! and threshold of a population of Izhikevich nuclei in one pass
+//! ([`izhikevich`]; docs/design.md, "The Izhikevich update by snn's
+//! kernel"); `SnnBoxMullerIn` and `SnnBoxMullerOut`, the arithmetic of
+//! the Box–Muller transform before and after TensorFlow's `Log` and `Cos`
+//! ([`normal`]; docs/design.md, "Normal draws around TensorFlow's log and
+//! cos").
 //!
 //! ```text
 //! SnnRowSums(rows: int64 [k], indptr: int64 [pre + 1], cols: int32 [nnz],
@@ -38,6 +44,8 @@ use tensorflow_sys as tf;
 use crate::error::{Error, Result};
 use crate::network::tf_status::Status;
 
+mod izhikevich;
+mod normal;
 mod philox;
 
 /// The ops' type names in the graph.
@@ -45,8 +53,21 @@ pub(crate) const ROW_SUMS: &str = "SnnRowSums";
 pub(crate) const ROW_SUMS_AT: &str = "SnnRowSumsAt";
 /// `StatelessRandomUniform` (float) with the Philox rounds vectorised.
 pub(crate) const UNIFORM: &str = "SnnUniform";
+/// Steps 2-5 of the Izhikevich nuclei of one population ([`izhikevich`]).
+pub(crate) const IZHIKEVICH: &str = "SnnIzhikevich";
+/// The Box–Muller transform's arithmetic before and after TensorFlow's
+/// `Log` and `Cos` ([`normal`]).
+pub(crate) const BOX_MULLER_IN: &str = "SnnBoxMullerIn";
+pub(crate) const BOX_MULLER_OUT: &str = "SnnBoxMullerOut";
 /// Every op of ours, which other TensorFlow runtimes do not have.
-pub(crate) const OPS: [&str; 3] = [ROW_SUMS, ROW_SUMS_AT, UNIFORM];
+pub(crate) const OPS: [&str; 6] = [
+    ROW_SUMS,
+    ROW_SUMS_AT,
+    UNIFORM,
+    IZHIKEVICH,
+    BOX_MULLER_IN,
+    BOX_MULLER_OUT,
+];
 
 /// The name of the twin of TensorFlow's ops the compiler builds beside the
 /// op `name` of ours (for the row sums, `name` is the reshape of the
@@ -105,6 +126,7 @@ extern "C" {
         value: *mut i64,
         status: *mut tf::TF_Status,
     );
+    fn TF_NumInputs(c: *mut Context) -> c_int;
     fn TF_GetInput(c: *mut Context, i: c_int, t: *mut *mut tf::TF_Tensor, s: *mut tf::TF_Status);
     fn TF_AllocateOutput(
         c: *mut Context,
@@ -127,14 +149,14 @@ pub(crate) fn register() -> Result<()> {
         register_op(&OpSpec {
             name: ROW_SUMS,
             inputs: [&["rows: int64"][..], &csr].concat(),
-            output: "sums: float",
+            outputs: &["sums: float"],
             attrs: &["post_n: int >= 0"],
             kernel: (create_sums, compute, delete),
         })?;
         register_op(&OpSpec {
             name: ROW_SUMS_AT,
             inputs: [&["rows: int64", "slots: int64"][..], &csr].concat(),
-            output: "sums: float",
+            outputs: &["sums: float"],
             attrs: &["post_n: int >= 0", "lags: int >= 1"],
             kernel: (create_at, compute, delete),
         })?;
@@ -144,9 +166,49 @@ pub(crate) fn register() -> Result<()> {
         register_op(&OpSpec {
             name: UNIFORM,
             inputs: vec!["shape: int32", "seed: int64"],
-            output: "output: float",
+            outputs: &["output: float"],
             attrs: &[],
             kernel: (create_stateless, compute_uniform, delete_stateless),
+        })?;
+        register_op(&OpSpec {
+            name: IZHIKEVICH,
+            inputs: vec![
+                "v: N * float",
+                "u: N * float",
+                "i: N * float",
+                "dt: float",
+                "a: float",
+                "b: float",
+                "c: float",
+                "d: float",
+            ],
+            outputs: &[
+                "v_new: N * float",
+                "u_new: N * float",
+                "fired: N * bool",
+                "spikes: N * int64",
+            ],
+            attrs: &["N: int >= 1"],
+            kernel: (izhikevich::create, izhikevich::compute, izhikevich::delete),
+        })?;
+        register_op(&OpSpec {
+            name: BOX_MULLER_IN,
+            inputs: vec!["shape: int32", "seed: int64"],
+            outputs: &["open: float", "angles: float"],
+            attrs: &[],
+            kernel: (create_stateless, normal::compute_in, delete_stateless),
+        })?;
+        register_op(&OpSpec {
+            name: BOX_MULLER_OUT,
+            inputs: vec![
+                "log: float",
+                "unit: float",
+                "scale: float",
+                "mean: M * float",
+            ],
+            outputs: &["z: float"],
+            attrs: &["M: int >= 0"],
+            kernel: (create_stateless, normal::compute_out, delete_stateless),
         })
     })
     .clone()
@@ -156,13 +218,13 @@ pub(crate) fn register() -> Result<()> {
     })
 }
 
-/// An op of ours: its inputs, output and attributes in TensorFlow's
+/// An op of ours: its inputs, outputs and attributes in TensorFlow's
 /// op-definition syntax, and its CPU kernel's create, compute and delete
 /// functions.
 struct OpSpec<'a> {
     name: &'a str,
     inputs: Vec<&'a str>,
-    output: &'a str,
+    outputs: &'a [&'a str],
     attrs: &'a [&'a str],
     #[allow(clippy::type_complexity)]
     kernel: (
@@ -181,7 +243,9 @@ fn register_op(spec: &OpSpec<'_>) -> std::result::Result<(), String> {
         for input in &spec.inputs {
             TF_OpDefinitionBuilderAddInput(b, c(input)?.as_ptr());
         }
-        TF_OpDefinitionBuilderAddOutput(b, c(spec.output)?.as_ptr());
+        for output in spec.outputs {
+            TF_OpDefinitionBuilderAddOutput(b, c(output)?.as_ptr());
+        }
         for attr in spec.attrs {
             TF_OpDefinitionBuilderAddAttr(b, c(attr)?.as_ptr());
         }
@@ -254,17 +318,18 @@ unsafe fn uniform(c: *mut Context) -> std::result::Result<(), String> {
         let d = usize::try_from(d).map_err(|_| format!("dimension {d} in the shape"))?;
         n = n.checked_mul(d).ok_or("too many values")?;
     }
-    let out = output(c, TF_FLOAT, &dims, n)?;
+    let out = output(c, 0, TF_FLOAT, &dims, n)?;
     philox::fill_uniform(seed, out.1);
     Ok(())
 }
 
-/// Output 0 of type `dtype` and shape `dims` (`n` values of `T`).
+/// Output `index` of type `dtype` and shape `dims` (`n` values of `T`).
 ///
 /// # Safety
 /// `c` is a kernel's context; `T` is the Rust type of `dtype`.
 unsafe fn output<'a, T>(
     c: *mut Context,
+    index: c_int,
     dtype: tf::TF_DataType,
     dims: &[i64],
     n: usize,
@@ -272,7 +337,7 @@ unsafe fn output<'a, T>(
     let status = Status::new();
     let out = Held(TF_AllocateOutput(
         c,
-        0,
+        index,
         dtype,
         dims.as_ptr(),
         dims.len() as c_int,
@@ -359,6 +424,22 @@ impl Drop for Held {
 }
 
 impl Held {
+    /// The value of a tensor of one float (a scalar).
+    ///
+    /// # Safety
+    /// The tensor is live.
+    unsafe fn float(&self, what: &str) -> std::result::Result<f32, String> {
+        let t = self.0;
+        let data = tf::TF_TensorData(t).cast::<f32>();
+        if tf::TF_TensorType(t) != tf::TF_DataType::TF_FLOAT
+            || tf::TF_TensorElementCount(t) != 1
+            || data.is_null()
+        {
+            return Err(format!("{what} is not one float"));
+        }
+        Ok(*data)
+    }
+
     /// The values of a 1-D tensor of type `dtype`.
     ///
     /// # Safety
@@ -431,7 +512,7 @@ unsafe fn row_sums(c: *mut Context, shape: Shape) -> std::result::Result<(), Str
     let total = n.checked_mul(lags).ok_or("too many sums")?;
     let dims = [shape.lags.unwrap_or(1), shape.post_n];
     let dims = &dims[1 - at as usize..];
-    let (_out, sums) = output::<f32>(c, TF_FLOAT, dims, total)?;
+    let (_out, sums) = output::<f32>(c, 0, TF_FLOAT, dims, total)?;
     sums.fill(0.0);
     let pre_n = indptr.len().saturating_sub(1);
     for (e, &r) in rows.iter().enumerate() {

@@ -56,10 +56,12 @@ pub(crate) struct PlanNucleus {
     /// The model written as equations, lowered (`None`: Izhikevich, `a` to
     /// `d` above).
     pub model: Option<Lowered>,
-    /// Its uniform draws (noise, `rand()`, `randn()`, `xi`) made by snn's
-    /// kernel `SnnUniform` (a local session on a CPU device): the numbers
-    /// of TensorFlow's `StatelessRandomUniform`.
-    pub snn_uniform: bool,
+    /// snn's kernels do its work (a local session on a CPU device): its
+    /// uniform draws (noise, `rand()`, `randn()`, `xi`) by `SnnUniform`,
+    /// the numbers of TensorFlow's `StatelessRandomUniform`; an
+    /// Izhikevich nucleus's update by `SnnIzhikevich`, the numbers of
+    /// TensorFlow's element-wise ops.
+    pub snn_kernels: bool,
 }
 
 mod connection;
@@ -383,7 +385,7 @@ impl Plan {
     /// TensorFlow. `native`: snn's kernels may be used (a session in this
     /// process, not [`SimOptions::portable`](crate::network::SimOptions::portable));
     /// each connection's [`PlanConnection::snn_sums`] and each nucleus's
-    /// [`PlanNucleus::snn_uniform`] say where they are.
+    /// [`PlanNucleus::snn_kernels`] say where they are.
     pub(crate) fn new(mut net: Network, dt: f64, limit: u64, native: bool) -> Result<Plan> {
         check_dt(dt)?;
         let mut models = models::lower_models(&net, dt)?;

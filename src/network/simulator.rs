@@ -404,7 +404,11 @@ impl Simulator {
         let mut trace_tokens = Vec::new();
         for j in 0..count {
             for (idx, (nu, ops)) in self.nuclei.iter().zip(&self.compiled.copies[j]).enumerate() {
-                spike_tokens.push((j, idx, args.request_fetch(&ops.spikes, 0)));
+                spike_tokens.push((
+                    j,
+                    idx,
+                    args.request_fetch(&ops.spikes.operation, ops.spikes.index),
+                ));
                 if (m + j).is_multiple_of(nu.every) {
                     for (var, op) in &ops.traces {
                         trace_tokens.push((j, idx, var.clone(), args.request_fetch(op, 0)));

@@ -250,3 +250,23 @@ pub(super) fn select(s: &mut Scope, cond: Output, t: Output, f: Output) -> Resul
     let f = full(f, b.is_some_and(|b| b.is_empty()), "else")?;
     Ok(ops::select(cond, t, f, s).map_err(&e)?.into())
 }
+
+/// An `IdentityN` named `name` in `scope` (relative to its prefix) of
+/// `inputs`, of the types `types`: the twin of a kernel of ours with
+/// several outputs (docs/design.md, "Export without the kernel").
+pub(super) fn identity_n(
+    scope: &mut Scope,
+    name: &str,
+    inputs: &[Output],
+    types: &[DataType],
+) -> Result<Operation> {
+    let name = scope.get_unique_name_for_op(name);
+    let mut g = scope.graph_mut();
+    let mut nd = g
+        .new_operation("IdentityN", &name)
+        .map_err(other_err("twin"))?;
+    nd.add_input_list(inputs);
+    nd.set_attr_type_list("T", types)
+        .map_err(other_err("twin"))?;
+    nd.finish().map_err(tf_err("twin"))
+}

@@ -118,7 +118,7 @@ pub(crate) enum InitFeed {
 /// Fetches of one nucleus in every step.
 pub(crate) struct NucleusOps {
     /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
-    pub spikes: Operation,
+    pub spikes: tensorflow::Output,
     /// Recorded neurons' values after the step, per state variable.
     pub traces: Vec<(String, Operation)>,
     /// Placeholder for a host input function, if any.

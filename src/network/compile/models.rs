@@ -169,7 +169,7 @@ pub(super) fn update_model(
     env.retain(|(n, _)| !model.state.contains(n));
     Ok(NucleusStep {
         new,
-        spike_index,
+        spike_index: spike_index.into(),
         spikes,
         new_row,
         model: Some(ModelStep { fired, env, draws }),

@@ -6,9 +6,12 @@
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::graph::{after, const_f32, const_i32, constant, scalar_f32, select, tf_err};
+use super::graph::{
+    after, const_f32, const_i32, constant, identity_n, other_err, scalar_f32, select, tf_err,
+};
 use super::state::NucleusState;
 use crate::error::Result;
+use crate::network::native::portable_name;
 use crate::network::plan::{Plan, PlanNucleus};
 
 /// What one copy of the step computed for a nucleus.
@@ -16,7 +19,7 @@ pub(super) struct NucleusStep {
     /// The new value of each state variable (not the pulse input), by name.
     pub(super) new: Vec<(String, Output)>,
     /// `Where(fired)`: int64 `[k, 1]` indices of this step's spikes.
-    pub(super) spike_index: Operation,
+    pub(super) spike_index: Output,
     /// This step's spikes as a `[n]` float vector (0 or 1).
     pub(super) spikes: Output,
     /// The same as a `[1, n]` row (lag 0).
@@ -64,17 +67,19 @@ pub(super) fn update_population(
     let e = tf_err("neurons");
     // Each member's v, u, I read in its own scope, then joined.
     let mut parts: [Vec<Output>; 3] = Default::default();
+    let mut member_reads: Vec<[Output; 3]> = Vec::with_capacity(members.len());
     for (_, st) in &members {
         let mut ns = after(&st.scope, copy_after);
-        for (part, (var, name)) in parts.iter_mut().zip([
-            (st.var("v")?, "read/v"),
-            (st.var("u")?, "read/u"),
-            (st.var("I")?, "read/I"),
-        ]) {
-            let read = var.read_in(&mut ns, name)?;
+        let mut read = |var: &str| -> Result<Output> {
+            let read = st.var(var)?.read_in(&mut ns, &format!("read/{var}"))?;
             reads.push(read.clone());
-            part.push(read.into());
+            Ok(read.into())
+        };
+        let three = [read("v")?, read("u")?, read("I")?];
+        for (part, x) in parts.iter_mut().zip(&three) {
+            part.push(x.clone());
         }
+        member_reads.push(three);
     }
     let axis = constant(0i32, &mut scope.with_op_name("axis")).map_err(&e)?;
     let [v_read, u_read, i_read] = parts;
@@ -95,7 +100,7 @@ pub(super) fn update_population(
     // such a neuron (c < 30 is checked by the plan): no spike history
     // needs reading.
     let peak = scalar_f32(&mut scope, "peak", 30.0)?;
-    let (v_r, u_r) = {
+    let (v_r, u_r, c_c, d_c) = {
         let mut s = scope.new_sub_scope("reset");
         let prev = ops::greater_equal(v_read.clone(), peak.clone(), &mut s.with_op_name("spiked"))
             .map_err(&e)?;
@@ -104,17 +109,18 @@ pub(super) fn update_population(
         let v_r = select(
             &mut s.with_op_name("v"),
             prev.clone().into(),
-            c.into(),
+            c.clone().into(),
             v_read.clone(),
         )?;
-        let u_d = ops::add(u_read.clone(), d, &mut s.with_op_name("u_plus_d")).map_err(&e)?;
+        let u_d =
+            ops::add(u_read.clone(), d.clone(), &mut s.with_op_name("u_plus_d")).map_err(&e)?;
         let u_r = select(
             &mut s.with_op_name("u"),
             prev.into(),
             u_d.into(),
             u_read.clone(),
         )?;
-        (v_r, u_r)
+        (v_r, u_r, Output::from(c), Output::from(d))
     };
     // 3. v, in the original's float32 order (semantics §1.3):
     // dv = ((0.04 v + 5) v + 140) - u + I, v' = v + dv dt.
@@ -134,15 +140,16 @@ pub(super) fn update_population(
         ops::add(v_r.clone(), step, &mut s.with_op_name("v")).map_err(&e)?
     };
     // 4. u' = u + (a (b v' - u)) dt, with the new v'.
-    let u_new = {
+    let (u_new, a_c, b_c) = {
         let mut s = scope.new_sub_scope("u_update");
         let a = const_f32(&mut s, "a", &a, &[n])?;
         let b = const_f32(&mut s, "b", &b, &[n])?;
-        let bv = ops::mul(b, v1.clone(), &mut s).map_err(&e)?;
+        let bv = ops::mul(b.clone(), v1.clone(), &mut s).map_err(&e)?;
         let diff = ops::sub(bv, u_r.clone(), &mut s).map_err(&e)?;
-        let du = ops::mul(a, diff, &mut s).map_err(&e)?;
+        let du = ops::mul(a.clone(), diff, &mut s).map_err(&e)?;
         let du = ops::mul_no_nan(du, kdt, &mut s).map_err(&e)?;
-        ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?
+        let u_new = ops::add(u_r, du, &mut s.with_op_name("u")).map_err(&e)?;
+        (u_new, Output::from(a), Output::from(b))
     };
     // 5. threshold, and the members' parts of the new state.
     // (Ops nothing fetches are pruned by TensorFlow at run time, so the
@@ -156,10 +163,6 @@ pub(super) fn update_population(
         peak.into(),
         v1.into(),
     )?;
-    let spikes = ops::Cast::new()
-        .DstT(DataType::Float)
-        .build(fired.clone(), &mut s.with_op_name("spikes"))
-        .map_err(&e)?;
     let sizes_c = const_i32(&mut s, "sizes", &sizes, &[sizes.len() as u64])?;
     let split = |x: Output, name: &str, s: &mut Scope| -> Result<Vec<Output>> {
         if sizes.len() == 1 {
@@ -178,21 +181,37 @@ pub(super) fn update_population(
     };
     let v_parts = split(v_new, "split_v", &mut s)?;
     let u_parts = split(u_new.into(), "split_u", &mut s)?;
-    let spike_parts = split(spikes.into(), "split_spikes", &mut s)?;
     // Each member's indices come from its part of the bool `fired` (a
     // `Where` over bools, not over the float form, which is cast only where
     // a ring or a synapse needs it).
     let fired_parts = split(fired.into(), "split_fired", &mut s)?;
+    let mut index_parts = Vec::with_capacity(members.len());
+    for ((nu, st), flags) in members.iter().zip(&fired_parts) {
+        let s = after(&st.scope, copy_after).new_sub_scope("threshold");
+        let index = ops::where_(flags.clone(), &mut s.with_op_name("spike_index"))
+            .map_err(tf_err(&nu.label))?;
+        index_parts.push(Output::from(index));
+    }
+    let mut outputs = [v_parts, u_parts, fired_parts, index_parts];
+    if members.iter().all(|(nu, _)| nu.snn_kernels) {
+        let kernel = Kernel {
+            members: &members,
+            reads: &member_reads,
+            dt,
+            params: [&a_c, &b_c, &c_c, &d_c],
+        };
+        outputs = kernel.build(&mut scope, outputs)?;
+    }
+    let [v_parts, u_parts, fired_parts, index_parts] = outputs;
     let mut steps = Vec::with_capacity(members.len());
-    for (((&(nu, st), (v_new, u_new)), spikes), flags) in members
-        .iter()
-        .zip(v_parts.into_iter().zip(u_parts))
-        .zip(spike_parts)
-        .zip(fired_parts)
-    {
+    for (k, &(nu, st)) in members.iter().enumerate() {
         let mut s = after(&st.scope, copy_after).new_sub_scope("threshold");
         let e = tf_err(&nu.label);
-        let spike_index = ops::where_(flags, &mut s.with_op_name("spike_index")).map_err(&e)?;
+        let spikes: Output = ops::Cast::new()
+            .DstT(DataType::Float)
+            .build(fired_parts[k].clone(), &mut s.with_op_name("spikes"))
+            .map_err(&e)?
+            .into();
         let new_row = ops::reshape(
             spikes.clone(),
             const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
@@ -200,12 +219,78 @@ pub(super) fn update_population(
         )
         .map_err(&e)?;
         steps.push(NucleusStep {
-            new: vec![("v".into(), v_new), ("u".into(), u_new)],
-            spike_index,
+            new: vec![
+                ("v".into(), v_parts[k].clone()),
+                ("u".into(), u_parts[k].clone()),
+            ],
+            spike_index: index_parts[k].clone(),
             spikes,
             new_row,
             model: None,
         });
     }
     Ok(steps)
+}
+
+/// snn's kernel `SnnIzhikevich` for a population on a CPU of this process
+/// (docs/design.md, "The Izhikevich update by snn's kernel"): the same
+/// numbers as the ops above, in one pass over the members' reads, not
+/// their joins.
+struct Kernel<'a> {
+    members: &'a [(&'a PlanNucleus, &'a NucleusState)],
+    /// Each member's reads of `v`, `u`, `I`.
+    reads: &'a [[Output; 3]],
+    dt: &'a Output,
+    /// The population's `a`-`d` (constants the ops above read too).
+    params: [&'a Output; 4],
+}
+
+impl Kernel<'_> {
+    /// Builds the kernel as `update` in `scope`, and, as its twin
+    /// `update/portable`, an `IdentityN` of `ops` (each member's new `v`,
+    /// `u`, bool spikes and spike indices, by TensorFlow's ops), which
+    /// `Simulator::export` puts in the kernel's place. Returns the kernel's
+    /// outputs in the same order.
+    fn build(&self, scope: &mut Scope, ops: [Vec<Output>; 4]) -> Result<[Vec<Output>; 4]> {
+        crate::network::native::register()?;
+        let what = "the Izhikevich update";
+        let name = scope.get_unique_name_for_op("update");
+        let m = self.members.len();
+        let op = {
+            let mut g = scope.graph_mut();
+            let mut nd = g
+                .new_operation(crate::network::native::IZHIKEVICH, &name)
+                .map_err(other_err(what))?;
+            for j in 0..3 {
+                nd.add_input_list(&self.reads.iter().map(|r| r[j].clone()).collect::<Vec<_>>());
+            }
+            nd.add_input(self.dt.clone());
+            for p in self.params {
+                nd.add_input(p.clone());
+            }
+            nd.set_attr_int("N", m as i64).map_err(other_err(what))?;
+            if let Some(dev) = &self.members[0].0.device {
+                nd.set_device(dev).map_err(other_err(what))?;
+            }
+            nd.finish().map_err(other_err(what))?
+        };
+        // The twin, relative to the scope's prefix as the kernel's name is.
+        let own = name.rsplit_once('/').map_or(name.as_str(), |(_, own)| own);
+        let twin: Vec<Output> = ops.into_iter().flatten().collect();
+        let types: Vec<DataType> = [DataType::Float, DataType::Float, DataType::Bool]
+            .into_iter()
+            .chain([DataType::Int64])
+            .flat_map(|t| std::iter::repeat_n(t, m))
+            .collect();
+        identity_n(scope, &portable_name(own), &twin, &types)?;
+        let out = |j: usize| -> Vec<Output> {
+            (0..m)
+                .map(|k| Output {
+                    operation: op.clone(),
+                    index: (j * m + k) as i32,
+                })
+                .collect()
+        };
+        Ok([out(0), out(1), out(2), out(3)])
+    }
 }

@@ -2,7 +2,7 @@
 
 use tensorflow::{ops, DataType, Output, Scope, Tensor};
 
-use super::graph::{const_f32, const_i32, constant, other_err, scalar_f32, tf_err};
+use super::graph::{const_f32, const_i32, constant, identity_n, other_err, scalar_f32, tf_err};
 use crate::error::Result;
 use crate::network::native::portable_name;
 
@@ -18,7 +18,7 @@ pub(super) enum UniformOp {
 
 impl UniformOp {
     pub(super) fn of(nu: &crate::network::plan::PlanNucleus) -> UniformOp {
-        match nu.snn_uniform {
+        match nu.snn_kernels {
             true => UniformOp::Snn {
                 device: nu.device.clone(),
             },
@@ -85,11 +85,7 @@ pub(super) fn normal_noise(
     (mean, std): (f32, f32),
     by: &UniformOp,
 ) -> Result<Output> {
-    let z = scaled_normal(s, n, key, std, by)?;
-    let m = scalar_f32(s, "mean", mean)?;
-    Ok(ops::add(z, m, &mut s.with_op_name("Iext"))
-        .map_err(tf_err("noise"))?
-        .into())
+    box_muller(s, n, key, std, Some(mean), by)
 }
 
 /// `std * Normal(0, 1)`: [`normal_noise`] without the mean.
@@ -100,10 +96,139 @@ pub(super) fn scaled_normal(
     std: f32,
     by: &UniformOp,
 ) -> Result<Output> {
+    box_muller(s, n, key, std, None, by)
+}
+
+/// The Box–Muller transform as whole-tensor ops (`Stock`), or (`Snn`)
+/// TensorFlow's `Log` and `Cos` between snn's kernels for the arithmetic
+/// before and after them, `SnnBoxMullerIn` (`draws`) and `SnnBoxMullerOut`
+/// (`normal_pair`), which give the same floats (docs/design.md, "Normal
+/// draws around TensorFlow's log and cos"). Beside the kernels, in the
+/// sub-scope `portable`, the ops they stand for, which no step runs and
+/// `Simulator::export` puts in their place (as `draws/portable`, an
+/// `IdentityN` of the two, and `normal_pair/portable`). Either way the
+/// mean is added to the pairs, which are then flattened (`normal`, a
+/// reshape that also gives the graph their static shape) and cut to `n`
+/// (`normal_n`). (Added after the reshape, just before the sum of the
+/// nucleus's inputs, the mean left TensorFlow's graph optimiser a chain of
+/// additions to rewrite, and the portable build's inputs then differed
+/// from the kernels' in the last bit.)
+fn box_muller(
+    s: &mut Scope,
+    n: u64,
+    key: Output,
+    std: f32,
+    mean: Option<f32>,
+    by: &UniformOp,
+) -> Result<Output> {
     let e = tf_err("noise");
     let h = n.div_ceil(2);
-    let dims = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?;
-    let u = uniform(s, dims.into(), key, "uniform", by)?;
+    let dims: Output = const_i32(s, "uniform_shape", &[2, h as i32], &[2])?.into();
+    let scale: Output = scalar_f32(s, "minus_two_var", -2.0 * std * std)?.into();
+    let mean: Option<Output> = match mean {
+        Some(m) => Some(scalar_f32(s, "mean", m)?.into()),
+        None => None,
+    };
+    let log_cos = |s: &mut Scope, open: Output, angles: Output| -> Result<[Output; 2]> {
+        let log = ops::log(open, &mut s.with_op_name("log")).map_err(&e)?;
+        // cos(θ - [0, π/2]) = [cos θ, sin θ], as a [2, h] pair.
+        let unit = ops::cos(angles, &mut s.with_op_name("cos")).map_err(&e)?;
+        Ok([log.into(), unit.into()])
+    };
+    let pairs = match by {
+        UniformOp::Stock => {
+            let (open, angles) = before_log(s, dims, key, by)?;
+            let [log, unit] = log_cos(s, open, angles)?;
+            after_cos(s, [log, unit, scale], mean)?
+        }
+        UniformOp::Snn { device } => {
+            crate::network::native::register()?;
+            let kernel = Kernel { device };
+            let (draws, draws_twin) = kernel.build(
+                s,
+                crate::network::native::BOX_MULLER_IN,
+                "draws",
+                &[dims.clone(), key.clone()],
+                None,
+            )?;
+            let out = |index| Output {
+                operation: draws.clone(),
+                index,
+            };
+            let [log, unit] = log_cos(s, out(0), out(1))?;
+            let inputs = [log, unit, scale];
+            let (pairs, pairs_twin) = kernel.build(
+                s,
+                crate::network::native::BOX_MULLER_OUT,
+                "normal_pair",
+                &inputs,
+                Some(mean.as_slice()),
+            )?;
+            let mut p = s.new_sub_scope("portable");
+            let (open, angles) = before_log(&mut p, dims, key, &UniformOp::Stock)?;
+            identity_n(s, &draws_twin, &[open, angles], &[DataType::Float; 2])?;
+            let stock = after_cos(&mut p, inputs, mean)?;
+            ops::identity(stock, &mut s.with_op_name(&pairs_twin)).map_err(&e)?;
+            pairs.into()
+        }
+    };
+    let flat = const_i32(s, "flat", &[2 * h as i32], &[1])?;
+    let mut z = ops::reshape(pairs, flat, &mut s.with_op_name("normal")).map_err(&e)?;
+    if 2 * h != n {
+        let begin = const_i32(s, "begin", &[0], &[1])?;
+        let size = const_i32(s, "size", &[n as i32], &[1])?;
+        z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
+    }
+    Ok(z.into())
+}
+
+/// One of the Box–Muller kernels, on the nucleus's device.
+struct Kernel<'a> {
+    device: &'a Option<String>,
+}
+
+impl Kernel<'_> {
+    /// The kernel `op` as `name` in `s` on `inputs` (and, for the out
+    /// kernel, the list of `means`): the op, and the name of its twin.
+    fn build(
+        &self,
+        s: &mut Scope,
+        op: &str,
+        name: &str,
+        inputs: &[Output],
+        means: Option<&[Output]>,
+    ) -> Result<(tensorflow::Operation, String)> {
+        let name = s.get_unique_name_for_op(name);
+        let mut g = s.graph_mut();
+        let mut nd = g.new_operation(op, &name).map_err(other_err("noise"))?;
+        for x in inputs {
+            nd.add_input(x.clone());
+        }
+        if let Some(means) = means {
+            nd.add_input_list(means);
+            nd.set_attr_int("M", means.len() as i64)
+                .map_err(other_err("noise"))?;
+        }
+        if let Some(dev) = self.device {
+            nd.set_device(dev).map_err(other_err("noise"))?;
+        }
+        let op = nd.finish().map_err(tf_err("noise"))?;
+        // The twin's name, relative to the scope's prefix as `name` is.
+        let own = name.rsplit_once('/').map_or(name.as_str(), |(_, own)| own);
+        Ok((op, portable_name(own)))
+    }
+}
+
+/// The transform before `Log` and `Cos` as TensorFlow's ops: `u` uniform
+/// `[2, h]` (`dims`), `1 - u[0]` and `u[1] 2π - [0, π/2]`.
+fn before_log(
+    s: &mut Scope,
+    dims: Output,
+    key: Output,
+    by: &UniformOp,
+) -> Result<(Output, Output)> {
+    let e = tf_err("noise");
+    let u = uniform(s, dims, key, "uniform", by)?;
     let pair = ops::Unpack::new()
         .num(2)
         .axis(0)
@@ -121,25 +246,35 @@ pub(super) fn scaled_normal(
     );
     let one = scalar_f32(s, "one", 1.0)?;
     let open = ops::sub(one, u1, &mut s.with_op_name("one_minus_u1")).map_err(&e)?;
-    let log = ops::log(open, &mut s.with_op_name("log")).map_err(&e)?;
-    let scale = scalar_f32(s, "minus_two_var", -2.0 * std * std)?;
-    let r2 = ops::mul(log, scale, &mut s.with_op_name("radius_squared")).map_err(&e)?;
-    let r = ops::sqrt(r2, &mut s.with_op_name("radius")).map_err(&e)?;
     let two_pi = scalar_f32(s, "two_pi", std::f32::consts::TAU)?;
     let angle = ops::mul(u2, two_pi, &mut s.with_op_name("angle")).map_err(&e)?;
-    // cos(θ - [0, π/2]) = [cos θ, sin θ], as a [2, h] pair.
     let phase = const_f32(s, "phase", &[0.0, std::f32::consts::FRAC_PI_2], &[2, 1])?;
     let angles = ops::sub(angle, phase, &mut s.with_op_name("angles")).map_err(&e)?;
-    let unit = ops::cos(angles, &mut s.with_op_name("cos")).map_err(&e)?;
-    let z = ops::mul(unit, r, &mut s.with_op_name("normal_pair")).map_err(&e)?;
-    let flat = const_i32(s, "flat", &[2 * h as i32], &[1])?;
-    let mut z = ops::reshape(z, flat, &mut s.with_op_name("normal")).map_err(&e)?;
-    if 2 * h != n {
-        let begin = const_i32(s, "begin", &[0], &[1])?;
-        let size = const_i32(s, "size", &[n as i32], &[1])?;
-        z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
-    }
-    Ok(z.into())
+    Ok((open.into(), angles.into()))
+}
+
+/// The transform after `Log` and `Cos` as TensorFlow's ops: `r =
+/// sqrt(log scale)`, the pairs `unit r`, plus `mean` (`[2, h]`, named
+/// `normal_pair`).
+fn after_cos(
+    s: &mut Scope,
+    [log, unit, scale]: [Output; 3],
+    mean: Option<Output>,
+) -> Result<Output> {
+    let e = tf_err("noise");
+    let r2 = ops::mul(log, scale, &mut s.with_op_name("radius_squared")).map_err(&e)?;
+    let r = ops::sqrt(r2, &mut s.with_op_name("radius")).map_err(&e)?;
+    Ok(match mean {
+        None => ops::mul(unit, r, &mut s.with_op_name("normal_pair"))
+            .map_err(&e)?
+            .into(),
+        Some(m) => {
+            let z = ops::mul(unit, r, &mut s.with_op_name("scaled_pair")).map_err(&e)?;
+            ops::add(z, m, &mut s.with_op_name("normal_pair"))
+                .map_err(&e)?
+                .into()
+        }
+    })
 }
 
 /// `Iext` of a noise input in scope `s`: `n` draws of `mean + std N(0, 1)`

@@ -170,7 +170,7 @@ pub(super) fn build_step(plan: &Plan, state: &GraphState, chain: Chain) -> Resul
     for (ci, pending) in inputs.plastic {
         let conn = &plan.connections[ci];
         if let (Some(model), Some(ps)) = (&conn.synapses, &state.conns[ci].plastic) {
-            let fired = Arriving::Indices(steps[conn.post].spike_index.clone().into());
+            let fired = Arriving::Indices(steps[conn.post].spike_index.clone());
             finish_plastic(pending, model, ps, fired, &reads_done, &mut writes)?;
         }
     }
@@ -417,7 +417,7 @@ impl NucleusOutputs<'_> {
 fn write_list(
     w: &Scope,
     list: &super::state::SpikeList,
-    spike_index: &Operation,
+    spike_index: &Output,
     slot: Operation,
     n: u64,
 ) -> Result<[Operation; 2]> {

@@ -91,7 +91,7 @@ pub(super) fn connection_inputs(
                 )?,
                 (None, d) => {
                     let arriving = match d {
-                        0 => Arriving::Indices(pre_step.spike_index.clone().into()),
+                        0 => Arriving::Indices(pre_step.spike_index.clone()),
                         d => {
                             Arriving::Row(ring.row(conn.pre, d, pre_state, pre_step, reads)?.into())
                         }

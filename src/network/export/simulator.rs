@@ -137,7 +137,7 @@ impl Simulator {
             nuclei.push(NucleusFetches {
                 label: nu.label.clone(),
                 n: nu.n,
-                spikes_tensor: tensor_name(&ops.spikes)?,
+                spikes_tensor: format!("{}:{}", op_name(&ops.spikes.operation)?, ops.spikes.index),
                 traces,
             });
         }

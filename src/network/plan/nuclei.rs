@@ -123,7 +123,7 @@ pub(super) fn plan(
             .max()
             .unwrap_or(1)
             .max(1);
-        let snn_uniform = native && runs_on_cpu(nu.device.as_deref());
+        let snn_kernels = native && runs_on_cpu(nu.device.as_deref());
         // A model written as equations has no a, b, c, d.
         if let Some(model) = models[idx].take() {
             nuclei.push(PlanNucleus {
@@ -140,7 +140,7 @@ pub(super) fn plan(
                 device: nu.device,
                 history,
                 model: Some(model),
-                snn_uniform,
+                snn_kernels,
             });
             continue;
         }
@@ -168,7 +168,7 @@ pub(super) fn plan(
             device: nu.device,
             history,
             model: None,
-            snn_uniform,
+            snn_kernels,
         });
     }
     Ok(nuclei)

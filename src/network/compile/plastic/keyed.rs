@@ -265,7 +265,7 @@ pub(in super::super) fn on_pre_keyed(
     // This step's spikes change their neurons' presynaptic traces.
     let spiking = active(
         &mut s,
-        Arriving::Indices(pre_step.spike_index.clone().into()),
+        Arriving::Indices(pre_step.spike_index.clone()),
         "spiking",
     )?;
     let mut own = values_at(&mut s, model, &decayed, Side::Pre, &spiking)?;
