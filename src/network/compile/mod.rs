@@ -32,7 +32,9 @@
 //! (scope `neurons`, or the nucleus's own scope when it is alone there):
 //! the members' `v`, `u` and `I` are joined into one vector, updated by one
 //! set of ops with per-neuron parameters, and split back; the arithmetic per
-//! neuron is the same as a nucleus on its own would do.
+//! neuron is the same as a nucleus on its own would do (on a CPU in a local
+//! session one op of snn's, `neurons/update`, computes the same numbers from
+//! the members' reads; [`neurons`]).
 //!
 //! 2. **reset** (`neurons/reset`): neurons that spiked in the previous step get
 //!    `v = c`, `u = u + d`. They are the neurons with `v = 30`: a spiking

@@ -2,7 +2,10 @@
 //! device, in model order): the members' `v`, `u` and `I` are read in their
 //! own scopes and joined into one vector, reset, updated and thresholded by
 //! one set of ops with per-neuron parameters, and split back. The
-//! arithmetic per neuron is the same as a nucleus on its own would do.
+//! arithmetic per neuron is the same as a nucleus on its own would do. On a
+//! CPU in a local session snn's kernel `SnnIzhikevich` computes the same
+//! numbers from the members' reads in one op, and those ops become its twin
+//! for export.
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
@@ -50,6 +53,67 @@ pub(super) fn update_population(
         .iter()
         .map(|&k| (&plan.nuclei[k], &nuclei[k]))
         .collect();
+    let stock = stock_update(&mut scope, &members, dt, copy_after, reads)?;
+    let mut outputs = stock.outputs;
+    if members.iter().all(|(nu, _)| nu.snn_kernels) {
+        let kernel = Kernel {
+            members: &members,
+            reads: &stock.reads,
+            dt,
+            params: &stock.params,
+        };
+        outputs = kernel.build(&mut scope, outputs)?;
+    }
+    let [v_parts, u_parts, fired_parts, index_parts] = outputs;
+    let mut steps = Vec::with_capacity(members.len());
+    for (k, &(nu, st)) in members.iter().enumerate() {
+        let mut s = after(&st.scope, copy_after).new_sub_scope("threshold");
+        let e = tf_err(&nu.label);
+        let spikes: Output = ops::Cast::new()
+            .DstT(DataType::Float)
+            .build(fired_parts[k].clone(), &mut s.with_op_name("spikes"))
+            .map_err(&e)?
+            .into();
+        let new_row = ops::reshape(
+            spikes.clone(),
+            const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
+            &mut s.with_op_name("row"),
+        )
+        .map_err(&e)?;
+        steps.push(NucleusStep {
+            new: vec![
+                ("v".into(), v_parts[k].clone()),
+                ("u".into(), u_parts[k].clone()),
+            ],
+            spike_index: index_parts[k].clone(),
+            spikes,
+            new_row,
+            model: None,
+        });
+    }
+    Ok(steps)
+}
+
+/// The population's update as TensorFlow's ops (what runs where snn's
+/// kernel cannot, and the kernel's twin where it can).
+struct StockUpdate {
+    /// Each member's new `v`, new `u`, bool spikes and spike indices.
+    outputs: [Vec<Output>; 4],
+    /// Each member's reads of `v`, `u`, `I`.
+    reads: Vec<[Output; 3]>,
+    /// The population's `a`, `b`, `c`, `d` (constants).
+    params: [Output; 4],
+}
+
+/// Steps 2-5 for `members` as TensorFlow's ops in `scope`: the members'
+/// reads joined, one set of ops, the results split back.
+fn stock_update(
+    scope: &mut Scope,
+    members: &[(&PlanNucleus, &NucleusState)],
+    dt: &Output,
+    copy_after: Option<&Operation>,
+    reads: &mut Vec<Operation>,
+) -> Result<StockUpdate> {
     let sizes: Vec<i32> = members.iter().map(|(nu, _)| nu.n as i32).collect();
     let n: u64 = members.iter().map(|(nu, _)| nu.n as u64).sum();
     let param = |f: fn(&PlanNucleus) -> &Vec<f32>| -> Vec<f32> {
@@ -68,7 +132,7 @@ pub(super) fn update_population(
     // Each member's v, u, I read in its own scope, then joined.
     let mut parts: [Vec<Output>; 3] = Default::default();
     let mut member_reads: Vec<[Output; 3]> = Vec::with_capacity(members.len());
-    for (_, st) in &members {
+    for (_, st) in members {
         let mut ns = after(&st.scope, copy_after);
         let mut read = |var: &str| -> Result<Output> {
             let read = st.var(var)?.read_in(&mut ns, &format!("read/{var}"))?;
@@ -93,13 +157,13 @@ pub(super) fn update_population(
             .op
             .into())
     };
-    let v_read = join(v_read, "read/v", &mut scope)?;
-    let u_read = join(u_read, "read/u", &mut scope)?;
-    let i_read = join(i_read, "read/I", &mut scope)?;
+    let v_read = join(v_read, "read/v", scope)?;
+    let u_read = join(u_read, "read/u", scope)?;
+    let i_read = join(i_read, "read/I", scope)?;
     // 2. reset: a neuron that spiked stored v = 30 (the peak), and only
     // such a neuron (c < 30 is checked by the plan): no spike history
     // needs reading.
-    let peak = scalar_f32(&mut scope, "peak", 30.0)?;
+    let peak = scalar_f32(scope, "peak", 30.0)?;
     let (v_r, u_r, c_c, d_c) = {
         let mut s = scope.new_sub_scope("reset");
         let prev = ops::greater_equal(v_read.clone(), peak.clone(), &mut s.with_op_name("spiked"))
@@ -192,44 +256,11 @@ pub(super) fn update_population(
             .map_err(tf_err(&nu.label))?;
         index_parts.push(Output::from(index));
     }
-    let mut outputs = [v_parts, u_parts, fired_parts, index_parts];
-    if members.iter().all(|(nu, _)| nu.snn_kernels) {
-        let kernel = Kernel {
-            members: &members,
-            reads: &member_reads,
-            dt,
-            params: [&a_c, &b_c, &c_c, &d_c],
-        };
-        outputs = kernel.build(&mut scope, outputs)?;
-    }
-    let [v_parts, u_parts, fired_parts, index_parts] = outputs;
-    let mut steps = Vec::with_capacity(members.len());
-    for (k, &(nu, st)) in members.iter().enumerate() {
-        let mut s = after(&st.scope, copy_after).new_sub_scope("threshold");
-        let e = tf_err(&nu.label);
-        let spikes: Output = ops::Cast::new()
-            .DstT(DataType::Float)
-            .build(fired_parts[k].clone(), &mut s.with_op_name("spikes"))
-            .map_err(&e)?
-            .into();
-        let new_row = ops::reshape(
-            spikes.clone(),
-            const_i32(&mut s, "row_shape", &[1, nu.n as i32], &[2])?,
-            &mut s.with_op_name("row"),
-        )
-        .map_err(&e)?;
-        steps.push(NucleusStep {
-            new: vec![
-                ("v".into(), v_parts[k].clone()),
-                ("u".into(), u_parts[k].clone()),
-            ],
-            spike_index: index_parts[k].clone(),
-            spikes,
-            new_row,
-            model: None,
-        });
-    }
-    Ok(steps)
+    Ok(StockUpdate {
+        outputs: [v_parts, u_parts, fired_parts, index_parts],
+        reads: member_reads,
+        params: [a_c, b_c, c_c, d_c],
+    })
 }
 
 /// snn's kernel `SnnIzhikevich` for a population on a CPU of this process
@@ -242,7 +273,7 @@ struct Kernel<'a> {
     reads: &'a [[Output; 3]],
     dt: &'a Output,
     /// The population's `a`-`d` (constants the ops above read too).
-    params: [&'a Output; 4],
+    params: &'a [Output; 4],
 }
 
 impl Kernel<'_> {
