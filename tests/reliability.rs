@@ -558,3 +558,39 @@ fn damaged_streamed_recordings_are_refused_or_consistent() -> R {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A recording whose public trace fields were edited keeps every recorded
+/// value (`values`, `column`), writes no CSV whose rows would not match
+/// (a typed error naming the nucleus) and never panics.
+#[test]
+fn edited_traces_lose_nothing_and_fail_typed() -> R {
+    let mut net = Network::new();
+    let a = net.add(
+        Nucleus::new("A", 3)
+            .input(10.0)
+            .record(Record::everything()),
+    )?;
+    let mut rec = net.build_with(DT, options())?.run(5.0)?;
+    let before = rec.trace(a, StateVar::V)?.values();
+    assert_eq!(before.shape(), &[50, 3]);
+    let trace = rec.nuclei[0].traces.get_mut("v").ok_or("no v")?;
+    trace.times.push(5.1);
+    assert_eq!(trace.values(), before);
+    assert_eq!(trace.column(2), Some(before.column(2).to_vec()));
+    let dir = tempdir("edited-trace")?;
+    match rec.write_trace_csv(a, StateVar::V, dir.join("v.csv")) {
+        Err(Error::WrongLength {
+            nucleus,
+            expected: 50,
+            got: 51,
+            ..
+        }) => assert_eq!(nucleus, "A"),
+        other => return Err(format!("{other:?}").into()),
+    }
+    rec.nuclei[0].traces.get_mut("v").ok_or("no v")?.times.pop();
+    rec.write_trace_csv(a, StateVar::V, dir.join("v.csv"))?;
+    let csv = std::fs::read_to_string(dir.join("v.csv"))?;
+    assert_eq!(csv.lines().count(), 51);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

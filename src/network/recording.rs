@@ -95,24 +95,29 @@ impl std::fmt::Debug for Recording {
 }
 
 impl Trace {
-    /// Values as an array of shape `(recorded_steps, recorded_neurons)`.
+    /// Values as an array of shape `(recorded_steps, recorded_neurons)`:
+    /// every recorded row, whatever `times` and `neurons` have been edited
+    /// to (the rows are the values recorded, `neurons.len()` to a row; with
+    /// no neurons, one empty row per time).
     pub fn values(&self) -> Array2<f32> {
-        Array2::from_shape_vec((self.times.len(), self.neurons.len()), self.values.clone())
-            .unwrap_or_else(|_| Array2::zeros((0, self.neurons.len())))
+        let w = self.neurons.len();
+        let rows = match w {
+            0 => self.times.len(),
+            w => self.values.len() / w,
+        };
+        let values = self.values[..rows * w].to_vec();
+        Array2::from_shape_vec((rows, w), values).unwrap_or_else(|_| Array2::zeros((0, w)))
     }
     /// Time axis (ms).
     pub fn times(&self) -> Array1<f64> {
         Array1::from(self.times.clone())
     }
-    /// The column of neuron `neuron` (an index into the nucleus), if recorded.
+    /// The column of neuron `neuron` (an index into the nucleus), if recorded
+    /// (one value per recorded row, as [`values`](Trace::values)).
     pub fn column(&self, neuron: usize) -> Option<Vec<f32>> {
         let k = self.neurons.iter().position(|&j| j == neuron)?;
         let w = self.neurons.len();
-        Some(
-            (0..self.times.len())
-                .map(|r| self.values[r * w + k])
-                .collect(),
-        )
+        Some(self.values.iter().skip(k).step_by(w).copied().collect())
     }
 }
 
@@ -464,15 +469,23 @@ impl Recording {
     ) -> Result<()> {
         let path = path.as_ref();
         let tr = self.trace(id, var)?;
+        let values = tr.values();
+        if values.nrows() != tr.times.len() {
+            return Err(Error::WrongLength {
+                nucleus: self.nucleus(id)?.label.clone(),
+                what: format!(
+                    "times of the trace of {} (one per recorded row)",
+                    var.name()
+                ),
+                expected: values.nrows(),
+                got: tr.times.len(),
+            });
+        }
         let mut w = BufWriter::new(File::create(path).map_err(|e| write_err(path, e))?);
         let head: Vec<String> = tr.neurons.iter().map(|j| format!("neuron_{j}")).collect();
         writeln!(w, "time_ms,{}", head.join(",")).map_err(|e| write_err(path, e))?;
-        let width = tr.neurons.len();
-        for (r, t) in tr.times.iter().enumerate() {
-            let row: Vec<String> = tr.values[r * width..(r + 1) * width]
-                .iter()
-                .map(|x| x.to_string())
-                .collect();
+        for (t, row) in tr.times.iter().zip(values.rows()) {
+            let row: Vec<String> = row.iter().map(|x| x.to_string()).collect();
             writeln!(w, "{t},{}", row.join(",")).map_err(|e| write_err(path, e))?;
         }
         w.flush().map_err(|e| write_err(path, e))
@@ -491,4 +504,36 @@ fn spike_arrays(r: &NucleusRecording, dt: f64) -> (Array1<f64>, Array1<usize>) {
     let t = r.spikes.iter().map(|&(s, _)| s as f64 * dt).collect();
     let i = r.spikes.iter().map(|&(_, j)| j).collect();
     (t, i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trace;
+
+    /// A trace whose public fields were edited still gives every recorded
+    /// value, and `column` never reads past them.
+    #[test]
+    fn edited_fields_lose_nothing_and_never_panic() {
+        let mut t = Trace {
+            neurons: vec![3, 7],
+            times: vec![0.1, 0.2, 0.3],
+            values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        assert_eq!(t.values().shape(), &[3, 2]);
+        assert_eq!(t.column(7), Some(vec![2.0, 4.0, 6.0]));
+        t.times.push(0.4);
+        t.times.remove(0);
+        t.times.remove(0);
+        assert_eq!(
+            t.values().as_slice(),
+            Some(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0][..])
+        );
+        assert_eq!(t.column(3), Some(vec![1.0, 3.0, 5.0]));
+        t.neurons.push(9);
+        assert_eq!(t.values().shape(), &[2, 3]);
+        assert_eq!(t.column(9), Some(vec![3.0, 6.0]));
+        t.neurons.clear();
+        assert_eq!(t.values().shape(), &[2, 0]);
+        assert_eq!(t.column(3), None);
+    }
 }
