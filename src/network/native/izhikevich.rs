@@ -255,6 +255,14 @@ unsafe fn run(c: *mut Context, m: usize) -> std::result::Result<(), String> {
 mod tests {
     use super::*;
 
+    /// A member's state and parameters over the given slices.
+    fn views<'a>(
+        [v, u, i]: [&'a [f32]; 3],
+        [a, b, c, d]: [&'a [f32]; 4],
+    ) -> (State<'a>, Params<'a>) {
+        (State { v, u, i }, Params { a, b, c, d })
+    }
+
     /// The update of one neuron as semantics §1.3 writes it, in f64 where
     /// the result is exact in f32 anyway (resets, thresholds), against
     /// the kernel's: a neuron at the peak is reset, one crossing it fires
@@ -266,17 +274,7 @@ mod tests {
         let i = [0.0f32, 5.0, 40.0, 0.0];
         let (a, b, c, d) = ([0.02f32; 4], [0.2f32; 4], [-65.0f32; 4], [8.0f32; 4]);
         let mut out = ([0.0f32; 4], [0.0f32; 4], [false; 4]);
-        let state = State {
-            v: &v,
-            u: &u,
-            i: &i,
-        };
-        let params = Params {
-            a: &a,
-            b: &b,
-            c: &c,
-            d: &d,
-        };
+        let (state, params) = views([&v, &u, &i], [&a, &b, &c, &d]);
         for dt in [0.5f32, 0.0] {
             step(
                 &state,
@@ -351,17 +349,7 @@ mod tests {
         let b = vec![0.2f32; n];
         let c: Vec<f32> = (0..n).map(|j| -65.0 + (j % 3) as f32 * 7.5).collect();
         let d: Vec<f32> = (0..n).map(|j| 2.0 + (j % 4) as f32 * 2.0).collect();
-        let state = State {
-            v: &v,
-            u: &u,
-            i: &i,
-        };
-        let params = Params {
-            a: &a,
-            b: &b,
-            c: &c,
-            d: &d,
-        };
+        let (state, params) = views([&v, &u, &i], [&a, &b, &c, &d]);
         let run = |path: &dyn Fn(Next<'_>)| {
             let (mut v1, mut u1, mut f1) = (vec![0.0f32; n], vec![0.0f32; n], vec![false; n]);
             path(Next {

@@ -289,22 +289,12 @@ mod tests {
             nd.add_input(seed);
             let draws: Operation = nd.finish().expect("in");
             drop(g);
-            let log = ops::log(
-                Output {
-                    operation: draws.clone(),
-                    index: 0,
-                },
-                &mut s,
-            )
-            .expect("log");
-            let unit = ops::cos(
-                Output {
-                    operation: draws.clone(),
-                    index: 1,
-                },
-                &mut s,
-            )
-            .expect("cos");
+            let out = |index| Output {
+                operation: draws.clone(),
+                index,
+            };
+            let log = ops::log(out(0), &mut s).expect("log");
+            let unit = ops::cos(out(1), &mut s).expect("cos");
             let mut g = s.graph_mut();
             let mut nd = g
                 .new_operation(super::super::BOX_MULLER_OUT, "out")
