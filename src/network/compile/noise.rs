@@ -110,9 +110,9 @@ pub(super) fn scaled_normal(
 /// mean is added to the pairs, which are then flattened (`normal`, a
 /// reshape that also gives the graph their static shape) and cut to `n`
 /// (`normal_n`). (Added after the reshape, just before the sum of the
-/// nucleus's inputs, the mean left TensorFlow's graph optimiser a chain of
-/// additions to rewrite, and the portable build's inputs then differed
-/// from the kernels' in the last bit.)
+/// nucleus's inputs, it made a chain of additions TensorFlow's graph
+/// optimiser may rewrite, and the portable build's inputs then differed
+/// from the kernels' in the last bit in connected networks.)
 fn box_muller(
     s: &mut Scope,
     n: u64,
