@@ -270,3 +270,34 @@ pub(super) fn identity_n(
         .map_err(other_err("twin"))?;
     nd.finish().map_err(tf_err("twin"))
 }
+
+/// A node of one of snn's kernels (`op`, registered by `native`), named
+/// `name` in `s` (made unique) and placed on `device`; `build` adds its
+/// inputs and attributes. Returns the node and the name its twin of
+/// TensorFlow's ops takes, relative to `s`'s prefix as `name` is
+/// (`name/portable`, with the unique suffix; `name` holds no `/`), which
+/// `Simulator::export` puts in the kernel's place.
+pub(super) fn kernel_node(
+    s: &mut Scope,
+    op: &str,
+    name: &str,
+    device: Option<&str>,
+    build: impl FnOnce(&mut tensorflow::OperationDescription<'_>) -> Result<()>,
+) -> Result<(Operation, String)> {
+    crate::network::native::register()?;
+    let what = format!("snn's kernel {op}");
+    let unique = s.get_unique_name_for_op(name);
+    let node = {
+        let mut g = s.graph_mut();
+        let mut nd = g.new_operation(op, &unique).map_err(other_err(&what))?;
+        build(&mut nd)?;
+        if let Some(dev) = device {
+            nd.set_device(dev).map_err(other_err(&what))?;
+        }
+        nd.finish().map_err(tf_err(&what))?
+    };
+    let own = unique
+        .rsplit_once('/')
+        .map_or(unique.as_str(), |(_, own)| own);
+    Ok((node, crate::network::native::portable_name(own)))
+}

@@ -10,11 +10,12 @@
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
 use super::graph::{
-    after, const_f32, const_i32, constant, identity_n, other_err, scalar_f32, select, tf_err,
+    after, const_f32, const_i32, constant, identity_n, kernel_node, other_err, scalar_f32, select,
+    tf_err,
 };
 use super::state::NucleusState;
 use crate::error::Result;
-use crate::network::native::portable_name;
+use crate::network::native::IZHIKEVICH;
 use crate::network::plan::{Plan, PlanNucleus};
 
 /// What one copy of the step computed for a nucleus.
@@ -283,15 +284,9 @@ impl Kernel<'_> {
     /// `Simulator::export` puts in the kernel's place. Returns the kernel's
     /// outputs in the same order.
     fn build(&self, scope: &mut Scope, ops: [Vec<Output>; 4]) -> Result<[Vec<Output>; 4]> {
-        crate::network::native::register()?;
-        let what = "the Izhikevich update";
-        let name = scope.get_unique_name_for_op("update");
         let m = self.members.len();
-        let op = {
-            let mut g = scope.graph_mut();
-            let mut nd = g
-                .new_operation(crate::network::native::IZHIKEVICH, &name)
-                .map_err(other_err(what))?;
+        let device = self.members[0].0.device.as_deref();
+        let (op, twin_name) = kernel_node(scope, IZHIKEVICH, "update", device, |nd| {
             for j in 0..3 {
                 nd.add_input_list(&self.reads.iter().map(|r| r[j].clone()).collect::<Vec<_>>());
             }
@@ -299,21 +294,16 @@ impl Kernel<'_> {
             for p in self.params {
                 nd.add_input(p.clone());
             }
-            nd.set_attr_int("N", m as i64).map_err(other_err(what))?;
-            if let Some(dev) = &self.members[0].0.device {
-                nd.set_device(dev).map_err(other_err(what))?;
-            }
-            nd.finish().map_err(other_err(what))?
-        };
-        // The twin, relative to the scope's prefix as the kernel's name is.
-        let own = name.rsplit_once('/').map_or(name.as_str(), |(_, own)| own);
+            nd.set_attr_int("N", m as i64)
+                .map_err(other_err("the Izhikevich update"))
+        })?;
         let twin: Vec<Output> = ops.into_iter().flatten().collect();
         let types: Vec<DataType> = [DataType::Float, DataType::Float, DataType::Bool]
             .into_iter()
             .chain([DataType::Int64])
             .flat_map(|t| std::iter::repeat_n(t, m))
             .collect();
-        identity_n(scope, &portable_name(own), &twin, &types)?;
+        identity_n(scope, &twin_name, &twin, &types)?;
         let out = |j: usize| -> Vec<Output> {
             (0..m)
                 .map(|k| Output {

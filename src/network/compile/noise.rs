@@ -2,9 +2,11 @@
 
 use tensorflow::{ops, DataType, Output, Scope, Tensor};
 
-use super::graph::{const_f32, const_i32, constant, identity_n, other_err, scalar_f32, tf_err};
+use super::graph::{
+    const_f32, const_i32, constant, identity_n, kernel_node, other_err, scalar_f32, tf_err,
+};
 use crate::error::Result;
-use crate::network::native::portable_name;
+use crate::network::native::{BOX_MULLER_IN, BOX_MULLER_OUT, UNIFORM};
 
 /// Which op makes a nucleus's uniform draws.
 #[derive(Clone, Debug)]
@@ -51,24 +53,12 @@ pub(super) fn uniform(
     let UniformOp::Snn { device } = by else {
         return stock(s, name);
     };
-    crate::network::native::register()?;
-    let op = s.get_unique_name_for_op(name);
-    let draws = {
-        let mut g = s.graph_mut();
-        let mut nd = g
-            .new_operation(crate::network::native::UNIFORM, &op)
-            .map_err(other_err("random draws"))?;
+    let (draws, twin) = kernel_node(s, UNIFORM, name, device.as_deref(), |nd| {
         nd.add_input(dims.clone());
         nd.add_input(key.clone());
-        if let Some(dev) = device {
-            nd.set_device(dev).map_err(other_err("random draws"))?;
-        }
-        nd.finish().map_err(&e)?
-    };
-    // `op` is the scope's prefix and the (unique) name; the twin's name
-    // is relative to the same prefix.
-    let own = op.rsplit_once('/').map_or(op.as_str(), |(_, own)| own);
-    stock(s, &portable_name(own))?;
+        Ok(())
+    })?;
+    stock(s, &twin)?;
     Ok(draws.into())
 }
 
@@ -142,28 +132,27 @@ fn box_muller(
             after_cos(s, [log, unit, scale], mean)?
         }
         UniformOp::Snn { device } => {
-            crate::network::native::register()?;
-            let kernel = Kernel { device };
-            let (draws, draws_twin) = kernel.build(
-                s,
-                crate::network::native::BOX_MULLER_IN,
-                "draws",
-                &[dims.clone(), key.clone()],
-                None,
-            )?;
+            let device = device.as_deref();
+            let (draws, draws_twin) = kernel_node(s, BOX_MULLER_IN, "draws", device, |nd| {
+                nd.add_input(dims.clone());
+                nd.add_input(key.clone());
+                Ok(())
+            })?;
             let out = |index| Output {
                 operation: draws.clone(),
                 index,
             };
             let [log, unit] = log_cos(s, out(0), out(1))?;
             let inputs = [log, unit, scale];
-            let (pairs, pairs_twin) = kernel.build(
-                s,
-                crate::network::native::BOX_MULLER_OUT,
-                "normal_pair",
-                &inputs,
-                Some(mean.as_slice()),
-            )?;
+            let (pairs, pairs_twin) =
+                kernel_node(s, BOX_MULLER_OUT, "normal_pair", device, |nd| {
+                    for x in &inputs {
+                        nd.add_input(x.clone());
+                    }
+                    nd.add_input_list(mean.as_slice());
+                    nd.set_attr_int("M", mean.iter().len() as i64)
+                        .map_err(other_err("noise"))
+                })?;
             let mut p = s.new_sub_scope("portable");
             let (open, angles) = before_log(&mut p, dims, key, &UniformOp::Stock)?;
             identity_n(s, &draws_twin, &[open, angles], &[DataType::Float; 2])?;
@@ -180,43 +169,6 @@ fn box_muller(
         z = ops::slice(z, begin, size, &mut s.with_op_name("normal_n")).map_err(&e)?;
     }
     Ok(z.into())
-}
-
-/// One of the Box–Muller kernels, on the nucleus's device.
-struct Kernel<'a> {
-    device: &'a Option<String>,
-}
-
-impl Kernel<'_> {
-    /// The kernel `op` as `name` in `s` on `inputs` (and, for the out
-    /// kernel, the list of `means`): the op, and the name of its twin.
-    fn build(
-        &self,
-        s: &mut Scope,
-        op: &str,
-        name: &str,
-        inputs: &[Output],
-        means: Option<&[Output]>,
-    ) -> Result<(tensorflow::Operation, String)> {
-        let name = s.get_unique_name_for_op(name);
-        let mut g = s.graph_mut();
-        let mut nd = g.new_operation(op, &name).map_err(other_err("noise"))?;
-        for x in inputs {
-            nd.add_input(x.clone());
-        }
-        if let Some(means) = means {
-            nd.add_input_list(means);
-            nd.set_attr_int("M", means.len() as i64)
-                .map_err(other_err("noise"))?;
-        }
-        if let Some(dev) = self.device {
-            nd.set_device(dev).map_err(other_err("noise"))?;
-        }
-        let op = nd.finish().map_err(tf_err("noise"))?;
-        // The twin's name, relative to the scope's prefix as `name` is.
-        let own = name.rsplit_once('/').map_or(name.as_str(), |(_, own)| own);
-        Ok((op, portable_name(own)))
-    }
 }
 
 /// The transform before `Log` and `Cos` as TensorFlow's ops: `u` uniform

@@ -5,7 +5,7 @@
 
 use tensorflow::{ops, DataType, Operation, Output, Scope};
 
-use super::graph::{const_i32, constant, other_err, scalar_f32, tf_err, Var};
+use super::graph::{const_i32, constant, kernel_node, other_err, scalar_f32, tf_err, Var};
 use super::ring::SpikeEvents;
 use crate::error::Result;
 use crate::network::native::portable_name;
@@ -313,34 +313,33 @@ fn native_sums(
     post_n: u64,
     device: &Option<String>,
 ) -> Result<Operation> {
-    use crate::network::native::{register, ROW_SUMS, ROW_SUMS_AT};
-    register()?;
+    use crate::network::native::{ROW_SUMS, ROW_SUMS_AT};
     let e = tf_err(name);
-    let what = s.get_unique_name_for_op(&format!("{name}/rows_summed"));
-    let sums = {
-        let mut g = s.graph_mut();
-        let op = if slots.is_some() {
-            ROW_SUMS_AT
-        } else {
-            ROW_SUMS
-        };
-        let mut nd = g.new_operation(op, &what).map_err(other_err(name))?;
-        nd.add_input(rows);
-        if let Some((slots, m)) = &slots {
-            nd.add_input(slots.clone());
-            nd.set_attr_int("lags", *m as i64)
-                .map_err(other_err(name))?;
-        }
-        for read in reads {
-            nd.add_input(read.clone());
-        }
-        nd.set_attr_int("post_n", post_n as i64)
-            .map_err(other_err(name))?;
-        if let Some(dev) = device {
-            nd.set_device(dev).map_err(other_err(name))?;
-        }
-        nd.finish().map_err(&e)?
+    let op = if slots.is_some() {
+        ROW_SUMS_AT
+    } else {
+        ROW_SUMS
     };
+    // (Its twin is the reshape's, below: export's second rule.)
+    let (sums, _) = kernel_node(
+        s,
+        op,
+        &format!("{name}/rows_summed"),
+        device.as_deref(),
+        |nd| {
+            nd.add_input(rows);
+            if let Some((slots, m)) = &slots {
+                nd.add_input(slots.clone());
+                nd.set_attr_int("lags", *m as i64)
+                    .map_err(other_err(name))?;
+            }
+            for read in reads {
+                nd.add_input(read.clone());
+            }
+            nd.set_attr_int("post_n", post_n as i64)
+                .map_err(other_err(name))
+        },
+    )?;
     // The kernel's output has no static shape; the reshape gives it one.
     let dims = match slots {
         Some((_, m)) => vec![m as i32, post_n as i32],
