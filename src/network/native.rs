@@ -429,15 +429,10 @@ impl Held {
     /// # Safety
     /// The tensor is live.
     unsafe fn float(&self, what: &str) -> std::result::Result<f32, String> {
-        let t = self.0;
-        let data = tf::TF_TensorData(t).cast::<f32>();
-        if tf::TF_TensorType(t) != tf::TF_DataType::TF_FLOAT
-            || tf::TF_TensorElementCount(t) != 1
-            || data.is_null()
-        {
-            return Err(format!("{what} is not one float"));
+        match self.elements::<f32>(what, tf::TF_DataType::TF_FLOAT)? {
+            &[x] => Ok(x),
+            _ => Err(format!("{what} is not one float")),
         }
-        Ok(*data)
     }
 
     /// The values of a 1-D tensor of type `dtype`.
@@ -449,9 +444,24 @@ impl Held {
         what: &str,
         dtype: tf::TF_DataType,
     ) -> std::result::Result<&[T], String> {
-        let t = self.0;
-        if tf::TF_TensorType(t) != dtype || tf::TF_NumDims(t) != 1 {
+        if tf::TF_NumDims(self.0) != 1 {
             return Err(format!("{what} is not a vector of the expected type"));
+        }
+        self.elements(what, dtype)
+    }
+
+    /// The values of a tensor of type `dtype` of any shape, row-major.
+    ///
+    /// # Safety
+    /// `T` must be the Rust type of `dtype`.
+    unsafe fn elements<T>(
+        &self,
+        what: &str,
+        dtype: tf::TF_DataType,
+    ) -> std::result::Result<&[T], String> {
+        let t = self.0;
+        if tf::TF_TensorType(t) != dtype {
+            return Err(format!("{what} is not of the expected type"));
         }
         let n = usize::try_from(tf::TF_TensorElementCount(t)).map_err(|e| e.to_string())?;
         if n == 0 {

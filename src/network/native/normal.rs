@@ -152,19 +152,10 @@ unsafe fn run_out(c: *mut Context) -> std::result::Result<(), String> {
     };
     let log = log.values::<f32>("log", TF_FLOAT)?;
     let h = log.len();
-    let unit = {
-        let t = unit.0;
-        let count = usize::try_from(tf::TF_TensorElementCount(t)).unwrap_or(0);
-        let data = tf::TF_TensorData(t).cast::<f32>();
-        if tf::TF_TensorType(t) != TF_FLOAT || count != 2 * h || (count > 0 && data.is_null()) {
-            return Err(format!("unit is not [2, {h}] floats"));
-        }
-        if count == 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(data, count)
-        }
-    };
+    let unit = unit.elements::<f32>("unit", TF_FLOAT)?;
+    if unit.len() != 2 * h {
+        return Err(format!("unit is not [2, {h}] floats"));
+    }
     let scale = scale.float("scale")?;
     let mean = match rest {
         [] => None,
